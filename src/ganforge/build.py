@@ -1,0 +1,86 @@
+"""Builders: Config -> data source, G, D, loss, penalties, optimizers.
+
+Every registry name in the config is resolved here, so an unknown name fails before a run
+directory is written (:func:`check_names`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import Config, OptimConfig
+from .data import DATASETS
+from .errors import GanforgeError
+from .losses import LOSSES, AdversarialLoss, build_loss
+from .models import MODELS
+from .priors import Prior
+from .regularizers import REGULARIZERS
+from .train.ema import EMA
+from .train.step import GAN, PenaltyTerm
+
+
+def check_names(cfg: Config) -> None:
+    """Raise a one-line GanforgeError for any unknown registry name in ``cfg``."""
+    DATASETS.get(cfg.data.name)
+    MODELS.get(cfg.model.name)
+    LOSSES.get(cfg.loss.name)
+    for name in cfg.reg:
+        REGULARIZERS.get(name)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GanforgeError(f"train.device={name}: CUDA is not available on this machine; use train.device=cpu")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise GanforgeError("train.device=mps: MPS is not available on this machine; use train.device=cpu")
+    return torch.device(name)
+
+
+def build_data(cfg: Config):
+    return DATASETS.get(cfg.data.name)(cfg.data, cfg.train.seed)
+
+
+def build_models(cfg: Config, shape: tuple) -> tuple[nn.Module, nn.Module]:
+    return MODELS.get(cfg.model.name)(cfg.model, tuple(shape))
+
+
+def build_penalties(cfg: Config, loss: AdversarialLoss) -> tuple[PenaltyTerm, ...]:
+    """The configured regularisers, plus the one the loss implies (wgan_gp's penalty)."""
+    weights = {name: (p.weight, p.interval) for name, p in cfg.reg.items()}
+    if loss.penalty is not None and loss.penalty not in weights:
+        weights[loss.penalty] = (cfg.loss.gp_weight, 1)
+    return tuple(
+        PenaltyTerm(name, REGULARIZERS.get(name), w, interval)
+        for name, (w, interval) in sorted(weights.items())
+        if w > 0
+    )
+
+
+def _optimizer(params, o: OptimConfig, lr: float, betas: tuple) -> torch.optim.Optimizer:
+    if o.name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas))
+    return torch.optim.SGD(params, lr=lr, momentum=o.momentum)
+
+
+def build_gan(cfg: Config, shape: tuple, device: torch.device) -> GAN:
+    """Models (initialised from torch's global RNG, which the caller seeds), optimizers, etc."""
+    G, D = build_models(cfg, shape)
+    G, D = G.to(device), D.to(device)
+    loss = build_loss(cfg.loss.name)
+    o = cfg.optim
+    gen = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)  # noise for the game
+    return GAN(
+        G=G,
+        D=D,
+        opt_g=_optimizer(G.parameters(), o, o.g_lr, o.g_betas),
+        opt_d=_optimizer(D.parameters(), o, o.d_lr, o.d_betas),
+        loss=loss,
+        prior=Prior(cfg.model.prior, cfg.model.z_dim),
+        gen=gen,
+        penalties=build_penalties(cfg, loss),
+        clip=cfg.loss.clip if loss.clip_weights else 0.0,
+        ema=EMA(G, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None,
+    )

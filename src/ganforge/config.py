@@ -1,0 +1,249 @@
+"""Configuration: frozen dataclasses, YAML presets and dotted overrides.
+
+The dataclasses below are the single source of truth for every setting. OmegaConf merges, in
+order, the dataclass defaults, a preset (a YAML file shipped in ``ganforge/presets`` or a user's
+path) and ``key=value`` overrides, checks key names and types against the dataclasses, and
+returns a frozen :class:`Config`. :func:`validate` then checks ranges and combinations. Every
+problem becomes a one-line :class:`GanforgeError` naming the key and what is allowed.
+
+Names that refer to registries (``loss.name``, ``data.name``, ...) are checked by the
+builders (``ganforge.build``), which know the registries; the config stays import-free.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, is_dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from .errors import GanforgeError
+
+DEFAULT_PRESET = "grid25"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "grid25"  # a dataset registry key: ring8, grid25, spiral, points
+    path: Optional[str] = None  # a .csv or .npy file of points, for name=points
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "mlp"  # a model registry key
+    prior: str = "normal"  # p(z): normal (N(0, I)) or uniform (U[-1, 1]^z_dim)
+    z_dim: int = 16
+    g_width: int = 128
+    g_depth: int = 3  # hidden layers
+    d_width: int = 128
+    d_depth: int = 3
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    name: str = "non_saturating"  # a loss registry key
+    clip: float = 0.0  # wasserstein: clip D's weights to [-clip, clip] after each step; 0 = off
+    gp_weight: float = 10.0  # wgan_gp: lambda of the gradient penalty (Gulrajani et al. 2017)
+
+
+@dataclass(frozen=True)
+class PenaltyConfig:
+    """A regulariser on D: added to D's loss with ``weight``, every ``interval`` D steps.
+
+    With ``interval > 1`` the penalty is lazy (Karras et al. 2020): it is applied with gain
+    ``weight * interval`` so that its average strength is unchanged.
+    """
+
+    weight: float = 0.0
+    interval: int = 1
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: str = "adam"  # adam or sgd
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    g_betas: Tuple[float, float] = (0.5, 0.99)  # adam
+    d_betas: Tuple[float, float] = (0.5, 0.99)  # adam
+    momentum: float = 0.9  # sgd
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 5000  # generator updates
+    batch_size: int = 256  # real samples per D step (and as many fake ones)
+    d_steps: int = 1  # k: discriminator updates per generator update
+    seed: int = 0
+    device: str = "cpu"  # cpu, cuda, cuda:N or auto
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+    ema_beta: float = 0.0  # EMA of G's weights (with ramp-up); 0 = off
+    log_every: int = 50
+    ckpt_every: int = 1000
+    keep_ckpts: int = 3  # newest checkpoints kept on disk
+    sample_every: int = 1000  # sample plots; 0 = only at the end
+    progress: bool = True  # progress bar on stderr
+    tensorboard: bool = True
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    n_samples: int = 2500
+    every: int = 500  # quality metrics during training, on fixed noise; 0 = only at the end
+    seed: int = 1234
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    reg: Dict[str, PenaltyConfig] = field(default_factory=dict)  # regulariser name -> weight
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("ganforge") / "presets"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_preset(preset: str) -> Any:
+    """A preset is a name shipped with ganforge or the path of a user's YAML file."""
+    shipped = resources.files("ganforge") / "presets" / f"{preset}.yaml"
+    if shipped.is_file():
+        text, where = shipped.read_text(), f"preset '{preset}'"
+    elif preset.endswith((".yaml", ".yml")) and Path(preset).is_file():
+        text, where = Path(preset).read_text(), preset
+    else:
+        raise GanforgeError(
+            f"--preset: unknown preset '{preset}'; choose one of: {', '.join(preset_names())} "
+            "or give the path of a .yaml file"
+        )
+    try:
+        return OmegaConf.create(yaml.safe_load(text) or {}), where
+    except (yaml.YAMLError, OmegaConfBaseException) as e:
+        raise GanforgeError(f"{where}: not valid YAML ({_one_line(e)})") from None
+
+
+def _one_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def _merge(schema: DictConfig, part: Any, where: str) -> DictConfig:
+    try:
+        return OmegaConf.merge(schema, part)
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None)
+        msg = _one_line(e).replace("Merge error: ", "")
+        if "is not a subclass of" in msg:
+            msg = "expected a section of keys, not a single value"
+        raise GanforgeError(f"{where}: {key + ': ' if key else ''}{msg}") from None
+
+
+def load_config(
+    preset: Optional[str] = None,
+    overrides: Sequence[str] = (),
+    base: Optional[dict] = None,
+) -> Config:
+    """Resolve defaults <- (``base`` or preset) <- ``overrides`` into a validated Config.
+
+    ``base`` is a plain dict, e.g. a run directory's stored ``config.yaml`` when resuming.
+    """
+    schema = OmegaConf.structured(Config)
+    OmegaConf.set_readonly(schema, False)  # frozen dataclasses give a read-only schema
+    if base is not None:
+        cfg = _merge(schema, OmegaConf.create(base), "stored config")
+    else:
+        part, where = _read_preset(preset or DEFAULT_PRESET)
+        cfg = _merge(schema, part, where)
+    for item in overrides:
+        if "=" not in item or item.startswith("="):
+            raise GanforgeError(f"override '{item}': expected key=value, e.g. train.steps=1000")
+        try:
+            dot = OmegaConf.from_dotlist([item])
+        except OmegaConfBaseException as e:
+            raise GanforgeError(f"override '{item}': {_one_line(e)}") from None
+        cfg = _merge(cfg, dot, f"override '{item}'")
+    try:
+        resolved = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None)
+        raise GanforgeError(f"config: {key + ': ' if key else ''}{_one_line(e)}") from None
+    validate(resolved)
+    return resolved
+
+
+def to_dict(cfg: Config) -> dict:
+    """A plain, YAML-safe dict of the config (tuples become lists)."""
+    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
+
+
+def to_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _check(ok: bool, key: str, allowed: str, value: Any) -> None:
+    if not ok:
+        raise GanforgeError(f"config: {key}={value!r} is not allowed; {allowed}")
+
+
+def _all_finite(obj: Any, prefix: str = "") -> None:
+    """NaN or infinite numbers are never meaningful in a config."""
+    if is_dataclass(obj):
+        for f in fields(obj):
+            _all_finite(getattr(obj, f.name), f"{prefix}{f.name}.")
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            _all_finite(v, f"{prefix}{k}.")
+    elif isinstance(obj, (tuple, list)):
+        for v in obj:
+            _all_finite(v, prefix)
+    elif isinstance(obj, float) and not math.isfinite(obj):
+        raise GanforgeError(f"config: {prefix[:-1]}={obj} is not allowed; it must be a finite number")
+
+
+def validate(cfg: Config) -> None:
+    """Range and combination checks that the type system cannot express."""
+    _all_finite(cfg)
+    m, o, t, e = cfg.model, cfg.optim, cfg.train, cfg.eval
+    _check(m.prior in ("normal", "uniform"), "model.prior", "use normal or uniform", m.prior)
+    for key in ("z_dim", "g_width", "d_width"):
+        _check(getattr(m, key) >= 1, f"model.{key}", "it must be >= 1", getattr(m, key))
+    for key in ("g_depth", "d_depth"):
+        _check(getattr(m, key) >= 0, f"model.{key}", "it must be >= 0", getattr(m, key))
+    _check(cfg.loss.clip >= 0, "loss.clip", "it must be >= 0 (0 turns clipping off)", cfg.loss.clip)
+    _check(cfg.loss.gp_weight >= 0, "loss.gp_weight", "it must be >= 0", cfg.loss.gp_weight)
+    _check(o.name in ("adam", "sgd"), "optim.name", "use adam or sgd", o.name)
+    for key in ("g_lr", "d_lr"):
+        _check(getattr(o, key) > 0, f"optim.{key}", "it must be > 0", getattr(o, key))
+    for key in ("g_betas", "d_betas"):
+        b = getattr(o, key)
+        _check(all(0 <= x < 1 for x in b), f"optim.{key}", "both betas must be in [0, 1)", list(b))
+    _check(0 <= o.momentum < 1, "optim.momentum", "it must be in [0, 1)", o.momentum)
+    for key in ("steps", "batch_size", "d_steps", "log_every", "keep_ckpts"):
+        _check(getattr(t, key) >= 1, f"train.{key}", "it must be >= 1", getattr(t, key))
+    for key in ("ckpt_every", "sample_every", "threads"):
+        _check(getattr(t, key) >= 0, f"train.{key}", "it must be >= 0", getattr(t, key))
+    _check(0 <= t.ema_beta < 1, "train.ema_beta", "it must be in [0, 1); 0 turns EMA off", t.ema_beta)
+    dev = t.device
+    _check(
+        dev in ("cpu", "cuda", "auto", "mps") or dev.startswith("cuda:"),
+        "train.device", "use cpu, cuda, cuda:N, mps or auto", dev,
+    )
+    _check(e.n_samples >= 1, "eval.n_samples", "it must be >= 1", e.n_samples)
+    _check(e.every >= 0, "eval.every", "it must be >= 0 (0 = only at the end)", e.every)
+    for name, p in cfg.reg.items():
+        _check(p.weight >= 0, f"reg.{name}.weight", "it must be >= 0", p.weight)
+        _check(p.interval >= 1, f"reg.{name}.interval", "it must be >= 1", p.interval)

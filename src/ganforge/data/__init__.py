@@ -1,0 +1,11 @@
+"""Datasets: a registry of builders ``name(cfg: DataConfig, seed) -> source``.
+
+A source has ``shape`` (one sample's shape), ``sample(n) -> Tensor`` drawing from its own
+seeded generator, ``reference(n, seed)`` for plots and metrics, and ``state_dict()`` /
+``load_state_dict()`` so that a resumed run draws exactly the batches it would have drawn.
+Mixtures also carry ``centers`` (K, d) and ``std`` for the mode metrics.
+"""
+
+from .toy2d import DATASETS, MixtureData, PointsData, load_points
+
+__all__ = ["DATASETS", "MixtureData", "PointsData", "load_points"]

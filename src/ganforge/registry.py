@@ -1,0 +1,50 @@
+"""A tiny name -> builder registry, shared by losses, regularisers, models and datasets.
+
+A registry key is the registered function's ``__name__``, so ``loss.name=hinge`` refers to
+the function ``hinge`` in ``losses.py``. Unknown names raise a :class:`GanforgeError` that
+lists the valid ones.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Generic, Iterator, TypeVar
+
+from .errors import GanforgeError
+
+F = TypeVar("F", bound=Callable)
+
+
+class Registry(Generic[F]):
+    """Maps names to callables. ``kind`` is the config key users set (e.g. ``loss.name``)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, F] = {}
+
+    def register(self, fn: F) -> F:
+        """Decorator: register ``fn`` under its own name."""
+        name = fn.__name__
+        if name in self._items:
+            raise ValueError(f"{self.kind}: '{name}' is registered twice")
+        self._items[name] = fn
+        return fn
+
+    def get(self, name: str) -> F:
+        try:
+            return self._items[name]
+        except KeyError:
+            raise GanforgeError(
+                f"{self.kind}: unknown name '{name}'; choose one of: {', '.join(self.names())}"
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._items)

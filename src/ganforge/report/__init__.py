@@ -1,0 +1,1 @@
+"""Plots (plots.py); later the HTML report."""

@@ -1,0 +1,81 @@
+"""Where the loop's records go: metrics.jsonl, TensorBoard, the progress bar.
+
+A sink has ``log(record)`` (a dict with at least ``step``) and ``close()``. Records of
+training statistics carry ``loss_d``; evaluation records carry the metric names; events carry
+``event``. Sinks never change training.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Optional
+
+
+class JsonlSink:
+    """One JSON object per line. On resume, records after the checkpoint's step are dropped,
+    so that the file reads as if the run had never stopped."""
+
+    def __init__(self, path: Path, resume_step: Optional[int] = None):
+        self.path = Path(path)
+        if resume_step is not None and self.path.exists():
+            kept = [
+                line for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= resume_step
+            ]
+            self.path.write_text("".join(line + "\n" for line in kept))
+        self._f = open(self.path, "a", buffering=1)
+
+    def log(self, record: dict) -> None:
+        self._f.write(json.dumps(record, allow_nan=True) + "\n")
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class TensorBoardSink:
+    """Scalars to TensorBoard event files under ``run_dir/tb``."""
+
+    def __init__(self, log_dir: Path, resume_step: Optional[int] = None):
+        from torch.utils.tensorboard import SummaryWriter  # imported lazily: it is slow
+
+        self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=resume_step)
+
+    def log(self, record: dict) -> None:
+        step = record["step"]
+        group = "eval" if "loss_d" not in record else "train"
+        for key, v in record.items():
+            if key != "step" and isinstance(v, (int, float)) and not isinstance(v, bool):
+                self.writer.add_scalar(f"{group}/{key}", v, step)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _fmt(v: float) -> str:
+    return "nan" if isinstance(v, float) and math.isnan(v) else f"{v:.3g}"
+
+
+class ProgressSink:
+    """A tqdm bar on stderr: step, it/s, ETA, and the latest losses, d_real and d_fake."""
+
+    KEYS = ("loss_d", "loss_g", "d_real", "d_fake")
+
+    def __init__(self, total: int, start: int = 0):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, initial=start, desc="train", unit="step", dynamic_ncols=True)
+        self.last = start
+
+    def log(self, record: dict) -> None:
+        step = record["step"]
+        if "loss_d" in record:
+            self.bar.set_postfix({k: _fmt(record[k]) for k in self.KEYS if k in record}, refresh=False)
+            self.bar.update(step - self.last)
+            self.last = step
+        elif "event" in record:
+            self.bar.write(f"step {step}: {record['event']}: {record.get('message', '')}")
+
+    def close(self) -> None:
+        self.bar.close()

@@ -1,0 +1,107 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ganforge.cli import main
+
+
+def train_cli(tmp_path, tiny, *extra, out="r"):
+    return main(["train", "--out", str(tmp_path / out), *tiny, "train.steps=40", *extra])
+
+
+def test_train_sample_evaluate(tmp_path, tiny, capsys):
+    assert train_cli(tmp_path, tiny, "train.tensorboard=true", "train.sample_every=20", "eval.every=20") == 0
+    r = tmp_path / "r"
+    for f in ("config.yaml", "metrics.jsonl", "eval.json", "ckpt-0000040.pt", "samples/step-0000020.png", "samples/step-0000040.png"):
+        assert (r / f).exists(), f
+    assert list((r / "tb").glob("events.out.tfevents.*"))
+    recs = [json.loads(x) for x in (r / "metrics.jsonl").read_text().splitlines()]
+    train_recs = [x for x in recs if "loss_d" in x]
+    assert [x["step"] for x in train_recs] == [10, 20, 30, 40]
+    for key in ("step", "loss_d", "loss_g", "d_real", "d_fake", "value", "grad_d", "grad_g"):
+        assert key in train_recs[0]
+    assert any("modes" in x for x in recs)
+
+    capsys.readouterr()
+    assert main(["sample", str(r), "--n", "50", "--out", str(tmp_path / "a.npy"), "--seed", "3"]) == 0
+    assert main(["sample", str(r), "--n", "50", "--out", str(tmp_path / "b.npy"), "--seed", "3"]) == 0
+    assert main(["sample", str(r), "--n", "50", "--out", str(tmp_path / "c.csv"), "--seed", "4"]) == 0
+    a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
+    c = np.loadtxt(tmp_path / "c.csv", delimiter=",", skiprows=1)
+    assert a.shape == (50, 2) and np.array_equal(a, b) and c.shape == (50, 2) and not np.allclose(a, c)
+
+    capsys.readouterr()
+    assert main(["evaluate", str(r), "--json", "--plot", str(tmp_path / "e.png")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in ("modes", "hq", "rev_kl", "n", "seed", "step"):
+        assert key in result
+    assert result["n"] == 200 and (tmp_path / "e.png").exists()
+    assert main(["evaluate", str(r)]) == 0
+    assert "modes" in capsys.readouterr().out
+
+
+def test_resume_from_the_command_line(tmp_path, tiny):
+    assert train_cli(tmp_path, tiny) == 0
+    assert main(["train", "--resume", str(tmp_path / "r"), "train.steps=60"]) == 0
+    assert (tmp_path / "r" / "ckpt-0000060.pt").exists()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["train", "train.stepz=3"], "train.stepz"),
+        (["train", "loss.name=wgan"], "wgan_gp"),
+        (["train", "data.name=points", "data.path=/nonexistent.csv"], "no such file"),
+        (["train", "--preset", "nope"], "unknown preset"),
+        (["sample", "RUN", "--n", "5", "--out", "x.txt"], "npy or .csv"),
+        (["evaluate", "RUN"], "not a ganforge run"),
+        (["train", "--resume", "RUN", "--preset", "ring8"], "--resume"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch, capsys, args, words):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "RUN").mkdir()
+    if args[1] == "--resume":
+        (tmp_path / "RUN" / "config.yaml").write_text("{}")
+    assert main(args + ["train.progress=false"] if args[0] == "train" and "--resume" not in args else args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ganforge: error:") and "\n" not in err and words in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_nothing_written_over_an_existing_run(tmp_path, tiny, capsys):
+    assert train_cli(tmp_path, tiny) == 0
+    before = (tmp_path / "r" / "metrics.jsonl").read_text()
+    assert train_cli(tmp_path, tiny) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (tmp_path / "r" / "metrics.jsonl").read_text() == before
+
+
+def test_numbered_run_directories_and_dry_run(tmp_path, tiny, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--dry-run", "train.steps=7"]) == 0
+    assert "steps: 7" in capsys.readouterr().out and not (tmp_path / "runs").exists()
+    assert main(["train", "--preset", "ring8", *tiny, "train.steps=10"]) == 0
+    assert main(["train", "--preset", "ring8", *tiny, "train.steps=10"]) == 0
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["001-ring8", "002-ring8"]
+
+
+def test_user_points_train_and_evaluate(tmp_path, tiny, capsys):
+    pts = np.random.default_rng(0).normal(size=(300, 3))
+    np.save(tmp_path / "pts.npy", pts)
+    assert train_cli(tmp_path, tiny, "data.name=points", f"data.path={tmp_path / 'pts.npy'}") == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "r"), "--json"]) == 0
+    assert "energy" in json.loads(capsys.readouterr().out)
+    assert main(["sample", str(tmp_path / "r"), "--n", "7", "--out", str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (7, 3)
+
+
+def test_console_entry_point_reports_errors_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "ganforge", "train", "optim.g_lr=-1"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "optim.g_lr" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,49 @@
+import math
+
+import pytest
+import torch
+
+from ganforge.data.toy2d import grid25, ring8
+from ganforge.metrics.toy2d import energy_distance, mode_metrics
+
+GRID = grid25(None, 0)
+
+
+def test_all_points_on_the_centres():
+    m = mode_metrics(GRID.centers.repeat(4, 1), GRID.centers, GRID.std)
+    assert m["modes"] == 25 and m["hq"] == 1.0 and m["rev_kl"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_all_points_on_one_centre():
+    x = GRID.centers[7].repeat(100, 1)
+    m = mode_metrics(x, GRID.centers, GRID.std)
+    assert m["modes"] == 1 and m["hq"] == 1.0 and m["rev_kl"] == pytest.approx(math.log(25))
+
+
+def test_quality_threshold_is_three_std():
+    c = GRID.centers[0]
+    inside = c + torch.tensor([2.9 * GRID.std, 0.0])
+    outside = c + torch.tensor([3.1 * GRID.std, 0.0])
+    m = mode_metrics(torch.stack([inside, outside]), GRID.centers, GRID.std)
+    assert m["hq"] == 0.5 and m["modes"] == 1
+
+
+def test_low_quality_points_capture_no_mode():
+    x = torch.full((10, 2), 1.0)  # halfway between centres
+    m = mode_metrics(x, GRID.centers, GRID.std)
+    assert m["modes"] == 0 and m["hq"] == 0.0 and math.isinf(m["rev_kl"])
+
+
+def test_true_mixture_scores_near_the_limit():
+    ring = ring8(None, 0)
+    m = mode_metrics(ring.reference(2500, 1), ring.centers, ring.std)
+    assert m["modes"] == 8 and 0.98 < m["hq"] < 0.995 and m["rev_kl"] < 0.02
+    g = mode_metrics(GRID.reference(2500, 1), GRID.centers, GRID.std)
+    assert g["modes"] == 25 and 0.98 < g["hq"] < 0.995 and g["rev_kl"] < 0.03
+
+
+def test_energy_distance():
+    x = torch.randn(500, 2, generator=torch.Generator().manual_seed(0))
+    y = torch.randn(500, 2, generator=torch.Generator().manual_seed(1))
+    assert abs(energy_distance(x, y)) < 0.05
+    assert energy_distance(x, y + 3) > 2

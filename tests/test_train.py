@@ -1,0 +1,150 @@
+import json
+
+import pytest
+import torch
+
+from ganforge.build import build_data, build_gan
+from ganforge.config import load_config
+from ganforge.train.checkpoint import list_checkpoints, load_checkpoint
+from ganforge.train.loop import TrainingDiverged, train
+from ganforge.train.step import train_step
+
+
+def run(tmp_path, name, tiny, *overrides, resume=False):
+    cfg = load_config("grid25", tiny + list(overrides))
+    out = tmp_path / name
+    out.mkdir(exist_ok=True)
+    return train(cfg, out, resume=resume)
+
+
+def assert_same_state(a: dict, b: dict, path=""):
+    assert type(a) is type(b), path
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            assert_same_state(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), path
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, path
+
+
+def final_state(run_dir):
+    ckpt = load_checkpoint(run_dir)
+    ckpt.pop("config")  # train.steps differs between the two halves of a resumed run
+    return ckpt
+
+
+def test_same_seed_same_weights_and_different_seed_differs(tmp_path, tiny):
+    run(tmp_path, "a", tiny, "train.steps=30")
+    run(tmp_path, "b", tiny, "train.steps=30")
+    run(tmp_path, "c", tiny, "train.steps=30", "train.seed=1")
+    assert_same_state(final_state(tmp_path / "a"), final_state(tmp_path / "b"))
+    assert not torch.equal(final_state(tmp_path / "a")["G"]["net.0.weight"], final_state(tmp_path / "c")["G"]["net.0.weight"])
+
+
+def test_resume_continues_exactly(tmp_path, tiny):
+    """Stopped at 200 and resumed to 400 == an uninterrupted run to 400, bit for bit, with the
+    state that a resume must carry: Adam moments, EMA, k = 2 D steps and a lazy penalty."""
+    extra = ["train.d_steps=2", "train.ema_beta=0.99", "reg.r1.weight=0.1", "reg.r1.interval=3", "train.ckpt_every=100"]
+    run(tmp_path, "whole", tiny, "train.steps=400", *extra)
+    run(tmp_path, "half", tiny, "train.steps=200", *extra)
+    run(tmp_path, "half", tiny, "train.steps=400", *extra, resume=True)
+    assert final_state(tmp_path / "whole")["step"] == 400
+    assert_same_state(final_state(tmp_path / "whole"), final_state(tmp_path / "half"))
+    # and the training log reads as if the run had never stopped (the stopped half also
+    # evaluated at its last step, 200, which the whole run did not)
+    def train_lines(name):
+        lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+        return [line for line in lines if "loss_d" in line]
+
+    assert train_lines("whole") == train_lines("half") and len(train_lines("whole")) == 40
+
+
+def test_resume_from_a_middle_checkpoint_drops_later_log_lines(tmp_path, tiny):
+    run(tmp_path, "r", tiny, "train.steps=100", "train.ckpt_every=50", "train.keep_ckpts=5")
+    (tmp_path / "r" / "ckpt-0000100.pt").unlink()  # as if the run had crashed after step 50
+    run(tmp_path, "r", tiny, "train.steps=100", "train.ckpt_every=50", resume=True)
+    recs = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in recs if "loss_d" in r]
+    assert steps == list(range(10, 101, 10))
+
+
+def test_checkpoints_are_safe_to_load_and_complete(tmp_path, tiny):
+    run(tmp_path, "r", tiny, "train.steps=100", "train.ckpt_every=20", "train.keep_ckpts=2")
+    found = list_checkpoints(tmp_path / "r")
+    assert [s for s, _ in found] == [80, 100]  # only the newest two are kept
+    assert not list((tmp_path / "r").glob("*.tmp"))  # no temporary file left behind
+    ckpt = torch.load(found[-1][1], weights_only=True)
+    for key in ("G", "D", "opt_g", "opt_d", "rng", "step", "config"):
+        assert key in ckpt
+    assert ckpt["config"]["train"]["steps"] == 100
+    assert set(ckpt["rng"]) == {"noise", "torch", "data"}
+
+
+def test_k_discriminator_steps_with_equal_real_and_fake_batches():
+    cfg = load_config("grid25", ["model.g_width=8", "model.d_width=8", "train.batch_size=16"])
+    torch.manual_seed(0)
+    data = build_data(cfg)
+    gan = build_gan(cfg, data.shape, torch.device("cpu"))
+    seen = []
+    D = gan.D
+    D.register_forward_hook(lambda m, inp, out: seen.append(len(inp[0])))
+    for _ in range(3):
+        train_step(gan, data.sample, 16, d_steps=5, stats=True)
+    assert gan.d_updates == 15
+    assert gan.opt_d.state[next(D.parameters())]["step"].item() == 15
+    assert gan.opt_g.state[next(gan.G.parameters())]["step"].item() == 3
+    assert seen == [16] * (3 * (5 * 2 + 1))  # every D step sees B real and B fake; G step B fake
+
+
+def test_fresh_noise_for_every_update():
+    cfg = load_config("grid25", ["model.g_width=8", "model.d_width=8", "train.batch_size=4"])
+    torch.manual_seed(0)
+    data = build_data(cfg)
+    gan = build_gan(cfg, data.shape, torch.device("cpu"))
+    zs = []
+    G = gan.G
+    hook = G.register_forward_hook(lambda m, inp, out: zs.append(inp[0].clone()))
+    train_step(gan, data.sample, 4, d_steps=2)
+    hook.remove()
+    assert len(zs) == 3
+    assert not torch.equal(zs[0], zs[1]) and not torch.equal(zs[1], zs[2])
+
+
+def test_weight_clipping_for_wasserstein(tmp_path, tiny):
+    run(tmp_path, "w", tiny, "train.steps=20", "loss.name=wasserstein", "loss.clip=0.01")
+    D = load_checkpoint(tmp_path / "w")["D"]
+    assert max(t.abs().max().item() for t in D.values()) <= 0.01 + 1e-7
+
+
+def test_wgan_gp_logs_its_penalty(tmp_path, tiny):
+    run(tmp_path, "gp", tiny, "train.steps=20", "loss.name=wgan_gp")
+    rec = json.loads((tmp_path / "gp" / "metrics.jsonl").read_text().splitlines()[0])
+    assert rec["gradient_penalty"] >= 0
+
+
+def test_divergence_stops_with_a_clear_error_and_keeps_good_checkpoints(tmp_path, tiny):
+    with pytest.raises(TrainingDiverged, match="diverged at step"):
+        run(tmp_path, "nan", tiny, "train.steps=200", "train.ckpt_every=5", "optim.name=sgd",
+            "optim.d_lr=1e6", "optim.g_lr=1e6", "loss.name=least_squares")
+    for _, path in list_checkpoints(tmp_path / "nan"):
+        ckpt = torch.load(path, weights_only=True)
+        assert all(torch.isfinite(t).all() for t in ckpt["G"].values())
+    events = [json.loads(x) for x in (tmp_path / "nan" / "metrics.jsonl").read_text().splitlines()]
+    assert events[-1]["event"] == "divergence"
+
+
+@pytest.mark.parametrize("overrides", [["loss.name=minimax"], ["loss.name=hinge", "model.prior=uniform"],
+                                       ["optim.name=sgd", "optim.d_lr=0.01", "optim.g_lr=0.01"]])
+def test_other_settings_train_to_finite_stats(tmp_path, tiny, overrides):
+    r = run(tmp_path, "o", tiny, "train.steps=20", "eval.every=10", *overrides)
+    rec = [json.loads(x) for x in (tmp_path / "o" / "metrics.jsonl").read_text().splitlines()]
+    train_recs = [x for x in rec if "loss_d" in x]
+    for key in ("loss_d", "loss_g", "d_real", "d_fake", "value", "grad_d", "grad_g"):
+        assert all(key in x for x in train_recs)
+    assert 0 <= r.metrics["hq"] <= 1
