@@ -148,3 +148,61 @@ def test_other_settings_train_to_finite_stats(tmp_path, tiny, overrides):
     for key in ("loss_d", "loss_g", "d_real", "d_fake", "value", "grad_d", "grad_g"):
         assert all(key in x for x in train_recs)
     assert 0 <= r.metrics["hq"] <= 1
+
+
+def test_schedules():
+    from ganforge.train.schedule import lr_factor
+
+    assert lr_factor("constant", 50, 100) == 1.0
+    assert lr_factor("linear", 1, 100) == 1.0 and lr_factor("linear", 51, 100) == pytest.approx(0.5)
+    assert lr_factor("cosine", 51, 100) == pytest.approx(0.5) and lr_factor("cosine", 100, 100) > 0
+
+
+def test_linear_schedule_reaches_the_optimizer_and_resumes_exactly(tmp_path, tiny):
+    extra = ["optim.schedule=linear", "optim.d_lr=0.001", "train.steps=60", "train.ckpt_every=30", "train.keep_ckpts=5"]
+    run(tmp_path, "whole", tiny, *extra)
+    lr = load_checkpoint(tmp_path / "whole")["opt_d"]["param_groups"][0]["lr"]
+    assert lr == pytest.approx(1e-3 * (1 - 59 / 60))  # the rate of the last update
+    run(tmp_path, "half", tiny, *extra)
+    (tmp_path / "half" / "ckpt-0000060.pt").unlink()
+    run(tmp_path, "half", tiny, *extra, resume=True)
+    assert_same_state(final_state(tmp_path / "whole"), final_state(tmp_path / "half"))
+
+
+def test_pac_discriminator_judges_groups(tmp_path, tiny):
+    from ganforge.models.mlp import MLPDiscriminator
+
+    D = MLPDiscriminator((2,), 8, 1, pac=4)
+    x = torch.randn(12, 2)
+    assert D(x).shape == (3,)
+    swapped = x.clone()
+    swapped[[0, 4]] = x[[4, 0]]  # moving a sample into another pack changes both packs' logits
+    assert not torch.allclose(D(x)[:2], D(swapped)[:2])
+    run(tmp_path, "pac", tiny, "train.steps=20", "model.pac=4", "reg.r1.weight=1", "loss.name=wgan_gp")
+    with pytest.raises(Exception, match="multiple of model.pac"):
+        load_config("grid25", ["model.pac=3"])
+
+
+def test_ctrl_c_stops_between_steps_with_a_checkpoint_that_resumes_exactly(tmp_path, tiny):
+    import os
+    import signal
+
+    class InterruptAt:
+        def __init__(self, step):
+            self.step = step
+
+        def log(self, record):
+            if record["step"] == self.step and "loss_d" in record:
+                os.kill(os.getpid(), signal.SIGINT)
+
+        def close(self):
+            pass
+
+    cfg = load_config("grid25", tiny + ["train.steps=60", "train.ckpt_every=1000"])
+    (tmp_path / "cut").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "cut", sinks=[InterruptAt(20)])
+    assert [s for s, _ in list_checkpoints(tmp_path / "cut")] == [20]  # saved at the step it stopped
+    train(cfg, tmp_path / "cut", resume=True)
+    run(tmp_path, "whole", tiny, "train.steps=60", "train.ckpt_every=1000")
+    assert_same_state(final_state(tmp_path / "whole"), final_state(tmp_path / "cut"))

@@ -42,6 +42,7 @@ class ModelConfig:
     g_depth: int = 3  # hidden layers
     d_width: int = 128
     d_depth: int = 3
+    pac: int = 1  # PacGAN packing (Lin et al. 2018): D judges pac samples at once
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class OptimConfig:
     g_betas: Tuple[float, float] = (0.5, 0.99)  # adam
     d_betas: Tuple[float, float] = (0.5, 0.99)  # adam
     momentum: float = 0.9  # sgd
+    schedule: str = "constant"  # learning rates over train.steps: constant, linear or cosine decay
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,8 @@ def validate(cfg: Config) -> None:
         _check(getattr(m, key) >= 1, f"model.{key}", "it must be >= 1", getattr(m, key))
     for key in ("g_depth", "d_depth"):
         _check(getattr(m, key) >= 0, f"model.{key}", "it must be >= 0", getattr(m, key))
+    _check(m.pac >= 1, "model.pac", "it must be >= 1 (1 = no packing)", m.pac)
+    _check(t.batch_size % m.pac == 0, "train.batch_size", f"it must be a multiple of model.pac={m.pac}", t.batch_size)
     _check(cfg.loss.clip >= 0, "loss.clip", "it must be >= 0 (0 turns clipping off)", cfg.loss.clip)
     _check(cfg.loss.gp_weight >= 0, "loss.gp_weight", "it must be >= 0", cfg.loss.gp_weight)
     _check(o.name in ("adam", "sgd"), "optim.name", "use adam or sgd", o.name)
@@ -232,6 +236,7 @@ def validate(cfg: Config) -> None:
         b = getattr(o, key)
         _check(all(0 <= x < 1 for x in b), f"optim.{key}", "both betas must be in [0, 1)", list(b))
     _check(0 <= o.momentum < 1, "optim.momentum", "it must be in [0, 1)", o.momentum)
+    _check(o.schedule in ("constant", "linear", "cosine"), "optim.schedule", "use constant, linear or cosine", o.schedule)
     for key in ("steps", "batch_size", "d_steps", "log_every", "keep_ckpts"):
         _check(getattr(t, key) >= 1, f"train.{key}", "it must be >= 1", getattr(t, key))
     for key in ("ckpt_every", "sample_every", "threads"):

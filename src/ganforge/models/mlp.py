@@ -33,18 +33,24 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """x (B, *shape) -> logits (B,), LeakyReLU(0.2) hidden layers."""
+    """x (B, *shape) -> logits (B // pac,), LeakyReLU(0.2) hidden layers.
 
-    def __init__(self, shape: tuple, width: int, depth: int):
+    With ``pac > 1`` (PacGAN, Lin et al. 2018) each group of ``pac`` consecutive samples is
+    judged jointly, which lets D see a lack of diversity; B must be a multiple of ``pac``.
+    """
+
+    def __init__(self, shape: tuple, width: int, depth: int, pac: int = 1):
         super().__init__()
-        self.net = _stack(math.prod(shape), width, depth, 1, lambda: nn.LeakyReLU(0.2))
+        self.pac = pac
+        self.net = _stack(pac * math.prod(shape), width, depth, 1, lambda: nn.LeakyReLU(0.2))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x.flatten(1)).squeeze(1)
+        packed = x.reshape(x.shape[0] // self.pac, -1)  # (B // pac, pac * d)
+        return self.net(packed).squeeze(1)
 
 
 @MODELS.register
 def mlp(cfg: ModelConfig, shape: tuple) -> tuple[nn.Module, nn.Module]:
     G = MLPGenerator(cfg.z_dim, shape, cfg.g_width, cfg.g_depth)
-    D = MLPDiscriminator(shape, cfg.d_width, cfg.d_depth)
+    D = MLPDiscriminator(shape, cfg.d_width, cfg.d_depth, cfg.pac)
     return G, D

@@ -24,6 +24,7 @@ from ..errors import GanforgeError
 from ..evaluation import generate, sample_metrics
 from ..report.plots import scatter
 from .checkpoint import load_checkpoint, save_checkpoint
+from .schedule import lr_factor, set_lr
 from .sinks import JsonlSink, TensorBoardSink
 from .step import GAN, train_step
 
@@ -153,31 +154,38 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
         real = data.reference(2000, cfg.eval.seed)
         scatter(real, fake, run_dir / "samples" / f"step-{step:07d}.png", f"step {step}", data.centers)
 
+    def finite_record(step: int, out: dict, weights: bool = False) -> dict:
+        """Read the step's statistics; stop with TrainingDiverged on NaN or Inf."""
+        record = {"step": step, **{k: v.item() for k, v in out.items()}}
+        bad = [k for k, v in record.items() if not math.isfinite(v)]
+        if weights and not bad and not _weights_finite(gan):
+            bad = ["weights"]
+        if bad:
+            emit({"step": step, "event": "divergence", "message": f"non-finite {', '.join(bad)}"})
+            raise TrainingDiverged(
+                f"training diverged at step {step}: {', '.join(bad)} became NaN or infinite; "
+                "the checkpoints before it are kept; try lower optim.d_lr and optim.g_lr"
+            )
+        return record
+
     step, metrics = start, {}
     try:
         with _StopOnInterrupt() as stop:
             for step in range(start + 1, T.steps + 1):
                 log = _due(step, T.log_every, T.steps)
-                ckpt = _due(step, T.ckpt_every, T.steps) or stop.requested
+                if cfg.optim.schedule != "constant":
+                    f = lr_factor(cfg.optim.schedule, step, T.steps)
+                    set_lr(gan.opt_g, cfg.optim.g_lr, f)
+                    set_lr(gan.opt_d, cfg.optim.d_lr, f)
                 out = train_step(gan, next_real, T.batch_size, T.d_steps, stats=log)
-                if log or ckpt:  # one host sync per log step; never checkpoint NaN weights
-                    record = {"step": step, **{k: v.item() for k, v in out.items()}}
-                    bad = [k for k, v in record.items() if not math.isfinite(v)]
-                    if ckpt and not bad and not _weights_finite(gan):
-                        bad = ["weights"]
-                    if bad:
-                        emit({"step": step, "event": "divergence", "message": f"non-finite {', '.join(bad)}"})
-                        raise TrainingDiverged(
-                            f"training diverged at step {step}: {', '.join(bad)} became NaN or infinite; "
-                            "the checkpoints before it are kept; try lower optim.d_lr and optim.g_lr"
-                        )
-                    if log:
-                        emit(record)
+                if log:  # the one host sync of a log step
+                    emit(finite_record(step, out))
                 if _due(step, cfg.eval.every, T.steps):
                     metrics = evaluate(step)
                 if _due(step, T.sample_every, T.steps):
                     plot(step)
-                if ckpt:
+                if _due(step, T.ckpt_every, T.steps) or stop.requested:
+                    finite_record(step, out, weights=True)  # never checkpoint NaN weights
                     save_checkpoint(run_dir, step, _state(gan, data, step, cfg), T.keep_ckpts)
                 if stop.requested:  # Ctrl-C: stopped between two steps, nothing lost
                     raise KeyboardInterrupt

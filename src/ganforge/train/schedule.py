@@ -1,0 +1,29 @@
+"""Learning-rate schedules: a factor of the base rate, a pure function of the step.
+
+Being derived from the step alone, the schedule needs no state in checkpoints: a resumed run
+follows it exactly (as long as ``train.steps``, its length, is unchanged).
+"""
+
+from __future__ import annotations
+
+import math
+
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+def lr_factor(kind: str, step: int, total: int) -> float:
+    """Factor for the update that ends at ``step`` (1-based) of ``total``: constant 1, or a
+    decay from 1 towards 0 that is linear or half-cosine (Loshchilov and Hutter 2017)."""
+    t = (step - 1) / max(total, 1)  # 0 at the first update
+    if kind == "constant":
+        return 1.0
+    if kind == "linear":
+        return 1.0 - t
+    if kind == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * t))
+    raise ValueError(f"unknown schedule {kind!r}")
+
+
+def set_lr(optimizer, base_lr: float, factor: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = base_lr * factor
