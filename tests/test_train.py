@@ -206,3 +206,10 @@ def test_ctrl_c_stops_between_steps_with_a_checkpoint_that_resumes_exactly(tmp_p
     train(cfg, tmp_path / "cut", resume=True)
     run(tmp_path, "whole", tiny, "train.steps=60", "train.ckpt_every=1000")
     assert_same_state(final_state(tmp_path / "whole"), final_state(tmp_path / "cut"))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_training_matches_shapes_and_stays_finite(tmp_path, tiny):
+    r = run(tmp_path, "cuda", tiny, "train.steps=30", "train.device=cuda", "reg.r1.weight=1")
+    assert 0 <= r.metrics["hq"] <= 1
