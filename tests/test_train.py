@@ -49,8 +49,10 @@ def test_same_seed_same_weights_and_different_seed_differs(tmp_path, tiny):
 
 def test_resume_continues_exactly(tmp_path, tiny):
     """Stopped at 200 and resumed to 400 == an uninterrupted run to 400, bit for bit, with the
-    state that a resume must carry: Adam moments, EMA, k = 2 D steps and a lazy penalty."""
-    extra = ["train.d_steps=2", "train.ema_beta=0.99", "reg.r1.weight=0.1", "reg.r1.interval=3", "train.ckpt_every=100"]
+    state that a resume must carry: Adam moments, EMA, k = 2 D steps and a lazy penalty.
+    (A constant rate: a decaying schedule runs over train.steps, which differs between the
+    two halves here; test_linear_schedule_... covers resuming a decaying run.)"""
+    extra = ["optim.schedule=constant", "train.d_steps=2", "train.ema_beta=0.99", "reg.r1.weight=0.1", "reg.r1.interval=3", "train.ckpt_every=100"]
     run(tmp_path, "whole", tiny, "train.steps=400", *extra)
     run(tmp_path, "half", tiny, "train.steps=200", *extra)
     run(tmp_path, "half", tiny, "train.steps=400", *extra, resume=True)
