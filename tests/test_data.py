@@ -10,18 +10,19 @@ from ganforge.errors import GanforgeError
 @pytest.mark.parametrize("name", ["ring8", "grid25", "spiral"])
 def test_known_densities_sample_and_resume(name):
     data = DATASETS.get(name)(DataConfig(name=name), 0)
-    x = data.sample(100)
+    x, y = data.sample(100)
+    assert y is None
     assert x.shape == (100, 2) and torch.isfinite(x).all()
     state = data.state_dict()
-    a = data.sample(10)
+    a, _ = data.sample(10)
     data.load_state_dict(state)
-    assert torch.equal(a, data.sample(10))
+    assert torch.equal(a, data.sample(10)[0])
 
 
 def test_mixture_std_and_centres():
     data = DATASETS.get("grid25")(DataConfig(), 0)
-    x = data.decode(data.sample(20000))  # model space -> data space
-    assert data.sample(1000).abs().max() < 1.2  # models see unit-sized coordinates
+    x = data.decode(data.sample(20000)[0])  # model space -> data space
+    assert data.sample(1000)[0].abs().max() < 1.2  # models see unit-sized coordinates
     d, idx = torch.cdist(x, data.centers).min(1)
     assert torch.bincount(idx, minlength=25).min() > 600  # roughly uniform over the 25 modes
     assert (d.pow(2).mean() / 2).sqrt().item() == pytest.approx(0.05, rel=0.05)
@@ -34,10 +35,10 @@ def test_points_from_csv_and_npy(tmp_path):
     for f in ("p.npy", "p.csv"):
         data = DATASETS.get("points")(DataConfig(name="points", path=str(tmp_path / f)), 0)
         assert data.shape == (2,)
-        batch = data.sample(120)  # more than one epoch
+        batch, _ = data.sample(120)  # more than one epoch
         assert batch.shape == (120, 2)
         # each epoch is a permutation of the data
-        first = data.points[data.state_dict()["perm"]]
+        first = data.points[data.state_dict()["perm"]]  # the current epoch's order
         assert torch.allclose(first.sort(0).values, torch.tensor(pts, dtype=torch.float32).sort(0).values)
 
 

@@ -10,7 +10,7 @@ def linear_D(w):
     with torch.no_grad():
         D.weight.copy_(torch.tensor([w]))
         D.bias.fill_(0.3)
-    return lambda x: D(x).squeeze(1), D
+    return lambda x, y=None: D(x).squeeze(1), D
 
 
 def test_penalties_of_a_linear_D_are_analytic():
@@ -27,7 +27,7 @@ def test_penalty_contract(name):
     """Every penalty is a finite scalar that D can descend: a step on it lowers it."""
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1))
-    D = lambda x: net(x).squeeze(1)  # noqa: E731
+    D = lambda x, y=None: net(x).squeeze(1)  # noqa: E731
     real, fake = torch.randn(64, 2), torch.randn(64, 2) + 1
     gen = torch.Generator().manual_seed(0)
     fn = REGULARIZERS.get(name)

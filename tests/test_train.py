@@ -92,7 +92,7 @@ def test_k_discriminator_steps_with_equal_real_and_fake_batches():
     cfg = load_config("grid25", ["model.g_width=8", "model.d_width=8", "train.batch_size=16"])
     torch.manual_seed(0)
     data = build_data(cfg)
-    gan = build_gan(cfg, data.shape, torch.device("cpu"))
+    gan = build_gan(cfg, data, torch.device("cpu"))
     seen = []
     D = gan.D
     D.register_forward_hook(lambda m, inp, out: seen.append(len(inp[0])))
@@ -108,11 +108,11 @@ def test_fresh_noise_for_every_update():
     cfg = load_config("grid25", ["model.g_width=8", "model.d_width=8", "train.batch_size=4"])
     torch.manual_seed(0)
     data = build_data(cfg)
-    gan = build_gan(cfg, data.shape, torch.device("cpu"))
+    gan = build_gan(cfg, data, torch.device("cpu"))
     zs = []
     G = gan.G
     hook = G.register_forward_hook(lambda m, inp, out: zs.append(inp[0].clone()))
-    train_step(gan, data.sample, 4, d_steps=2)
+    train_step(gan, data.sample, 4, d_steps=2)  # an unconditional GAN ignores labels
     hook.remove()
     assert len(zs) == 3
     assert not torch.equal(zs[0], zs[1]) and not torch.equal(zs[1], zs[2])

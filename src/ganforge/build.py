@@ -43,8 +43,17 @@ def build_data(cfg: Config):
     return DATASETS.get(cfg.data.name)(cfg.data, cfg.train.seed)
 
 
-def build_models(cfg: Config, shape: tuple) -> tuple[nn.Module, nn.Module]:
-    return MODELS.get(cfg.model.name)(cfg.model, tuple(shape))
+def n_classes(cfg: Config, data) -> int:
+    """The number of classes G and D are conditioned on: 0 for an unconditional GAN."""
+    if not cfg.model.conditional:
+        return 0
+    if not getattr(data, "n_classes", 0):
+        raise GanforgeError(f"model.conditional=true needs a labelled dataset; data.name={cfg.data.name} has no labels")
+    return data.n_classes
+
+
+def build_models(cfg: Config, shape: tuple, classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    return MODELS.get(cfg.model.name)(cfg.model, tuple(shape), classes)
 
 
 def build_penalties(cfg: Config, loss: AdversarialLoss) -> tuple[PenaltyTerm, ...]:
@@ -61,13 +70,14 @@ def build_penalties(cfg: Config, loss: AdversarialLoss) -> tuple[PenaltyTerm, ..
 
 def _optimizer(params, o: OptimConfig, lr: float, betas: tuple) -> torch.optim.Optimizer:
     if o.name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=tuple(betas))
-    return torch.optim.SGD(params, lr=lr, momentum=o.momentum)
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), foreach=True)
+    return torch.optim.SGD(params, lr=lr, momentum=o.momentum, foreach=True)
 
 
-def build_gan(cfg: Config, shape: tuple, device: torch.device) -> GAN:
+def build_gan(cfg: Config, data, device: torch.device) -> GAN:
     """Models (initialised from torch's global RNG, which the caller seeds), optimizers, etc."""
-    G, D = build_models(cfg, shape)
+    classes = n_classes(cfg, data)
+    G, D = build_models(cfg, data.shape, classes)
     G, D = G.to(device), D.to(device)
     loss = build_loss(cfg.loss.name)
     o = cfg.optim
@@ -83,4 +93,5 @@ def build_gan(cfg: Config, shape: tuple, device: torch.device) -> GAN:
         penalties=build_penalties(cfg, loss),
         clip=cfg.loss.clip if loss.clip_weights else 0.0,
         ema=EMA(G, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None,
+        n_classes=classes,
     )

@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, required=True, help="number of samples")
     s.add_argument("--out", required=True, help="output file: .npy or .csv")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--class", dest="label", type=int, help="draw every sample from this class (conditional runs)")
 
     e = sub.add_parser("evaluate", help="measure a trained run's samples")
     e.add_argument("run", metavar="RUN")
@@ -82,43 +83,47 @@ def _metrics_line(m: dict) -> str:
 
 
 def _load(run: str):
+    from .evaluation import load_run
     from .rundir import existing_run
-    from .train.loop import load_generator
 
-    return load_generator(existing_run(run))
+    return load_run(existing_run(run))
 
 
 def _sample(args) -> int:
     import numpy as np
-
-    from .evaluation import generate
 
     out = Path(args.out)
     if out.suffix not in (".npy", ".csv"):
         raise GanforgeError(f"--out {args.out}: expected a .npy or .csv file name")
     if args.n < 1:
         raise GanforgeError(f"--n {args.n}: must be >= 1")
-    cfg, G, prior, data, step = _load(args.run)
-    x = generate(G, prior, args.n, args.seed, data).flatten(1).numpy()
+    run = _load(args.run)
+    if args.label is not None:
+        if not run.n_classes:
+            raise GanforgeError(f"--class {args.label}: this run is not conditional (model.conditional=false)")
+        if not 0 <= args.label < run.n_classes:
+            raise GanforgeError(f"--class {args.label}: choose a class in 0..{run.n_classes - 1}")
+    x = run.generate(args.n, args.seed, args.label).flatten(1).numpy()
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         np.save(out, x)
     else:
         header = ",".join(f"x{i}" for i in range(x.shape[1]))
         np.savetxt(out, x, delimiter=",", header=header, comments="", fmt="%.8g")
-    print(f"wrote {len(x)} samples of run {args.run} (step {step}) to {out}")
+    print(f"wrote {len(x)} samples of run {args.run} (step {run.step}) to {out}")
     return 0
 
 
 def _evaluate(args) -> int:
-    from .evaluation import generate, sample_metrics
+    from .evaluation import sample_metrics
 
-    cfg, G, prior, data, step = _load(args.run)
+    run = _load(args.run)
+    cfg, data, step = run.cfg, run.data, run.step
     n = args.n if args.n is not None else cfg.eval.n_samples
     seed = args.seed if args.seed is not None else cfg.eval.seed
     if n < 1:
         raise GanforgeError(f"--n {n}: must be >= 1")
-    x = generate(G, prior, n, seed, data)
+    x = run.generate(n, seed)
     metrics = sample_metrics(x, data, seed)
     if args.plot:
         from .report.plots import scatter

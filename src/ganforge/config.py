@@ -43,6 +43,7 @@ class ModelConfig:
     d_width: int = 128
     d_depth: int = 3
     pac: int = 1  # PacGAN packing (Lin et al. 2018): D judges pac samples at once
+    conditional: bool = False  # condition G and D on the dataset's class labels
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Datasets: a registry of builders ``name(cfg: DataConfig, seed) -> source``.
 
-A source has ``shape`` (one sample's shape), ``sample(n) -> Tensor`` drawing from its own
-seeded generator, ``reference(n, seed)`` for plots and metrics, and ``state_dict()`` /
+A source has ``shape`` (one sample's shape), ``n_classes`` (0 when unlabelled),
+``sample(n) -> (x, y)`` drawing from its own seeded generator (x in model space, y the labels
+(n,) or None), ``reference(n, seed)`` for plots and metrics, and ``state_dict()`` /
 ``load_state_dict()`` so that a resumed run draws exactly the batches it would have drawn.
 Mixtures also carry ``centers`` (K, d) and ``std`` for the mode metrics.
 """

@@ -17,27 +17,8 @@ from torch import Tensor
 
 from ..config import DataConfig
 from ..errors import GanforgeError
-from ..registry import Registry
-
-DATASETS: Registry = Registry("data.name")
-
-
-class Normalized:
-    """Models see data as ``(x - loc) / scale``; :meth:`decode` maps their output back.
-
-    Both are shape ``(d,)``. Working in unit-sized coordinates keeps learning rates and
-    penalty weights meaningful whatever the units of the user's data.
-    """
-
-    loc: Tensor
-    scale: Tensor
-
-    def encode(self, x: Tensor) -> Tensor:
-        return (x - self.loc.to(x.device)) / self.scale.to(x.device)
-
-    def decode(self, x: Tensor) -> Tensor:
-        """Model space -> data space, shape (n, d)."""
-        return x * self.scale.to(x.device) + self.loc.to(x.device)
+from .base import DATASETS, Normalized
+from .sampling import EpochSampler
 
 
 class MixtureData(Normalized):
@@ -49,11 +30,12 @@ class MixtureData(Normalized):
         self.centers = centers  # (K, 2) or None
         self.std = std
         self.shape = (2,)
+        self.n_classes = 0
         self.loc, self.scale = torch.zeros(2), torch.full((2,), float(extent))
 
-    def sample(self, n: int) -> Tensor:
-        """A fresh batch of real points in model space, shape (n, 2)."""
-        return self.encode(self._sampler(n, self.gen))
+    def sample(self, n: int) -> tuple[Tensor, None]:
+        """A fresh batch of real points in model space, shape (n, 2); no labels."""
+        return self.encode(self._sampler(n, self.gen)), None
 
     def reference(self, n: int, seed: int) -> Tensor:
         """Real points in data space from a separate generator (plots, metrics), shape (n, 2)."""
@@ -112,32 +94,22 @@ class PointsData(Normalized):
         self.loc = points.mean(0)
         self.scale = points.std(0).clamp_min(1e-8)
         self.shape = tuple(points.shape[1:])
+        self.n_classes = 0
         self.centers, self.std = None, None
-        self.gen = torch.Generator().manual_seed(seed)
-        self._perm = torch.randperm(len(points), generator=self.gen)
-        self._pos = 0
+        self.order = EpochSampler(len(points), seed)
 
-    def sample(self, n: int) -> Tensor:
-        parts, need = [], n
-        while need > 0:
-            if self._pos == len(self._perm):
-                self._perm, self._pos = torch.randperm(len(self.points), generator=self.gen), 0
-            take = self._perm[self._pos : self._pos + need]
-            self._pos += len(take)
-            need -= len(take)
-            parts.append(self.points[take])
-        return self.encode(torch.cat(parts))
+    def sample(self, n: int) -> tuple[Tensor, None]:
+        return self.encode(self.points[self.order.next(n)]), None
 
     def reference(self, n: int, seed: int) -> Tensor:
         g = torch.Generator().manual_seed(seed)
         return self.points[torch.randint(len(self.points), (n,), generator=g)]
 
     def state_dict(self) -> dict:
-        return {"gen": self.gen.get_state(), "perm": self._perm.clone(), "pos": self._pos}
+        return self.order.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
-        self.gen.set_state(state["gen"])
-        self._perm, self._pos = state["perm"], int(state["pos"])
+        self.order.load_state_dict(state)
 
 
 def load_points(path: str) -> Tensor:

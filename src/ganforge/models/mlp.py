@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import Optional
 
+import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig
@@ -21,36 +23,52 @@ def _stack(d_in: int, width: int, depth: int, d_out: int, act) -> nn.Sequential:
 
 
 class MLPGenerator(nn.Module):
-    """z (B, z_dim) -> x (B, *shape), ReLU hidden layers, linear output."""
+    """z (B, z_dim) [, y (B,)] -> x (B, *shape), ReLU hidden layers, linear output.
 
-    def __init__(self, z_dim: int, shape: tuple, width: int, depth: int):
+    Conditional (``n_classes > 0``): a learned class embedding of size z_dim is concatenated
+    to z (Mirza and Osindero 2014).
+    """
+
+    def __init__(self, z_dim: int, shape: tuple, width: int, depth: int, n_classes: int = 0):
         super().__init__()
         self.shape = tuple(shape)
-        self.net = _stack(z_dim, width, depth, math.prod(self.shape), nn.ReLU)
+        self.embed = nn.Embedding(n_classes, z_dim) if n_classes else None
+        self.net = _stack(z_dim * (2 if n_classes else 1), width, depth, math.prod(self.shape), nn.ReLU)
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, y: Optional[Tensor] = None) -> Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)  # (B, 2 * z_dim)
         return self.net(z).view(-1, *self.shape)
 
 
 class MLPDiscriminator(nn.Module):
-    """x (B, *shape) -> logits (B // pac,), LeakyReLU(0.2) hidden layers.
+    """x (B, *shape) [, y (B,)] -> logits (B // pac,), LeakyReLU(0.2) hidden layers.
 
     With ``pac > 1`` (PacGAN, Lin et al. 2018) each group of ``pac`` consecutive samples is
     judged jointly, which lets D see a lack of diversity; B must be a multiple of ``pac``.
+    Conditional (``n_classes > 0``): a projection head (Miyato and Koyama 2018) adds
+    <embed(y), h> to the logit, h being the last hidden features.
     """
 
-    def __init__(self, shape: tuple, width: int, depth: int, pac: int = 1):
+    def __init__(self, shape: tuple, width: int, depth: int, pac: int = 1, n_classes: int = 0):
         super().__init__()
         self.pac = pac
-        self.net = _stack(pac * math.prod(shape), width, depth, 1, lambda: nn.LeakyReLU(0.2))
+        net = _stack(pac * math.prod(shape), width, depth, 1, lambda: nn.LeakyReLU(0.2))
+        self.features, self.head = net[:-1], net[-1]
+        d_hidden = self.head.in_features
+        self.embed = nn.Embedding(n_classes, d_hidden) if n_classes else None
 
-    def forward(self, x: Tensor) -> Tensor:
-        packed = x.reshape(x.shape[0] // self.pac, -1)  # (B // pac, pac * d)
-        return self.net(packed).squeeze(1)
+    def forward(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
+        h = self.features(x.reshape(x.shape[0] // self.pac, -1))  # (B // pac, width)
+        logits = self.head(h).squeeze(1)  # (B // pac,)
+        if self.embed is not None:
+            y = y[:: self.pac]  # a pack is judged under its first sample's label
+            logits = logits + (self.embed(y) * h).sum(1)
+        return logits
 
 
 @MODELS.register
-def mlp(cfg: ModelConfig, shape: tuple) -> tuple[nn.Module, nn.Module]:
-    G = MLPGenerator(cfg.z_dim, shape, cfg.g_width, cfg.g_depth)
-    D = MLPDiscriminator(shape, cfg.d_width, cfg.d_depth, cfg.pac)
+def mlp(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    G = MLPGenerator(cfg.z_dim, shape, cfg.g_width, cfg.g_depth, n_classes)
+    D = MLPDiscriminator(shape, cfg.d_width, cfg.d_depth, cfg.pac, n_classes)
     return G, D

@@ -115,7 +115,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
     device = resolve_device(T.device)
     torch.manual_seed(T.seed)  # initial weights; the game's noise has its own generator
     data = build_data(cfg) if data is None else data
-    gan = build_gan(cfg, data.shape, device)
+    gan = build_gan(cfg, data, device)
 
     start = 0
     if resume:
@@ -126,8 +126,9 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
             raise GanforgeError(f"{run_dir} is already at step {start}; set train.steps above it to continue")
     (run_dir / "config.yaml").write_text(to_yaml(cfg))
 
-    def next_real(n: int) -> torch.Tensor:
-        return data.sample(n).to(device, non_blocking=True)  # (n, *shape)
+    def next_real(n: int) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        x, y = data.sample(n)  # (n, *shape), (n,) or None
+        return x.to(device, non_blocking=True), (y.to(device, non_blocking=True) if y is not None else None)
 
     def sampler():
         return gan.ema.model if gan.ema is not None else gan.G
@@ -142,7 +143,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
             s.log(record)
 
     def evaluate(step: int) -> dict:
-        x = generate(sampler(), gan.prior, cfg.eval.n_samples, cfg.eval.seed, data)
+        x = generate(sampler(), gan.prior, cfg.eval.n_samples, cfg.eval.seed, data, gan.n_classes)
         m = {"step": step, **sample_metrics(x, data, cfg.eval.seed)}
         emit(m)
         return m
@@ -150,7 +151,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
     def plot(step: int) -> None:
         if math.prod(data.shape) != 2:
             return
-        fake = generate(sampler(), gan.prior, 2000, cfg.eval.seed, data)
+        fake = generate(sampler(), gan.prior, 2000, cfg.eval.seed, data, gan.n_classes)
         real = data.reference(2000, cfg.eval.seed)
         scatter(real, fake, run_dir / "samples" / f"step-{step:07d}.png", f"step {step}", data.centers)
 
@@ -196,18 +197,3 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
     (run_dir / "eval.json").write_text(json.dumps({**metrics, "wall_s": wall_s}, indent=2) + "\n")
     return RunResult(run_dir, step, metrics, wall_s)
 
-
-def load_generator(run_dir: Path, device: str = "cpu", step: Optional[int] = None):
-    """(cfg, G, prior, data, step) from a run directory: G_ema when the run kept one."""
-    from ..build import build_models
-    from ..config import load_config
-    from ..priors import Prior
-
-    ckpt = load_checkpoint(run_dir, step, map_location=device)
-    cfg = load_config(base=ckpt["config"])
-    data = build_data(cfg)
-    data.loc, data.scale = ckpt["data_norm"]["loc"], ckpt["data_norm"]["scale"]  # as trained
-    G, _ = build_models(cfg, data.shape)
-    ema = ckpt.get("G_ema")
-    G.load_state_dict(ema["model"] if ema is not None else ckpt["G"])
-    return cfg, G.to(device).eval(), Prior(cfg.model.prior, cfg.model.z_dim), data, int(ckpt["step"])

@@ -44,7 +44,14 @@ class GAN:
     penalties: tuple[PenaltyTerm, ...] = ()
     clip: float = 0.0  # WGAN weight clipping of D; 0 = off
     ema: Optional[EMA] = None
+    n_classes: int = 0  # > 0: a conditional GAN; fakes get labels drawn uniformly
     d_updates: int = 0  # D updates so far: the clock of lazy penalties
+
+    def fake_labels(self, n: int) -> Optional[Tensor]:
+        """Class labels (n,) for generated samples, or None for an unconditional GAN."""
+        if not self.n_classes:
+            return None
+        return torch.randint(self.n_classes, (n,), generator=self.gen, device=self.gen.device)
 
 
 @contextlib.contextmanager
@@ -69,12 +76,14 @@ def grad_norm(module: nn.Module) -> Tensor:
 
 def train_step(
     gan: GAN,
-    next_real: Callable[[int], Tensor],
+    next_real: Callable[[int], tuple[Tensor, Optional[Tensor]]],
     batch_size: int,
     d_steps: int = 1,
     stats: bool = False,
 ) -> dict[str, Tensor]:
-    """One update of the game. ``next_real(n)`` returns a fresh batch of n real samples.
+    """One update of the game. ``next_real(n)`` returns a fresh batch of n real samples and
+    their labels (or None). G is called as ``G(z, y)`` and D as ``D(x, y)``, y None unless the
+    GAN is conditional.
 
     Returns detached 0-dim tensors (no host sync here): always ``loss_d`` and ``loss_g``;
     with ``stats=True`` also ``d_real``, ``d_fake``, ``value`` (from the last D step's batch),
@@ -88,15 +97,17 @@ def train_step(
     # (1) Update D: maximise log D(x) + log(1 - D(G(z))), k times, fresh reals and noise each
     ############################
     for _ in range(d_steps):
-        real = next_real(B)  # (B, *shape)
+        real, y_real = next_real(B)  # (B, *shape), (B,) or None
+        y_real = y_real if gan.n_classes else None
+        y_fake = gan.fake_labels(B)  # (B,) or None
         z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
         with torch.no_grad():
-            fake = G(z)  # (B, *shape); no graph back into G
-        real_logits, fake_logits = D(real), D(fake)  # (B,), (B,)
+            fake = G(z, y_fake)  # (B, *shape); no graph back into G
+        real_logits, fake_logits = D(real, y_real), D(fake, y_fake)  # (B,), (B,)
         loss_d = gan.loss.d_loss(real_logits, fake_logits)
         for p in gan.penalties:
             if gan.d_updates % p.interval == 0:  # lazy regularisation: gain = interval
-                term = p.fn(D, real, fake, gan.gen)
+                term = p.fn(D, real, fake, gan.gen, y_real, y_fake)
                 loss_d = loss_d + (p.weight * p.interval) * term
                 out[p.name] = term.detach()
         gan.opt_d.zero_grad(set_to_none=True)
@@ -114,8 +125,9 @@ def train_step(
     # (2) Update G: minimise the generator loss on a fresh batch of noise
     ############################
     z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
+    y_fake = gan.fake_labels(B)
     with _frozen(D):
-        fake_logits_g = D(G(z))  # (B,)
+        fake_logits_g = D(G(z, y_fake), y_fake)  # (B,)
         loss_g = gan.loss.g_loss(fake_logits_g, real_logits.detach())
     gan.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
