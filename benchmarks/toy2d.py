@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import platform
 import statistics
 import tempfile
@@ -125,7 +126,9 @@ def main() -> None:
         for seed in range(args.seeds)
     ]
     rows = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    # spawn, not fork: a forked child of a process that has touched torch's OpenMP pool can run
+    # single-threaded or deadlock
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         for r in pool.map(one_run, jobs):
             print(f"{r['data']:7s} {r['preset']:15s} seed {r['seed']}: modes {r['modes']} hq {100 * r['hq']:.1f} % "
                   f"rev_kl {r['rev_kl']:.3f} {r['wall_s']:.0f} s {'(target met)' if meets(r) else ''}", flush=True)
