@@ -56,7 +56,7 @@ def test_resume_from_the_command_line(tmp_path, tiny):
         (["train", "loss.name=wgan"], "wgan_gp"),
         (["train", "data.name=points", "data.path=/nonexistent.csv"], "no such file"),
         (["train", "--preset", "nope"], "unknown preset"),
-        (["sample", "RUN", "--n", "5", "--out", "x.txt"], "npy or .csv"),
+        (["sample", "RUN", "--n", "5", "--out", "x.txt"], "FILE.npy, FILE.csv"),
         (["evaluate", "RUN"], "not a ganforge run"),
         (["train", "--resume", "RUN", "--preset", "ring8"], "--resume"),
     ],
@@ -105,3 +105,32 @@ def test_console_entry_point_reports_errors_without_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "optim.g_lr" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_image_run_outputs_and_metrics(tmp_path, capsys):
+    from PIL import Image
+
+    from conftest import TINY_IMAGES
+
+    r = tmp_path / "img"
+    assert main(["train", "--preset", "digits", "--out", str(r), *TINY_IMAGES, "train.steps=10",
+                 "train.sample_every=10", "model.conditional=true"]) == 0
+    grid = r / "samples" / "step-0000010.png"
+    assert grid.exists() and "synthetic" in Image.open(grid).text["Description"]
+    assert main(["sample", str(r), "--n", "12", "--out", str(tmp_path / "g.png"), "--class", "3"]) == 0
+    assert Image.open(tmp_path / "g.png").text["step"] == "10"
+    assert main(["sample", str(r), "--n", "5", "--out", str(tmp_path / "each") + "/"]) == 0
+    files = sorted((tmp_path / "each").glob("*.png"))
+    assert len(files) == 5 and Image.open(files[0]).size == (8, 8)
+    assert main(["sample", str(r), "--n", "5", "--out", str(tmp_path / "x.npy")]) == 0
+    assert np.load(tmp_path / "x.npy").shape == (5, 1, 8, 8)
+    assert main(["sample", str(r), "--n", "5", "--out", str(tmp_path / "x.png"), "--class", "10"]) == 2
+    assert main(["interpolate", str(r), "--out", str(tmp_path / "strip.png"), "--steps", "6", "--rows", "2"]) == 0
+    assert (tmp_path / "strip.png").exists()
+    capsys.readouterr()
+    assert main(["evaluate", str(r), "--json", "--n", "50"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    for key in ("fid", "kid", "precision", "recall", "density", "coverage", "classes", "class_kl",
+                "classifier_score", "class_accuracy"):
+        assert key in m, key
+    assert m["provenance"]["n_fake"] == 50 and m["provenance"]["seed"] == m["seed"]

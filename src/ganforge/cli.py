@@ -9,11 +9,12 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
 from .config import load_config, preset_names, to_yaml
-from .errors import GanforgeError
+from .errors import GanforgeError, GanforgeWarning
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="draw samples from a trained run")
     s.add_argument("run", metavar="RUN")
     s.add_argument("--n", type=int, required=True, help="number of samples")
-    s.add_argument("--out", required=True, help="output file: .npy or .csv")
+    s.add_argument("--out", required=True,
+                   help="points: FILE.npy or FILE.csv; images: GRID.png, DIR/ (one PNG each) or FILE.npy")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--class", dest="label", type=int, help="draw every sample from this class (conditional runs)")
 
@@ -40,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=int, help="number of samples (default: eval.n_samples)")
     e.add_argument("--seed", type=int, help="sampling seed (default: eval.seed)")
     e.add_argument("--plot", help="also write a scatter plot of real vs generated points (.png)")
+
+    i = sub.add_parser("interpolate", help="a strip of images along paths between random latents")
+    i.add_argument("run", metavar="RUN")
+    i.add_argument("--out", required=True, help="output PNG")
+    i.add_argument("--steps", type=int, default=10, help="images per path, ends included")
+    i.add_argument("--rows", type=int, default=4, help="number of paths")
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--class", dest="label", type=int, help="class of every image (conditional runs)")
 
     sub.add_parser("presets", help="list the shipped presets")
     return p
@@ -77,9 +87,14 @@ def _train(args) -> int:
 
 
 def _metrics_line(m: dict) -> str:
-    if "modes" in m:
+    if "hq" in m:
         return f"modes {m['modes']}/{m['n_modes']}  hq {100 * m['hq']:.1f} %  rev_kl {m['rev_kl']:.4f}  (n={m['n']})"
-    return f"energy distance {m['energy']:.4f}  (n={m['n']})"
+    if "fid" in m:
+        keys = ("fid", "kid", "precision", "recall", "density", "coverage", "classes", "class_kl", "modes",
+                "mode_kl", "classifier_score", "class_accuracy")
+        line = "  ".join(f"{k} {m[k]:.4g}" for k in keys if k in m)
+        return f"{line}\nfeature space: {m['provenance']['feature_space']}"
+    return f"energy distance {m['energy']:.4f} in {m['provenance']['feature_space']}  (n={m['n']})"
 
 
 def _load(run: str):
@@ -89,25 +104,44 @@ def _load(run: str):
     return load_run(existing_run(run))
 
 
+def _check_label(run, label: Optional[int]) -> None:
+    if label is not None:
+        if not run.n_classes:
+            raise GanforgeError(f"--class {label}: this run is not conditional (model.conditional=false)")
+        if not 0 <= label < run.n_classes:
+            raise GanforgeError(f"--class {label}: choose a class in 0..{run.n_classes - 1}")
+
+
 def _sample(args) -> int:
     import numpy as np
 
     out = Path(args.out)
-    if out.suffix not in (".npy", ".csv"):
-        raise GanforgeError(f"--out {args.out}: expected a .npy or .csv file name")
+    is_dir = args.out.endswith(("/", "\\")) or out.is_dir()
+    if not is_dir and out.suffix not in (".npy", ".csv", ".png"):
+        raise GanforgeError(f"--out {args.out}: expected FILE.npy, FILE.csv, GRID.png or a folder DIR/")
     if args.n < 1:
         raise GanforgeError(f"--n {args.n}: must be >= 1")
     run = _load(args.run)
-    if args.label is not None:
-        if not run.n_classes:
-            raise GanforgeError(f"--class {args.label}: this run is not conditional (model.conditional=false)")
-        if not 0 <= args.label < run.n_classes:
-            raise GanforgeError(f"--class {args.label}: choose a class in 0..{run.n_classes - 1}")
-    x = run.generate(args.n, args.seed, args.label).flatten(1).numpy()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npy":
-        np.save(out, x)
+    _check_label(run, args.label)
+    images = len(run.data.shape) == 3
+    if (is_dir or out.suffix == ".png") and not images:
+        raise GanforgeError(f"--out {args.out}: PNG output is for image runs; use .npy or .csv")
+    if out.suffix == ".csv" and images:
+        raise GanforgeError(f"--out {args.out}: CSV output is for points; use GRID.png, DIR/ or .npy")
+    x = run.generate(args.n, args.seed, args.label)
+    if not is_dir:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    if is_dir or out.suffix == ".png":
+        from .report.plots import image_files, image_grid
+
+        if is_dir:
+            image_files(x, out, run.meta(args.run))
+        else:
+            image_grid(x, out, meta=run.meta(args.run))
+    elif out.suffix == ".npy":
+        np.save(out, x.numpy() if images else x.flatten(1).numpy())
     else:
+        x = x.flatten(1).numpy()
         header = ",".join(f"x{i}" for i in range(x.shape[1]))
         np.savetxt(out, x, delimiter=",", header=header, comments="", fmt="%.8g")
     print(f"wrote {len(x)} samples of run {args.run} (step {run.step}) to {out}")
@@ -115,6 +149,8 @@ def _sample(args) -> int:
 
 
 def _evaluate(args) -> int:
+    import torch
+
     from .evaluation import sample_metrics
 
     run = _load(args.run)
@@ -123,8 +159,11 @@ def _evaluate(args) -> int:
     seed = args.seed if args.seed is not None else cfg.eval.seed
     if n < 1:
         raise GanforgeError(f"--n {n}: must be >= 1")
-    x = run.generate(n, seed)
-    metrics = sample_metrics(x, data, seed)
+    labels = None
+    if run.n_classes and getattr(data, "digit_like", False) and run.n_classes == 10:
+        labels = torch.arange(n) % run.n_classes  # ask for every class equally often
+    x = run.generate(n, seed, labels)
+    metrics = sample_metrics(x, data, seed, labels)
     if args.plot:
         from .report.plots import scatter
 
@@ -140,15 +179,43 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _interpolate(args) -> int:
+    from .evaluation import interpolate
+    from .report.plots import image_grid
+
+    if args.steps < 2 or args.rows < 1:
+        raise GanforgeError("--steps must be >= 2 and --rows >= 1")
+    run = _load(args.run)
+    if len(run.data.shape) != 3:
+        raise GanforgeError(f"{args.run}: interpolate draws image strips; this run generates points")
+    _check_label(run, args.label)
+    x = interpolate(run, args.rows, args.steps, args.seed, args.label)  # (rows * steps, C, H, W)
+    image_grid(x, Path(args.out), nrow=args.steps, meta=run.meta(args.run))
+    print(f"wrote {args.rows} interpolation paths of {args.steps} images to {args.out}")
+    return 0
+
+
 def _presets(args) -> int:
     for name in preset_names():
         print(name)
     return 0
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, GanforgeWarning):
+        print(f"ganforge: warning: {message}", file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    warnings.showwarning = _show_warning
     args = _parser().parse_args(argv)
-    commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "presets": _presets}
+    commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "interpolate": _interpolate,
+                "presets": _presets}
     try:
         return commands[args.command](args)
     except GanforgeError as e:

@@ -30,7 +30,9 @@ DEFAULT_PRESET = "grid25"
 @dataclass(frozen=True)
 class DataConfig:
     name: str = "grid25"  # a dataset registry key: ring8, grid25, spiral, points
-    path: Optional[str] = None  # a .csv or .npy file of points, for name=points
+    path: Optional[str] = None  # the user's data: points (.csv/.npy), folder, npz, idx, cifar10
+    resolution: int = 32  # images: resized to resolution x resolution (a power of two, 8..128)
+    channels: int = 0  # images: 1 (grey) or 3 (RGB); 0 keeps the dataset's own
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ class ModelConfig:
     d_depth: int = 3
     pac: int = 1  # PacGAN packing (Lin et al. 2018): D judges pac samples at once
     conditional: bool = False  # condition G and D on the dataset's class labels
+    d_norm: str = "none"  # dcgan D: none, batch or spectral
+    g_cond: str = "concat"  # conditional G: concat (embedding to z) or cbn (conditional batch norm)
+    d_cond: str = "projection"  # conditional D: projection or concat
 
 
 @dataclass(frozen=True)
@@ -226,6 +231,12 @@ def validate(cfg: Config) -> None:
         _check(getattr(m, key) >= 1, f"model.{key}", "it must be >= 1", getattr(m, key))
     for key in ("g_depth", "d_depth"):
         _check(getattr(m, key) >= 0, f"model.{key}", "it must be >= 0", getattr(m, key))
+    _check(m.d_norm in ("none", "batch", "spectral"), "model.d_norm", "use none, batch or spectral", m.d_norm)
+    _check(m.g_cond in ("concat", "cbn"), "model.g_cond", "use concat or cbn", m.g_cond)
+    _check(m.d_cond in ("projection", "concat"), "model.d_cond", "use projection or concat", m.d_cond)
+    _check(cfg.data.channels in (0, 1, 3), "data.channels", "use 1, 3 or 0 (as stored)", cfg.data.channels)
+    r = cfg.data.resolution
+    _check(8 <= r <= 128 and not r & (r - 1), "data.resolution", "use a power of two from 8 to 128", r)
     _check(m.pac >= 1, "model.pac", "it must be >= 1 (1 = no packing)", m.pac)
     _check(t.batch_size % m.pac == 0, "train.batch_size", f"it must be a multiple of model.pac={m.pac}", t.batch_size)
     _check(cfg.loss.clip >= 0, "loss.clip", "it must be >= 0 (0 turns clipping off)", cfg.loss.clip)

@@ -8,3 +8,7 @@ Programming errors are left as ordinary exceptions so that they keep their trace
 
 class GanforgeError(Exception):
     """A user-facing error: the message is printed as one line, without a traceback."""
+
+
+class GanforgeWarning(UserWarning):
+    """Something the user should know that does not stop the work (e.g. skipped files)."""

@@ -7,6 +7,9 @@ A source has ``shape`` (one sample's shape), ``n_classes`` (0 when unlabelled),
 Mixtures also carry ``centers`` (K, d) and ``std`` for the mode metrics.
 """
 
-from .toy2d import DATASETS, MixtureData, PointsData, load_points
+from . import images, toy2d  # noqa: F401  (registers the datasets)
+from .base import DATASETS
+from .images import ImageData
+from .toy2d import MixtureData, PointsData, load_points
 
-__all__ = ["DATASETS", "MixtureData", "PointsData", "load_points"]
+__all__ = ["DATASETS", "ImageData", "MixtureData", "PointsData", "load_points"]

@@ -1,9 +1,11 @@
-"""Models: a registry of builders ``name(cfg: ModelConfig, data_shape) -> (G, D)``.
+"""Models: a registry of builders ``name(cfg: ModelConfig, data_shape, n_classes) -> (G, D)``.
 
-G maps noise ``z`` of shape (B, z_dim) to samples of shape (B, *data_shape); D maps samples
-to logits of shape (B,). One architecture per file.
+G is called as ``G(z, y)``: noise (B, z_dim) and labels (B,) or None -> samples
+(B, *data_shape) in model space. D as ``D(x, y)`` -> logits (B // pac,). One architecture
+per file; ``n_classes > 0`` builds a conditional pair.
 """
 
-from .mlp import MODELS
+from . import dcgan, mlp  # noqa: F401  (registers the models)
+from .base import MODELS
 
 __all__ = ["MODELS"]

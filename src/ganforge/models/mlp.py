@@ -9,9 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from ..registry import Registry
-
-MODELS: Registry = Registry("model.name")
+from .base import MODELS
 
 
 def _stack(d_in: int, width: int, depth: int, d_out: int, act) -> nn.Sequential:

@@ -1,0 +1,308 @@
+"""Image datasets, all read from disk or from installed packages; nothing is downloaded.
+
+Images are held in memory as uint8 ``(N, C, H, W)``, resized once to ``data.resolution``,
+and served in model space [-1, 1] (``decode`` maps back to [0, 1]).
+
+- ``digits``: scikit-learn's bundled 8x8 digits (1,797 images, 10 classes), with a fixed
+  train/test split (every 5th image is held out).
+- ``stacked_digits``: three random training digits stacked as RGB channels: 1,000 modes
+  (the Stacked-MNIST protocol of Metz et al. 2016 and Lin et al. 2018, on bundled data).
+- ``folder``: PNG/JPEG files under ``data.path``, recursive; the class is the sub-folder.
+- ``npz``: arrays ``images`` (N, H, W[, C]) and optional ``labels`` (N,) in ``data.path``.
+- ``idx``: MNIST / Fashion-MNIST IDX files (``*-images-idx3-ubyte[.gz]`` and the matching
+  labels file) in the folder ``data.path``.
+- ``cifar10``: the CIFAR-10 python batches (``data_batch_1`` ... ``data_batch_5``) in
+  ``data.path``, read with a restricted unpickler that builds numpy arrays and nothing else.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import pickle
+import struct
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..config import DataConfig
+from ..errors import GanforgeError, GanforgeWarning
+from .base import DATASETS, Normalized
+from .sampling import EpochSampler
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+class ImageData(Normalized):
+    """In-memory images ``(N, C, H, W)`` uint8 and optional labels ``(N,)``, served in epochs."""
+
+    def __init__(self, images: Tensor, labels: Optional[Tensor], seed: int, n_classes: int = 0,
+                 holdout: Optional[tuple[Tensor, Optional[Tensor]]] = None, class_names: Optional[list] = None):
+        self.images, self.labels = images, labels
+        self.shape = tuple(images.shape[1:])  # (C, H, W)
+        self.n_classes = n_classes if labels is not None else 0
+        self.class_names = class_names
+        self.holdout = holdout  # (images, labels) never trained on, or None
+        self.digit_like = False  # True: measured with the digit classifier
+        self.centers, self.std = None, None
+        c = self.shape[0]
+        self.loc, self.scale = torch.full((c, 1, 1), 0.5), torch.full((c, 1, 1), 0.5)  # [0, 1] <-> [-1, 1]
+        self.order = EpochSampler(len(images), seed)
+
+    def sample(self, n: int) -> tuple[Tensor, Optional[Tensor]]:
+        idx = self.order.next(n)
+        y = self.labels[idx] if self.labels is not None else None
+        return self.encode(self.images[idx].float() / 255), y
+
+    def reference(self, n: int, seed: int) -> Tensor:
+        """Real images in [0, 1], (min(n, N), C, H, W), drawn without replacement (duplicates
+        would give nearest-neighbour metrics zero radii)."""
+        g = torch.Generator().manual_seed(seed)
+        return self.images[torch.randperm(len(self.images), generator=g)[:n]].float() / 255
+
+    def state_dict(self) -> dict:
+        return self.order.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.order.load_state_dict(state)
+
+
+class StackedDigits(ImageData):
+    """Three independent training digits as the R, G and B channels; label 100a + 10b + c."""
+
+    def __init__(self, digits: ImageData, seed: int):
+        super().__init__(digits.images, digits.labels, seed, 10)
+        self.shape = (3,) + tuple(digits.shape[1:])
+        self.n_classes = 1000
+        self.loc, self.scale = torch.full((3, 1, 1), 0.5), torch.full((3, 1, 1), 0.5)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.holdout = None
+        self.digit_like = True
+
+    def _stack(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+        x = self.images[idx].squeeze(2)  # (n, 3, H, W): one grey digit per channel
+        y = self.labels[idx]  # (n, 3)
+        return x, y[:, 0] * 100 + y[:, 1] * 10 + y[:, 2]
+
+    def sample(self, n: int) -> tuple[Tensor, Tensor]:
+        x, y = self._stack(torch.randint(len(self.images), (n, 3), generator=self.gen))
+        return self.encode(x.float() / 255), y
+
+    def reference(self, n: int, seed: int) -> Tensor:
+        g = torch.Generator().manual_seed(seed)
+        return self._stack(torch.randint(len(self.images), (n, 3), generator=g))[0].float() / 255
+
+    def state_dict(self) -> dict:
+        return {"gen": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.set_state(state["gen"])
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _check_resolution(cfg: DataConfig) -> int:
+    r = cfg.resolution
+    if r < 8 or r > 128 or r & (r - 1):
+        raise GanforgeError(f"data.resolution={r} is not allowed; use a power of two from 8 to 128")
+    return r
+
+
+def to_tensor(arr: np.ndarray, cfg: DataConfig, where: str, channels_default: int) -> Tensor:
+    """(N, H, W), (N, H, W, C) or (N, C, H, W) uint8 / float in [0, 1] -> uint8 (N, C, R, R)."""
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    elif arr.ndim == 4 and arr.shape[-1] in (1, 3, 4) and arr.shape[1] not in (1, 3):
+        arr = arr.transpose(0, 3, 1, 2)
+    if arr.ndim != 4 or arr.shape[1] not in (1, 3, 4) or len(arr) == 0:
+        raise GanforgeError(f"{where}: expected images shaped (N, H, W[, C]) with 1, 3 or 4 channels, found {arr.shape}")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise GanforgeError(f"{where}: images hold NaN or infinite values")
+        if arr.min() < 0 or arr.max() > 1:
+            raise GanforgeError(f"{where}: float images must lie in [0, 1] (found {arr.min():.3g}..{arr.max():.3g})")
+        arr = np.round(arr * 255)
+    elif arr.dtype.kind not in "ui":
+        raise GanforgeError(f"{where}: expected numeric images, found dtype {arr.dtype}")
+    x = torch.from_numpy(np.ascontiguousarray(arr[:, :3]).astype(np.float32))  # drop alpha
+    want = cfg.channels or channels_default or x.shape[1]
+    if want == 1 and x.shape[1] == 3:
+        x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    elif want == 3 and x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    r = _check_resolution(cfg)
+    if x.shape[-2:] != (r, r):
+        x = F.interpolate(x, size=(r, r), mode="bilinear", antialias=True, align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8)
+
+
+def _labels(arr: Optional[np.ndarray], n: int, where: str) -> tuple[Optional[Tensor], int]:
+    if arr is None:
+        return None, 0
+    arr = np.asarray(arr).reshape(-1)
+    if len(arr) != n or arr.dtype.kind not in "ui" or (len(arr) and arr.min() < 0):
+        raise GanforgeError(f"{where}: labels must be {n} non-negative integers, found {arr.shape} {arr.dtype}")
+    return torch.from_numpy(arr.astype(np.int64)), int(arr.max()) + 1
+
+
+def _need_path(cfg: DataConfig, what: str) -> Path:
+    if not cfg.path:
+        raise GanforgeError(f"data.path: data.name={cfg.name} needs data.path={what}")
+    p = Path(cfg.path).expanduser()
+    if not p.exists():
+        raise GanforgeError(f"data.path: no such file or directory: {cfg.path}")
+    return p
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits  # ships the data; nothing is downloaded
+
+    d = load_digits()
+    return (d.images / 16.0).astype(np.float32), d.target.astype(np.int64)  # (1797, 8, 8) in [0, 1]
+
+
+def digits_split() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The fixed split: every 5th image (index % 5 == 0) is test, the rest train."""
+    x, y = _digits_arrays()
+    test = np.arange(len(x)) % 5 == 0
+    return (x[~test], y[~test]), (x[test], y[test])
+
+
+@DATASETS.register
+def digits(cfg: DataConfig, seed: int) -> ImageData:
+    """scikit-learn's 8x8 digits, resized to data.resolution; 1,437 train / 360 test images."""
+    (xtr, ytr), (xte, yte) = digits_split()
+    train = to_tensor(xtr, cfg, "digits", 1)
+    test = to_tensor(xte, cfg, "digits", 1)
+    data = ImageData(train, torch.from_numpy(ytr), seed, 10, holdout=(test, torch.from_numpy(yte)))
+    data.digit_like = True
+    return data
+
+
+@DATASETS.register
+def stacked_digits(cfg: DataConfig, seed: int) -> StackedDigits:
+    """Three random training digits stacked as RGB: 1,000 modes."""
+    base = digits(DataConfig(name="digits", resolution=cfg.resolution, channels=1), seed)
+    return StackedDigits(base, seed)
+
+
+@DATASETS.register
+def folder(cfg: DataConfig, seed: int) -> ImageData:
+    """Every PNG/JPEG under data.path (recursive); the class of an image is its sub-folder."""
+    from PIL import Image, UnidentifiedImageError
+
+    root = _need_path(cfg, "a folder of images")
+    if not root.is_dir():
+        raise GanforgeError(f"data.path: {cfg.path} is not a folder")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    mode = "L" if cfg.channels == 1 else "RGB"
+    r = _check_resolution(cfg)
+    images, names, bad = [], [], 0
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                im = im.convert(mode).resize((r, r), Image.Resampling.LANCZOS)
+                images.append(np.asarray(im, dtype=np.uint8))
+        except (OSError, UnidentifiedImageError, ValueError):
+            bad += 1
+            continue
+        rel = f.relative_to(root)
+        names.append(rel.parts[0] if len(rel.parts) > 1 else "")
+    if bad:
+        warnings.warn(f"data.path: skipped {bad} unreadable or corrupt image file(s) under {cfg.path}", GanforgeWarning)
+    if not images:
+        raise GanforgeError(f"data.path: no readable PNG or JPEG image under {cfg.path}")
+    x = to_tensor(np.stack(images), cfg, str(root), 1 if mode == "L" else 3)
+    classes = sorted(set(names))
+    labels = torch.tensor([classes.index(n) for n in names]) if len(classes) > 1 or classes != [""] else None
+    return ImageData(x, labels, seed, len(classes), class_names=classes)
+
+
+@DATASETS.register
+def npz(cfg: DataConfig, seed: int) -> ImageData:
+    """An .npz with ``images`` (N, H, W[, C]) uint8 or float in [0, 1] and optional ``labels``."""
+    p = _need_path(cfg, "FILE.npz")
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            if "images" not in f:
+                raise GanforgeError(f"data.path: {cfg.path} has no array named 'images' (found {', '.join(f.files)})")
+            arr, lab = f["images"], (f["labels"] if "labels" in f else None)
+    except GanforgeError:
+        raise
+    except Exception as e:
+        raise GanforgeError(f"data.path: {cfg.path} could not be read as .npz: {str(e).splitlines()[0]}") from None
+    x = to_tensor(arr, cfg, str(p), 0)
+    y, k = _labels(lab, len(x), str(p))
+    return ImageData(x, y, seed, k)
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 8:
+        raise GanforgeError(f"data.path: {path} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise GanforgeError(f"data.path: {path} is truncated ({data.size} of {int(np.prod(dims))} values)")
+    return data.reshape(dims)
+
+
+@DATASETS.register
+def idx(cfg: DataConfig, seed: int) -> ImageData:
+    """MNIST-style IDX files: data.path is a folder holding ``train-images-idx3-ubyte[.gz]``
+    and ``train-labels-idx1-ubyte[.gz]`` (or the path of an ``*images-idx3-ubyte`` file)."""
+    p = _need_path(cfg, "a folder of IDX files")
+    if p.is_dir():
+        found = sorted(p.glob("train-images-idx3-ubyte*")) or sorted(p.glob("*images-idx3-ubyte*"))
+        if not found:
+            raise GanforgeError(f"data.path: no *images-idx3-ubyte[.gz] file in {cfg.path}")
+        p = found[0]
+    arr = _read_idx(p)
+    lab_path = p.with_name(p.name.replace("images-idx3", "labels-idx1"))
+    lab = _read_idx(lab_path) if lab_path.exists() else None
+    x = to_tensor(arr, cfg, str(p), 1)
+    y, k = _labels(lab, len(x), str(lab_path))
+    return ImageData(x, y, seed, k)
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Builds numpy arrays, dicts, lists and strings only: never runs other code."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+@DATASETS.register
+def cifar10(cfg: DataConfig, seed: int) -> ImageData:
+    """The CIFAR-10 python batches (``data_batch_1``..``5``) in the folder data.path."""
+    p = _need_path(cfg, "the cifar-10-batches-py folder")
+    files = sorted(p.glob("data_batch_*")) if p.is_dir() else [p]
+    if not files:
+        raise GanforgeError(f"data.path: no data_batch_* file in {cfg.path}")
+    xs, ys = [], []
+    for f in files:
+        try:
+            batch = _ArrayUnpickler(io.BytesIO(f.read_bytes()), encoding="bytes").load()
+            xs.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            ys.append(np.asarray(batch[b"labels"], dtype=np.int64))
+        except Exception as e:
+            raise GanforgeError(f"data.path: {f} is not a CIFAR-10 python batch ({str(e).splitlines()[0]})") from None
+    x = to_tensor(np.concatenate(xs), cfg, str(p), 3)
+    y, k = _labels(np.concatenate(ys), len(x), str(p))
+    return ImageData(x, y, seed, k)

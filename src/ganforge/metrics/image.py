@@ -1,0 +1,136 @@
+"""Image metrics in a feature space that needs no download: the digit classifier's.
+
+- FID and KID: torchmetrics' ``FrechetInceptionDistance`` / ``KernelInceptionDistance`` given
+  the classifier's 128-d penultimate features (per channel, concatenated) as a custom
+  feature module.
+- Improved precision and recall (Kynkaanniemi et al. 2019, k = 3) and density and coverage
+  (Naeem et al. 2020, k = 5) in the same feature space.
+- Mode counting: classes covered out of 10 and KL(class histogram || uniform); for stacked
+  digits, each channel is classified and the triple is one of 1,000 modes.
+- A classifier score in the manner of the Inception Score (Salimans et al. 2016):
+  exp E_x[KL(p(y|x) || p(y))], between 1 and 10.
+
+Every result carries its provenance: the feature space, the sample counts and the seed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from .features import Classifier, RECIPE
+
+
+class ClassifierFeatures(nn.Module):
+    """(B, C, H, W) in [0, 1] -> (B, 128 * C): a torchmetrics feature extractor."""
+
+    def __init__(self, clf: Classifier, channels: int):
+        super().__init__()
+        self.clf, self.channels = clf, channels
+        self.num_features = 128 * channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.clf.features(x).reshape(x.shape[0], -1)
+
+
+def _kth_neighbour_radius(x: Tensor, k: int, chunk: int = 2048) -> Tensor:
+    """Distance from each row of ``x`` (N, d) to its k-th nearest other row, shape (N,)."""
+    out = []
+    for i in range(0, len(x), chunk):
+        d = torch.cdist(x[i : i + chunk], x)  # (c, N); the row itself is at distance 0
+        out.append(d.kthvalue(k + 1, dim=1).values)
+    return torch.cat(out)
+
+
+def prdc(real: Tensor, fake: Tensor, k_pr: int = 3, k_dc: int = 5, chunk: int = 2048) -> dict:
+    """Precision, recall (k_pr) and density, coverage (k_dc) of features real (N, d), fake (M, d)."""
+    real, fake = real.double(), fake.double()
+    r_real_pr, r_fake_pr = _kth_neighbour_radius(real, k_pr), _kth_neighbour_radius(fake, k_pr)
+    r_real_dc = _kth_neighbour_radius(real, k_dc)
+    precise = torch.zeros(len(fake), dtype=torch.bool)
+    density_hits = torch.zeros(len(fake), dtype=torch.float64)
+    nearest_fake = torch.full((len(real),), math.inf, dtype=torch.float64)
+    recalled = torch.zeros(len(real), dtype=torch.bool)
+    for j in range(0, len(fake), chunk):
+        d = torch.cdist(fake[j : j + chunk], real)  # (c, N)
+        precise[j : j + chunk] = (d <= r_real_pr[None]).any(1)
+        density_hits[j : j + chunk] = (d <= r_real_dc[None]).sum(1).double()
+        nearest_fake = torch.minimum(nearest_fake, d.min(0).values)
+        recalled |= (d <= r_fake_pr[j : j + chunk, None]).any(0)
+    return {
+        "precision": float(precise.double().mean()),
+        "recall": float(recalled.double().mean()),
+        "density": float(density_hits.sum() / (k_dc * len(fake))),
+        "coverage": float((nearest_fake <= r_real_dc).double().mean()),
+    }
+
+
+def fid_kid(real: Tensor, fake: Tensor, clf: Classifier, batch_size: int = 500) -> dict:
+    """FID and KID (mean, std) of images in [0, 1] with torchmetrics, in the classifier's space."""
+    import warnings
+
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    feat = ClassifierFeatures(clf, real.shape[1])
+    fid = FrechetInceptionDistance(feature=feat, normalize=True)
+    fid.set_dtype(torch.float64)
+    subset = min(1000, len(real), len(fake))
+    with warnings.catch_warnings():  # KID keeps its features in memory: a few MB here
+        warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
+        kid = KernelInceptionDistance(feature=feat, normalize=True, subset_size=subset, subsets=50)
+    for x, is_real in ((real, True), (fake, False)):
+        for i in range(0, len(x), batch_size):
+            fid.update(x[i : i + batch_size], real=is_real)
+            kid.update(x[i : i + batch_size], real=is_real)
+    kid_mean, kid_std = kid.compute()
+    return {"fid": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std)}
+
+
+def class_histogram_kl(labels: Tensor, n_classes: int) -> tuple[int, float]:
+    """(classes covered, KL(histogram || uniform)) of predicted labels (N,)."""
+    counts = torch.bincount(labels, minlength=n_classes).double()
+    p = counts[counts > 0] / counts.sum()
+    return int((counts > 0).sum()), float((p * (p * n_classes).log()).sum())
+
+
+def classifier_score(logits: Tensor) -> float:
+    """exp E_x[KL(p(y|x) || p(y))] from logits (N, K): 1 (uninformative) .. K (sharp, uniform)."""
+    logp = logits.double().log_softmax(1)
+    p_y = logp.exp().mean(0)
+    return float(torch.exp((logp.exp() * (logp - p_y.log()[None])).sum(1).mean()))
+
+
+def image_metrics(fake: Tensor, real: Tensor, clf: Classifier, seed: int, prdc_on: bool = True,
+                  labels: Optional[Tensor] = None) -> dict:
+    """Every digit metric for generated ``fake`` and reference ``real`` images (N, C, H, W) in [0, 1].
+
+    ``labels`` (N,): the classes a conditional G was asked for; then ``class_accuracy`` is
+    the classifier's accuracy on the generated samples against them.
+    """
+    c = fake.shape[1]
+    out = fid_kid(real, fake, clf)
+    if prdc_on:
+        out.update(prdc(ClassifierFeatures(clf, c)(real), ClassifierFeatures(clf, c)(fake)))
+    logits = clf.logits(fake)  # (N * C, 10)
+    digits = logits.argmax(1).view(len(fake), c)  # (N, C)
+    if c == 3:  # stacked digits: the triple of channel classes is one of 1,000 modes
+        modes = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
+        out["modes"], out["mode_kl"] = class_histogram_kl(modes, 1000)
+        out["n_modes"] = 1000
+    else:
+        out["classes"], out["class_kl"] = class_histogram_kl(digits[:, 0], 10)
+        out["classifier_score"] = classifier_score(logits)
+        if labels is not None:
+            out["class_accuracy"] = float((digits[:, 0] == labels.cpu()).double().mean())
+    out["provenance"] = {
+        "feature_space": f"ganforge digit classifier {RECIPE['arch']} (128 features per channel, "
+        f"test accuracy {clf.test_accuracy:.4f}, cache key {clf.key})",
+        "n_real": len(real),
+        "n_fake": len(fake),
+        "seed": seed,
+    }
+    return out

@@ -1,0 +1,135 @@
+"""DCGAN (Radford et al. 2016) for square images of any power-of-two size from 8 to 128.
+
+G: z (B, z_dim) -> 4x4 -> ... -> (B, C, R, R) in [-1, 1] with transposed convolutions, batch
+norm and ReLU, tanh at the output. D: strided convolutions with LeakyReLU(0.2), a choice of
+normalisation (none, batch, spectral), and a 4x4 convolution to one logit. ``g_width`` and
+``d_width`` are the channel counts next to the image; they double per halving of the size,
+capped at 8x. Conditioning (``model.conditional=true``):
+
+- G, ``model.g_cond``: ``concat`` a class embedding to z (Mirza and Osindero 2014), or
+  ``cbn``, conditional batch norm whose gains and biases depend on the class (de Vries et
+  al. 2017; Miyato and Koyama 2018).
+- D, ``model.d_cond``: ``projection``, adding <embed(y), h> to the logit, h being D's pooled
+  last features (Miyato and Koyama 2018), or ``concat``, a learned per-class map stacked on
+  the image as an extra channel.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from ..config import ModelConfig
+from ..errors import GanforgeError
+from .base import MODELS
+
+
+def _levels(resolution: int) -> int:
+    """Number of 2x upsamplings from 4x4 to ``resolution``."""
+    if resolution < 8 or resolution > 128 or resolution & (resolution - 1):
+        raise GanforgeError(f"model.name=dcgan needs a power-of-two image size from 8 to 128, got {resolution}")
+    return int(math.log2(resolution)) - 2
+
+
+def _channels(width: int, k: int) -> int:
+    return width * min(2**k, 8)
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm without its own affine transform; a per-class gain and bias instead."""
+
+    def __init__(self, channels: int, n_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Embedding(n_classes, channels)
+        self.bias = nn.Embedding(n_classes, channels)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.bn(x) * self.gain(y)[:, :, None, None] + self.bias(y)[:, :, None, None]
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, z_dim: int, shape: tuple, width: int, n_classes: int = 0, cond: str = "concat"):
+        super().__init__()
+        c_out, res = shape[0], shape[1]
+        n = _levels(res)
+        self.cbn = bool(n_classes) and cond == "cbn"
+        self.embed = nn.Embedding(n_classes, z_dim) if n_classes and not self.cbn else None
+        c_in = z_dim * (2 if self.embed is not None else 1)
+        chans = [_channels(width, k) for k in range(n - 1, -1, -1)]  # e.g. [4w, 2w, w] for 32x32
+        self.convs = nn.ModuleList([nn.ConvTranspose2d(c_in, chans[0], 4, 1, 0, bias=False)])  # (B, c0, 4, 4)
+        self.convs.extend(nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False) for a, b in zip(chans, chans[1:]))
+        norm = (lambda c: ConditionalBatchNorm2d(c, n_classes)) if self.cbn else nn.BatchNorm2d
+        self.norms = nn.ModuleList(norm(c) for c in chans)
+        self.to_image = nn.ConvTranspose2d(chans[-1], c_out, 4, 2, 1)  # (B, C, R, R)
+
+    def forward(self, z: Tensor, y: Optional[Tensor] = None) -> Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)
+        h = z[:, :, None, None]  # (B, z, 1, 1)
+        for conv, norm in zip(self.convs, self.norms):
+            h = conv(h)
+            h = torch.relu(norm(h, y) if self.cbn else norm(h))
+        return torch.tanh(self.to_image(h))
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, shape: tuple, width: int, norm: str = "none", n_classes: int = 0,
+                 cond: str = "projection", pac: int = 1):
+        super().__init__()
+        c_img, res = shape[0], shape[1]
+        n = _levels(res)
+        self.pac = pac
+        self.cond_map = nn.Embedding(n_classes, res * res) if n_classes and cond == "concat" else None
+        c_in = pac * (c_img + (1 if self.cond_map is not None else 0))
+        sn = spectral_norm if norm == "spectral" else (lambda m: m)
+        chans = [_channels(width, k) for k in range(n)]  # e.g. [w, 2w, 4w] for 32x32
+        layers: list[nn.Module] = [sn(nn.Conv2d(c_in, chans[0], 4, 2, 1)), nn.LeakyReLU(0.2)]
+        for a, b in zip(chans, chans[1:]):
+            layers.append(sn(nn.Conv2d(a, b, 4, 2, 1, bias=norm != "batch")))
+            if norm == "batch":
+                layers.append(nn.BatchNorm2d(b))
+            layers.append(nn.LeakyReLU(0.2))
+        self.features = nn.Sequential(*layers)  # (B, c_last, 4, 4)
+        self.head = sn(nn.Conv2d(chans[-1], 1, 4, 1, 0))  # (B, 1, 1, 1)
+        self.project = nn.Embedding(n_classes, chans[-1]) if n_classes and cond == "projection" else None
+
+    def forward(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
+        if self.cond_map is not None:
+            r = x.shape[-1]
+            x = torch.cat([x, self.cond_map(y).view(-1, 1, r, r)], dim=1)
+        if self.pac > 1:
+            x = x.reshape(x.shape[0] // self.pac, -1, *x.shape[2:])  # (B // pac, pac * C, R, R)
+            y = y[:: self.pac] if y is not None else None
+        h = self.features(x)
+        logits = self.head(h).flatten()  # (B // pac,)
+        if self.project is not None:
+            logits = logits + (self.project(y) * h.sum(dim=(2, 3))).sum(1)
+        return logits
+
+
+def _dcgan_init(m: nn.Module) -> None:
+    """The DCGAN initialisation: N(0, 0.02) weights, batch-norm gains N(1, 0.02)."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        w = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+        nn.init.normal_(w, 0.0, 0.02)
+    elif isinstance(m, nn.BatchNorm2d) and m.affine:
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+@MODELS.register
+def dcgan(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    if len(shape) != 3 or shape[1] != shape[2]:
+        raise GanforgeError(f"model.name=dcgan needs square images (C, R, R); this dataset gives {tuple(shape)}")
+    G = DCGANGenerator(cfg.z_dim, shape, cfg.g_width, n_classes, cfg.g_cond)
+    D = DCGANDiscriminator(shape, cfg.d_width, cfg.d_norm, n_classes, cfg.d_cond, cfg.pac)
+    G.apply(_dcgan_init)
+    D.apply(_dcgan_init)
+    return G, D

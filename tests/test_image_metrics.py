@@ -1,0 +1,52 @@
+import math
+
+import pytest
+import torch
+
+from ganforge.data.images import digits_split
+from ganforge.metrics.features import digit_classifier
+from ganforge.metrics.image import class_histogram_kl, classifier_score, image_metrics, prdc
+
+
+def test_digit_classifier_is_accurate_and_cached(_classifier_cache):
+    clf = digit_classifier()
+    assert clf.test_accuracy >= 0.97
+    files = list(_classifier_cache.glob("digit-classifier-*.pt"))
+    assert len(files) == 1 and clf.key in files[0].name
+    assert torch.load(files[0], weights_only=True)["test_accuracy"] == clf.test_accuracy
+
+
+def test_prdc_extremes():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(300, 8, generator=g)
+    same = prdc(a, a.clone())
+    assert same["precision"] == 1.0 and same["recall"] == 1.0 and same["coverage"] == 1.0
+    # each fake sits on its own real point (1 hit) and in the balls of the k = 5 reals that have
+    # it among their 5 nearest neighbours (5 hits on average): density (1 + 5) / 5
+    assert same["density"] == pytest.approx(1.2, abs=0.01)  # (ties at a radius may round either way)
+    other = prdc(a, torch.randn(300, 8, generator=g))  # an independent sample of the same law
+    assert 0.7 < other["density"] < 1.3 and other["precision"] > 0.6 and other["recall"] > 0.6
+    far = prdc(a, a + 100)
+    assert far == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+    half = prdc(a, a[:150] * 0.01 + 0)  # fakes collapsed to the centre: precise, little recall
+    assert half["recall"] < 0.5
+
+
+def test_histogram_kl_and_classifier_score():
+    assert class_histogram_kl(torch.arange(100) % 10, 10) == (10, pytest.approx(0.0, abs=1e-12))
+    assert class_histogram_kl(torch.zeros(50, dtype=torch.long), 10) == (1, pytest.approx(math.log(10)))
+    sharp = torch.eye(10).repeat(5, 1) * 50
+    assert classifier_score(sharp) == pytest.approx(10, rel=1e-3)
+    assert classifier_score(torch.zeros(20, 10)) == pytest.approx(1.0)
+
+
+def test_real_digits_score_as_real():
+    (xtr, _), (xte, yte) = digits_split()
+    real = torch.from_numpy(xtr)[:, None]
+    test = torch.from_numpy(xte)[:, None]
+    m = image_metrics(test, real, digit_classifier(), seed=0, labels=torch.from_numpy(yte))
+    assert m["classes"] == 10 and m["class_kl"] < 0.05 and m["class_accuracy"] >= 0.97
+    noise = torch.rand(360, 1, 8, 8)
+    bad = image_metrics(noise, real, digit_classifier(), seed=0)
+    assert bad["fid"] > 5 * m["fid"] and bad["precision"] < m["precision"]
+    assert m["provenance"]["n_real"] == 1437 and "digit classifier" in m["provenance"]["feature_space"]
