@@ -16,3 +16,18 @@ fi
 extra=""
 [ "${1:-}" = "--dev" ] && extra="[dev]"
 "$VPY" -m pip install -q -e ".${extra}"
+
+# --dev: the report test renders the HTML report in a real headless browser (Chromium from
+# Debian's packages). Installed when missing and apt-get is usable (root, or sudo); otherwise
+# that one test is skipped and says why.
+if [ "${1:-}" = "--dev" ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO=$(command -v sudo || true)
+    if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; }; then
+        echo "setup: installing chromium (headless browser for the report test)"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+    else
+        echo "setup: no chromium and no apt-get as root: the browser test of the report will be skipped"
+    fi
+fi

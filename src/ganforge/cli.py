@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .config import load_config, preset_names, to_yaml
-from .errors import GanforgeError, GanforgeWarning
+from .errors import GanforgeError, GanforgeWarning, TrainingDiverged
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--class", dest="label", type=int, help="class of every image (conditional runs)")
 
+    d = sub.add_parser("doctor", help="diagnose a run: phases, failure events and remedies")
+    d.add_argument("run", metavar="RUN")
+    d.add_argument("--json", action="store_true", help="print one JSON object")
+
+    r = sub.add_parser("report", help="write a self-contained HTML report of a run")
+    r.add_argument("run", metavar="RUN")
+    r.add_argument("--out", help="output .html (default: RUN/report.html)")
+
     sub.add_parser("presets", help="list the shipped presets")
     return p
 
@@ -59,7 +67,7 @@ def _train(args) -> int:
     from .build import build_data, check_names
     from .rundir import existing_run, new_run_dir
     from .train.loop import train
-    from .train.sinks import ProgressSink
+    from .train.sinks import EventPrinter, ProgressSink
 
     if args.resume:
         if args.preset or args.out:
@@ -78,7 +86,7 @@ def _train(args) -> int:
     if not args.resume:
         name = Path(args.preset).stem if args.preset else cfg.data.name
         run_dir = new_run_dir(args.out, name)
-    sinks = [ProgressSink(cfg.train.steps)] if cfg.train.progress else []
+    sinks = [ProgressSink(cfg.train.steps)] if cfg.train.progress else [EventPrinter()]
     result = train(cfg, run_dir, resume=bool(args.resume), sinks=sinks, data=data)
     print(f"run: {result.run_dir}  step {result.step}  {result.wall_s:.1f} s")
     if result.metrics:
@@ -195,6 +203,29 @@ def _interpolate(args) -> int:
     return 0
 
 
+def _doctor(args) -> int:
+    from .diagnostics.doctor import diagnose, format_diagnosis
+    from .rundir import existing_run
+
+    d = diagnose(existing_run(args.run))
+    if args.json:
+        print(json.dumps({"run": d.run, "last_step": d.last_step,
+                          "phases": [{"phase": n, "first_step": a, "last_step": b} for n, a, b in d.phases],
+                          "events": d.events, "open_at_end": d.open_at_end, "final": d.final}))
+    else:
+        print(format_diagnosis(d))
+    return 0
+
+
+def _report(args) -> int:
+    from .report.html import write_report
+    from .rundir import existing_run
+
+    path = write_report(existing_run(args.run), Path(args.out) if args.out else None)
+    print(f"wrote {path}")
+    return 0
+
+
 def _presets(args) -> int:
     for name in preset_names():
         print(name)
@@ -215,9 +246,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     warnings.showwarning = _show_warning
     args = _parser().parse_args(argv)
     commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "interpolate": _interpolate,
-                "presets": _presets}
+                "doctor": _doctor, "report": _report, "presets": _presets}
     try:
         return commands[args.command](args)
+    except TrainingDiverged as e:  # the run failed, not the user's input: its own exit code
+        print(f"ganforge: error: {e}", file=sys.stderr)
+        return 3
     except GanforgeError as e:
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 2

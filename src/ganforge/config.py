@@ -106,6 +106,22 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class DoctorConfig:
+    """The training doctor: probes and failure detectors at every log step, and recovery
+    from divergence (see ``ganforge.diagnostics``)."""
+
+    enabled: bool = True  # probes and detectors at every log step; off: only NaN/Inf checks
+    probe_n: int = 256  # samples per probe: fixed noise, training reals, held-out reals
+    patience: int = 3  # consecutive log steps a condition must hold to raise or clear an alarm
+    warmup: int = 10  # log steps before alarms about the state of the game can rise
+    window: int = 20  # log steps over which oscillation and equilibrium are judged
+    collapse_diversity: float = 0.5  # fake/real diversity below this is mode collapse
+    overfit_gap: float = 0.15  # mean D(train reals) - D(held-out reals) above this is overfitting
+    max_retries: int = 3  # divergence: roll back to the last good state at most this often
+    retry_lr_factor: float = 0.5  # ... multiplying both learning rates by this each time
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -113,6 +129,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    doctor: DoctorConfig = field(default_factory=DoctorConfig)
     reg: Dict[str, PenaltyConfig] = field(default_factory=dict)  # regulariser name -> weight
 
 
@@ -261,6 +278,15 @@ def validate(cfg: Config) -> None:
     )
     _check(e.n_samples >= 1, "eval.n_samples", "it must be >= 1", e.n_samples)
     _check(e.every >= 0, "eval.every", "it must be >= 0 (0 = only at the end)", e.every)
+    dr = cfg.doctor
+    _check(dr.probe_n >= 2, "doctor.probe_n", "it must be >= 2", dr.probe_n)
+    for key in ("patience", "window"):
+        _check(getattr(dr, key) >= 1, f"doctor.{key}", "it must be >= 1", getattr(dr, key))
+    for key in ("warmup", "max_retries"):
+        _check(getattr(dr, key) >= 0, f"doctor.{key}", "it must be >= 0", getattr(dr, key))
+    _check(0 < dr.collapse_diversity < 1, "doctor.collapse_diversity", "it must be in (0, 1)", dr.collapse_diversity)
+    _check(0 < dr.overfit_gap < 1, "doctor.overfit_gap", "it must be in (0, 1)", dr.overfit_gap)
+    _check(0 < dr.retry_lr_factor < 1, "doctor.retry_lr_factor", "it must be in (0, 1)", dr.retry_lr_factor)
     for name, p in cfg.reg.items():
         _check(p.weight >= 0, f"reg.{name}.weight", "it must be >= 0", p.weight)
         _check(p.interval >= 1, f"reg.{name}.interval", "it must be >= 1", p.interval)

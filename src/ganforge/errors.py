@@ -1,7 +1,8 @@
 """The one exception type meant for users.
 
 Anything raised as :class:`GanforgeError` is a problem with the user's input (a config key,
-a data file, a run directory). The CLI prints it as a single line and exits with code 2.
+a data file, a run directory). The CLI prints it as a single line and exits with code 2
+(3 for :class:`TrainingDiverged`: the input was fine, the run failed).
 Programming errors are left as ordinary exceptions so that they keep their traceback.
 """
 
@@ -12,3 +13,7 @@ class GanforgeError(Exception):
 
 class GanforgeWarning(UserWarning):
     """Something the user should know that does not stop the work (e.g. skipped files)."""
+
+
+class TrainingDiverged(GanforgeError):
+    """Losses, gradients or weights became NaN or infinite, and recovery gave up."""

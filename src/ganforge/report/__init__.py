@@ -1,1 +1,1 @@
-"""Plots (plots.py); later the HTML report."""
+"""Plots (plots.py) and the HTML report (html.py: write_report; history.py, figures.py)."""

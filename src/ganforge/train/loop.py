@@ -7,6 +7,7 @@ into its run directory.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import signal
@@ -20,17 +21,15 @@ import torch
 
 from ..build import build_data, build_gan, resolve_device
 from ..config import Config, to_dict, to_yaml
-from ..errors import GanforgeError
+from ..diagnostics import Doctor, Probe
+from ..errors import GanforgeError, TrainingDiverged
 from ..evaluation import generate, sample_metrics
+from ..report.history import read_records
 from ..report.plots import image_grid, scatter, synthetic_meta
 from .checkpoint import load_checkpoint, save_checkpoint
 from .schedule import lr_factor, set_lr
 from .sinks import JsonlSink, TensorBoardSink
 from .step import GAN, train_step
-
-
-class TrainingDiverged(GanforgeError):
-    """Losses or gradients became NaN or infinite."""
 
 
 @dataclass
@@ -118,10 +117,12 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
     gan = build_gan(cfg, data, device)
 
     start = 0
+    recovery = {"retries": 0, "lr_scale": 1.0}  # divergence rollbacks so far; they persist across resumes
     if resume:
         ckpt = load_checkpoint(run_dir, map_location=device)
         _restore(gan, data, ckpt)
         start = int(ckpt["step"])
+        recovery.update(ckpt.get("recovery") or {})
         if start >= T.steps:
             raise GanforgeError(f"{run_dir} is already at step {start}; set train.steps above it to continue")
     (run_dir / "config.yaml").write_text(to_yaml(cfg))
@@ -138,9 +139,39 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
         all_sinks.append(TensorBoardSink(run_dir / "tb", start if resume else None))
     all_sinks += list(sinks)
 
+    doctor = Doctor(cfg) if cfg.doctor.enabled else None
+    if doctor is not None and resume:  # continue the diagnosis where the run stopped
+        for record in read_records(run_dir / "metrics.jsonl")[0]:
+            doctor.observe(record)  # its events were logged the first time
+    probe = Probe(data, gan.prior, gan.n_classes, cfg.doctor.probe_n, cfg.eval.seed, device) if doctor else None
+
     def emit(record: dict) -> None:
-        for s in all_sinks:
-            s.log(record)
+        """To every sink; the doctor's events follow the record that triggered them."""
+        for rec in [record, *(doctor.observe(record) if doctor is not None else ())]:
+            for s in all_sinks:
+                s.log(rec)
+
+    def recover(step: int, err: TrainingDiverged, good: tuple[int, dict]) -> int:
+        """Divergence: roll back to the last good state with lower learning rates, at most
+        doctor.max_retries times over the whole run; then stop. Returns the step to go on from."""
+        n, limit = recovery["retries"], cfg.doctor.max_retries
+        if n >= limit:
+            emit({"step": step, "event": "stopped", "state": "raised", "severity": "error",
+                  "message": f"diverged again after {n} rollback(s); stopping", "evidence": {"retries": n},
+                  "remedy": [f"optim.d_lr={cfg.optim.d_lr * recovery['lr_scale'] * cfg.doctor.retry_lr_factor:.3g}",
+                             f"optim.g_lr={cfg.optim.g_lr * recovery['lr_scale'] * cfg.doctor.retry_lr_factor:.3g}"]})
+            tried = f" after {n} rollback(s) with learning rates x{recovery['lr_scale']:.3g}" if n else ""
+            raise TrainingDiverged(f"{err}{tried}; stopped") from None
+        recovery["retries"] = n + 1
+        recovery["lr_scale"] *= cfg.doctor.retry_lr_factor
+        to_step, snapshot = good
+        _restore(gan, data, copy.deepcopy(snapshot))  # a copy: the optimizers adopt its tensors
+        emit({"step": step, "event": "rollback", "state": "raised", "severity": "warning",
+              "message": f"rolled back to step {to_step}, learning rates x{recovery['lr_scale']:.3g} "
+                         f"(retry {n + 1} of {limit})",
+              "evidence": {"to_step": to_step, "from_step": step, "retry": n + 1, "lr_scale": recovery["lr_scale"]},
+              "remedy": []})
+        return to_step
 
     def evaluate(step: int) -> dict:
         x = generate(sampler(), gan.prior, cfg.eval.n_samples, cfg.eval.seed, data, gan.n_classes)
@@ -164,32 +195,41 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
         if weights and not bad and not _weights_finite(gan):
             bad = ["weights"]
         if bad:
-            emit({"step": step, "event": "divergence", "message": f"non-finite {', '.join(bad)}"})
-            raise TrainingDiverged(
-                f"training diverged at step {step}: {', '.join(bad)} became NaN or infinite; "
-                "the checkpoints before it are kept; try lower optim.d_lr and optim.g_lr"
-            )
+            emit({"step": step, "event": "divergence", "state": "raised", "severity": "error",
+                  "message": f"{', '.join(bad)} became NaN or infinite",
+                  "evidence": {k: record[k] for k in bad if k in record}, "remedy": []})
+            raise TrainingDiverged(f"training diverged at step {step}: {', '.join(bad)} became NaN or infinite")
         return record
 
     step, metrics = start, {}
+    good = (start, copy.deepcopy(_state(gan, data, start, cfg)))  # where a divergence rolls back to
     try:
         with _StopOnInterrupt() as stop:
-            for step in range(start + 1, T.steps + 1):
+            while step < T.steps:
+                step += 1
                 log = _due(step, T.log_every, T.steps)
-                if cfg.optim.schedule != "constant":
-                    f = lr_factor(cfg.optim.schedule, step, T.steps)
-                    set_lr(gan.opt_g, cfg.optim.g_lr, f)
-                    set_lr(gan.opt_d, cfg.optim.d_lr, f)
-                out = train_step(gan, next_real, T.batch_size, T.d_steps, stats=log)
-                if log:  # the one host sync of a log step
-                    emit(finite_record(step, out))
-                if _due(step, cfg.eval.every, T.steps):
-                    metrics = evaluate(step)
-                if _due(step, T.sample_every, T.steps):
-                    plot(step)
-                if _due(step, T.ckpt_every, T.steps) or stop.requested:
-                    finite_record(step, out, weights=True)  # never checkpoint NaN weights
-                    save_checkpoint(run_dir, step, _state(gan, data, step, cfg), T.keep_ckpts)
+                factor = lr_factor(cfg.optim.schedule, step, T.steps) * recovery["lr_scale"]
+                set_lr(gan.opt_g, cfg.optim.g_lr, factor)
+                set_lr(gan.opt_d, cfg.optim.d_lr, factor)
+                try:
+                    out = train_step(gan, next_real, T.batch_size, T.d_steps, stats=log)
+                    if log:  # the one host sync of a log step
+                        record = finite_record(step, out)
+                        if probe is not None:
+                            record.update(probe.measure(gan.G, gan.D))
+                        emit(record)
+                    if _due(step, cfg.eval.every, T.steps):
+                        metrics = evaluate(step)
+                    if _due(step, T.sample_every, T.steps):
+                        plot(step)
+                    if _due(step, T.ckpt_every, T.steps) or stop.requested:
+                        finite_record(step, out, weights=True)  # never checkpoint NaN weights
+                        state = _state(gan, data, step, cfg)
+                        save_checkpoint(run_dir, step, {**state, "recovery": dict(recovery)}, T.keep_ckpts)
+                        good = (step, copy.deepcopy(state))
+                except TrainingDiverged as e:
+                    step = recover(step, e, good)
+                    continue
                 if stop.requested:  # Ctrl-C: stopped between two steps, nothing lost
                     raise KeyboardInterrupt
     finally:

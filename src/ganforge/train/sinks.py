@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -57,6 +58,26 @@ def _fmt(v: float) -> str:
     return "nan" if isinstance(v, float) and math.isnan(v) else f"{v:.3g}"
 
 
+def event_line(record: dict) -> str:
+    """One readable console line for an event record."""
+    state = "" if record.get("state", "raised") == "raised" else f" {record['state']}"
+    line = f"[doctor] step {record['step']}: {record['event']}{state}: {record.get('message', '')}"
+    if record.get("remedy"):
+        line += f"; try {' '.join(record['remedy'])}"
+    return line
+
+
+class EventPrinter:
+    """Events, one line each, on stderr: for runs without a progress bar."""
+
+    def log(self, record: dict) -> None:
+        if "event" in record:
+            print(event_line(record), file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
 class ProgressSink:
     """A tqdm bar on stderr: step, it/s, ETA, and the latest losses, d_real and d_fake."""
 
@@ -75,7 +96,7 @@ class ProgressSink:
             self.bar.update(step - self.last)
             self.last = step
         elif "event" in record:
-            self.bar.write(f"step {step}: {record['event']}: {record.get('message', '')}")
+            self.bar.write(event_line(record))
 
     def close(self) -> None:
         self.bar.close()

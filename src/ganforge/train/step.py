@@ -87,7 +87,8 @@ def train_step(
 
     Returns detached 0-dim tensors (no host sync here): always ``loss_d`` and ``loss_g``;
     with ``stats=True`` also ``d_real``, ``d_fake``, ``value`` (from the last D step's batch),
-    each active penalty, and the gradient norms ``grad_d`` and ``grad_g``.
+    each active penalty, the gradient norms ``grad_d`` and ``grad_g``, and ``g_logit_grad``,
+    the mean |d loss_g / d logit| per fake sample (the saturating minimax loss drives it to 0).
     """
     G, D, B = gan.G, gan.D, batch_size
     device = next(G.parameters()).device
@@ -129,6 +130,9 @@ def train_step(
     with _frozen(D):
         fake_logits_g = D(G(z, y_fake), y_fake)  # (B,)
         loss_g = gan.loss.g_loss(fake_logits_g, real_logits.detach())
+    if stats:  # how much gradient the loss passes to each fake logit: ~0 when it saturates
+        (dlogits,) = torch.autograd.grad(loss_g, fake_logits_g, retain_graph=True)  # (B,)
+        out["g_logit_grad"] = dlogits.abs().mean() * fake_logits_g.numel()
     gan.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     if stats:

@@ -1,0 +1,371 @@
+"""Detectors of GAN failure modes, run on the loop's records at every log step.
+
+Each detector looks at the history of training records (``loss_d``, ``d_real``, ``d_fake``,
+``value``, gradient norms and the probes of :mod:`.probes`) and evaluation records, and says
+whether its condition holds *now*, with the numbers that show it. The :class:`Doctor` turns
+conditions into events: an alarm is raised when a condition has held for ``doctor.patience``
+consecutive log steps and cleared when it has been false as long, so a lasting problem gives
+one line, not one per step. Divergence (NaN/Inf) is found by the loop itself, which owns the
+recovery; its events pass through here unchanged.
+
+The detectors are pure functions of the records, so ``ganforge doctor`` replays them over a
+finished run's ``metrics.jsonl`` and finds exactly what the live run found.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..config import Config
+
+LOG4 = math.log(4.0)
+
+
+@dataclass
+class Event:
+    step: int
+    kind: str  # mode_collapse, vanishing_gradients, oscillation, d_overfitting, equilibrium, ...
+    state: str  # raised or cleared
+    severity: str  # info (good news), warning, error
+    message: str
+    evidence: dict = field(default_factory=dict)
+    remedy: list = field(default_factory=list)  # "key=value" settings to try
+
+    def record(self) -> dict:
+        return {"step": self.step, "event": self.kind, "state": self.state, "severity": self.severity,
+                "message": self.message, "evidence": self.evidence, "remedy": self.remedy}
+
+
+def _r(x: float) -> float:
+    """Evidence numbers, rounded for reading."""
+    return float(f"{x:.4g}")
+
+
+def _finite(xs) -> list:
+    return [x for x in xs if x is not None and isinstance(x, (int, float)) and math.isfinite(x)]
+
+
+class History:
+    """The records seen so far: training records (``loss_d`` present) and evaluation records."""
+
+    def __init__(self) -> None:
+        self.train: list[dict] = []
+        self.evals: list[dict] = []
+
+    def series(self, key: str, last: Optional[int] = None) -> list:
+        recs = self.train if last is None else self.train[-last:]
+        return [r.get(key) for r in recs]
+
+    def truncate(self, step: int) -> None:
+        """Forget records after ``step`` (a rollback abandoned them)."""
+        self.train = [r for r in self.train if r["step"] <= step]
+        self.evals = [r for r in self.evals if r["step"] <= step]
+
+
+# ----------------------------------------------------------------------------- remedies
+
+
+def _lower(cfg: Config, key: str, factor: float) -> str:
+    return f"optim.{key}={getattr(cfg.optim, key) * factor:.3g}"
+
+
+def _d_strength_remedies(cfg: Config) -> list:
+    """Ways to weaken or smooth an over-strong discriminator."""
+    out = [_lower(cfg, "d_lr", 0.25)]
+    if cfg.train.d_steps > 1:
+        out.append("train.d_steps=1")
+    if cfg.model.name == "dcgan" and cfg.model.d_norm != "spectral":
+        out.append("model.d_norm=spectral")
+    if "r1" not in cfg.reg:
+        out.append("reg.r1.weight=1.0")
+    return out
+
+
+# ----------------------------------------------------------------------------- detectors
+
+
+class Detector:
+    """A condition over the history; ``check`` returns (message, evidence) while it holds."""
+
+    kind = ""
+    severity = "warning"
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.dr = cfg.doctor
+
+    def warm(self, h: History) -> bool:
+        return len(h.train) > self.dr.warmup
+
+    def check(self, h: History) -> Optional[tuple[str, dict]]:
+        raise NotImplementedError
+
+    def remedy(self) -> list:
+        return []
+
+
+def _coverage_key(rec: dict) -> Optional[str]:
+    for key in ("modes", "classes"):
+        if isinstance(rec.get(key), (int, float)):
+            return key
+    return None
+
+
+class ModeCollapse(Detector):
+    """G's samples on fixed noise are far less diverse than real data, or the modes they cover
+    fell well below the best coverage so far (a mode evaluator: 2D mixtures, digits)."""
+
+    kind = "mode_collapse"
+
+    DROP = 0.3  # coverage fell by this fraction of its peak (and by at least 3 modes)
+
+    def _dropped(self, values: list, n_modes: Optional[float], smooth: int) -> Optional[tuple[float, float]]:
+        """(peak, now) of the coverage, each a running median of ``smooth`` values (the probe's
+        256 samples are noisy), when it fell by DROP of a peak that had covered at least half
+        of the modes: early mode hopping before coverage is established is not collapse."""
+        values = _finite(values)
+        if len(values) < smooth:
+            return None
+        med = [statistics.median(values[i - smooth:i]) for i in range(smooth, len(values) + 1)]
+        peak, now = max(med), med[-1]
+        established = n_modes is None or peak >= 0.5 * n_modes
+        if established and peak - now >= max(3.0, self.DROP * peak):
+            return peak, now
+        return None
+
+    def check(self, h: History) -> Optional[tuple[str, dict]]:
+        if not self.warm(h):
+            return None
+        rec = h.train[-1]
+        drop = self._dropped(h.series("modes_probe"), rec.get("n_modes"), smooth=3)
+        if drop:
+            peak, now = drop
+            return (f"coverage on fixed noise fell from {peak:.0f} to {now:.0f} modes",
+                    {"modes_probe": now, "peak": peak, "diversity": _r(rec.get("diversity", math.nan))})
+        key = _coverage_key(h.evals[-1]) if h.evals else None
+        if key:
+            drop = self._dropped([e.get(key) for e in h.evals], h.evals[-1].get("n_modes", 10), smooth=1)
+            if drop:
+                peak, now = drop
+                return (f"evaluation coverage fell from {peak:.0f} to {now:.0f} {key}",
+                        {key: now, "peak": peak, "eval_step": h.evals[-1]["step"]})
+        div = rec.get("diversity")
+        if div is not None and math.isfinite(div) and div < self.dr.collapse_diversity:
+            return (f"samples on fixed noise have {100 * div:.0f} % of the data's diversity",
+                    {"diversity": _r(div), "threshold": self.dr.collapse_diversity})
+        return None
+
+    def remedy(self) -> list:
+        cfg, out = self.cfg, []
+        if cfg.train.d_steps < 2:
+            out.append("train.d_steps=2")
+        if cfg.model.pac < 2:
+            out.append("model.pac=2")
+        if cfg.loss.name not in ("wgan_gp",):
+            out.append("loss.name=wgan_gp")
+        out.append(_lower(cfg, "g_lr", 0.5))
+        return out
+
+
+class VanishingGradients(Detector):
+    """D rejects the fakes with confidence (mean D(G(z)) near 0) and the generator loss passes
+    almost no gradient to them: ``g_logit_grad``, the mean |d loss_g / d logit| per fake
+    sample, is a small fraction of its value at equilibrium (1/2 for the minimax and
+    non-saturating losses). The saturating ``minimax`` loss is the classic cause: its gradient
+    is D(G(z)) itself (Goodfellow et al. 2014, section 3)."""
+
+    kind = "vanishing_gradients"
+    D_FAKE = 0.1  # mean D(G(z)) below this: D wins
+    SIGNAL = 0.05  # g_logit_grad below this: the loss has saturated
+
+    def check(self, h: History) -> Optional[tuple[str, dict]]:
+        rec = h.train[-1]
+        signal, d_fake, g = rec.get("g_logit_grad"), rec.get("d_fake"), rec.get("grad_g")
+        if signal is None or d_fake is None or not math.isfinite(signal):
+            return None
+        if d_fake < self.D_FAKE and signal < self.SIGNAL:
+            peak = max(_finite(h.series("grad_g")), default=math.nan)
+            return (f"D rejects the fakes (d_fake {d_fake:.3g}) and the generator loss passes only "
+                    f"{signal:.3g} gradient per fake logit",
+                    {"g_logit_grad": _r(signal), "d_fake": _r(d_fake), "d_real": _r(rec.get("d_real", math.nan)),
+                     "grad_g": _r(g if g is not None else math.nan), "peak_grad_g": _r(peak)})
+        return None
+
+    def remedy(self) -> list:
+        out = ["loss.name=non_saturating"] if self.cfg.loss.name == "minimax" else []
+        return out + _d_strength_remedies(self.cfg)
+
+
+class Oscillation(Detector):
+    """Over the last ``doctor.window`` log steps, D's margin d_real - d_fake swings widely
+    around its mean, crossing it often, with no trend: the players chase each other."""
+
+    kind = "oscillation"
+    AMPLITUDE = 0.15  # standard deviation of the margin
+    CROSSINGS = 0.25  # fraction of the window's steps that cross the mean
+
+    def check(self, h: History) -> Optional[tuple[str, dict]]:
+        w = self.dr.window
+        if not self.warm(h) or len(h.train) < w:
+            return None
+        gap = [r.get("d_real", math.nan) - r.get("d_fake", math.nan) for r in h.train[-w:]]
+        if len(_finite(gap)) < w:
+            return None
+        mean, std = statistics.fmean(gap), statistics.pstdev(gap)
+        crossings = sum((a - mean) * (b - mean) < 0 for a, b in zip(gap, gap[1:]))
+        t = list(range(w))
+        slope = statistics.linear_regression(t, gap).slope
+        trend = abs(slope) * (w - 1)  # the change a straight line explains across the window
+        if std > self.AMPLITUDE and crossings >= self.CROSSINGS * w and trend < 2 * std:
+            return (f"d_real - d_fake swings by {std:.2f} (std) around {mean:.2f}, crossing its mean "
+                    f"{crossings} times in {w} log steps, with no trend",
+                    {"margin_std": _r(std), "margin_mean": _r(mean), "crossings": crossings, "window": w})
+        return None
+
+    def remedy(self) -> list:
+        cfg = self.cfg
+        out = [_lower(cfg, "d_lr", 0.5), _lower(cfg, "g_lr", 0.5)]
+        if "r1" not in cfg.reg:
+            out.append("reg.r1.weight=1.0")
+        if cfg.optim.schedule == "constant":
+            out.append("optim.schedule=linear")
+        if cfg.train.ema_beta == 0:
+            out.append("train.ema_beta=0.999")
+        return out
+
+
+class DOverfitting(Detector):
+    """D scores its training reals clearly higher than reals it never saw: it memorises the
+    training set instead of learning the distribution (small datasets)."""
+
+    kind = "d_overfitting"
+
+    def check(self, h: History) -> Optional[tuple[str, dict]]:
+        rec = h.train[-1]
+        tr, ho = rec.get("d_train"), rec.get("d_holdout")
+        if not self.warm(h) or tr is None or ho is None:
+            return None
+        if tr - ho > self.dr.overfit_gap:
+            return (f"D scores training reals {tr:.2f} but held-out reals {ho:.2f}",
+                    {"d_train": _r(tr), "d_holdout": _r(ho), "gap": _r(tr - ho), "threshold": self.dr.overfit_gap})
+        return None
+
+    def remedy(self) -> list:
+        cfg = self.cfg
+        out = [] if "r1" in cfg.reg else ["reg.r1.weight=1.0"]
+        if cfg.model.name == "dcgan" and cfg.model.d_norm != "spectral":
+            out.append("model.d_norm=spectral")
+        out.append(f"model.d_width={max(1, cfg.model.d_width // 2)}")
+        out.append(_lower(cfg, "d_lr", 0.5))
+        return out
+
+
+class Equilibrium(Detector):
+    """Good news: over the window D outputs about 1/2 on reals and fakes alike and V(D, G) is
+    near its optimum -log 4, and the quality metrics (when measured) stopped changing."""
+
+    kind = "equilibrium"
+    severity = "info"
+    D_TOL = 0.05  # |mean D - 1/2|
+    V_TOL = 0.1  # |mean V + log 4|
+
+    @staticmethod
+    def _flat(evals: list) -> Optional[tuple[str, float, float]]:
+        """(metric, previous, latest) when the last two evaluations agree; None if they differ."""
+        a, b = evals[-2], evals[-1]
+        for key, tol in (("hq", 0.02), ("fid", None), ("energy", None)):
+            if isinstance(a.get(key), (int, float)) and isinstance(b.get(key), (int, float)):
+                x, y = a[key], b[key]
+                same = abs(y - x) <= (tol if tol is not None else 0.1 * max(abs(x), 1e-12))
+                return (key, x, y) if same else None
+        return ("", 0.0, 0.0)
+
+    def check(self, h: History) -> Optional[tuple[str, dict]]:
+        w = self.dr.window
+        if not self.warm(h) or len(h.train) < w:
+            return None
+        rec = h.train[-w:]
+        d_real = statistics.fmean(r.get("d_real", math.nan) for r in rec)
+        d_fake = statistics.fmean(r.get("d_fake", math.nan) for r in rec)
+        v = statistics.fmean(r.get("value", math.nan) for r in rec)
+        if not (abs(d_real - 0.5) < self.D_TOL and abs(d_fake - 0.5) < self.D_TOL and abs(v + LOG4) < self.V_TOL):
+            return None
+        evidence = {"d_real": _r(d_real), "d_fake": _r(d_fake), "value": _r(v), "minus_log4": _r(-LOG4)}
+        if len(h.evals) < 2:
+            return None  # a weak D is also at 1/2: only flat quality tells the optimum apart
+        flat = self._flat(h.evals)
+        if flat is None:
+            return None  # quality still changing: not settled
+        key, x, y = flat
+        quality = "quality flat"
+        if key:
+            evidence.update({f"{key}_before": _r(x), f"{key}_now": _r(y)})
+            quality = f"{key} flat ({x:.4g} -> {y:.4g})"
+        return (f"D cannot tell real from fake (d_real {d_real:.2f}, d_fake {d_fake:.2f}, V {v:.3f} vs "
+                f"-log 4 = {-LOG4:.3f}); {quality}", evidence)
+
+
+DETECTORS = (ModeCollapse, VanishingGradients, Oscillation, DOverfitting, Equilibrium)
+
+
+# ----------------------------------------------------------------------------- the doctor
+
+
+class Doctor:
+    """Feeds records to every detector and turns lasting conditions into events.
+
+    ``observe(record)`` returns the event records to log. A ``rollback`` event (from the
+    loop's divergence recovery) makes the doctor forget the abandoned records and replay the
+    rest silently, so its state matches the restored run.
+    """
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.detectors = [cls(cfg) for cls in DETECTORS]
+        self.reset()
+
+    def reset(self) -> None:
+        self.history = History()
+        self.active = {d.kind: False for d in self.detectors}
+        self.streak = {d.kind: 0 for d in self.detectors}  # consecutive checks against the state
+        self.last = {d.kind: None for d in self.detectors}  # the latest (message, evidence)
+
+    def observe(self, record: dict) -> list[dict]:
+        if "event" in record:
+            if record["event"] == "rollback":
+                self.rollback(int(record["evidence"]["to_step"]))
+            return []
+        if "loss_d" not in record:
+            self.history.evals.append(record)
+            return []
+        self.history.train.append(record)
+        return [e.record() for e in self._check(record["step"])]
+
+    def _check(self, step: int) -> list[Event]:
+        events = []
+        for d in self.detectors:
+            found = d.check(self.history)
+            if found is not None:
+                self.last[d.kind] = found
+            # count consecutive checks that disagree with the current state
+            self.streak[d.kind] = self.streak[d.kind] + 1 if (found is not None) != self.active[d.kind] else 0
+            if self.streak[d.kind] < self.cfg.doctor.patience:
+                continue
+            self.streak[d.kind] = 0
+            self.active[d.kind] = found is not None
+            if found is not None:
+                message, evidence = found
+                events.append(Event(step, d.kind, "raised", d.severity, message, evidence, d.remedy()))
+            else:
+                events.append(Event(step, d.kind, "cleared", "info", f"{d.kind.replace('_', ' ')} no longer seen", {}, []))
+        return events
+
+    def rollback(self, step: int) -> None:
+        kept = self.history
+        kept.truncate(step)
+        self.reset()
+        for r in sorted(kept.train + kept.evals, key=lambda r: (r["step"], "loss_d" not in r)):
+            self.observe(r)

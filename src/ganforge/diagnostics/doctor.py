@@ -1,0 +1,142 @@
+"""``ganforge doctor RUN``: the diagnosis of a finished or running run, from its files.
+
+It replays the detectors over ``metrics.jsonl`` (they are pure functions of the records, so
+the replay finds what the live run found, and runs trained with the doctor off get a
+diagnosis too), keeps the loop's own events (divergence, rollback, stop), and divides the
+run into phases:
+
+- ``early``: the first ``doctor.warmup`` log steps, before any judgement;
+- ``learning``: the game is moving and no alarm is raised;
+- ``equilibrium``: D cannot tell real from fake and quality stopped changing (good news);
+- ``collapsed``: a mode-collapse alarm is raised;
+- ``diverged``: the run ended in NaN or Inf.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from ..config import Config, load_config
+from ..errors import GanforgeError
+from ..report.history import read_records
+from .detectors import Doctor, Equilibrium, History
+
+LOOP_EVENTS = ("divergence", "rollback", "stopped")  # found by the loop, not replayed
+
+
+@dataclass
+class Diagnosis:
+    run: str
+    cfg: Config
+    last_step: int
+    phases: list = field(default_factory=list)  # (name, first_step, last_step)
+    events: list = field(default_factory=list)  # event records, in order
+    final: dict = field(default_factory=dict)  # the latest evaluation record
+    open_at_end: list = field(default_factory=list)  # alarms still raised at the last record
+
+    @property
+    def problems(self) -> list:
+        return [e for e in self.events if e.get("severity") in ("warning", "error") and e.get("state") != "cleared"]
+
+
+def _phase_of(i: int, rec: dict, cfg: Config, collapsed: bool, history: History) -> str:
+    if collapsed:
+        return "collapsed"
+    if i < cfg.doctor.warmup:
+        return "early"
+    if Equilibrium(cfg).check(history) is not None:
+        return "equilibrium"
+    return "learning"
+
+
+def _merge_phases(labels: list) -> list:
+    """[(name, step)] -> [(name, first_step, last_step)] over runs of equal names."""
+    phases = []
+    for name, step in labels:
+        if phases and phases[-1][0] == name:
+            phases[-1] = (name, phases[-1][1], step)
+        else:
+            phases.append((name, step, step))
+    return phases
+
+
+def diagnose(run_dir: Path) -> Diagnosis:
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.is_file():
+        raise GanforgeError(f"{run_dir}: no config.yaml; is this a ganforge run directory?")
+    cfg = load_config(base=yaml.safe_load(cfg_path.read_text()))
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        raise GanforgeError(f"{run_dir}: no metrics.jsonl; is this a ganforge run directory?")
+    records, _ = read_records(path)  # a torn last line (a run still writing) is skipped
+
+    doctor, events, labels = Doctor(cfg), [], []  # labels: (phase, step) of the kept timeline
+    for rec in records:
+        if "event" in rec:
+            if rec["event"] in LOOP_EVENTS:
+                events.append(rec)
+                if rec["event"] == "rollback":
+                    to_step = int(rec["evidence"]["to_step"])
+                    labels = [lab for lab in labels if lab[1] <= to_step]
+                    doctor.observe(rec)
+            continue
+        new = doctor.observe(rec)
+        events += new
+        if "loss_d" in rec:
+            collapsed = doctor.active["mode_collapse"]
+            labels.append((_phase_of(len(labels), rec, cfg, collapsed, doctor.history), rec["step"]))
+    stopped = any(e["event"] == "stopped" for e in events) or (
+        events and events[-1]["event"] == "divergence")
+    if stopped:
+        step = next(e["step"] for e in reversed(events) if e["event"] in ("divergence", "stopped"))
+        labels.append(("diverged", step))
+    last = max((r["step"] for r in records if "step" in r), default=0)
+    still = [k for k, on in doctor.active.items() if on and k != "equilibrium"] + (["divergence"] if stopped else [])
+    return Diagnosis(run_dir.name, cfg, last, _merge_phases(labels), events,
+                     doctor.history.evals[-1] if doctor.history.evals else {}, still)
+
+
+def _final_line(m: dict) -> Optional[str]:
+    if "hq" in m:
+        return f"modes {m['modes']}/{m['n_modes']}  hq {100 * m['hq']:.1f} %  rev_kl {m['rev_kl']:.4f}"
+    parts = [f"{k} {m[k]:.4g}" for k in ("fid", "kid", "classes", "class_kl", "modes", "mode_kl", "coverage", "energy")
+             if isinstance(m.get(k), (int, float)) and math.isfinite(m[k])]
+    return "  ".join(parts) or None
+
+
+def format_diagnosis(d: Diagnosis) -> str:
+    """The diagnosis as terminal text: phases with step ranges, events with evidence and remedies."""
+    c = d.cfg
+    lines = [f"run {d.run}: {c.data.name}, {c.model.name}, loss {c.loss.name}, "
+             f"step {d.last_step} of {c.train.steps}", "", "phases"]
+    for name, a, b in d.phases:
+        lines.append(f"  {name:<12} steps {a}-{b}")
+    if not d.phases:
+        lines.append("  (no training records yet)")
+    lines += ["", "events"]
+    for e in d.events:
+        state = "" if e.get("state", "raised") == "raised" else f" ({e['state']})"
+        lines.append(f"  step {e['step']:>7}  {e.get('severity', ''):<7}  {e['event']}{state}: {e.get('message', '')}")
+        if e.get("evidence"):
+            lines.append("                 evidence: " + ", ".join(f"{k}={v}" for k, v in e["evidence"].items()))
+        if e.get("remedy"):
+            lines.append("                 try: " + "  ".join(e["remedy"]))
+    if not d.events:
+        lines.append("  none")
+    final = _final_line(d.final)
+    if final:
+        lines += ["", f"latest evaluation (step {d.final.get('step')}): {final}"]
+    seen = sorted({e["event"] for e in d.problems})
+    verdict = "healthy: no alarm raised" if not seen else f"problems seen: {', '.join(seen)}"
+    if d.open_at_end:
+        verdict += f"; still open at the end: {', '.join(d.open_at_end)}"
+    elif seen:
+        verdict += "; none open at the end"
+    lines += ["", f"verdict: {verdict}"]
+    return "\n".join(lines)

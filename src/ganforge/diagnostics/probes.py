@@ -1,0 +1,102 @@
+"""Cheap measurements of the game taken at log steps, for the detectors.
+
+A :class:`Probe` owns a fixed batch of noise (and labels), a fixed batch of training reals and
+one of held-out reals, all drawn once from its own seeded generator, so probing never touches
+the run's random streams: a run gives the same weights with the doctor on or off.
+
+It reports, in model space:
+
+- ``diversity``: mean pairwise distance of G's samples on the fixed noise divided by that of
+  real data (1: as spread out as the data; near 0: every noise vector gives the same sample);
+- ``d_train`` and ``d_holdout``: mean D(x) on training reals and on reals D never trained on
+  (their gap grows when D memorises its training set, Karras et al. 2020);
+- ``modes_probe``: modes covered by the fixed-noise samples (of ``n_modes``), where the data
+  has known modes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, Optional
+
+import torch
+from torch import Tensor, nn
+
+from ..metrics.toy2d import mode_metrics
+
+
+@contextlib.contextmanager
+def _eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """Eval mode and no grad: batch-norm statistics and spectral-norm vectors stay untouched."""
+    modes = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
+
+
+def mean_pairwise_distance(x: Tensor) -> float:
+    """Mean L2 distance over distinct pairs of the rows of ``x`` (n, ...)."""
+    flat = x.flatten(1).double()
+    n = len(flat)
+    return float(torch.cdist(flat, flat).sum() / (n * (n - 1)))
+
+
+def _reals(data, n: int, seed: int) -> tuple[tuple[Tensor, Optional[Tensor]], Optional[tuple[Tensor, Optional[Tensor]]]]:
+    """(training reals, held-out reals or None) in model space, each (n, *shape) with labels.
+
+    Finite image sets: a fixed subset of the training images and of the held-out split, when
+    the dataset has one. Known densities: two independent draws (every draw is unseen data).
+    Other sources (a user's points) have no held-out split: no overfitting probe.
+    """
+    g = torch.Generator().manual_seed(seed)
+    images = getattr(data, "images", None)
+    if images is not None and tuple(images.shape[1:]) == tuple(data.shape):  # a finite image set
+        idx = torch.randperm(len(images), generator=g)[:n]
+        y = data.labels[idx] if data.labels is not None else None
+        train = (data.encode(images[idx].float() / 255), y)
+        held = None
+        if data.holdout is not None:
+            hx, hy = data.holdout
+            hidx = torch.randperm(len(hx), generator=g)[:n]
+            held = (data.encode(hx[hidx].float() / 255), hy[hidx] if hy is not None else None)
+        return train, held
+    train = (data.encode(data.reference(n, seed)), None)
+    if getattr(data, "centers", None) is not None:  # an endless known density
+        return train, (data.encode(data.reference(n, seed + 1)), None)
+    return train, None
+
+
+class Probe:
+    """Measures ``G`` and ``D`` on fixed inputs; see the module docstring."""
+
+    def __init__(self, data, prior, n_classes: int, n: int, seed: int, device: torch.device):
+        g = torch.Generator().manual_seed(seed)
+        self.data, self.device = data, device
+        self.z = prior.sample(n, g, torch.device("cpu")).to(device)  # (n, z_dim)
+        self.y = (torch.arange(n) % n_classes).to(device) if n_classes else None  # every class alike
+        (self.real, self.y_real), held = _reals(data, n, seed)
+        self.real, self.held = self.real.to(device), None
+        self.y_real = self.y_real.to(device) if (self.y_real is not None and n_classes) else None
+        if held is not None:
+            hx, hy = held
+            self.held = (hx.to(device), hy.to(device) if (hy is not None and n_classes) else None)
+        self.real_diversity = mean_pairwise_distance(self.real)
+        self.centers = getattr(data, "centers", None)
+
+    def measure(self, G: nn.Module, D: nn.Module) -> dict:
+        out = {}
+        with _eval_mode(G, D):
+            fake = G(self.z, self.y)  # (n, *shape), model space
+            out["diversity"] = mean_pairwise_distance(fake) / max(self.real_diversity, 1e-12)
+            if self.held is not None:
+                out["d_train"] = float(torch.sigmoid(D(self.real, self.y_real)).mean())
+                out["d_holdout"] = float(torch.sigmoid(D(*self.held)).mean())
+        if self.centers is not None:
+            m = mode_metrics(self.data.decode(fake.float().cpu()), self.centers, self.data.std)
+            out["modes_probe"], out["n_modes"] = m["modes"], m["n_modes"]
+        return out
