@@ -68,3 +68,16 @@ def test_points_need_a_path_and_a_known_suffix(tmp_path):
     np.save(tmp_path / "inf.npy", np.array([[1.0, np.inf], [0.0, 0.0]]))
     with pytest.raises(GanforgeError, match="infinite"):
         DATASETS.get("points")(DataConfig(name="points", path=str(tmp_path / "inf.npy")), 0)
+
+
+def test_data_limit_keeps_the_first_items_of_a_finite_dataset():
+    from ganforge.build import build_data
+    from ganforge.config import load_config
+    from ganforge.errors import GanforgeError
+
+    cfg = load_config("digits", ["data.limit=200", "data.resolution=8"])
+    data = build_data(cfg)
+    assert len(data.images) == 200 and len(data.labels) == 200 and len(data.holdout[0]) == 360
+    assert data.sample(450)[0].shape == (450, 1, 8, 8)  # epochs of 200 images
+    with pytest.raises(GanforgeError, match="data.limit"):
+        build_data(load_config("grid25", ["data.limit=10"]))

@@ -200,3 +200,12 @@ def test_a_collapsing_grid25_run_is_diagnosed_at_the_step_coverage_drops(tmp_pat
     # raised within patience (3) + smoothing (2) log steps of the drop, not before it
     assert 1500 < collapse[0]["step"] <= 1500 + 5 * 50
     assert not [e for e in events_of(out) if e["event"] == "mode_collapse" and e["step"] <= 1500]
+
+
+def test_a_healthy_grid25_run_raises_no_alarm(tmp_path):
+    # the tuned preset, shortened (its learning rate decays over the 3,000 steps)
+    run(tmp_path, "ok", [], "train.steps=3000", "eval.every=1000", "train.progress=false",
+        "train.tensorboard=false", "train.sample_every=0", "train.threads=1", "train.ckpt_every=0")
+    warnings = [e for e in events_of(tmp_path / "ok") if e["severity"] != "info"]
+    assert warnings == []
+    assert diagnose(tmp_path / "ok").phases[0][0] == "early"

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -50,3 +51,33 @@ def test_real_digits_score_as_real():
     bad = image_metrics(noise, real, digit_classifier(), seed=0)
     assert bad["fid"] > 5 * m["fid"] and bad["precision"] < m["precision"]
     assert m["provenance"]["n_real"] == 1437 and "digit classifier" in m["provenance"]["feature_space"]
+
+
+def test_labelled_user_images_are_measured_with_a_classifier_trained_on_their_labels(tmp_path):
+    """A folder of two classes (bright top half vs bright left half): ganforge trains a classifier
+    on their labels, reports its feature space, and the real images score as real."""
+    from PIL import Image
+
+    from ganforge.config import DataConfig
+    from ganforge.data import DATASETS
+    from ganforge.evaluation import sample_metrics
+
+    g = np.random.default_rng(0)
+    for cls in ("top", "left"):
+        (tmp_path / cls).mkdir()
+        for i in range(60):
+            a = (g.random((16, 16)) * 60).astype(np.uint8)
+            if cls == "top":
+                a[:8] += 150
+            else:
+                a[:, :8] += 150
+            Image.fromarray(a).save(tmp_path / cls / f"{i}.png")
+    data = DATASETS.get("folder")(DataConfig(name="folder", path=str(tmp_path), resolution=16, channels=1), 0)
+    real = data.reference(120, seed=1)
+    m = sample_metrics(real, data, seed=2)
+    assert "trained on this dataset's labels" in m["provenance"]["feature_space"]
+    assert m["n_classes"] == 2 and m["classes"] == 2 and m["class_kl"] < 0.05
+    assert m["precision"] > 0.9 and m["recall"] > 0.9
+    blank = torch.zeros(120, 1, 16, 16)  # one flat image: a collapsed generator
+    bad = sample_metrics(blank, data, seed=2)
+    assert bad["classes"] == 1 and bad["fid"] > m["fid"] + 10 and bad["coverage"] < 0.1

@@ -40,7 +40,13 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_data(cfg: Config):
-    return DATASETS.get(cfg.data.name)(cfg.data, cfg.train.seed)
+    data = DATASETS.get(cfg.data.name)(cfg.data, cfg.train.seed)
+    if cfg.data.limit:
+        if not hasattr(data, "keep_first"):
+            raise GanforgeError(f"data.limit: data.name={cfg.data.name} is an endless source of samples; "
+                                "a limit applies to finite datasets (images, a points file)")
+        data.keep_first(cfg.data.limit)
+    return data
 
 
 def n_classes(cfg: Config, data) -> int:

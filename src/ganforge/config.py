@@ -33,6 +33,7 @@ class DataConfig:
     path: Optional[str] = None  # the user's data: points (.csv/.npy), folder, npz, idx, cifar10
     resolution: int = 32  # images: resized to resolution x resolution (a power of two, 8..128)
     channels: int = 0  # images: 1 (grey) or 3 (RGB); 0 keeps the dataset's own
+    limit: int = 0  # finite datasets: train on the first N items only (small-data studies); 0 = all
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,7 @@ def validate(cfg: Config) -> None:
     _check(m.d_norm in ("none", "batch", "spectral"), "model.d_norm", "use none, batch or spectral", m.d_norm)
     _check(m.g_cond in ("concat", "cbn"), "model.g_cond", "use concat or cbn", m.g_cond)
     _check(m.d_cond in ("projection", "concat"), "model.d_cond", "use projection or concat", m.d_cond)
+    _check(cfg.data.limit >= 0, "data.limit", "it must be >= 0 (0 = all items)", cfg.data.limit)
     _check(cfg.data.channels in (0, 1, 3), "data.channels", "use 1, 3 or 0 (as stored)", cfg.data.channels)
     r = cfg.data.resolution
     _check(8 <= r <= 128 and not r & (r - 1), "data.resolution", "use a power of two from 8 to 128", r)

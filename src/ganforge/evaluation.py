@@ -46,8 +46,9 @@ def generate(G: nn.Module, prior: Prior, n: int, seed: int, data=None, n_classes
 
 def sample_metrics(x: Tensor, data, seed: int, labels: Optional[Tensor] = None) -> dict:
     """Metrics of samples ``x`` (data space) against ``data``: exact mode metrics for known
-    densities; the digit classifier's metrics for digit images; else the energy distance to
-    real data in raw coordinates (pixels for images), saying so in ``provenance``."""
+    densities; the digit classifier's metrics for digit images; for other labelled images, the
+    metrics of a classifier trained on their labels; else the energy distance to real data in
+    raw coordinates (pixels for images). ``provenance`` says which feature space."""
     if getattr(data, "centers", None) is not None:
         m = mode_metrics(x.flatten(1), data.centers, data.std)
         m.pop("counts")
@@ -57,6 +58,12 @@ def sample_metrics(x: Tensor, data, seed: int, labels: Optional[Tensor] = None) 
         from .metrics.image import image_metrics
 
         return image_metrics(x, data.reference(len(x), seed), digit_classifier(), seed, labels=labels)
+    if x.dim() == 4 and getattr(data, "labels", None) is not None and getattr(data, "n_classes", 0) >= 2:
+        from .metrics.features import data_classifier
+        from .metrics.image import image_metrics
+
+        clf = data_classifier(data.images, data.labels, data.n_classes)
+        return image_metrics(x, data.reference(len(x), seed), clf, seed, labels=labels)
     real = data.reference(len(x), seed)
     space = "raw pixels" if x.dim() == 4 else "raw coordinates"
     return {"energy": energy_distance(x.flatten(1), real.flatten(1)), "n": len(x),

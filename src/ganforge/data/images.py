@@ -52,7 +52,14 @@ class ImageData(Normalized):
         self.centers, self.std = None, None
         c = self.shape[0]
         self.loc, self.scale = torch.full((c, 1, 1), 0.5), torch.full((c, 1, 1), 0.5)  # [0, 1] <-> [-1, 1]
+        self.seed = seed
         self.order = EpochSampler(len(images), seed)
+
+    def keep_first(self, n: int) -> None:
+        """Train on the first ``n`` images only (small-data studies); the held-out split stays."""
+        self.images = self.images[:n]
+        self.labels = self.labels[:n] if self.labels is not None else None
+        self.order = EpochSampler(len(self.images), self.seed)
 
     def sample(self, n: int) -> tuple[Tensor, Optional[Tensor]]:
         idx = self.order.next(n)

@@ -96,7 +96,13 @@ class PointsData(Normalized):
         self.shape = tuple(points.shape[1:])
         self.n_classes = 0
         self.centers, self.std = None, None
+        self.seed = seed
         self.order = EpochSampler(len(points), seed)
+
+    def keep_first(self, n: int) -> None:
+        """Train on the first ``n`` points only (the normalisation stays that of all points)."""
+        self.points = self.points[:n]
+        self.order = EpochSampler(len(self.points), self.seed)
 
     def sample(self, n: int) -> tuple[Tensor, None]:
         return self.encode(self.points[self.order.next(n)]), None

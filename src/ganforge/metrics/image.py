@@ -25,12 +25,13 @@ from .features import Classifier, RECIPE
 
 
 class ClassifierFeatures(nn.Module):
-    """(B, C, H, W) in [0, 1] -> (B, 128 * C): a torchmetrics feature extractor."""
+    """(B, C, H, W) in [0, 1] -> (B, 128 * C) (per-channel classifiers) or (B, 128): a
+    torchmetrics feature extractor."""
 
     def __init__(self, clf: Classifier, channels: int):
         super().__init__()
         self.clf, self.channels = clf, channels
-        self.num_features = 128 * channels
+        self.num_features = 128 * (channels if clf.per_channel else 1)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.clf.features(x).reshape(x.shape[0], -1)
@@ -106,7 +107,9 @@ def classifier_score(logits: Tensor) -> float:
 
 def image_metrics(fake: Tensor, real: Tensor, clf: Classifier, seed: int, prdc_on: bool = True,
                   labels: Optional[Tensor] = None) -> dict:
-    """Every digit metric for generated ``fake`` and reference ``real`` images (N, C, H, W) in [0, 1].
+    """Every classifier metric for generated ``fake`` and reference ``real`` images (N, C, H, W)
+    in [0, 1], in the feature space of ``clf`` (the digit classifier or one trained on the
+    user's labels).
 
     ``labels`` (N,): the classes a conditional G was asked for; then ``class_accuracy`` is
     the classifier's accuracy on the generated samples against them.
@@ -115,20 +118,20 @@ def image_metrics(fake: Tensor, real: Tensor, clf: Classifier, seed: int, prdc_o
     out = fid_kid(real, fake, clf)
     if prdc_on:
         out.update(prdc(ClassifierFeatures(clf, c)(real), ClassifierFeatures(clf, c)(fake)))
-    logits = clf.logits(fake)  # (N * C, 10)
-    digits = logits.argmax(1).view(len(fake), c)  # (N, C)
-    if c == 3:  # stacked digits: the triple of channel classes is one of 1,000 modes
-        modes = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
+    logits = clf.logits(fake)  # (N * C, K) per channel, or (N, K)
+    pred = logits.argmax(1).view(len(fake), -1)  # (N, C) or (N, 1)
+    if clf.per_channel and c == 3:  # stacked digits: the triple of channel classes is one of 1,000 modes
+        modes = pred[:, 0] * 100 + pred[:, 1] * 10 + pred[:, 2]
         out["modes"], out["mode_kl"] = class_histogram_kl(modes, 1000)
         out["n_modes"] = 1000
     else:
-        out["classes"], out["class_kl"] = class_histogram_kl(digits[:, 0], 10)
+        out["classes"], out["class_kl"] = class_histogram_kl(pred[:, 0], clf.n_classes)
+        out["n_classes"] = clf.n_classes
         out["classifier_score"] = classifier_score(logits)
         if labels is not None:
-            out["class_accuracy"] = float((digits[:, 0] == labels.cpu()).double().mean())
+            out["class_accuracy"] = float((pred[:, 0] == labels.cpu()).double().mean())
     out["provenance"] = {
-        "feature_space": f"ganforge digit classifier {RECIPE['arch']} (128 features per channel, "
-        f"test accuracy {clf.test_accuracy:.4f}, cache key {clf.key})",
+        "feature_space": clf.space or f"classifier {RECIPE['arch']} (cache key {clf.key})",
         "n_real": len(real),
         "n_fake": len(fake),
         "seed": seed,
