@@ -154,7 +154,7 @@ def main() -> None:
         f"ganforge option off. Device: {dev}, {torch.get_num_threads()} torch threads, torch {torch.__version__}. "
         f"Median over {a.rounds} alternating rounds of {a.steps} iterations. Measured fp32 matmul peak "
         f"(2048x2048): {peak:.1f} GFLOP/s. Command: `python benchmarks/throughput.py --steps {a.steps} "
-        f"--rounds {a.rounds} --device {a.device}`.",
+        f"--rounds {a.rounds} --batch {a.batch} --resolution {a.resolution} --device {a.device}`.",
         "",
         "| loop | images/s | s / iteration | GFLOP / iteration | GFLOP/s | of matmul peak |",
         "|---|---|---|---|---|---|",

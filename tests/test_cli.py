@@ -9,7 +9,7 @@ from ganforge.cli import main
 
 
 def train_cli(tmp_path, tiny, *extra, out="r"):
-    return main(["train", "--out", str(tmp_path / out), *tiny, "train.steps=40", *extra])
+    return main(["train", "--preset", "grid25", "--out", str(tmp_path / out), *tiny, "train.steps=40", *extra])
 
 
 def test_train_sample_evaluate(tmp_path, tiny, capsys):
@@ -83,7 +83,9 @@ def test_nothing_written_over_an_existing_run(tmp_path, tiny, capsys):
 def test_numbered_run_directories_and_dry_run(tmp_path, tiny, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--dry-run", "train.steps=7"]) == 0
-    assert "steps: 7" in capsys.readouterr().out and not (tmp_path / "runs").exists()
+    out = capsys.readouterr().out
+    assert "steps: 7" in out and not (tmp_path / "runs").exists()
+    assert "name: digits" in out and "name: dcgan" in out  # the default job: a DCGAN on the bundled digits
     assert main(["train", "--preset", "ring8", *tiny, "train.steps=10"]) == 0
     assert main(["train", "--preset", "ring8", *tiny, "train.steps=10"]) == 0
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["001-ring8", "002-ring8"]

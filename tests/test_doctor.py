@@ -135,7 +135,7 @@ def test_minimax_against_a_much_stronger_d_is_diagnosed_as_vanishing_gradients(t
 
 
 def test_a_learning_rate_of_one_diverges_is_rolled_back_then_stops(tmp_path, tiny, capsys):
-    args = ["train", "--out", str(tmp_path / "lr1"), *tiny, "train.steps=300", "train.ckpt_every=20",
+    args = ["train", "--preset", "grid25", "--out", str(tmp_path / "lr1"), *tiny, "train.steps=300", "train.ckpt_every=20",
             "optim.name=sgd", "optim.d_lr=1.0", "optim.g_lr=1.0", "doctor.max_retries=2"]
     assert main(args) == 3  # the run failed: its own exit code, not 2 (bad input)
     err = capsys.readouterr().err

@@ -24,7 +24,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .errors import GanforgeError
 
-DEFAULT_PRESET = "grid25"
+DEFAULT_PRESET = "digits"  # `ganforge train` with no arguments: a DCGAN on the bundled digits
 
 
 @dataclass(frozen=True)
