@@ -122,32 +122,37 @@ class ModeCollapse(Detector):
 
     DROP = 0.3  # coverage fell by this fraction of its peak (and by at least 3 modes)
 
-    def _dropped(self, values: list, n_modes: Optional[float], smooth: int) -> Optional[tuple[float, float]]:
-        """(peak, now) of the coverage, each a running median of ``smooth`` values (the probe's
-        256 samples are noisy), when it fell by DROP of a peak that had covered at least half
-        of the modes: early mode hopping before coverage is established is not collapse."""
-        values = _finite(values)
-        if len(values) < smooth:
-            return None
-        med = [statistics.median(values[i - smooth:i]) for i in range(smooth, len(values) + 1)]
-        peak, now = max(med), med[-1]
+    def __init__(self, cfg: Config):
+        super().__init__(cfg)
+        self.probe_peak = -math.inf  # the best smoothed probe coverage so far, kept as records arrive
+
+    def _dropped(self, peak: float, now: float, n_modes: Optional[float]) -> Optional[tuple[float, float]]:
+        """(peak, now) when coverage fell by DROP of a peak that had covered at least half of the
+        modes: early mode hopping before coverage is established is not collapse."""
         established = n_modes is None or peak >= 0.5 * n_modes
         if established and peak - now >= max(3.0, self.DROP * peak):
             return peak, now
         return None
 
     def check(self, h: History) -> Optional[tuple[str, dict]]:
+        rec = h.train[-1]
+        # a running median of 3 probes (256 samples are noisy); its peak is updated at every
+        # record, so each check costs O(1) however long the run
+        recent = _finite(h.series("modes_probe", last=3))
+        now = statistics.median(recent) if len(recent) == 3 else None
+        if now is not None:
+            self.probe_peak = max(self.probe_peak, now)
         if not self.warm(h):
             return None
-        rec = h.train[-1]
-        drop = self._dropped(h.series("modes_probe"), rec.get("n_modes"), smooth=3)
+        drop = self._dropped(self.probe_peak, now, rec.get("n_modes")) if now is not None else None
         if drop:
             peak, now = drop
             return (f"coverage on fixed noise fell from {peak:.0f} to {now:.0f} modes",
                     {"modes_probe": now, "peak": peak, "diversity": _r(rec.get("diversity", math.nan))})
         key = _coverage_key(h.evals[-1]) if h.evals else None
         if key:
-            drop = self._dropped([e.get(key) for e in h.evals], h.evals[-1].get("n_modes", 10), smooth=1)
+            covered = _finite([e.get(key) for e in h.evals])  # evaluations are few: the whole list
+            drop = self._dropped(max(covered), covered[-1], h.evals[-1].get("n_modes", 10)) if covered else None
             if drop:
                 peak, now = drop
                 return (f"evaluation coverage fell from {peak:.0f} to {now:.0f} {key}",
@@ -324,14 +329,13 @@ class Doctor:
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
-        self.detectors = [cls(cfg) for cls in DETECTORS]
         self.reset()
 
     def reset(self) -> None:
+        self.detectors = [cls(self.cfg) for cls in DETECTORS]  # fresh state: a rollback replays
         self.history = History()
         self.active = {d.kind: False for d in self.detectors}
         self.streak = {d.kind: 0 for d in self.detectors}  # consecutive checks against the state
-        self.last = {d.kind: None for d in self.detectors}  # the latest (message, evidence)
 
     def observe(self, record: dict) -> list[dict]:
         if "event" in record:
@@ -348,8 +352,6 @@ class Doctor:
         events = []
         for d in self.detectors:
             found = d.check(self.history)
-            if found is not None:
-                self.last[d.kind] = found
             # count consecutive checks that disagree with the current state
             self.streak[d.kind] = self.streak[d.kind] + 1 if (found is not None) != self.active[d.kind] else 0
             if self.streak[d.kind] < self.cfg.doctor.patience:
