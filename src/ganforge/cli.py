@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=int, help="number of samples (default: eval.n_samples)")
     e.add_argument("--seed", type=int, help="sampling seed (default: eval.seed)")
     e.add_argument("--plot", help="also write a scatter plot of real vs generated points (.png)")
+    e.add_argument("--inception-weights", metavar="PATH",
+                   help="images: FID/KID in Inception-v3's space from this local weights file "
+                        "(default: eval.inception_weights; never downloaded)")
 
     i = sub.add_parser("interpolate", help="a strip of images along paths between random latents")
     i.add_argument("run", metavar="RUN")
@@ -101,7 +104,11 @@ def _metrics_line(m: dict) -> str:
         keys = ("fid", "kid", "precision", "recall", "density", "coverage", "classes", "class_kl", "modes",
                 "mode_kl", "classifier_score", "class_accuracy")
         line = "  ".join(f"{k} {m[k]:.4g}" for k in keys if k in m)
-        return f"{line}\nfeature space: {m['provenance']['feature_space']}"
+        prov = m["provenance"]
+        fid_space = prov.get("fid_feature_space", prov["feature_space"])
+        if fid_space == prov["feature_space"]:
+            return f"{line}\nfeature space: {fid_space}"
+        return f"{line}\nfeature space of fid/kid: {fid_space}\nfeature space of the rest: {prov['feature_space']}"
     return f"energy distance {m['energy']:.4f} in {m['provenance']['feature_space']}  (n={m['n']})"
 
 
@@ -172,7 +179,10 @@ def _evaluate(args) -> int:
     if run.n_classes and not stacked:
         labels = torch.arange(n) % run.n_classes  # ask for every class equally often
     x = run.generate(n, seed, labels)
-    metrics = sample_metrics(x, data, seed, labels)
+    weights = args.inception_weights or cfg.eval.inception_weights
+    if weights and len(data.shape) != 3:
+        raise GanforgeError("--inception-weights: Inception FID/KID is for image runs; this run generates points")
+    metrics = sample_metrics(x, data, seed, labels, inception_weights=weights)
     if args.plot:
         from .report.plots import scatter
 

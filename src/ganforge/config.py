@@ -104,6 +104,9 @@ class EvalConfig:
     n_samples: int = 2500
     every: int = 500  # quality metrics during training, on fixed noise; 0 = only at the end
     seed: int = 1234
+    # images: a local Inception-v3 weights file (torch-fidelity's pt_inception-2015-12-05-*.pth)
+    # for FID/KID in Inception's space; never downloaded. Unset: a classifier's feature space.
+    inception_weights: Optional[str] = None
 
 
 @dataclass(frozen=True)

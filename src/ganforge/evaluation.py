@@ -44,11 +44,15 @@ def generate(G: nn.Module, prior: Prior, n: int, seed: int, data=None, n_classes
     return data.decode(x) if data is not None else x
 
 
-def sample_metrics(x: Tensor, data, seed: int, labels: Optional[Tensor] = None) -> dict:
+def sample_metrics(x: Tensor, data, seed: int, labels: Optional[Tensor] = None,
+                   inception_weights: Optional[str] = None) -> dict:
     """Metrics of samples ``x`` (data space) against ``data``: exact mode metrics for known
     densities; the digit classifier's metrics for digit images; for other labelled images, the
     metrics of a classifier trained on their labels; else the energy distance to real data in
-    raw coordinates (pixels for images). ``provenance`` says which feature space."""
+    raw coordinates (pixels for images). ``provenance`` says which feature space.
+
+    ``inception_weights`` (images): the path of the user's Inception-v3 weights file; FID and
+    KID are then measured in Inception's pool3 space (never downloaded)."""
     if getattr(data, "centers", None) is not None:
         m = mode_metrics(x.flatten(1), data.centers, data.std)
         m.pop("counts")
@@ -57,14 +61,24 @@ def sample_metrics(x: Tensor, data, seed: int, labels: Optional[Tensor] = None) 
         from .metrics.features import digit_classifier
         from .metrics.image import image_metrics
 
-        return image_metrics(x, data.reference(len(x), seed), digit_classifier(), seed, labels=labels)
+        return image_metrics(x, data.reference(len(x), seed), digit_classifier(), seed, labels=labels,
+                             inception_weights=inception_weights)
     if x.dim() == 4 and getattr(data, "labels", None) is not None and getattr(data, "n_classes", 0) >= 2:
         from .metrics.features import data_classifier
         from .metrics.image import image_metrics
 
         clf = data_classifier(data.images, data.labels, data.n_classes)
-        return image_metrics(x, data.reference(len(x), seed), clf, seed, labels=labels)
+        return image_metrics(x, data.reference(len(x), seed), clf, seed, labels=labels,
+                             inception_weights=inception_weights)
     real = data.reference(len(x), seed)
+    if x.dim() == 4 and inception_weights:  # unlabelled images: Inception FID/KID and the pixel energy
+        from .metrics.inception import inception_fid_kid
+
+        m = inception_fid_kid(real, x, inception_weights)
+        space = m.pop("fid_feature_space")
+        return {**m, "energy": energy_distance(x.flatten(1), real.flatten(1)), "n": len(x),
+                "provenance": {"feature_space": "raw pixels (energy)", "fid_feature_space": space,
+                               "n_real": len(real), "n_fake": len(x), "seed": seed}}
     space = "raw pixels" if x.dim() == 4 else "raw coordinates"
     return {"energy": energy_distance(x.flatten(1), real.flatten(1)), "n": len(x),
             "provenance": {"feature_space": space, "n_real": len(real), "n_fake": len(x), "seed": seed}}

@@ -69,14 +69,16 @@ def prdc(real: Tensor, fake: Tensor, k_pr: int = 3, k_dc: int = 5, chunk: int = 
     }
 
 
-def fid_kid(real: Tensor, fake: Tensor, clf: Classifier, batch_size: int = 500) -> dict:
-    """FID and KID (mean, std) of images in [0, 1] with torchmetrics, in the classifier's space."""
+def fid_kid(real: Tensor, fake: Tensor, clf: Optional[Classifier], batch_size: int = 500,
+            feat: Optional[nn.Module] = None) -> dict:
+    """FID and KID (mean, std) of images in [0, 1] with torchmetrics, in the classifier's space
+    (or in the space of ``feat``, a module with ``num_features``, e.g. Inception-v3)."""
     import warnings
 
     from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance
 
-    feat = ClassifierFeatures(clf, real.shape[1])
+    feat = feat if feat is not None else ClassifierFeatures(clf, real.shape[1])
     fid = FrechetInceptionDistance(feature=feat, normalize=True)
     fid.set_dtype(torch.float64)
     subset = min(1000, len(real), len(fake))
@@ -106,16 +108,26 @@ def classifier_score(logits: Tensor) -> float:
 
 
 def image_metrics(fake: Tensor, real: Tensor, clf: Classifier, seed: int, prdc_on: bool = True,
-                  labels: Optional[Tensor] = None) -> dict:
+                  labels: Optional[Tensor] = None, inception_weights: Optional[str] = None) -> dict:
     """Every classifier metric for generated ``fake`` and reference ``real`` images (N, C, H, W)
     in [0, 1], in the feature space of ``clf`` (the digit classifier or one trained on the
     user's labels).
 
     ``labels`` (N,): the classes a conditional G was asked for; then ``class_accuracy`` is
     the classifier's accuracy on the generated samples against them.
+
+    ``inception_weights``: the path of a local Inception-v3 weights file; then FID and KID
+    are measured in Inception's space (``provenance.fid_feature_space`` says so) and the
+    other metrics stay in the classifier's.
     """
     c = fake.shape[1]
-    out = fid_kid(real, fake, clf)
+    if inception_weights:
+        from .inception import inception_fid_kid
+
+        out = inception_fid_kid(real, fake, inception_weights)
+        fid_space = out.pop("fid_feature_space")
+    else:
+        out = fid_kid(real, fake, clf)
     if prdc_on:
         out.update(prdc(ClassifierFeatures(clf, c)(real), ClassifierFeatures(clf, c)(fake)))
     logits = clf.logits(fake)  # (N * C, K) per channel, or (N, K)
@@ -130,8 +142,10 @@ def image_metrics(fake: Tensor, real: Tensor, clf: Classifier, seed: int, prdc_o
         out["classifier_score"] = classifier_score(logits)
         if labels is not None:
             out["class_accuracy"] = float((pred[:, 0] == labels.cpu()).double().mean())
+    space = clf.space or f"classifier {RECIPE['arch']} (cache key {clf.key})"
     out["provenance"] = {
-        "feature_space": clf.space or f"classifier {RECIPE['arch']} (cache key {clf.key})",
+        "feature_space": space,
+        "fid_feature_space": fid_space if inception_weights else space,
         "n_real": len(real),
         "n_fake": len(fake),
         "seed": seed,

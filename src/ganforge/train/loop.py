@@ -115,6 +115,10 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
     torch.manual_seed(T.seed)  # initial weights; the game's noise has its own generator
     data = build_data(cfg) if data is None else data
     gan = build_gan(cfg, data, device)
+    if cfg.eval.inception_weights:  # a bad path fails now, not at the first evaluation
+        from ..metrics.inception import check_weights
+
+        check_weights(cfg.eval.inception_weights)
 
     start = 0
     recovery = {"retries": 0, "lr_scale": 1.0}  # divergence rollbacks so far; they persist across resumes
@@ -175,7 +179,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
 
     def evaluate(step: int) -> dict:
         x = generate(sampler(), gan.prior, cfg.eval.n_samples, cfg.eval.seed, data, gan.n_classes)
-        m = {"step": step, **sample_metrics(x, data, cfg.eval.seed)}
+        m = {"step": step, **sample_metrics(x, data, cfg.eval.seed, inception_weights=cfg.eval.inception_weights)}
         emit(m)
         return m
 
