@@ -136,3 +136,12 @@ def test_image_run_outputs_and_metrics(tmp_path, capsys):
                 "classifier_score", "class_accuracy"):
         assert key in m, key
     assert m["provenance"]["n_fake"] == 50 and m["provenance"]["seed"] == m["seed"]
+
+
+@pytest.mark.parametrize("override, words", [("augment.policy=translation", "augment.policy"), ("reg.bcr.weight=1", "reg.bcr")])
+def test_image_only_stabilisers_on_points_are_refused_before_a_run_directory(tmp_path, monkeypatch, capsys, override, words):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--preset", "grid25", override, "train.progress=false"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ganforge: error:") and "\n" not in err and words in err and "images" in err
+    assert not (tmp_path / "runs").exists()

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import torch
@@ -215,3 +216,72 @@ def test_ctrl_c_stops_between_steps_with_a_checkpoint_that_resumes_exactly(tmp_p
 def test_cuda_training_matches_shapes_and_stays_finite(tmp_path, tiny):
     r = run(tmp_path, "cuda", tiny, "train.steps=30", "train.device=cuda", "reg.r1.weight=1")
     assert 0 <= r.metrics["hq"] <= 1
+
+
+@pytest.fixture
+def images_no_eval(monkeypatch):
+    """Tiny digits runs without the final image metrics (their classifier costs ~30 s once):
+    these tests are about the training mechanics."""
+    from conftest import TINY_IMAGES
+
+    monkeypatch.setattr("ganforge.train.loop.sample_metrics", lambda x, data, seed: {})
+    return TINY_IMAGES + ["doctor.enabled=false"]
+
+
+def run_digits(tmp_path, name, tiny_images, *overrides, resume=False):
+    cfg = load_config("digits", tiny_images + list(overrides))
+    out = tmp_path / name
+    out.mkdir(exist_ok=True)
+    return train(cfg, out, resume=resume)
+
+
+ADA = ["augment.policy=translation,cutout,color", "augment.ada_target=0.6", "augment.ada_interval=3", "augment.ada_kimg=1"]
+
+
+@pytest.mark.parametrize("overrides", [
+    ["reg.lecam.weight=0.3"], ["reg.dragan.weight=1"], ["reg.bcr.weight=1"], ADA,
+    ["augment.policy=translation", "reg.r1.weight=1", "reg.r1.interval=4"],
+], ids=["lecam", "dragan", "bcr", "ada", "lazy_r1"])
+def test_stabilisers_train_to_finite_losses(tmp_path, images_no_eval, overrides):
+    run_digits(tmp_path, "s", images_no_eval, "train.steps=20", *overrides)
+    recs = [json.loads(x) for x in (tmp_path / "s" / "metrics.jsonl").read_text().splitlines()]
+    train_recs = [r for r in recs if "loss_d" in r]
+    assert len(train_recs) == 4 and all(math.isfinite(r["loss_d"]) and math.isfinite(r["loss_g"]) for r in train_recs)
+    name = overrides[0].split(".")[1] if overrides[0].startswith("reg.") else None
+    if name:
+        assert all(name in r and r[name] >= 0 for r in train_recs)
+    if overrides is ADA:  # p is logged over time; it starts at 0 and moves by 48 / 1000 per interval
+        ps = [r["aug_p"] for r in train_recs]
+        assert all("ada_rt" in r for r in train_recs) and all(0 <= p <= 1 for p in ps) and max(ps) > 0
+
+
+def test_lazy_rescale_survives_the_loops_learning_rate_updates(tmp_path, images_no_eval):
+    run_digits(tmp_path, "l", images_no_eval, "train.steps=10", "optim.d_lr=1e-3", "reg.r1.weight=1", "reg.r1.interval=2")
+    group = load_checkpoint(tmp_path / "l")["opt_d"]["param_groups"][0]
+    assert group["lr"] == pytest.approx(1e-3 * 2 / 3)
+    assert group["betas"][1] == pytest.approx(0.999 ** (2 / 3))
+
+
+def test_resume_with_ada_and_lecam_continues_exactly(tmp_path, images_no_eval):
+    """ADA's p and its half-full accumulator (20 D steps, interval 3) and LeCam's moving
+    averages are in the checkpoint: stopped at 20 and resumed to 40 == a run to 40, bit for bit."""
+    extra = [*ADA, "reg.lecam.weight=0.3", "train.ckpt_every=20"]
+    run_digits(tmp_path, "whole", images_no_eval, "train.steps=40", *extra)
+    run_digits(tmp_path, "half", images_no_eval, "train.steps=20", *extra)
+    half = load_checkpoint(tmp_path / "half")
+    assert half["augment"]["n_logits"] > 0 and set(half["penalties"]["lecam"]) == {"alpha_real", "alpha_fake"}
+    run_digits(tmp_path, "half", images_no_eval, "train.steps=40", *extra, resume=True)
+    whole = final_state(tmp_path / "whole")
+    assert whole["augment"]["p"].item() > 0
+    assert_same_state(whole, final_state(tmp_path / "half"))
+
+
+def test_checkpoints_without_stabiliser_state_still_load(tmp_path, tiny):
+    """Checkpoints written before augment/penalty state existed resume with their initial values."""
+    run(tmp_path, "old", tiny, "train.steps=20", "train.ckpt_every=20", "reg.lecam.weight=0.1")
+    path = list_checkpoints(tmp_path / "old")[-1][1]
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["penalties"], ckpt["augment"]
+    torch.save(ckpt, path)
+    run(tmp_path, "old", tiny, "train.steps=30", "train.ckpt_every=20", "reg.lecam.weight=0.1", resume=True)
+    assert load_checkpoint(tmp_path / "old")["step"] == 30

@@ -6,9 +6,12 @@ directory is written (:func:`check_names`).
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 
+from .augment import Augment, initial_p, parse_policy
 from .config import Config, OptimConfig
 from .data import DATASETS
 from .errors import GanforgeError
@@ -74,6 +77,43 @@ def build_penalties(cfg: Config, loss: AdversarialLoss) -> tuple[PenaltyTerm, ..
     )
 
 
+IMAGES_ONLY = ("bcr",)  # penalties that transform images
+
+
+def check_images_only(cfg: Config, shape: tuple) -> None:
+    """Refuse augmentation and image-only penalties on vector data (samples of ``shape``); the
+    CLI calls this right after reading the data, before a run directory is written."""
+    if len(shape) == 3:
+        return
+    for name in IMAGES_ONLY:
+        if name in cfg.reg and cfg.reg[name].weight > 0:
+            raise GanforgeError(f"reg.{name}: it transforms images, and data.name={cfg.data.name} gives samples "
+                                f"of shape {tuple(shape)}; use it with image data")
+    if parse_policy(cfg.augment.policy):
+        raise GanforgeError(f"augment.policy={cfg.augment.policy}: augmentation applies to images, and data.name="
+                            f"{cfg.data.name} gives samples of shape {tuple(shape)}; leave augment.policy empty")
+
+
+def build_augment(cfg: Config, shape: tuple, device: torch.device) -> Optional[Augment]:
+    """The augmentation of D's inputs (``augment.*``), or None when ``augment.policy`` is empty."""
+    check_images_only(cfg, shape)
+    a = cfg.augment
+    policy = parse_policy(a.policy)
+    if not policy:
+        return None
+    return Augment(policy, initial_p(a.p, a.ada_target > 0), a.ada_target, a.ada_interval, a.ada_kimg, device)
+
+
+def lazy_scale(penalties: tuple[PenaltyTerm, ...]) -> float:
+    """Lazy regularisation (Karras et al. 2020, StyleGAN2): with a penalty every N D steps, D's
+    optimizer takes lr x c and Adam betas ** c, c = N / (N + 1), as if the N plain steps and the
+    penalty step were N + 1 steps of one optimizer. 1 without lazy penalties."""
+    intervals = {p.interval for p in penalties if p.interval > 1}
+    if len(intervals) > 1:
+        raise GanforgeError(f"reg.*.interval: lazy penalties must share one interval, got {sorted(intervals)}")
+    return next((n / (n + 1) for n in intervals), 1.0)
+
+
 def _optimizer(params, o: OptimConfig, lr: float, betas: tuple) -> torch.optim.Optimizer:
     if o.name == "adam":
         return torch.optim.Adam(params, lr=lr, betas=tuple(betas), foreach=True)
@@ -88,16 +128,21 @@ def build_gan(cfg: Config, data, device: torch.device) -> GAN:
     loss = build_loss(cfg.loss.name)
     o = cfg.optim
     gen = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)  # noise for the game
+    penalties = build_penalties(cfg, loss)
+    c = lazy_scale(penalties)
+    d_betas = tuple(b ** c for b in o.d_betas)  # sgd ignores them (its lr still takes c)
     return GAN(
         G=G,
         D=D,
         opt_g=_optimizer(G.parameters(), o, o.g_lr, o.g_betas),
-        opt_d=_optimizer(D.parameters(), o, o.d_lr, o.d_betas),
+        opt_d=_optimizer(D.parameters(), o, o.d_lr * c, d_betas),
         loss=loss,
         prior=Prior(cfg.model.prior, cfg.model.z_dim),
         gen=gen,
-        penalties=build_penalties(cfg, loss),
+        penalties=penalties,
         clip=cfg.loss.clip if loss.clip_weights else 0.0,
         ema=EMA(G, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None,
         n_classes=classes,
+        aug=build_augment(cfg, data.shape, device),
+        d_lr_scale=c,
     )

@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> int:
-    from .build import build_data, check_names
+    from .build import build_data, check_images_only, check_names
     from .rundir import existing_run, new_run_dir
     from .train.loop import train
     from .train.sinks import EventPrinter, ProgressSink
@@ -86,6 +86,7 @@ def _train(args) -> int:
         print(to_yaml(cfg), end="")
         return 0
     data = build_data(cfg)  # reads and checks the user's data before anything is written
+    check_images_only(cfg, data.shape)  # augment.policy, reg.bcr
     if not args.resume:
         name = Path(args.preset).stem if args.preset else cfg.data.name
         run_dir = new_run_dir(args.out, name)

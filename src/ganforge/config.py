@@ -72,6 +72,19 @@ class PenaltyConfig:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Differentiable augmentation of everything D sees, reals and fakes, in both updates:
+    DiffAugment (Zhao et al. 2020) with a fixed ``p``, or ADA (Karras et al. 2020) when
+    ``ada_target > 0``. Images only. See ``ganforge.augment``."""
+
+    policy: str = ""  # comma-separated subset of translation, cutout, color; empty = off
+    p: Optional[float] = None  # chance that each operation hits a sample; unset: 1 (fixed) or 0 (ADA's start)
+    ada_target: float = 0.0  # ADA: target of E[sign(D(real))], e.g. 0.6; 0 = p stays fixed
+    ada_interval: int = 4  # ADA: D updates between adjustments of p
+    ada_kimg: float = 100.0  # ADA: thousands of real images for p to cross [0, 1] (StyleGAN2-ADA: 500)
+
+
+@dataclass(frozen=True)
 class OptimConfig:
     name: str = "adam"  # adam or sgd
     g_lr: float = 2e-4
@@ -135,6 +148,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     doctor: DoctorConfig = field(default_factory=DoctorConfig)
     reg: Dict[str, PenaltyConfig] = field(default_factory=dict)  # regulariser name -> weight
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -295,3 +309,30 @@ def validate(cfg: Config) -> None:
     for name, p in cfg.reg.items():
         _check(p.weight >= 0, f"reg.{name}.weight", "it must be >= 0", p.weight)
         _check(p.interval >= 1, f"reg.{name}.interval", "it must be >= 1", p.interval)
+    _validate_stabilisers(cfg)
+
+
+AUGMENT_OPS = ("translation", "cutout", "color")
+
+
+def _validate_stabilisers(cfg: Config) -> None:
+    """Lazy regularisation's shared interval and the augment section."""
+    lazy = {name: p.interval for name, p in cfg.reg.items() if p.weight > 0 and p.interval > 1}
+    if len(set(lazy.values())) > 1:
+        keys = " and ".join(f"reg.{n}.interval={i}" for n, i in sorted(lazy.items()))
+        raise GanforgeError(f"config: {keys}: lazy penalties must share one interval, since D's learning rate "
+                            "and betas are rescaled for it (Karras et al. 2020); give them the same interval")
+    a = cfg.augment
+    ops = [s.strip() for s in a.policy.split(",") if s.strip()]
+    for op in ops:
+        _check(op in AUGMENT_OPS, "augment.policy",
+               "use a comma-separated subset of translation, cutout, color (empty = off)", a.policy)
+    _check(len(set(ops)) == len(ops), "augment.policy", "name each operation once", a.policy)
+    _check(a.p is None or 0 <= a.p <= 1, "augment.p", "it must be in [0, 1]", a.p)
+    _check(0 <= a.ada_target < 1, "augment.ada_target", "it must be in [0, 1); 0 keeps p fixed, ADA uses 0.6",
+           a.ada_target)
+    _check(a.ada_interval >= 1, "augment.ada_interval", "it must be >= 1", a.ada_interval)
+    _check(a.ada_kimg > 0, "augment.ada_kimg", "it must be > 0", a.ada_kimg)
+    _check(bool(ops) or a.ada_target == 0, "augment.ada_target",
+           "ADA needs augmentations to adapt: set augment.policy too, e.g. augment.policy=translation,color",
+           a.ada_target)

@@ -52,7 +52,26 @@ def _state(gan: GAN, data, step: int, cfg: Config) -> dict:
         "d_updates": gan.d_updates,
         "data_norm": {"loc": data.loc, "scale": data.scale},  # model space <-> data space
         "rng": {"noise": gan.gen.get_state(), "torch": torch.get_rng_state(), "data": data.state_dict()},
+        **_stabiliser_state(gan),
     }
+
+
+def _stabiliser_state(gan: GAN) -> dict:
+    """State of the stabilisers that a resume must carry: stateful penalties (lecam's moving
+    averages) and ADA's probability and accumulators. Absent from older checkpoints."""
+    return {
+        "penalties": {p.name: dict(p.state) for p in gan.penalties if p.state},
+        "augment": gan.aug.state_dict() if gan.aug is not None else None,
+    }
+
+
+def _restore_stabilisers(gan: GAN, ckpt: dict) -> None:
+    saved = ckpt.get("penalties") or {}
+    for p in gan.penalties:
+        p.state.clear()
+        p.state.update({k: v.clone() for k, v in saved.get(p.name, {}).items()})
+    if gan.aug is not None and ckpt.get("augment") is not None:
+        gan.aug.load_state_dict(ckpt["augment"])
 
 
 def _restore(gan: GAN, data, ckpt: dict) -> None:
@@ -68,6 +87,7 @@ def _restore(gan: GAN, data, ckpt: dict) -> None:
     gan.gen.set_state(ckpt["rng"]["noise"])
     torch.set_rng_state(ckpt["rng"]["torch"])
     data.load_state_dict(ckpt["rng"]["data"])
+    _restore_stabilisers(gan, ckpt)
 
 
 class _StopOnInterrupt:
@@ -214,7 +234,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
                 log = _due(step, T.log_every, T.steps)
                 factor = lr_factor(cfg.optim.schedule, step, T.steps) * recovery["lr_scale"]
                 set_lr(gan.opt_g, cfg.optim.g_lr, factor)
-                set_lr(gan.opt_d, cfg.optim.d_lr, factor)
+                set_lr(gan.opt_d, cfg.optim.d_lr * gan.d_lr_scale, factor)  # lazy regularisation's c
                 try:
                     out = train_step(gan, next_real, T.batch_size, T.d_steps, stats=log)
                     if log:  # the one host sync of a log step

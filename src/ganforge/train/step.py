@@ -8,15 +8,16 @@ schedule of checkpoints; the loop (``loop.py``) does.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
 import torch
 from torch import Tensor, nn
 
+from ..augment import Augment
 from ..losses import AdversarialLoss, value
 from ..priors import Prior
-from ..regularizers import Penalty
+from ..regularizers import Penalty, extra_args
 from .ema import EMA
 
 
@@ -28,6 +29,13 @@ class PenaltyTerm:
     fn: Penalty
     weight: float
     interval: int = 1
+    state: dict = field(default_factory=dict, compare=False)  # tensors a stateful penalty keeps (lecam)
+
+    def __call__(self, D: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator, y_real: Optional[Tensor],
+                 y_fake: Optional[Tensor], real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        """The penalty's value, handing it the logits and its state if its signature asks for them."""
+        given = {"real_logits": real_logits, "fake_logits": fake_logits, "state": self.state}
+        return self.fn(D, real, fake, gen, y_real, y_fake, **{k: given[k] for k in extra_args(self.fn)})
 
 
 @dataclass
@@ -46,6 +54,12 @@ class GAN:
     ema: Optional[EMA] = None
     n_classes: int = 0  # > 0: a conditional GAN; fakes get labels drawn uniformly
     d_updates: int = 0  # D updates so far: the clock of lazy penalties
+    aug: Optional[Augment] = None  # differentiable augmentation of D's inputs (augment.*); None = off
+    d_lr_scale: float = 1.0  # lazy regularisation's c = N / (N + 1) on D's rate; the loop applies it
+
+    def augment(self, x: Tensor) -> Tensor:
+        """What D judges: ``x`` (B, C, H, W) augmented, differentiably, or ``x`` itself when off."""
+        return x if self.aug is None else self.aug(x, self.gen)
 
     def fake_labels(self, n: int) -> Optional[Tensor]:
         """Class labels (n,) for generated samples, or None for an unconditional GAN."""
@@ -88,7 +102,8 @@ def train_step(
     Returns detached 0-dim tensors (no host sync here): always ``loss_d`` and ``loss_g``;
     with ``stats=True`` also ``d_real``, ``d_fake``, ``value`` (from the last D step's batch),
     each active penalty, the gradient norms ``grad_d`` and ``grad_g``, and ``g_logit_grad``,
-    the mean |d loss_g / d logit| per fake sample (the saturating minimax loss drives it to 0).
+    the mean |d loss_g / d logit| per fake sample (the saturating minimax loss drives it to 0),
+    and with augmentation on ``aug_p`` (and with ADA ``ada_rt``, see ``ganforge.augment``).
     """
     G, D, B = gan.G, gan.D, batch_size
     device = next(G.parameters()).device
@@ -104,11 +119,12 @@ def train_step(
         z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
         with torch.no_grad():
             fake = G(z, y_fake)  # (B, *shape); no graph back into G
+        real, fake = gan.augment(real), gan.augment(fake)  # as D sees them, penalties included
         real_logits, fake_logits = D(real, y_real), D(fake, y_fake)  # (B,), (B,)
         loss_d = gan.loss.d_loss(real_logits, fake_logits)
         for p in gan.penalties:
             if gan.d_updates % p.interval == 0:  # lazy regularisation: gain = interval
-                term = p.fn(D, real, fake, gan.gen, y_real, y_fake)
+                term = p(D, real, fake, gan.gen, y_real, y_fake, real_logits, fake_logits)
                 loss_d = loss_d + (p.weight * p.interval) * term
                 out[p.name] = term.detach()
         gan.opt_d.zero_grad(set_to_none=True)
@@ -121,6 +137,8 @@ def train_step(
                 torch._foreach_clamp_min_(list(D.parameters()), -gan.clip)
                 torch._foreach_clamp_max_(list(D.parameters()), gan.clip)
         gan.d_updates += 1
+        if gan.aug is not None:  # ADA: D's confidence on reals steers p
+            gan.aug.observe(real_logits, B, gan.d_updates)
 
     ############################
     # (2) Update G: minimise the generator loss on a fresh batch of noise
@@ -128,7 +146,7 @@ def train_step(
     z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
     y_fake = gan.fake_labels(B)
     with _frozen(D):
-        fake_logits_g = D(G(z, y_fake), y_fake)  # (B,)
+        fake_logits_g = D(gan.augment(G(z, y_fake)), y_fake)  # (B,); G learns through the augmentation
         loss_g = gan.loss.g_loss(fake_logits_g, real_logits.detach())
     if stats:  # how much gradient the loss passes to each fake logit: ~0 when it saturates
         (dlogits,) = torch.autograd.grad(loss_g, fake_logits_g, retain_graph=True)  # (B,)
@@ -147,4 +165,6 @@ def train_step(
         out["d_real"] = torch.sigmoid(real_logits).mean()  # mean D(x)
         out["d_fake"] = torch.sigmoid(fake_logits).mean()  # mean D(G(z))
         out["value"] = value(real_logits, fake_logits)  # V(D, G); -log 4 at equilibrium
+        if gan.aug is not None:
+            out.update(gan.aug.stats())  # aug_p, ada_rt
     return out
