@@ -12,7 +12,7 @@ from torch import nn
 from .config import Config, OptimConfig
 from .data import DATASETS
 from .errors import GanforgeError
-from .losses import LOSSES, AdversarialLoss, build_loss
+from .losses import LOSSES, AdversarialLoss, build_loss, smooth_real_labels
 from .models import MODELS
 from .priors import Prior
 from .regularizers import REGULARIZERS
@@ -85,7 +85,7 @@ def build_gan(cfg: Config, data, device: torch.device) -> GAN:
     classes = n_classes(cfg, data)
     G, D = build_models(cfg, data.shape, classes)
     G, D = G.to(device), D.to(device)
-    loss = build_loss(cfg.loss.name)
+    loss = smooth_real_labels(build_loss(cfg.loss.name), cfg.loss.label_smoothing)
     o = cfg.optim
     gen = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)  # noise for the game
     return GAN(
