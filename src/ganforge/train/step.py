@@ -18,6 +18,7 @@ from ..losses import AdversarialLoss, value
 from ..priors import Prior
 from ..regularizers import Penalty
 from .ema import EMA
+from .remedies import add_instance_noise
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class GAN:
     ema: Optional[EMA] = None
     n_classes: int = 0  # > 0: a conditional GAN; fakes get labels drawn uniformly
     d_updates: int = 0  # D updates so far: the clock of lazy penalties
+    instance_noise: float = 0.0  # std of the noise on D's inputs for this step (the loop anneals it); 0 = off
 
     def fake_labels(self, n: int) -> Optional[Tensor]:
         """Class labels (n,) for generated samples, or None for an unconditional GAN."""
@@ -104,6 +106,7 @@ def train_step(
         z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
         with torch.no_grad():
             fake = G(z, y_fake)  # (B, *shape); no graph back into G
+        real, fake = add_instance_noise(gan, real), add_instance_noise(gan, fake)  # x itself at sigma 0
         real_logits, fake_logits = D(real, y_real), D(fake, y_fake)  # (B,), (B,)
         loss_d = gan.loss.d_loss(real_logits, fake_logits)
         for p in gan.penalties:
@@ -128,7 +131,7 @@ def train_step(
     z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
     y_fake = gan.fake_labels(B)
     with _frozen(D):
-        fake_logits_g = D(G(z, y_fake), y_fake)  # (B,)
+        fake_logits_g = D(add_instance_noise(gan, G(z, y_fake)), y_fake)  # (B,)
         loss_g = gan.loss.g_loss(fake_logits_g, real_logits.detach())
     if stats:  # how much gradient the loss passes to each fake logit: ~0 when it saturates
         (dlogits,) = torch.autograd.grad(loss_g, fake_logits_g, retain_graph=True)  # (B,)
