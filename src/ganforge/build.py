@@ -112,4 +112,5 @@ def build_gan(cfg: Config, data, device: torch.device) -> GAN:
         clip=cfg.loss.clip if loss.clip_weights else 0.0,
         ema=EMA(G, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None,
         n_classes=classes,
+        unroll_steps=cfg.train.unroll_steps,
     )

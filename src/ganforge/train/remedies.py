@@ -1,4 +1,4 @@
-"""Training-schedule remedies used inside one GAN update: instance noise.
+"""Training-schedule remedies used inside one GAN update: instance noise and unrolled D.
 
 Kept out of ``step.py`` so that the step still reads as the plain two-phase game; each helper
 is a no-op (and draws no random numbers) when its setting is off.
@@ -6,13 +6,16 @@ is a no-op (and draws no random numbers) when its setting is off.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import copy
+from typing import TYPE_CHECKING, Callable, Optional
 
 import torch
 from torch import Tensor
 
 if TYPE_CHECKING:
     from .step import GAN
+
+Snapshot = tuple[dict, dict]  # D's state_dict, D's optimizer state_dict
 
 
 def add_instance_noise(gan: "GAN", x: Tensor) -> Tensor:
@@ -29,3 +32,54 @@ def add_instance_noise(gan: "GAN", x: Tensor) -> Tensor:
         return x
     noise = torch.randn(x.shape, generator=gan.gen, device=gan.gen.device)  # (B, ...)
     return x + sigma * noise.to(x.device, x.dtype, non_blocking=True)
+
+
+def unroll_d(
+    gan: "GAN", next_real: Callable[[int], tuple[Tensor, Optional[Tensor]]], batch_size: int
+) -> Optional[Snapshot]:
+    """Unrolled GAN (Metz et al. 2016): before G's update, update D ``gan.unroll_steps`` more
+    times on fresh batches, so that G is scored by the D that would answer its current
+    samples; return the pre-unroll state for :func:`restore_d`, or None when unrolling is off.
+
+    Simplification: G's loss is taken against the unrolled weights as constants; Metz et al.
+    also back-propagate through the K D updates (a second-order term, d theta_D^K / d theta_G),
+    which is left out here. Each unrolled update is a full D update (loss, instance noise,
+    every penalty at its plain weight, WGAN clipping) that leaves no trace: D's weights,
+    buffers and optimizer state are restored afterwards, and the lazy-penalty clock
+    ``gan.d_updates`` does not move. The extra batches do advance the run's noise and data
+    streams, which are checkpointed, so resume stays exact.
+    """
+    if gan.unroll_steps <= 0:
+        return None
+    G, D, B = gan.G, gan.D, batch_size
+    device = next(G.parameters()).device
+    snapshot = (copy.deepcopy(D.state_dict()), copy.deepcopy(gan.opt_d.state_dict()))
+    for _ in range(gan.unroll_steps):
+        real, y_real = next_real(B)  # (B, *shape), (B,) or None
+        y_real = y_real if gan.n_classes else None
+        y_fake = gan.fake_labels(B)
+        z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
+        with torch.no_grad():
+            fake = G(z, y_fake)  # (B, *shape)
+        real, fake = add_instance_noise(gan, real), add_instance_noise(gan, fake)
+        loss_d = gan.loss.d_loss(D(real, y_real), D(fake, y_fake))
+        for p in gan.penalties:
+            loss_d = loss_d + p.weight * p.fn(D, real, fake, gan.gen, y_real, y_fake)
+        gan.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        gan.opt_d.step()
+        if gan.clip > 0:
+            with torch.no_grad():
+                torch._foreach_clamp_min_(list(D.parameters()), -gan.clip)
+                torch._foreach_clamp_max_(list(D.parameters()), gan.clip)
+    return snapshot
+
+
+def restore_d(gan: "GAN", snapshot: Optional[Snapshot]) -> None:
+    """Put D and its optimizer back as :func:`unroll_d` found them (no-op for None)."""
+    if snapshot is None:
+        return
+    weights, opt_state = snapshot
+    gan.D.load_state_dict(weights)  # copies into the same parameters, which the optimizer holds
+    gan.opt_d.load_state_dict(opt_state)
+    gan.opt_d.zero_grad(set_to_none=True)  # the unrolled gradients belong to no real update

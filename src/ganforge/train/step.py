@@ -18,7 +18,7 @@ from ..losses import AdversarialLoss, value
 from ..priors import Prior
 from ..regularizers import Penalty
 from .ema import EMA
-from .remedies import add_instance_noise
+from .remedies import add_instance_noise, restore_d, unroll_d
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class GAN:
     n_classes: int = 0  # > 0: a conditional GAN; fakes get labels drawn uniformly
     d_updates: int = 0  # D updates so far: the clock of lazy penalties
     instance_noise: float = 0.0  # std of the noise on D's inputs for this step (the loop anneals it); 0 = off
+    unroll_steps: int = 0  # unrolled GAN: look-ahead D updates before G's, undone afterwards; 0 = off
 
     def fake_labels(self, n: int) -> Optional[Tensor]:
         """Class labels (n,) for generated samples, or None for an unconditional GAN."""
@@ -128,6 +129,7 @@ def train_step(
     ############################
     # (2) Update G: minimise the generator loss on a fresh batch of noise
     ############################
+    snapshot = unroll_d(gan, next_real, B)  # unrolled GAN: G plays D k steps ahead; None when off
     z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
     y_fake = gan.fake_labels(B)
     with _frozen(D):
@@ -138,6 +140,7 @@ def train_step(
         out["g_logit_grad"] = dlogits.abs().mean() * fake_logits_g.numel()
     gan.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
+    restore_d(gan, snapshot)  # undo the look-ahead: only the D phase above updates D for good
     if stats:
         out["grad_g"] = grad_norm(G)
     gan.opt_g.step()
