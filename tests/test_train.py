@@ -224,7 +224,7 @@ def images_no_eval(monkeypatch):
     these tests are about the training mechanics."""
     from conftest import TINY_IMAGES
 
-    monkeypatch.setattr("ganforge.train.loop.sample_metrics", lambda x, data, seed: {})
+    monkeypatch.setattr("ganforge.train.loop.sample_metrics", lambda x, data, seed, **kw: {})
     return TINY_IMAGES + ["doctor.enabled=false"]
 
 

@@ -15,8 +15,9 @@ from .augment import Augment, initial_p, parse_policy
 from .config import Config, OptimConfig
 from .data import DATASETS
 from .errors import GanforgeError
-from .losses import LOSSES, AdversarialLoss, build_loss
+from .losses import LOSSES, AdversarialLoss, build_loss, smooth_real_labels
 from .models import MODELS
+from .models.ensemble import DiscriminatorEnsemble
 from .priors import Prior
 from .regularizers import REGULARIZERS
 from .train.ema import EMA
@@ -62,7 +63,18 @@ def n_classes(cfg: Config, data) -> int:
 
 
 def build_models(cfg: Config, shape: tuple, classes: int = 0) -> tuple[nn.Module, nn.Module]:
-    return MODELS.get(cfg.model.name)(cfg.model, tuple(shape), classes)
+    G, D = MODELS.get(cfg.model.name)(cfg.model, tuple(shape), classes)
+    if cfg.model.d_ensemble > 1:
+        D = build_ensemble(cfg, shape, classes, D)
+    return G, D
+
+
+def build_ensemble(cfg: Config, shape: tuple, classes: int, D: nn.Module) -> DiscriminatorEnsemble:
+    """``model.d_ensemble=K``: D and K - 1 more D's, each initialised independently (drawn
+    after D, so member 0 is the D of a single-D run with the same seed). A model builder
+    returns (G, D); the G's built alongside the extra members are discarded."""
+    build = MODELS.get(cfg.model.name)
+    return DiscriminatorEnsemble([D] + [build(cfg.model, tuple(shape), classes)[1] for _ in range(cfg.model.d_ensemble - 1)])
 
 
 def build_penalties(cfg: Config, loss: AdversarialLoss) -> tuple[PenaltyTerm, ...]:
@@ -125,7 +137,7 @@ def build_gan(cfg: Config, data, device: torch.device) -> GAN:
     classes = n_classes(cfg, data)
     G, D = build_models(cfg, data.shape, classes)
     G, D = G.to(device), D.to(device)
-    loss = build_loss(cfg.loss.name)
+    loss = smooth_real_labels(build_loss(cfg.loss.name), cfg.loss.label_smoothing)
     o = cfg.optim
     gen = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)  # noise for the game
     penalties = build_penalties(cfg, loss)
@@ -145,4 +157,5 @@ def build_gan(cfg: Config, data, device: torch.device) -> GAN:
         n_classes=classes,
         aug=build_augment(cfg, data.shape, device),
         d_lr_scale=c,
+        unroll_steps=cfg.train.unroll_steps,
     )

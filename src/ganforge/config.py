@@ -47,9 +47,12 @@ class ModelConfig:
     d_depth: int = 3
     pac: int = 1  # PacGAN packing (Lin et al. 2018): D judges pac samples at once
     conditional: bool = False  # condition G and D on the dataset's class labels
-    d_norm: str = "none"  # dcgan D: none, batch or spectral
+    d_norm: str = "none"  # D: none, batch, spectral, instance or layer (dcgan); none, spectral or layer (mlp)
     g_cond: str = "concat"  # conditional G: concat (embedding to z) or cbn (conditional batch norm)
     d_cond: str = "projection"  # conditional D: projection or concat
+    g_spectral: bool = False  # spectral norm on G's layers too (SAGAN, Zhang et al. 2019)
+    mbstd: int = 0  # minibatch std group size (Karras et al. 2018): an extra feature before D's head; 0 = off
+    d_ensemble: int = 1  # K independently initialised D's; G plays against their mean loss
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class LossConfig:
     name: str = "non_saturating"  # a loss registry key
     clip: float = 0.0  # wasserstein: clip D's weights to [-clip, clip] after each step; 0 = off
     gp_weight: float = 10.0  # wgan_gp: lambda of the gradient penalty (Gulrajani et al. 2017)
+    label_smoothing: float = 0.0  # minimax, non_saturating: D's real target 1 - s (Salimans et al. 2016)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,9 @@ class TrainConfig:
     device: str = "cpu"  # cpu, cuda, cuda:N or auto
     threads: int = 0  # torch CPU threads; 0 = torch's default
     ema_beta: float = 0.0  # EMA of G's weights (with ramp-up); 0 = off
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, in model units (Sonderby et al. 2016); 0 = off
+    instance_noise_steps: int = 0  # ... annealed linearly to 0 over this many steps; 0 = over train.steps
+    unroll_steps: int = 0  # unrolled GAN (Metz et al. 2016): G plays D after K look-ahead updates; 0 = off
     log_every: int = 50
     ckpt_every: int = 1000
     keep_ckpts: int = 3  # newest checkpoints kept on disk
@@ -266,7 +273,11 @@ def validate(cfg: Config) -> None:
         _check(getattr(m, key) >= 1, f"model.{key}", "it must be >= 1", getattr(m, key))
     for key in ("g_depth", "d_depth"):
         _check(getattr(m, key) >= 0, f"model.{key}", "it must be >= 0", getattr(m, key))
-    _check(m.d_norm in ("none", "batch", "spectral"), "model.d_norm", "use none, batch or spectral", m.d_norm)
+    _check(m.d_norm in ("none", "batch", "spectral", "instance", "layer"), "model.d_norm",
+           "use none, batch, spectral, instance or layer", m.d_norm)
+    _check(m.name != "mlp" or m.d_norm in ("none", "spectral", "layer"), "model.d_norm",
+           "model.name=mlp supports none, spectral or layer (batch and instance norm are for dcgan's image features)",
+           m.d_norm)
     _check(m.g_cond in ("concat", "cbn"), "model.g_cond", "use concat or cbn", m.g_cond)
     _check(m.d_cond in ("projection", "concat"), "model.d_cond", "use projection or concat", m.d_cond)
     _check(cfg.data.limit >= 0, "data.limit", "it must be >= 0 (0 = all items)", cfg.data.limit)
@@ -275,6 +286,7 @@ def validate(cfg: Config) -> None:
     _check(8 <= r <= 128 and not r & (r - 1), "data.resolution", "use a power of two from 8 to 128", r)
     _check(m.pac >= 1, "model.pac", "it must be >= 1 (1 = no packing)", m.pac)
     _check(t.batch_size % m.pac == 0, "train.batch_size", f"it must be a multiple of model.pac={m.pac}", t.batch_size)
+    _validate_remedies(cfg)
     _check(cfg.loss.clip >= 0, "loss.clip", "it must be >= 0 (0 turns clipping off)", cfg.loss.clip)
     _check(cfg.loss.gp_weight >= 0, "loss.gp_weight", "it must be >= 0", cfg.loss.gp_weight)
     _check(o.name in ("adam", "sgd"), "optim.name", "use adam or sgd", o.name)
@@ -336,3 +348,26 @@ def _validate_stabilisers(cfg: Config) -> None:
     _check(bool(ops) or a.ada_target == 0, "augment.ada_target",
            "ADA needs augmentations to adapt: set augment.policy too, e.g. augment.policy=translation,color",
            a.ada_target)
+
+
+def _validate_remedies(cfg: Config) -> None:
+    """The stabilisation remedies: minibatch std, ensembles, label smoothing, instance noise, unrolling."""
+    m, t = cfg.model, cfg.train
+    _check(m.mbstd == 0 or m.mbstd >= 2, "model.mbstd", "use 0 (off) or a group size >= 2", m.mbstd)
+    if m.mbstd:  # D sees n // pac samples and splits them into groups of min(mbstd, n // pac)
+        sizes = [("train.batch_size", t.batch_size)] + ([("doctor.probe_n", cfg.doctor.probe_n)] if cfg.doctor.enabled else [])
+        for key, n in sizes:
+            per_d = n // m.pac
+            g = min(m.mbstd, per_d)
+            _check(per_d % g == 0, key, f"{key} / model.pac = {per_d} samples reach D, which must be a multiple of "
+                   f"the minibatch-std group min(model.mbstd, {per_d}) = {g}", n)
+    _check(m.d_ensemble >= 1, "model.d_ensemble", "it must be >= 1 (1 = a single D)", m.d_ensemble)
+    s = cfg.loss.label_smoothing
+    _check(0 <= s < 0.5, "loss.label_smoothing", "it must be in [0, 0.5): the real target 1 - s stays above 1/2", s)
+    _check(s == 0 or cfg.loss.name in ("minimax", "non_saturating"), "loss.label_smoothing",
+           f"it smooths the real target of the cross-entropy losses (minimax, non_saturating); "
+           f"loss.name={cfg.loss.name} has no target to smooth, so use 0", s)
+    _check(t.instance_noise >= 0, "train.instance_noise", "it must be >= 0 (0 turns instance noise off)", t.instance_noise)
+    _check(t.instance_noise_steps >= 0, "train.instance_noise_steps",
+           "it must be >= 0 (0 anneals over train.steps)", t.instance_noise_steps)
+    _check(t.unroll_steps >= 0, "train.unroll_steps", "it must be >= 0 (0 turns unrolling off)", t.unroll_steps)

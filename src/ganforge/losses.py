@@ -12,12 +12,13 @@ A registered loss is a function (named as its registry key) returning an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 import torch.nn.functional as F
 from torch import Tensor
 
+from .errors import GanforgeError
 from .registry import Registry
 
 DLoss = Callable[[Tensor, Tensor], Tensor]
@@ -115,4 +116,24 @@ def build_loss(name: str) -> AdversarialLoss:
     return LOSSES.get(name)()
 
 
-__all__ = ["AdversarialLoss", "LOSSES", "build_loss", "value"]
+def smooth_real_labels(loss: AdversarialLoss, s: float) -> AdversarialLoss:
+    """One-sided label smoothing (Salimans et al. 2016): D's cross-entropy on reals aims at
+    1 - s instead of 1, so D is not rewarded for ever more confident real logits; the fake
+    target stays 0 (smoothing it too would let fakes near data keep their mistakes) and G's
+    loss is unchanged. For the cross-entropy losses only (minimax, non_saturating):
+
+        d_loss = (1 - s) * E[-log D(x)] + s * E[-log(1 - D(x))] + E[-log(1 - D(G(z)))]
+    """
+    if s == 0:
+        return loss
+    if loss.d_loss is not _bce_d:
+        raise GanforgeError("loss.label_smoothing applies to the cross-entropy losses (minimax, non_saturating) only")
+
+    def d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        real = (1 - s) * F.softplus(-real_logits).mean() + s * F.softplus(real_logits).mean()
+        return real + F.softplus(fake_logits).mean()
+
+    return replace(loss, d_loss=d_loss)
+
+
+__all__ = ["AdversarialLoss", "LOSSES", "build_loss", "smooth_real_labels", "value"]

@@ -40,7 +40,14 @@ def extra_args(fn: Penalty) -> frozenset[str]:
 
 
 def _grad_sq_norm(D: nn.Module, x: Tensor, y: Labels) -> Tensor:
-    """||d D(x, y) / dx||^2 per sample, shape (B,), kept in the graph so D can descend it."""
+    """||d D(x, y) / dx||^2 per sample, shape (B,), kept in the graph so D can descend it.
+
+    For an ensemble of K D's (a D with ``members``), shape (K, B): one norm per member, so
+    that a penalty's mean is the mean of the members' own penalties (the gradient of the
+    members' summed logits would penalise their sum, not each of them)."""
+    members = getattr(D, "members", None)
+    if members is not None:
+        return torch.stack([_grad_sq_norm(m, x, y) for m in members])  # (K, B)
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x, y).sum(), x, create_graph=True)
     return grad.flatten(1).pow(2).sum(1)

@@ -1,8 +1,11 @@
 """DCGAN (Radford et al. 2016) for square images of any power-of-two size from 8 to 128.
 
 G: z (B, z_dim) -> 4x4 -> ... -> (B, C, R, R) in [-1, 1] with transposed convolutions, batch
-norm and ReLU, tanh at the output. D: strided convolutions with LeakyReLU(0.2), a choice of
-normalisation (none, batch, spectral), and a 4x4 convolution to one logit. ``g_width`` and
+norm and ReLU, tanh at the output (``model.g_spectral=true`` adds spectral norm to G's
+convolutions, as in SAGAN, Zhang et al. 2019). D: strided convolutions with LeakyReLU(0.2), a
+choice of normalisation (``model.d_norm``: none, batch, spectral, instance or layer), an
+optional minibatch standard deviation channel (``model.mbstd``), and a 4x4 convolution to one
+logit. ``g_width`` and
 ``d_width`` are the channel counts next to the image; they double per halving of the size,
 capped at 8x. Conditioning (``model.conditional=true``):
 
@@ -26,6 +29,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from ..config import ModelConfig
 from ..errors import GanforgeError
 from .base import MODELS
+from .layers import MinibatchStd, maybe_spectral, refresh_spectral_norm
 
 
 def _levels(resolution: int) -> int:
@@ -37,6 +41,17 @@ def _levels(resolution: int) -> int:
 
 def _channels(width: int, k: int) -> int:
     return width * min(2**k, 8)
+
+
+# D's normalisations of the features after each strided convolution but the first (as in
+# DCGAN); the convolution before one has no bias (the norm's shift replaces it). Instance and
+# layer norm (GroupNorm with one group: over C, H, W) judge each sample alone, unlike batch
+# norm, which mixes the real and fake statistics of a batch (and the samples of a pack).
+_D_NORMS = {
+    "batch": nn.BatchNorm2d,
+    "instance": lambda c: nn.InstanceNorm2d(c, affine=True),
+    "layer": lambda c: nn.GroupNorm(1, c),
+}
 
 
 class ConditionalBatchNorm2d(nn.Module):
@@ -55,19 +70,21 @@ class ConditionalBatchNorm2d(nn.Module):
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, z_dim: int, shape: tuple, width: int, n_classes: int = 0, cond: str = "concat"):
+    def __init__(self, z_dim: int, shape: tuple, width: int, n_classes: int = 0, cond: str = "concat",
+                 spectral: bool = False):
         super().__init__()
+        sn = maybe_spectral(spectral)  # SN on G's convolutions; its batch norm stays
         c_out, res = shape[0], shape[1]
         n = _levels(res)
         self.cbn = bool(n_classes) and cond == "cbn"
         self.embed = nn.Embedding(n_classes, z_dim) if n_classes and not self.cbn else None
         c_in = z_dim * (2 if self.embed is not None else 1)
         chans = [_channels(width, k) for k in range(n - 1, -1, -1)]  # e.g. [4w, 2w, w] for 32x32
-        self.convs = nn.ModuleList([nn.ConvTranspose2d(c_in, chans[0], 4, 1, 0, bias=False)])  # (B, c0, 4, 4)
-        self.convs.extend(nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False) for a, b in zip(chans, chans[1:]))
+        self.convs = nn.ModuleList([sn(nn.ConvTranspose2d(c_in, chans[0], 4, 1, 0, bias=False))])  # (B, c0, 4, 4)
+        self.convs.extend(sn(nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False)) for a, b in zip(chans, chans[1:]))
         norm = (lambda c: ConditionalBatchNorm2d(c, n_classes)) if self.cbn else nn.BatchNorm2d
         self.norms = nn.ModuleList(norm(c) for c in chans)
-        self.to_image = nn.ConvTranspose2d(chans[-1], c_out, 4, 2, 1)  # (B, C, R, R)
+        self.to_image = sn(nn.ConvTranspose2d(chans[-1], c_out, 4, 2, 1))  # (B, C, R, R)
 
     def forward(self, z: Tensor, y: Optional[Tensor] = None) -> Tensor:
         if self.embed is not None:
@@ -81,7 +98,7 @@ class DCGANGenerator(nn.Module):
 
 class DCGANDiscriminator(nn.Module):
     def __init__(self, shape: tuple, width: int, norm: str = "none", n_classes: int = 0,
-                 cond: str = "projection", pac: int = 1):
+                 cond: str = "projection", pac: int = 1, mbstd: int = 0):
         super().__init__()
         c_img, res = shape[0], shape[1]
         n = _levels(res)
@@ -92,12 +109,14 @@ class DCGANDiscriminator(nn.Module):
         chans = [_channels(width, k) for k in range(n)]  # e.g. [w, 2w, 4w] for 32x32
         layers: list[nn.Module] = [sn(nn.Conv2d(c_in, chans[0], 4, 2, 1)), nn.LeakyReLU(0.2)]
         for a, b in zip(chans, chans[1:]):
-            layers.append(sn(nn.Conv2d(a, b, 4, 2, 1, bias=norm != "batch")))
-            if norm == "batch":
-                layers.append(nn.BatchNorm2d(b))
+            layers.append(sn(nn.Conv2d(a, b, 4, 2, 1, bias=norm not in _D_NORMS)))
+            if norm in _D_NORMS:
+                layers.append(_D_NORMS[norm](b))
             layers.append(nn.LeakyReLU(0.2))
         self.features = nn.Sequential(*layers)  # (B, c_last, 4, 4)
-        self.head = sn(nn.Conv2d(chans[-1], 1, 4, 1, 0))  # (B, 1, 1, 1)
+        # minibatch std: one more 4x4 channel before the head, (B', c_last + 1, 4, 4)
+        self.mbstd = MinibatchStd(mbstd) if mbstd else None
+        self.head = sn(nn.Conv2d(chans[-1] + (1 if mbstd else 0), 1, 4, 1, 0))  # (B, 1, 1, 1)
         self.project = nn.Embedding(n_classes, chans[-1]) if n_classes and cond == "projection" else None
 
     def forward(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
@@ -107,19 +126,22 @@ class DCGANDiscriminator(nn.Module):
         if self.pac > 1:
             x = x.reshape(x.shape[0] // self.pac, -1, *x.shape[2:])  # (B // pac, pac * C, R, R)
             y = y[:: self.pac] if y is not None else None
-        h = self.features(x)
-        logits = self.head(h).flatten()  # (B // pac,)
+        h = self.features(x)  # (B // pac, c_last, 4, 4); the projection below uses h without the std channel
+        logits = self.head(self.mbstd(h) if self.mbstd is not None else h).flatten()  # (B // pac,)
         if self.project is not None:
             logits = logits + (self.project(y) * h.sum(dim=(2, 3))).sum(1)
         return logits
 
 
 def _dcgan_init(m: nn.Module) -> None:
-    """The DCGAN initialisation: N(0, 0.02) weights, batch-norm gains N(1, 0.02)."""
+    """The DCGAN initialisation: N(0, 0.02) weights, norm gains N(1, 0.02) (batch, instance, layer).
+
+    A spectrally normalised weight is initialised through its ``original``; its singular
+    vectors are then stale, so the builder calls :func:`refresh_spectral_norm` afterwards."""
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
         w = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
         nn.init.normal_(w, 0.0, 0.02)
-    elif isinstance(m, nn.BatchNorm2d) and m.affine:
+    elif isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm)) and m.affine:
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
 
@@ -128,8 +150,10 @@ def _dcgan_init(m: nn.Module) -> None:
 def dcgan(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     if len(shape) != 3 or shape[1] != shape[2]:
         raise GanforgeError(f"model.name=dcgan needs square images (C, R, R); this dataset gives {tuple(shape)}")
-    G = DCGANGenerator(cfg.z_dim, shape, cfg.g_width, n_classes, cfg.g_cond)
-    D = DCGANDiscriminator(shape, cfg.d_width, cfg.d_norm, n_classes, cfg.d_cond, cfg.pac)
+    G = DCGANGenerator(cfg.z_dim, shape, cfg.g_width, n_classes, cfg.g_cond, cfg.g_spectral)
+    D = DCGANDiscriminator(shape, cfg.d_width, cfg.d_norm, n_classes, cfg.d_cond, cfg.pac, cfg.mbstd)
     G.apply(_dcgan_init)
     D.apply(_dcgan_init)
+    refresh_spectral_norm(G)  # sigma of the re-initialised weights, not of torch's default ones
+    refresh_spectral_norm(D)
     return G, D

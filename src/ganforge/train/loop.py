@@ -27,7 +27,7 @@ from ..evaluation import generate, sample_metrics
 from ..report.history import read_records
 from ..report.plots import image_grid, scatter, synthetic_meta
 from .checkpoint import load_checkpoint, save_checkpoint
-from .schedule import lr_factor, set_lr
+from .schedule import instance_noise_std, lr_factor, set_lr
 from .sinks import JsonlSink, TensorBoardSink
 from .step import GAN, train_step
 
@@ -235,6 +235,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
                 factor = lr_factor(cfg.optim.schedule, step, T.steps) * recovery["lr_scale"]
                 set_lr(gan.opt_g, cfg.optim.g_lr, factor)
                 set_lr(gan.opt_d, cfg.optim.d_lr * gan.d_lr_scale, factor)  # lazy regularisation's c
+                gan.instance_noise = instance_noise_std(T.instance_noise, step, T.instance_noise_steps or T.steps)
                 try:
                     out = train_step(gan, next_real, T.batch_size, T.d_steps, stats=log)
                     if log:  # the one host sync of a log step

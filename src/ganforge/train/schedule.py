@@ -27,3 +27,13 @@ def lr_factor(kind: str, step: int, total: int) -> float:
 def set_lr(optimizer, base_lr: float, factor: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = base_lr * factor
+
+
+def instance_noise_std(sigma0: float, step: int, anneal_steps: int) -> float:
+    """The std of the instance noise for the update that ends at ``step`` (1-based): ``sigma0``
+    at the first update, decayed linearly to 0 after ``anneal_steps`` updates, 0 from then on
+    (Sønderby et al. 2016; Arjovsky and Bottou 2017). A pure function of the step, like the
+    learning rate, so a resumed run adds exactly the same noise."""
+    if sigma0 <= 0:
+        return 0.0
+    return sigma0 * max(0.0, 1.0 - (step - 1) / max(anneal_steps, 1))

@@ -19,6 +19,7 @@ from ..losses import AdversarialLoss, value
 from ..priors import Prior
 from ..regularizers import Penalty, extra_args
 from .ema import EMA
+from .remedies import add_instance_noise, restore_d, unroll_d
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class GAN:
     def augment(self, x: Tensor) -> Tensor:
         """What D judges: ``x`` (B, C, H, W) augmented, differentiably, or ``x`` itself when off."""
         return x if self.aug is None else self.aug(x, self.gen)
+    instance_noise: float = 0.0  # std of the noise on D's inputs for this step (the loop anneals it); 0 = off
+    unroll_steps: int = 0  # unrolled GAN: look-ahead D updates before G's, undone afterwards; 0 = off
 
     def fake_labels(self, n: int) -> Optional[Tensor]:
         """Class labels (n,) for generated samples, or None for an unconditional GAN."""
@@ -88,6 +91,54 @@ def grad_norm(module: nn.Module) -> Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
+def d_update(
+    gan: GAN,
+    next_real: Callable[[int], tuple[Tensor, Optional[Tensor]]],
+    B: int,
+    out: Optional[dict] = None,
+    stats: bool = False,
+    unrolled: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One update of D on fresh reals and fresh fakes; returns (loss_d, real_logits (B,),
+    fake_logits (B,)). Penalty values (and with ``stats`` D's gradient norm) go into ``out``.
+
+    ``unrolled=True`` is a look-ahead update of the unrolled GAN: every penalty at its plain
+    weight, and neither the lazy-penalty clock nor ADA sees it.
+    """
+    G, D = gan.G, gan.D
+    device = next(G.parameters()).device
+    real, y_real = next_real(B)  # (B, *shape), (B,) or None
+    y_real = y_real if gan.n_classes else None
+    y_fake = gan.fake_labels(B)  # (B,) or None
+    z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
+    with torch.no_grad():
+        fake = G(z, y_fake)  # (B, *shape); no graph back into G
+    real, fake = gan.augment(real), gan.augment(fake)  # as D sees them, penalties included
+    real, fake = add_instance_noise(gan, real), add_instance_noise(gan, fake)  # x itself at sigma 0
+    real_logits, fake_logits = D(real, y_real), D(fake, y_fake)  # (B,), (B,)
+    loss_d = gan.loss.d_loss(real_logits, fake_logits)
+    for p in gan.penalties:
+        if unrolled or gan.d_updates % p.interval == 0:  # lazy regularisation: gain = interval
+            term = p(D, real, fake, gan.gen, y_real, y_fake, real_logits, fake_logits)
+            loss_d = loss_d + (p.weight * (1 if unrolled else p.interval)) * term
+            if out is not None:
+                out[p.name] = term.detach()
+    gan.opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    if stats and out is not None:
+        out["grad_d"] = grad_norm(D)
+    gan.opt_d.step()
+    if gan.clip > 0:
+        with torch.no_grad():
+            torch._foreach_clamp_min_(list(D.parameters()), -gan.clip)
+            torch._foreach_clamp_max_(list(D.parameters()), gan.clip)
+    if not unrolled:
+        gan.d_updates += 1
+        if gan.aug is not None:  # ADA: D's confidence on reals steers p
+            gan.aug.observe(real_logits, B, gan.d_updates)
+    return loss_d, real_logits, fake_logits
+
+
 def train_step(
     gan: GAN,
     next_real: Callable[[int], tuple[Tensor, Optional[Tensor]]],
@@ -113,46 +164,24 @@ def train_step(
     # (1) Update D: maximise log D(x) + log(1 - D(G(z))), k times, fresh reals and noise each
     ############################
     for _ in range(d_steps):
-        real, y_real = next_real(B)  # (B, *shape), (B,) or None
-        y_real = y_real if gan.n_classes else None
-        y_fake = gan.fake_labels(B)  # (B,) or None
-        z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
-        with torch.no_grad():
-            fake = G(z, y_fake)  # (B, *shape); no graph back into G
-        real, fake = gan.augment(real), gan.augment(fake)  # as D sees them, penalties included
-        real_logits, fake_logits = D(real, y_real), D(fake, y_fake)  # (B,), (B,)
-        loss_d = gan.loss.d_loss(real_logits, fake_logits)
-        for p in gan.penalties:
-            if gan.d_updates % p.interval == 0:  # lazy regularisation: gain = interval
-                term = p(D, real, fake, gan.gen, y_real, y_fake, real_logits, fake_logits)
-                loss_d = loss_d + (p.weight * p.interval) * term
-                out[p.name] = term.detach()
-        gan.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        if stats:
-            out["grad_d"] = grad_norm(D)
-        gan.opt_d.step()
-        if gan.clip > 0:
-            with torch.no_grad():
-                torch._foreach_clamp_min_(list(D.parameters()), -gan.clip)
-                torch._foreach_clamp_max_(list(D.parameters()), gan.clip)
-        gan.d_updates += 1
-        if gan.aug is not None:  # ADA: D's confidence on reals steers p
-            gan.aug.observe(real_logits, B, gan.d_updates)
+        loss_d, real_logits, fake_logits = d_update(gan, next_real, B, out, stats)
 
     ############################
     # (2) Update G: minimise the generator loss on a fresh batch of noise
     ############################
+    # unrolled GAN: G plays against D k updates ahead (undone below); None when off
+    snapshot = unroll_d(gan, lambda: d_update(gan, next_real, B, unrolled=True))
     z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
     y_fake = gan.fake_labels(B)
     with _frozen(D):
-        fake_logits_g = D(gan.augment(G(z, y_fake)), y_fake)  # (B,); G learns through the augmentation
+        fake_logits_g = D(add_instance_noise(gan, gan.augment(G(z, y_fake))), y_fake)  # (B,); G learns through both
         loss_g = gan.loss.g_loss(fake_logits_g, real_logits.detach())
     if stats:  # how much gradient the loss passes to each fake logit: ~0 when it saturates
         (dlogits,) = torch.autograd.grad(loss_g, fake_logits_g, retain_graph=True)  # (B,)
         out["g_logit_grad"] = dlogits.abs().mean() * fake_logits_g.numel()
     gan.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
+    restore_d(gan, snapshot)  # undo the look-ahead: only the D phase above updates D for good
     if stats:
         out["grad_g"] = grad_norm(G)
     gan.opt_g.step()
