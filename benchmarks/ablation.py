@@ -1,0 +1,238 @@
+"""Ablation of the stabilisation remedies: the baseline, each remedy alone, and the best combination.
+
+Three settings, each with a plain baseline and the remedies that apply to it:
+
+- ``grid25``: the 25-Gaussian grid with the MLP GAN at the vanilla settings (modes, hq, rev_kl
+  on 2,500 samples);
+- ``stacked``: stacked digits with the vanilla DCGAN (modes out of 1,000 and KL on 26,000
+  samples, the Stacked-MNIST protocol);
+- ``small``: 200 digits (``data.limit=200``) with the DCGAN (FID, coverage and classes in the
+  digit classifier's feature space, on 2,000 samples).
+
+For every setting, phase 1 runs the baseline and each remedy alone over ``--seeds`` seeds;
+phase 2 combines the (up to) three single remedies that improved the primary metric most
+(rev_kl, KL, FID) and runs that combination over the same seeds. Every run goes through
+ganforge's own training loop, as ``ganforge train`` would run it, in a spawned process with
+``--threads`` torch threads, ``--jobs`` runs at a time. Wall time per run includes the final
+evaluation. Writes ``benchmarks/results/ablation.md`` (or ``--out``).
+
+    python benchmarks/ablation.py --seeds 3 --jobs 2
+    python benchmarks/ablation.py --settings grid25 --seeds 1 --steps 200   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import platform
+import statistics
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).parent / "results"
+
+COMMON = ["train.progress=false", "train.tensorboard=false", "train.sample_every=0", "eval.every=0",
+          "train.ckpt_every=0"]
+
+SETTINGS = {
+    "grid25": {
+        "preset": "grid25_vanilla",
+        "base": ["eval.n_samples=2500"],
+        "steps": 3000,
+        "primary": ("rev_kl", "min"),
+        "columns": ["modes", "hq", "rev_kl"],
+        "remedies": {
+            "TTUR (g 1e-4, d 4e-4)": ["optim.g_lr=1e-4", "optim.d_lr=4e-4"],
+            "d_steps 2": ["train.d_steps=2"],
+            "linear lr decay": ["optim.schedule=linear"],
+            "EMA of G (0.999)": ["train.ema_beta=0.999"],
+            "PacGAN 2": ["model.pac=2"],
+            "minibatch std 4": ["model.mbstd=4"],
+            "3 discriminators": ["model.d_ensemble=3"],
+            "spectral norm D": ["model.d_norm=spectral"],
+            "spectral norm G": ["model.g_spectral=true"],
+            "layer norm D": ["model.d_norm=layer"],
+            "R1 0.1": ["reg.r1.weight=0.1"],
+            "R1 0.1, lazy 4": ["reg.r1.weight=0.1", "reg.r1.interval=4"],
+            "WGAN-GP": ["loss.name=wgan_gp"],
+            "DRAGAN 1": ["reg.dragan.weight=1"],
+            "LeCam 0.1": ["reg.lecam.weight=0.1"],
+            "label smoothing 0.1": ["loss.label_smoothing=0.1"],
+            "instance noise 0.05": ["train.instance_noise=0.05"],
+            "unrolled D 5": ["train.unroll_steps=5"],
+        },
+    },
+    "stacked": {
+        "preset": "stacked_digits_vanilla",
+        "base": ["eval.n_samples=500"],
+        "steps": 1500,
+        "primary": ("kl", "min"),
+        "columns": ["modes", "kl"],
+        "remedies": {
+            "PacGAN 2": ["model.pac=2"],
+            "minibatch std 4": ["model.mbstd=4"],
+            "2 discriminators": ["model.d_ensemble=2"],
+            "spectral norm D": ["model.d_norm=spectral"],
+            "EMA of G (0.999)": ["train.ema_beta=0.999"],
+        },
+    },
+    "small": {
+        "preset": "digits",
+        "base": ["data.limit=200", "train.ema_beta=0", "eval.n_samples=2000"],
+        "steps": 1000,
+        "primary": ("fid", "min"),
+        "columns": ["fid", "coverage", "classes"],
+        "remedies": {
+            "DiffAugment (translation, cutout)": ["augment.policy=translation,cutout"],
+            "ADA (target 0.6)": ["augment.policy=translation,cutout,color", "augment.ada_target=0.6"],
+            "bCR 1": ["reg.bcr.weight=1"],
+            "LeCam 0.1": ["reg.lecam.weight=0.1"],
+            "R1 1": ["reg.r1.weight=1"],
+            "spectral norm D": ["model.d_norm=spectral"],
+            "label smoothing 0.1": ["loss.label_smoothing=0.1"],
+            "instance noise 0.1": ["train.instance_noise=0.1"],
+            "EMA of G (0.999)": ["train.ema_beta=0.999"],
+        },
+    },
+}
+
+
+def one_run(job: tuple) -> dict:
+    setting, name, overrides, seed, steps, threads = job
+    from ganforge.config import load_config
+    from ganforge.train.loop import train
+
+    torch.set_num_threads(threads)
+    s = SETTINGS[setting]
+    cfg = load_config(s["preset"], [*COMMON, *s["base"], f"train.steps={steps}", f"train.seed={seed}",
+                                    f"train.threads={threads}", *overrides])
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        result = train(cfg, Path(d))
+        wall = time.perf_counter() - t0
+        m = dict(result.metrics)
+        if setting == "stacked":  # the Stacked-MNIST protocol: 26,000 samples, 1,000 modes
+            from ganforge.evaluation import load_run
+            from ganforge.metrics.features import digit_classifier
+            from ganforge.metrics.image import class_histogram_kl
+
+            x = load_run(Path(d)).generate(26_000, seed=10_000 + seed)
+            digits = digit_classifier().logits(x).argmax(1).view(len(x), 3)
+            m["modes"], m["kl"] = class_histogram_kl(digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2], 1000)
+    return {"setting": setting, "name": name, "overrides": overrides, "seed": seed, "wall_s": wall,
+            **{k: m[k] for k in s["columns"]}}
+
+
+def _mean(xs):
+    return statistics.mean(xs)
+
+
+def _se(xs):
+    return statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else 0.0
+
+
+def run_jobs(jobs: list, n_jobs: int) -> list[dict]:
+    rows = []
+    with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for r in pool.map(one_run, jobs):
+            print({k: v for k, v in r.items() if k != "overrides"}, flush=True)
+            rows.append(r)
+    return rows
+
+
+def best_combination(setting: str, rows: list[dict], k: int = 3) -> tuple[str, list[str]] | None:
+    """The combination of the (up to) k single remedies that improved the primary metric most."""
+    s = SETTINGS[setting]
+    key, _ = s["primary"]
+    base = _mean([r[key] for r in rows if r["name"] == "baseline"])
+    gains = []
+    for name in s["remedies"]:
+        rs = [r for r in rows if r["name"] == name]
+        if rs and not any(isinstance(r[key], float) and not math.isfinite(r[key]) for r in rs):
+            gains.append((base - _mean([r[key] for r in rs]), name))
+    top = [name for gain, name in sorted(gains, reverse=True)[:k] if gain > 0]
+    if len(top) < 2:
+        return None
+    overrides: list[str] = []
+    for name in top:
+        overrides += s["remedies"][name]
+    keys = [o.split("=")[0] for o in overrides]
+    if len(set(keys)) != len(keys):  # two remedies set the same key (e.g. two d_norms): keep the best one's
+        seen, kept = set(), []
+        for o in overrides:
+            if o.split("=")[0] not in seen:
+                seen.add(o.split("=")[0])
+                kept.append(o)
+        overrides = kept
+    return "best combination: " + " + ".join(top), overrides
+
+
+def table(setting: str, rows: list[dict], seeds: int, steps: int) -> list[str]:
+    s = SETTINGS[setting]
+    key, _ = s["primary"]
+    cols = s["columns"]
+    names = ["baseline", *s["remedies"], *sorted({r["name"] for r in rows if r["name"].startswith("best")})]
+    base = _mean([r[key] for r in rows if r["name"] == "baseline"])
+    lines = [f"## {setting}: preset `{s['preset']}` + {' '.join(f'`{o}`' for o in s['base'])}, {steps} steps, "
+             f"{seeds} seeds", "",
+             "| remedy | overrides | " + " | ".join(cols) + f" | {key} vs baseline | wall s / run |",
+             "|---|---|" + "---|" * (len(cols) + 2)]
+    for name in names:
+        rs = [r for r in rows if r["name"] == name]
+        if not rs:
+            continue
+        cells = []
+        for c in cols:
+            xs = [r[c] for r in rs]
+            fmt = "{:.1f}" if c in ("modes", "classes") else ("{:.1f}" if c == "fid" else "{:.3f}")
+            cells.append(f"{fmt.format(_mean(xs))} ± {fmt.format(_se(xs))}")
+        delta = _mean([r[key] for r in rs]) - base
+        over = " ".join(f"`{o}`" for o in rs[0]["overrides"]) or "-"
+        lines.append(f"| {name} | {over} | " + " | ".join(cells) +
+                     f" | {'-' if name == 'baseline' else f'{delta:+.3g}'} | {_mean([r['wall_s'] for r in rs]):.0f} |")
+    return lines + [""]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time (spawned processes)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    p.add_argument("--steps", type=int, default=None, help="override every setting's number of steps")
+    p.add_argument("--only", nargs="*", default=None, help="run only these remedies (names as in the table)")
+    p.add_argument("--out", default=None)
+    a = p.parse_args()
+    lines = ["# Ablation of the stabilisation remedies", "",
+             f"Mean ± standard error over {a.seeds} seeds (0..{a.seeds - 1}). Phase 1: the baseline and each remedy "
+             "alone; phase 2: the best combination, built from the (up to) three single remedies that improved the "
+             "primary metric most. Machine: "
+             f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {a.threads} thread(s) per run, "
+             f"{a.jobs} run(s) at a time (wall times of concurrent runs include their contention). Command: "
+             f"`python benchmarks/ablation.py --settings {' '.join(a.settings)} --seeds {a.seeds} --jobs {a.jobs} "
+             f"--threads {a.threads}{f' --steps {a.steps}' if a.steps else ''}`.", ""]
+    for setting in a.settings:
+        s = SETTINGS[setting]
+        steps = a.steps or s["steps"]
+        chosen = [(n, o) for n, o in s["remedies"].items() if a.only is None or n in a.only]
+        jobs = [(setting, name, over, seed, steps, a.threads)
+                for name, over in [("baseline", []), *chosen] for seed in range(a.seeds)]
+        rows = run_jobs(jobs, a.jobs)
+        combo = best_combination(setting, rows)
+        if combo is not None:
+            rows += run_jobs([(setting, combo[0], combo[1], seed, steps, a.threads) for seed in range(a.seeds)], a.jobs)
+        lines += table(setting, rows, a.seeds, steps)
+        text = "\n".join(lines) + "\n"
+        out = Path(a.out or RESULTS / "ablation.md")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)  # after every setting: a crash loses at most one setting
+        print(text, flush=True)
+
+
+if __name__ == "__main__":
+    main()
