@@ -18,6 +18,7 @@ from ..losses import AdversarialLoss, value
 from ..priors import Prior
 from ..regularizers import Penalty
 from .ema import EMA
+from .runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,15 @@ class GAN:
     ema: Optional[EMA] = None
     n_classes: int = 0  # > 0: a conditional GAN; fakes get labels drawn uniformly
     d_updates: int = 0  # D updates so far: the clock of lazy penalties
+    runtime: Optional[Runtime] = None  # how the step calls G and D (AMP, compile, DDP); None: plainly
+    shard: Optional[Callable[[Tensor], Tensor]] = None  # DDP: this rank's rows of a global batch
 
     def fake_labels(self, n: int) -> Optional[Tensor]:
         """Class labels (n,) for generated samples, or None for an unconditional GAN."""
         if not self.n_classes:
             return None
-        return torch.randint(self.n_classes, (n,), generator=self.gen, device=self.gen.device)
+        y = torch.randint(self.n_classes, (n,), generator=self.gen, device=self.gen.device)
+        return self.shard(y) if self.shard is not None else y  # DDP: drawn for the global batch
 
 
 @contextlib.contextmanager
@@ -91,6 +95,7 @@ def train_step(
     the mean |d loss_g / d logit| per fake sample (the saturating minimax loss drives it to 0).
     """
     G, D, B = gan.G, gan.D, batch_size
+    rt = gan.runtime or Runtime.plain(G, D)  # G and D as each phase calls them; loss scaling
     device = next(G.parameters()).device
     out: dict[str, Tensor] = {}
 
@@ -103,8 +108,8 @@ def train_step(
         y_fake = gan.fake_labels(B)  # (B,) or None
         z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
         with torch.no_grad():
-            fake = G(z, y_fake)  # (B, *shape); no graph back into G
-        real_logits, fake_logits = D(real, y_real), D(fake, y_fake)  # (B,), (B,)
+            fake = rt.g_fake(z, y_fake)  # (B, *shape); no graph back into G
+        real_logits, fake_logits = rt.d_train(real, y_real), rt.d_train(fake, y_fake)  # (B,), (B,)
         loss_d = gan.loss.d_loss(real_logits, fake_logits)
         for p in gan.penalties:
             if gan.d_updates % p.interval == 0:  # lazy regularisation: gain = interval
@@ -112,10 +117,10 @@ def train_step(
                 loss_d = loss_d + (p.weight * p.interval) * term
                 out[p.name] = term.detach()
         gan.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
+        rt.backward(loss_d, "d")
         if stats:
-            out["grad_d"] = grad_norm(D)
-        gan.opt_d.step()
+            out["grad_d"] = rt.grad_norm(D, gan.opt_d, "d")
+        rt.step(gan.opt_d, "d")
         if gan.clip > 0:
             with torch.no_grad():
                 torch._foreach_clamp_min_(list(D.parameters()), -gan.clip)
@@ -128,16 +133,16 @@ def train_step(
     z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
     y_fake = gan.fake_labels(B)
     with _frozen(D):
-        fake_logits_g = D(G(z, y_fake), y_fake)  # (B,)
+        fake_logits_g = rt.d_judge(rt.g_train(z, y_fake), y_fake)  # (B,)
         loss_g = gan.loss.g_loss(fake_logits_g, real_logits.detach())
     if stats:  # how much gradient the loss passes to each fake logit: ~0 when it saturates
         (dlogits,) = torch.autograd.grad(loss_g, fake_logits_g, retain_graph=True)  # (B,)
         out["g_logit_grad"] = dlogits.abs().mean() * fake_logits_g.numel()
     gan.opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
+    rt.backward(loss_g, "g")
     if stats:
-        out["grad_g"] = grad_norm(G)
-    gan.opt_g.step()
+        out["grad_g"] = rt.grad_norm(G, gan.opt_g, "g")
+    rt.step(gan.opt_g, "g")
     if gan.ema is not None:
         gan.ema.update(G)
 
