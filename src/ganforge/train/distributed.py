@@ -124,7 +124,7 @@ def mean_stats(out: dict[str, Tensor], d: Dist) -> dict[str, Tensor]:
     equal shards, so the average is the global-batch value. NaN on one rank is NaN on all."""
     if not d.enabled or not out:
         return out
-    keys = sorted(out)
+    keys = list(out)  # the same order on every rank: the step inserts them alike
     flat = torch.stack([out[k].float() for k in keys])
     tdist.all_reduce(flat)
     flat /= d.world
