@@ -16,10 +16,11 @@ def images(n=40, seed=0):
     return torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(seed))
 
 
-def test_real_features_are_cached_and_reused(_classifier_cache):
+def test_real_features_are_cached_and_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path))
     c, real = clf(), images()
     first = image_features(real, c, cache=True)
-    files = list((_classifier_cache / "features").glob("real-*.pt"))
+    files = list((tmp_path / "features").glob("real-*.pt"))
     assert len(files) == 1
     assert torch.equal(image_features(real, c, cache=True), first)
     assert torch.equal(image_features(real, c, cache=False), first)  # what the cache holds is what it stands for
