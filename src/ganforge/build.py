@@ -127,9 +127,12 @@ def lazy_scale(penalties: tuple[PenaltyTerm, ...]) -> float:
 
 
 def _optimizer(params, o: OptimConfig, lr: float, betas: tuple) -> torch.optim.Optimizer:
+    # optim.impl: foreach (multi-tensor kernels, the default), fused (one kernel per step; no host
+    # sync under an fp16 gradient scaler) or loop (one tensor at a time)
+    impl = {"foreach": {"foreach": True}, "fused": {"fused": True}, "loop": {"foreach": False}}[o.impl]
     if o.name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), foreach=True)
-    return torch.optim.SGD(params, lr=lr, momentum=o.momentum, foreach=True)
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), **impl)
+    return torch.optim.SGD(params, lr=lr, momentum=o.momentum, **impl)
 
 
 def build_gan(cfg: Config, data, device: torch.device) -> GAN:

@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 def _train(args) -> int:
     from .build import build_data, check_images_only, check_names
     from .rundir import existing_run, new_run_dir
+    from .train.distributed import on_main, session
     from .train.loop import train
     from .train.sinks import EventPrinter, ProgressSink
 
@@ -87,11 +88,14 @@ def _train(args) -> int:
         return 0
     data = build_data(cfg)  # reads and checks the user's data before anything is written
     check_images_only(cfg, data.shape)  # augment.policy, reg.bcr
-    if not args.resume:
-        name = Path(args.preset).stem if args.preset else cfg.data.name
-        run_dir = new_run_dir(args.out, name)
-    sinks = [ProgressSink(cfg.train.steps)] if cfg.train.progress else [EventPrinter()]
-    result = train(cfg, run_dir, resume=bool(args.resume), sinks=sinks, data=data)
+    with session(cfg.train.device, cfg.train.dist_backend) as d:  # torchrun: the process group
+        if not args.resume:
+            name = Path(args.preset).stem if args.preset else cfg.data.name
+            run_dir = on_main(lambda: new_run_dir(args.out, name), d)  # rank 0 makes it; all use it
+        sinks = [ProgressSink(cfg.train.steps)] if cfg.train.progress else [EventPrinter()]
+        result = train(cfg, run_dir, resume=bool(args.resume), sinks=sinks, data=data)
+    if not d.main:  # rank 0 speaks for the run
+        return 0
     print(f"run: {result.run_dir}  step {result.step}  {result.wall_s:.1f} s")
     if result.metrics:
         print(_metrics_line(result.metrics))

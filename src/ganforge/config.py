@@ -97,6 +97,7 @@ class OptimConfig:
     d_betas: Tuple[float, float] = (0.5, 0.99)  # adam
     momentum: float = 0.9  # sgd
     schedule: str = "constant"  # learning rates over train.steps: constant, linear or cosine decay
+    impl: str = "foreach"  # optimizer kernels: foreach (multi-tensor), fused (one kernel per step) or loop
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,13 @@ class TrainConfig:
     sample_every: int = 1000  # sample plots; 0 = only at the end
     progress: bool = True  # progress bar on stderr
     tensorboard: bool = True
+    # speed and scale (README, "Speed and scale"); none of them changes the single-process fp32 defaults
+    precision: str = "fp32"  # fp32; bf16 (autocast); fp16 (autocast and a gradient scaler per player)
+    channels_last: bool = False  # NHWC memory format for the convolutions of image models
+    compile: bool = False  # torch.compile G and D (penalties run the plain D: no double backward)
+    data_on_device: str = "auto"  # hold a finite dataset on the device: auto (CUDA, up to 1 GiB), true, false
+    sync_bn: bool = False  # torchrun: SyncBatchNorm, batch statistics over the global batch (CUDA)
+    dist_backend: str = "auto"  # torchrun: auto (nccl on CUDA, gloo on CPU), nccl or gloo
 
 
 @dataclass(frozen=True)
@@ -264,6 +272,11 @@ def _all_finite(obj: Any, prefix: str = "") -> None:
         raise GanforgeError(f"config: {prefix[:-1]}={obj} is not allowed; it must be a finite number")
 
 
+def _has_penalty(cfg: Config) -> bool:
+    """Whether D's loss holds a gradient penalty (a weighted regulariser or wgan_gp's own)."""
+    return cfg.loss.name == "wgan_gp" and cfg.loss.gp_weight > 0 or any(p.weight > 0 for p in cfg.reg.values())
+
+
 def validate(cfg: Config) -> None:
     """Range and combination checks that the type system cannot express."""
     _all_finite(cfg)
@@ -297,6 +310,7 @@ def validate(cfg: Config) -> None:
         _check(all(0 <= x < 1 for x in b), f"optim.{key}", "both betas must be in [0, 1)", list(b))
     _check(0 <= o.momentum < 1, "optim.momentum", "it must be in [0, 1)", o.momentum)
     _check(o.schedule in ("constant", "linear", "cosine"), "optim.schedule", "use constant, linear or cosine", o.schedule)
+    _check(o.impl in ("foreach", "fused", "loop"), "optim.impl", "use foreach, fused or loop", o.impl)
     for key in ("steps", "batch_size", "d_steps", "log_every", "keep_ckpts"):
         _check(getattr(t, key) >= 1, f"train.{key}", "it must be >= 1", getattr(t, key))
     for key in ("ckpt_every", "sample_every", "threads"):
@@ -307,6 +321,13 @@ def validate(cfg: Config) -> None:
         dev in ("cpu", "cuda", "auto", "mps") or dev.startswith("cuda:"),
         "train.device", "use cpu, cuda, cuda:N, mps or auto", dev,
     )
+    _check(t.precision in ("fp32", "bf16", "fp16"), "train.precision", "use fp32, bf16 or fp16", t.precision)
+    _check(t.data_on_device.lower() in ("auto", "true", "false"), "train.data_on_device", "use auto, true or false",
+           t.data_on_device)
+    _check(t.dist_backend in ("auto", "nccl", "gloo"), "train.dist_backend", "use auto, nccl or gloo", t.dist_backend)
+    _check(not (t.sync_bn and m.d_norm == "batch" and _has_penalty(cfg)), "train.sync_bn",
+           "SyncBatchNorm has no double backward, so it cannot run under a gradient penalty with model.d_norm=batch; "
+           "use model.d_norm=spectral or none", t.sync_bn)
     _check(e.n_samples >= 1, "eval.n_samples", "it must be >= 1", e.n_samples)
     _check(e.every >= 0, "eval.every", "it must be >= 0 (0 = only at the end)", e.every)
     dr = cfg.doctor

@@ -54,15 +54,31 @@ class ImageData(Normalized):
         self.loc, self.scale = torch.full((c, 1, 1), 0.5), torch.full((c, 1, 1), 0.5)  # [0, 1] <-> [-1, 1]
         self.seed = seed
         self.order = EpochSampler(len(images), seed)
+        self.served: Optional[tuple] = None  # (images, labels, loc, scale) held on a device, or None
 
     def keep_first(self, n: int) -> None:
         """Train on the first ``n`` images only (small-data studies); the held-out split stays."""
         self.images = self.images[:n]
         self.labels = self.labels[:n] if self.labels is not None else None
         self.order = EpochSampler(len(self.images), self.seed)
+        self.served = None
+
+    def nbytes(self) -> int:
+        return self.images.numel() * self.images.element_size()
+
+    def hold_on(self, device: torch.device) -> None:
+        """Serve training batches from a copy of the images (uint8) on ``device``: no host-to-device
+        copy per step. The batches are the same: indices still come from the CPU sampler."""
+        labels = self.labels.to(device) if self.labels is not None else None
+        self.served = (self.images.to(device), labels, self.loc.to(device), self.scale.to(device))
 
     def sample(self, n: int) -> tuple[Tensor, Optional[Tensor]]:
         idx = self.order.next(n)
+        if self.served is not None:
+            images, labels, loc, scale = self.served
+            idx = idx.to(images.device, non_blocking=True)
+            y = labels[idx] if labels is not None else None
+            return (images[idx].float() / 255 - loc) / scale, y
         y = self.labels[idx] if self.labels is not None else None
         return self.encode(self.images[idx].float() / 255), y
 
@@ -97,7 +113,14 @@ class StackedDigits(ImageData):
         return x, y[:, 0] * 100 + y[:, 1] * 10 + y[:, 2]
 
     def sample(self, n: int) -> tuple[Tensor, Tensor]:
-        x, y = self._stack(torch.randint(len(self.images), (n, 3), generator=self.gen))
+        idx = torch.randint(len(self.images), (n, 3), generator=self.gen)
+        if self.served is not None:  # on the device: the same digits, stacked there
+            images, labels, loc, scale = self.served
+            idx = idx.to(images.device, non_blocking=True)
+            y = labels[idx]
+            x = images[idx].squeeze(2)
+            return (x.float() / 255 - loc) / scale, y[:, 0] * 100 + y[:, 1] * 10 + y[:, 2]
+        x, y = self._stack(idx)
         return self.encode(x.float() / 255), y
 
     def reference(self, n: int, seed: int) -> Tensor:

@@ -98,13 +98,24 @@ class PointsData(Normalized):
         self.centers, self.std = None, None
         self.seed = seed
         self.order = EpochSampler(len(points), seed)
+        self.served: Optional[Tensor] = None  # the encoded points held on a device, or None
 
     def keep_first(self, n: int) -> None:
         """Train on the first ``n`` points only (the normalisation stays that of all points)."""
         self.points = self.points[:n]
         self.order = EpochSampler(len(self.points), self.seed)
+        self.served = None
+
+    def nbytes(self) -> int:
+        return self.points.numel() * self.points.element_size()
+
+    def hold_on(self, device: torch.device) -> None:
+        """Serve batches from the encoded points on ``device`` (encoding is per row: same values)."""
+        self.served = self.encode(self.points).to(device)
 
     def sample(self, n: int) -> tuple[Tensor, None]:
+        if self.served is not None:
+            return self.served[self.order.next(n).to(self.served.device, non_blocking=True)], None
         return self.encode(self.points[self.order.next(n)]), None
 
     def reference(self, n: int, seed: int) -> Tensor:

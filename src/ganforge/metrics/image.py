@@ -11,17 +11,23 @@
   exp E_x[KL(p(y|x) || p(y))], between 1 and 10.
 
 Every result carries its provenance: the feature space, the sample counts and the seed.
+
+Speed: each image set goes through the classifier once (its features serve FID, KID and PRDC
+alike), and the features of the *real* images are cached on disk under ``$GANFORGE_CACHE``,
+keyed by a hash of the images themselves and of the feature network's weights and recipe: a
+changed dataset (or classifier) gets a new key and can never reuse stale statistics.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
-from .features import Classifier, RECIPE
+from .features import RECIPE, Classifier, cache_dir
 
 
 class ClassifierFeatures(nn.Module):
@@ -35,6 +41,49 @@ class ClassifierFeatures(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.clf.features(x).reshape(x.shape[0], -1)
+
+
+class _Precomputed(nn.Module):
+    """A torchmetrics feature extractor for features computed beforehand: (B, d) -> (B, d)."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, feats: Tensor) -> Tensor:
+        return feats
+
+
+def features_key(images: Tensor, clf: Classifier) -> str:
+    """A hash of the images (shape, dtype and every value) and of the feature network (its
+    cache key, which covers its training data and recipe, and its weights)."""
+    h = hashlib.sha256()
+    x = images.detach().cpu().contiguous()
+    h.update(f"{tuple(x.shape)} {x.dtype} {clf.per_channel} {clf.resolution}".encode())
+    h.update(x.numpy().tobytes())
+    h.update(clf.key.encode())
+    for t in clf.net.state_dict().values():
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:24]
+
+
+def image_features(images: Tensor, clf: Classifier, cache: bool = False) -> Tensor:
+    """The classifier features (N, d) of images (N, C, H, W) in [0, 1]; with ``cache=True``
+    read from (or written to) ``$GANFORGE_CACHE/features/``, keyed by :func:`features_key`."""
+    if not cache:
+        return ClassifierFeatures(clf, images.shape[1])(images)
+    path = cache_dir() / "features" / f"real-{features_key(images, clf)}.pt"
+    if path.exists():
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)["features"]
+        except Exception:  # a damaged cache file: recompute and rewrite it
+            pass
+    feats = ClassifierFeatures(clf, images.shape[1])(images)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from ..train.checkpoint import save_atomic
+
+    save_atomic({"features": feats, "n": len(images), "classifier": clf.key}, path)
+    return feats
 
 
 def _kth_neighbour_radius(x: Tensor, k: int, chunk: int = 2048) -> Tensor:
@@ -69,26 +118,30 @@ def prdc(real: Tensor, fake: Tensor, k_pr: int = 3, k_dc: int = 5, chunk: int = 
     }
 
 
-def fid_kid(real: Tensor, fake: Tensor, clf: Optional[Classifier], batch_size: int = 500,
-            feat: Optional[nn.Module] = None) -> dict:
-    """FID and KID (mean, std) of images in [0, 1] with torchmetrics, in the classifier's space
-    (or in the space of ``feat``, a module with ``num_features``, e.g. Inception-v3)."""
+def fid_kid(real: Tensor, fake: Tensor, clf: Optional[Classifier], batch_size: int = 500, cache: bool = True,
+            feats: Optional[tuple[Tensor, Tensor]] = None) -> dict:
+    """FID and KID (mean, std) of images in [0, 1] with torchmetrics, in the classifier's space.
+    Features are computed once per image set (the real ones cached on disk, see the module
+    docstring), or given as ``feats`` = (real, fake) features."""
     import warnings
 
     from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance
 
-    feat = feat if feat is not None else ClassifierFeatures(clf, real.shape[1])
+    if feats is None:
+        feats = image_features(real, clf, cache), image_features(fake, clf)
+    f_real, f_fake = feats
+    feat = _Precomputed(f_real.shape[1])
     fid = FrechetInceptionDistance(feature=feat, normalize=True)
     fid.set_dtype(torch.float64)
     subset = min(1000, len(real), len(fake))
     with warnings.catch_warnings():  # KID keeps its features in memory: a few MB here
         warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
         kid = KernelInceptionDistance(feature=feat, normalize=True, subset_size=subset, subsets=50)
-    for x, is_real in ((real, True), (fake, False)):
-        for i in range(0, len(x), batch_size):
-            fid.update(x[i : i + batch_size], real=is_real)
-            kid.update(x[i : i + batch_size], real=is_real)
+    for f, is_real in ((f_real, True), (f_fake, False)):
+        for i in range(0, len(f), batch_size):
+            fid.update(f[i : i + batch_size], real=is_real)
+            kid.update(f[i : i + batch_size], real=is_real)
     kid_mean, kid_std = kid.compute()
     return {"fid": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std)}
 
@@ -108,7 +161,7 @@ def classifier_score(logits: Tensor) -> float:
 
 
 def image_metrics(fake: Tensor, real: Tensor, clf: Classifier, seed: int, prdc_on: bool = True,
-                  labels: Optional[Tensor] = None, inception_weights: Optional[str] = None) -> dict:
+                  labels: Optional[Tensor] = None, cache: bool = True, inception_weights: Optional[str] = None) -> dict:
     """Every classifier metric for generated ``fake`` and reference ``real`` images (N, C, H, W)
     in [0, 1], in the feature space of ``clf`` (the digit classifier or one trained on the
     user's labels).
@@ -121,15 +174,16 @@ def image_metrics(fake: Tensor, real: Tensor, clf: Classifier, seed: int, prdc_o
     other metrics stay in the classifier's.
     """
     c = fake.shape[1]
+    feats = image_features(real, clf, cache), image_features(fake, clf)  # once each; the real ones cached
     if inception_weights:
         from .inception import inception_fid_kid
 
         out = inception_fid_kid(real, fake, inception_weights)
         fid_space = out.pop("fid_feature_space")
     else:
-        out = fid_kid(real, fake, clf)
+        out = fid_kid(real, fake, clf, feats=feats)
     if prdc_on:
-        out.update(prdc(ClassifierFeatures(clf, c)(real), ClassifierFeatures(clf, c)(fake)))
+        out.update(prdc(*feats))
     logits = clf.logits(fake)  # (N * C, K) per channel, or (N, K)
     pred = logits.argmax(1).view(len(fake), -1)  # (N, C) or (N, 1)
     if clf.per_channel and c == 3:  # stacked digits: the triple of channel classes is one of 1,000 modes

@@ -90,7 +90,9 @@ def inception_fid_kid(real: Tensor, fake: Tensor, path: str, batch_size: int = 1
 
     p = check_weights(path)
     digest = _file_digest(p)
-    out = fid_kid(real, fake, None, batch_size=batch_size, feat=_features(str(p), digest))
+    net = _features(str(p), digest)
+    feats = [torch.cat([net(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]) for x in (real, fake)]
+    out = fid_kid(real, fake, None, feats=(feats[0], feats[1]))  # (N, 2048), (M, 2048)
     out["fid_feature_space"] = f"Inception-v3 pool3 (2048 features, torchmetrics) from {p} (sha256 {digest})"
     return out
 

@@ -26,7 +26,9 @@ from ..errors import GanforgeError, TrainingDiverged
 from ..evaluation import generate, sample_metrics
 from ..report.history import read_records
 from ..report.plots import image_grid, scatter, synthetic_meta
+from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint
+from .runtime import attach, check_precision, data_on_device
 from .schedule import instance_noise_std, lr_factor, set_lr
 from .sinks import JsonlSink, TensorBoardSink
 from .step import GAN, train_step
@@ -50,6 +52,7 @@ def _state(gan: GAN, data, step: int, cfg: Config) -> dict:
         "opt_g": gan.opt_g.state_dict(),
         "opt_d": gan.opt_d.state_dict(),
         "d_updates": gan.d_updates,
+        "amp": gan.runtime.state_dict() if gan.runtime is not None else {},  # fp16 loss scales
         "data_norm": {"loc": data.loc, "scale": data.scale},  # model space <-> data space
         "rng": {"noise": gan.gen.get_state(), "torch": torch.get_rng_state(), "data": data.state_dict()},
         **_stabiliser_state(gan),
@@ -84,6 +87,8 @@ def _restore(gan: GAN, data, ckpt: dict) -> None:
     gan.opt_g.load_state_dict(ckpt["opt_g"])
     gan.opt_d.load_state_dict(ckpt["opt_d"])
     gan.d_updates = int(ckpt["d_updates"])
+    if gan.runtime is not None:
+        gan.runtime.load_state_dict(ckpt.get("amp"))
     gan.gen.set_state(ckpt["rng"]["noise"])
     torch.set_rng_state(ckpt["rng"]["torch"])
     data.load_state_dict(ckpt["rng"]["data"])
@@ -125,13 +130,21 @@ def _due(step: int, every: int, last: int) -> bool:
 def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = (), data=None) -> RunResult:
     """Train ``cfg`` in ``run_dir`` (created by the caller), from scratch or from its newest
     checkpoint. ``sinks`` receive every record as well as metrics.jsonl and TensorBoard.
-    ``data`` is the source built from ``cfg`` if the caller has already built (and so checked) it."""
+    ``data`` is the source built from ``cfg`` if the caller has already built (and so checked) it.
+    Under torchrun, every rank calls this; rank 0 alone writes ``run_dir`` (see distributed.py)."""
+    with distributed.session(cfg.train.device, cfg.train.dist_backend) as d:
+        return _train(cfg, run_dir, resume, sinks, data, d)
+
+
+def _train(cfg: Config, run_dir: Path, resume: bool, sinks: Sequence, data, d: distributed.Dist) -> RunResult:
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
     T = cfg.train
     if T.threads:
         torch.set_num_threads(T.threads)
-    device = resolve_device(T.device)
+    device = resolve_device(distributed.device_for(T.device, d))
+    check_precision(T.precision, device)
+    distributed.check_batch(T.batch_size, cfg.model.pac, d)
     torch.manual_seed(T.seed)  # initial weights; the game's noise has its own generator
     data = build_data(cfg) if data is None else data
     gan = build_gan(cfg, data, device)
@@ -149,25 +162,33 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
         recovery.update(ckpt.get("recovery") or {})
         if start >= T.steps:
             raise GanforgeError(f"{run_dir} is already at step {start}; set train.steps above it to continue")
-    (run_dir / "config.yaml").write_text(to_yaml(cfg))
+    prior = gan.prior  # for evaluation and probes: under DDP the step's prior draws this rank's rows
+    attach(gan, cfg, device, d)  # precision, channels_last, compile, DDP
+    if resume:
+        gan.runtime.load_state_dict(ckpt.get("amp"))
+    if data_on_device(T.data_on_device, data, device):
+        data.hold_on(device)
+    if d.main:
+        (run_dir / "config.yaml").write_text(to_yaml(cfg))
 
     def next_real(n: int) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        x, y = data.sample(n)  # (n, *shape), (n,) or None
+        x, y = data.sample(n)  # (n, *shape), (n,) or None; under DDP the global batch, alike on every rank
+        x, y = d.shard(x), (d.shard(y) if y is not None else None)  # ... of which this rank keeps its rows
         return x.to(device, non_blocking=True), (y.to(device, non_blocking=True) if y is not None else None)
 
     def sampler():
         return gan.ema.model if gan.ema is not None else gan.G
 
-    all_sinks = [JsonlSink(run_dir / "metrics.jsonl", start if resume else None)]
-    if T.tensorboard:
+    all_sinks = [JsonlSink(run_dir / "metrics.jsonl", start if resume else None)] if d.main else []
+    if T.tensorboard and d.main:
         all_sinks.append(TensorBoardSink(run_dir / "tb", start if resume else None))
-    all_sinks += list(sinks)
+    all_sinks += list(sinks) if d.main else []
 
-    doctor = Doctor(cfg) if cfg.doctor.enabled else None
+    doctor = Doctor(cfg) if cfg.doctor.enabled and d.main else None  # rank 0 diagnoses; all ranks roll back
     if doctor is not None and resume:  # continue the diagnosis where the run stopped
         for record in read_records(run_dir / "metrics.jsonl")[0]:
             doctor.observe(record)  # its events were logged the first time
-    probe = Probe(data, gan.prior, gan.n_classes, cfg.doctor.probe_n, cfg.eval.seed, device) if doctor else None
+    probe = Probe(data, prior, gan.n_classes, cfg.doctor.probe_n, cfg.eval.seed, device) if doctor else None
 
     def emit(record: dict) -> None:
         """To every sink; the doctor's events follow the record that triggered them."""
@@ -198,25 +219,27 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
         return to_step
 
     def evaluate(step: int) -> dict:
-        x = generate(sampler(), gan.prior, cfg.eval.n_samples, cfg.eval.seed, data, gan.n_classes)
+        x = generate(sampler(), prior, cfg.eval.n_samples, cfg.eval.seed, data, gan.n_classes)
         m = {"step": step, **sample_metrics(x, data, cfg.eval.seed, inception_weights=cfg.eval.inception_weights)}
         emit(m)
         return m
 
     def plot(step: int) -> None:
         if len(data.shape) == 3:  # images: a grid of samples on fixed noise
-            fake = generate(sampler(), gan.prior, 64, cfg.eval.seed, data, gan.n_classes)
+            fake = generate(sampler(), prior, 64, cfg.eval.seed, data, gan.n_classes)
             image_grid(fake, run_dir / "samples" / f"step-{step:07d}.png", meta=synthetic_meta(run_dir.name, step))
         elif math.prod(data.shape) == 2:
-            fake = generate(sampler(), gan.prior, 2000, cfg.eval.seed, data, gan.n_classes)
+            fake = generate(sampler(), prior, 2000, cfg.eval.seed, data, gan.n_classes)
             real = data.reference(2000, cfg.eval.seed)
             scatter(real, fake, run_dir / "samples" / f"step-{step:07d}.png", f"step {step}", data.centers)
 
     def finite_record(step: int, out: dict, weights: bool = False) -> dict:
-        """Read the step's statistics; stop with TrainingDiverged on NaN or Inf."""
+        """Read the step's statistics (averaged over ranks); stop with TrainingDiverged on NaN or
+        Inf, on every rank alike."""
+        out = distributed.mean_stats(out, d)
         record = {"step": step, **{k: v.item() for k, v in out.items()}}
         bad = [k for k, v in record.items() if not math.isfinite(v)]
-        if weights and not bad and not _weights_finite(gan):
+        if weights and not bad and not distributed.all_true(_weights_finite(gan), d, device):
             bad = ["weights"]
         if bad:
             emit({"step": step, "event": "divergence", "state": "raised", "severity": "error",
@@ -243,24 +266,30 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
                         if probe is not None:
                             record.update(probe.measure(gan.G, gan.D))
                         emit(record)
-                    if _due(step, cfg.eval.every, T.steps):
+                    if d.main and _due(step, cfg.eval.every, T.steps):
                         metrics = evaluate(step)
-                    if _due(step, T.sample_every, T.steps):
+                    if d.main and _due(step, T.sample_every, T.steps):
                         plot(step)
-                    if _due(step, T.ckpt_every, T.steps) or stop.requested:
+                    # Ctrl-C: under torchrun, the ranks agree at a log step to stop together
+                    stopping = stop.requested if not d.enabled else \
+                        log and not distributed.all_true(not stop.requested, d, device)
+                    if _due(step, T.ckpt_every, T.steps) or stopping:
                         finite_record(step, out, weights=True)  # never checkpoint NaN weights
                         state = _state(gan, data, step, cfg)
-                        save_checkpoint(run_dir, step, {**state, "recovery": dict(recovery)}, T.keep_ckpts)
+                        if d.main:
+                            save_checkpoint(run_dir, step, {**state, "recovery": dict(recovery)}, T.keep_ckpts)
                         good = (step, copy.deepcopy(state))
                 except TrainingDiverged as e:
                     step = recover(step, e, good)
                     continue
-                if stop.requested:  # Ctrl-C: stopped between two steps, nothing lost
+                if stopping:  # Ctrl-C: stopped between two steps, nothing lost
                     raise KeyboardInterrupt
     finally:
         for s in all_sinks:
             s.close()
     wall_s = time.perf_counter() - t0
-    (run_dir / "eval.json").write_text(json.dumps({**metrics, "wall_s": wall_s}, indent=2) + "\n")
+    if d.main:
+        (run_dir / "eval.json").write_text(json.dumps({**metrics, "wall_s": wall_s}, indent=2) + "\n")
+    distributed.barrier(d)  # every rank returns once the run directory is complete
     return RunResult(run_dir, step, metrics, wall_s)
 

@@ -20,6 +20,7 @@ from ..priors import Prior
 from ..regularizers import Penalty, extra_args
 from .ema import EMA
 from .remedies import add_instance_noise, restore_d, unroll_d
+from .runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,15 @@ class GAN:
         return x if self.aug is None else self.aug(x, self.gen)
     instance_noise: float = 0.0  # std of the noise on D's inputs for this step (the loop anneals it); 0 = off
     unroll_steps: int = 0  # unrolled GAN: look-ahead D updates before G's, undone afterwards; 0 = off
+    runtime: Optional[Runtime] = None  # how the step calls G and D (AMP, compile, DDP); None: plainly
+    shard: Optional[Callable[[Tensor], Tensor]] = None  # DDP: this rank's rows of a global batch
 
     def fake_labels(self, n: int) -> Optional[Tensor]:
         """Class labels (n,) for generated samples, or None for an unconditional GAN."""
         if not self.n_classes:
             return None
-        return torch.randint(self.n_classes, (n,), generator=self.gen, device=self.gen.device)
+        y = torch.randint(self.n_classes, (n,), generator=self.gen, device=self.gen.device)
+        return self.shard(y) if self.shard is not None else y  # DDP: drawn for the global batch
 
 
 @contextlib.contextmanager
@@ -106,16 +110,17 @@ def d_update(
     weight, and neither the lazy-penalty clock nor ADA sees it.
     """
     G, D = gan.G, gan.D
+    rt = gan.runtime or Runtime.plain(G, D)  # G and D as each phase calls them; loss scaling
     device = next(G.parameters()).device
     real, y_real = next_real(B)  # (B, *shape), (B,) or None
     y_real = y_real if gan.n_classes else None
     y_fake = gan.fake_labels(B)  # (B,) or None
     z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
     with torch.no_grad():
-        fake = G(z, y_fake)  # (B, *shape); no graph back into G
+        fake = rt.g_fake(z, y_fake)  # (B, *shape); no graph back into G
     real, fake = gan.augment(real), gan.augment(fake)  # as D sees them, penalties included
     real, fake = add_instance_noise(gan, real), add_instance_noise(gan, fake)  # x itself at sigma 0
-    real_logits, fake_logits = D(real, y_real), D(fake, y_fake)  # (B,), (B,)
+    real_logits, fake_logits = rt.d_train(real, y_real), rt.d_train(fake, y_fake)  # (B,), (B,)
     loss_d = gan.loss.d_loss(real_logits, fake_logits)
     for p in gan.penalties:
         if unrolled or gan.d_updates % p.interval == 0:  # lazy regularisation: gain = interval
@@ -124,10 +129,10 @@ def d_update(
             if out is not None:
                 out[p.name] = term.detach()
     gan.opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
+    rt.backward(loss_d, "d")
     if stats and out is not None:
-        out["grad_d"] = grad_norm(D)
-    gan.opt_d.step()
+        out["grad_d"] = rt.grad_norm(D, gan.opt_d, "d")
+    rt.step(gan.opt_d, "d")
     if gan.clip > 0:
         with torch.no_grad():
             torch._foreach_clamp_min_(list(D.parameters()), -gan.clip)
@@ -157,6 +162,7 @@ def train_step(
     and with augmentation on ``aug_p`` (and with ADA ``ada_rt``, see ``ganforge.augment``).
     """
     G, D, B = gan.G, gan.D, batch_size
+    rt = gan.runtime or Runtime.plain(G, D)  # G and D as each phase calls them; loss scaling
     device = next(G.parameters()).device
     out: dict[str, Tensor] = {}
 
@@ -174,17 +180,17 @@ def train_step(
     z = gan.prior.sample(B, gan.gen, device)  # (B, z_dim)
     y_fake = gan.fake_labels(B)
     with _frozen(D):
-        fake_logits_g = D(add_instance_noise(gan, gan.augment(G(z, y_fake))), y_fake)  # (B,); G learns through both
+        fake_logits_g = rt.d_judge(add_instance_noise(gan, gan.augment(rt.g_train(z, y_fake))), y_fake)  # (B,); G learns through both
         loss_g = gan.loss.g_loss(fake_logits_g, real_logits.detach())
     if stats:  # how much gradient the loss passes to each fake logit: ~0 when it saturates
         (dlogits,) = torch.autograd.grad(loss_g, fake_logits_g, retain_graph=True)  # (B,)
         out["g_logit_grad"] = dlogits.abs().mean() * fake_logits_g.numel()
     gan.opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
+    rt.backward(loss_g, "g")
     restore_d(gan, snapshot)  # undo the look-ahead: only the D phase above updates D for good
     if stats:
-        out["grad_g"] = grad_norm(G)
-    gan.opt_g.step()
+        out["grad_g"] = rt.grad_norm(G, gan.opt_g, "g")
+    rt.step(gan.opt_g, "g")
     if gan.ema is not None:
         gan.ema.update(G)
 

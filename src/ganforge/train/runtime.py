@@ -1,0 +1,160 @@
+"""How the step runs G and D on the hardware: precision, memory format, compilation and DDP.
+
+The step (``step.py``) calls G and D through a :class:`Runtime`, one callable per role, and
+backs losses up through it; it never needs to know which options are on:
+
+- ``train.precision=bf16``: forward passes under ``torch.autocast`` in bfloat16; ``fp16``:
+  autocast in float16 and one ``torch.amp.GradScaler`` per player (D and G step at different
+  times and k times for one, so each has its own loss scale). Outputs come back as float32,
+  so losses, penalties and statistics are computed in fp32. Penalties call the plain D
+  outside autocast: ``autograd.grad(create_graph=True)`` runs in fp32 and needs no scaling of
+  its own; the penalty's share of D's loss is scaled with the rest, and unscaled with it.
+- ``train.channels_last``: G, D (and G_ema) in NHWC memory format, 4-d inputs converted.
+- ``train.compile``: ``torch.compile`` of G and D (of their DDP wrappers under torchrun).
+- torchrun: G and D wrapped in DistributedDataParallel for their own updates only. D judging
+  G's fakes is frozen (``step._frozen``) and called unwrapped, as is G making D's fakes under
+  no_grad: a DDP forward that no backward follows would leave its reducer waiting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor, nn
+
+from .distributed import Dist, ShardedPrior
+
+DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class Call:
+    """``module(x, y)`` under autocast when ``dtype`` is set, with float32 outputs; 4-d inputs
+    in channels_last memory format when asked."""
+
+    def __init__(self, module: Callable, device_type: str = "cpu", dtype: Optional[torch.dtype] = None,
+                 channels_last: bool = False):
+        self.module, self.device_type, self.dtype, self.channels_last = module, device_type, dtype, channels_last
+
+    def __call__(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.dtype is None:
+            return self.module(x, y)
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            out = self.module(x, y)
+        return out.float()
+
+
+@dataclass
+class Runtime:
+    """The four ways the step calls G and D, and the loss scaling of each player."""
+
+    g_fake: Callable  # G making D's fakes, under no_grad
+    d_train: Callable  # D in its own update (DDP-wrapped under torchrun)
+    g_train: Callable  # G in its own update (DDP-wrapped under torchrun)
+    d_judge: Callable  # D judging G's fakes in G's update: frozen, never DDP-wrapped
+    scalers: dict = field(default_factory=dict)  # fp16: player ("d", "g") -> torch.amp.GradScaler
+
+    @classmethod
+    def plain(cls, G: nn.Module, D: nn.Module) -> "Runtime":
+        return cls(G, D, G, D)
+
+    def backward(self, loss: Tensor, player: str) -> None:
+        """``loss.backward()``, through the player's loss scale under fp16."""
+        scaler = self.scalers.get(player)
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+
+    def grad_norm(self, module: nn.Module, opt: torch.optim.Optimizer, player: str) -> Tensor:
+        """The global L2 norm of ``module``'s (unscaled) gradients. Under fp16, a step that the
+        scaler skips for an overflow reports 0: an overflow is handled, not a divergence."""
+        from .step import grad_norm
+
+        scaler = self.scalers.get(player)
+        if scaler is None:
+            return grad_norm(module)
+        scaler.unscale_(opt)
+        norm = grad_norm(module)
+        return torch.where(torch.isfinite(norm), norm, torch.zeros_like(norm))
+
+    def step(self, opt: torch.optim.Optimizer, player: str) -> None:
+        """``opt.step()``; under fp16 skipped on overflow, then the loss scale is updated."""
+        scaler = self.scalers.get(player)
+        if scaler is None:
+            opt.step()
+            return
+        scaler.step(opt)
+        scaler.update()
+
+    def state_dict(self) -> dict:
+        return {k: s.state_dict() for k, s in self.scalers.items()}
+
+    def load_state_dict(self, state: Optional[dict]) -> None:
+        for k, s in self.scalers.items():
+            if state and k in state:
+                s.load_state_dict(state[k])
+
+
+def _match_layout(opt: torch.optim.Optimizer) -> None:
+    """Give optimizer moments the memory format of their parameter (after a resume into a
+    channels_last run): fused kernels expect matching layouts."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for k, v in opt.state.get(p, {}).items():
+                if isinstance(v, Tensor) and v.shape == p.shape and v.dim() == 4 and v.stride() != p.stride():
+                    opt.state[p][k] = v.contiguous(memory_format=torch.channels_last) if \
+                        p.is_contiguous(memory_format=torch.channels_last) else v.contiguous()
+
+
+def attach(gan, cfg, device: torch.device, d: Dist) -> Runtime:
+    """Apply the speed and scale options of ``cfg.train`` to ``gan`` (after any resume) and set
+    its runtime. Returns it."""
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    T = cfg.train
+    G, D = gan.G, gan.D
+    if T.channels_last:
+        for m in (G, D) + ((gan.ema.model,) if gan.ema is not None else ()):
+            m.to(memory_format=torch.channels_last)  # parameters keep their identity
+        _match_layout(gan.opt_g)
+        _match_layout(gan.opt_d)
+    if d.enabled and T.sync_bn:
+        G = nn.SyncBatchNorm.convert_sync_batchnorm(G)  # shares the parameters and buffers
+        D = nn.SyncBatchNorm.convert_sync_batchnorm(D)
+        gan.G, gan.D = G, D
+    g_own, d_own = G, D
+    if d.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        g_own, d_own = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
+        gan.prior = ShardedPrior(gan.prior, d)
+    g_use, d_use = G, D
+    if T.compile:
+        g_use, d_use = torch.compile(G), torch.compile(D)
+        g_own = torch.compile(g_own) if d.enabled else g_use
+        d_own = torch.compile(d_own) if d.enabled else d_use
+    dtype = DTYPES[T.precision]
+    call = lambda m: Call(m, device.type, dtype, T.channels_last)  # noqa: E731
+    scalers = {}
+    if T.precision == "fp16":
+        scalers = {"d": torch.amp.GradScaler(device.type), "g": torch.amp.GradScaler(device.type)}
+    gan.runtime = Runtime(call(g_use), call(d_own), call(g_own), call(d_use), scalers)
+    gan.shard = d.shard
+    return gan.runtime
+
+
+def data_on_device(setting: str, data, device: torch.device, limit_bytes: int = 1 << 30) -> bool:
+    """Whether to hold the training set on ``device``: ``true``, ``false``, or ``auto``: a finite
+    dataset of at most ``limit_bytes`` on a non-CPU device. Endless sources (known densities)
+    are drawn on the CPU whatever the setting."""
+    setting = setting.lower()
+    if not hasattr(data, "hold_on") or setting == "false":
+        return False
+    return setting == "true" or (device.type != "cpu" and data.nbytes() <= limit_bytes)
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    from ..errors import GanforgeError
+
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise GanforgeError("train.precision=bf16: this GPU has no bfloat16 support; use train.precision=fp16")
