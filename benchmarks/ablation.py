@@ -71,13 +71,12 @@ SETTINGS = {
     "stacked": {
         "preset": "stacked_digits_vanilla",
         "base": ["eval.n_samples=500"],
-        "steps": 1500,
+        "steps": 1000,
         "primary": ("kl", "min"),
         "columns": ["modes", "kl"],
         "remedies": {
             "PacGAN 2": ["model.pac=2"],
             "minibatch std 4": ["model.mbstd=4"],
-            "2 discriminators": ["model.d_ensemble=2"],
             "spectral norm D": ["model.d_norm=spectral"],
             "EMA of G (0.999)": ["train.ema_beta=0.999"],
         },
@@ -130,18 +129,35 @@ def one_run(job: tuple) -> dict:
 
 
 def _mean(xs):
-    return statistics.mean(xs)
+    return math.fsum(xs) / len(xs)  # inf when a run found no mode at all (rev_kl = inf)
 
 
 def _se(xs):
-    return statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else 0.0
+    if len(xs) < 2 or not all(math.isfinite(x) for x in xs):
+        return 0.0 if len(xs) < 2 else math.nan
+    return statistics.stdev(xs) / math.sqrt(len(xs))
+
+
+def read_log(path: str, setting: str) -> list[dict]:
+    """The result lines an earlier run of this script printed (for --resume)."""
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("{'setting'"):
+            r = eval(line, {"__builtins__": {}}, {"inf": math.inf, "nan": math.nan})  # our own printed dicts
+            if r["setting"] == setting:
+                r.setdefault("overrides", SETTINGS[setting]["remedies"].get(r["name"], []))
+                if r["name"].startswith("best"):  # rebuilt from the names of its parts
+                    parts = r["name"].split(": ", 1)[1].split(" + ")
+                    r["overrides"] = [o for n in parts for o in SETTINGS[setting]["remedies"][n]]
+                rows.append(r)
+    return rows
 
 
 def run_jobs(jobs: list, n_jobs: int) -> list[dict]:
     rows = []
     with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         for r in pool.map(one_run, jobs):
-            print({k: v for k, v in r.items() if k != "overrides"}, flush=True)
+            print({k: v for k, v in r.items() if k != "overrides"}, flush=True)  # --resume reads these
             rows.append(r)
     return rows
 
@@ -208,6 +224,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="override every setting's number of steps")
     p.add_argument("--only", nargs="*", default=None, help="run only these remedies (names as in the table)")
     p.add_argument("--out", default=None)
+    p.add_argument("--resume", metavar="LOG", help="reuse the result lines an interrupted run of this script printed")
     a = p.parse_args()
     lines = ["# Ablation of the stabilisation remedies", "",
              f"Mean ± standard error over {a.seeds} seeds (0..{a.seeds - 1}). Phase 1: the baseline and each remedy "
@@ -223,9 +240,11 @@ def main() -> None:
         chosen = [(n, o) for n, o in s["remedies"].items() if a.only is None or n in a.only]
         jobs = [(setting, name, over, seed, steps, a.threads)
                 for name, over in [("baseline", []), *chosen] for seed in range(a.seeds)]
-        rows = run_jobs(jobs, a.jobs)
+        done = read_log(a.resume, setting) if a.resume else []
+        jobs = [j for j in jobs if not any(r["name"] == j[1] and r["seed"] == j[3] for r in done)]
+        rows = done + run_jobs(jobs, a.jobs)
         combo = best_combination(setting, rows)
-        if combo is not None:
+        if combo is not None and not any(r["name"] == combo[0] for r in rows):
             rows += run_jobs([(setting, combo[0], combo[1], seed, steps, a.threads) for seed in range(a.seeds)], a.jobs)
         lines += table(setting, rows, a.seeds, steps)
         text = "\n".join(lines) + "\n"
