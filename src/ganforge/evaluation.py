@@ -74,7 +74,7 @@ def sample_metrics(x: Tensor, data, seed: int, labels: Optional[Tensor] = None,
     if x.dim() == 4 and inception_weights:  # unlabelled images: Inception FID/KID and the pixel energy
         from .metrics.inception import inception_fid_kid
 
-        m = inception_fid_kid(real, x, inception_weights)
+        m = inception_fid_kid(real, x, inception_weights, seed=seed)
         space = m.pop("fid_feature_space")
         return {**m, "energy": energy_distance(x.flatten(1), real.flatten(1)), "n": len(x),
                 "provenance": {"feature_space": "raw pixels (energy)", "fid_feature_space": space,

@@ -119,10 +119,11 @@ def prdc(real: Tensor, fake: Tensor, k_pr: int = 3, k_dc: int = 5, chunk: int = 
 
 
 def fid_kid(real: Tensor, fake: Tensor, clf: Optional[Classifier], batch_size: int = 500, cache: bool = True,
-            feats: Optional[tuple[Tensor, Tensor]] = None) -> dict:
+            feats: Optional[tuple[Tensor, Tensor]] = None, seed: int = 0) -> dict:
     """FID and KID (mean, std) of images in [0, 1] with torchmetrics, in the classifier's space.
     Features are computed once per image set (the real ones cached on disk, see the module
-    docstring), or given as ``feats`` = (real, fake) features."""
+    docstring), or given as ``feats`` = (real, fake) features. KID's random subsets are drawn
+    from ``seed`` (torchmetrics draws them from torch's global RNG, which is left untouched)."""
     import warnings
 
     from torchmetrics.image.fid import FrechetInceptionDistance
@@ -142,7 +143,9 @@ def fid_kid(real: Tensor, fake: Tensor, clf: Optional[Classifier], batch_size: i
         for i in range(0, len(f), batch_size):
             fid.update(f[i : i + batch_size], real=is_real)
             kid.update(f[i : i + batch_size], real=is_real)
-    kid_mean, kid_std = kid.compute()
+    with torch.random.fork_rng(devices=[]):  # same seed, same subsets; the caller's RNG untouched
+        torch.manual_seed(seed)
+        kid_mean, kid_std = kid.compute()
     return {"fid": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std)}
 
 
@@ -178,10 +181,10 @@ def image_metrics(fake: Tensor, real: Tensor, clf: Classifier, seed: int, prdc_o
     if inception_weights:
         from .inception import inception_fid_kid
 
-        out = inception_fid_kid(real, fake, inception_weights)
+        out = inception_fid_kid(real, fake, inception_weights, seed=seed)
         fid_space = out.pop("fid_feature_space")
     else:
-        out = fid_kid(real, fake, clf, feats=feats)
+        out = fid_kid(real, fake, clf, feats=feats, seed=seed)
     if prdc_on:
         out.update(prdc(*feats))
     logits = clf.logits(fake)  # (N * C, K) per channel, or (N, K)
