@@ -19,7 +19,10 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
+from .registry import Registry
+
 Op = Callable[[Tensor, torch.Generator], Tensor]
+OPS: Registry[Op] = Registry("augment.policy")  # the operations a policy may name
 
 
 def _rand(x: Tensor, gen: Optional[torch.Generator], *shape: int) -> Tensor:
@@ -39,6 +42,7 @@ def _shift(x: Tensor, dy: Tensor, dx: Tensor) -> Tensor:
     return x * (row_ok[:, None, :, None] * col_ok[:, None, None, :])
 
 
+@OPS.register
 def translation(x: Tensor, gen: Optional[torch.Generator], ratio: float = 0.125) -> Tensor:
     """Shift each image by whole pixels, up to ``ratio`` of its size each way, zero-filled (DiffAugment)."""
     B, _, H, W = x.shape
@@ -48,6 +52,7 @@ def translation(x: Tensor, gen: Optional[torch.Generator], ratio: float = 0.125)
     return _shift(x, dy, dx)
 
 
+@OPS.register
 def cutout(x: Tensor, gen: Optional[torch.Generator], ratio: float = 0.5) -> Tensor:
     """Zero a square of ``ratio`` times the image size at a random centre (DeVries and Taylor 2017)."""
     B, _, H, W = x.shape
@@ -60,6 +65,7 @@ def cutout(x: Tensor, gen: Optional[torch.Generator], ratio: float = 0.5) -> Ten
     return x * (~inside).to(x.dtype)[:, None]
 
 
+@OPS.register
 def color(x: Tensor, gen: Optional[torch.Generator]) -> Tensor:
     """Random brightness, saturation and contrast (DiffAugment's ``color``)."""
     B = x.shape[0]
@@ -70,16 +76,13 @@ def color(x: Tensor, gen: Optional[torch.Generator]) -> Tensor:
     return (x - mean) * (_rand(x, gen, B, 1, 1, 1) + 0.5) + mean  # contrast: x U[0.5, 1.5)
 
 
-OPS: dict[str, Op] = {"translation": translation, "cutout": cutout, "color": color}
-
-
 def augment(x: Tensor, policy: tuple[str, ...], p, gen: Optional[torch.Generator]) -> Tensor:
     """Apply each operation of ``policy`` to each image of ``x`` (B, C, H, W) with probability
     ``p`` (a float or a 0-dim tensor). Every draw is made whatever ``p`` is, so ``p = 0``
     returns ``x``'s values exactly and the generator advances by the same amount."""
     for name in policy:
         apply = _rand(x, gen, x.shape[0]) < p  # (B,)
-        x = torch.where(apply[:, None, None, None], OPS[name](x, gen), x)
+        x = torch.where(apply[:, None, None, None], OPS.get(name)(x, gen), x)
     return x
 
 

@@ -1,7 +1,9 @@
-"""Builders: Config -> data source, G, D, loss, penalties, optimizers.
+"""Builders: Config -> data source, models, penalties, optimizers, and the game that trains them.
 
-Every registry name in the config is resolved here, so an unknown name fails before a run
-directory is written (:func:`check_names`).
+Every named choice in the config is resolved here against its registry (:data:`NAMED`), so an
+unknown name fails with a one-line error listing the valid ones before a run directory is
+written (:func:`check_names`); what a model can build is asked of its spec
+(:func:`check_compatible`).
 """
 
 from __future__ import annotations
@@ -11,26 +13,73 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .augment import Augment, initial_p, parse_policy
+from .augment import OPS, Augment, initial_p, parse_policy
 from .config import Config, OptimConfig
 from .data import DATASETS
 from .errors import GanforgeError
 from .losses import LOSSES, AdversarialLoss, build_loss, smooth_real_labels
 from .models import MODELS
+from .models.base import ModelSpec
 from .models.ensemble import DiscriminatorEnsemble
-from .priors import Prior
-from .regularizers import REGULARIZERS
+from .penalties import D_PENALTIES, G_PENALTIES, PenaltyTerm, penalty_player
+from .priors import PRIORS, Prior
+from .registry import Registry
+from .train.d_input import DInput
 from .train.ema import EMA
-from .train.step import GAN, PenaltyTerm
+from .train.games import NoiseToData, Players, Policy
+from .train.runtime import PRECISIONS
+from .train.schedule import SCHEDULES
+
+OPTIMIZERS: Registry = Registry("optim.name")
+OPTIMIZERS.add("adam", lambda params, o, lr, betas, impl: torch.optim.Adam(params, lr=lr, betas=tuple(betas), **impl))
+OPTIMIZERS.add("sgd", lambda params, o, lr, betas, impl: torch.optim.SGD(params, lr=lr, momentum=o.momentum, **impl))
+# optim.impl: foreach (multi-tensor kernels, the default), fused (one kernel per step; no host
+# sync under an fp16 gradient scaler) or loop (one tensor at a time)
+OPTIM_IMPLS: Registry = Registry("optim.impl")
+OPTIM_IMPLS.add("foreach", {"foreach": True})
+OPTIM_IMPLS.add("fused", {"fused": True})
+OPTIM_IMPLS.add("loop", {"foreach": False})
+
+# config key -> the registry of its allowed values (the registry's kind is the key itself)
+NAMED = {r.kind: r for r in (DATASETS, MODELS, LOSSES, PRIORS, OPTIMIZERS, OPTIM_IMPLS, SCHEDULES, PRECISIONS)}
+
+
+def _value(cfg: Config, key: str):
+    section, name = key.split(".")
+    return getattr(getattr(cfg, section), name)
 
 
 def check_names(cfg: Config) -> None:
-    """Raise a one-line GanforgeError for any unknown registry name in ``cfg``."""
-    DATASETS.get(cfg.data.name)
-    MODELS.get(cfg.model.name)
-    LOSSES.get(cfg.loss.name)
+    """Raise a one-line GanforgeError for any unknown name in ``cfg``."""
+    for key, registry in NAMED.items():
+        registry.get(_value(cfg, key))
     for name in cfg.reg:
-        REGULARIZERS.get(name)
+        penalty_player(name)
+    for op in parse_policy(cfg.augment.policy):
+        OPS.get(op)
+
+
+def model_spec(cfg: Config) -> ModelSpec:
+    return MODELS.get(cfg.model.name)
+
+
+def check_compatible(cfg: Config, shape: tuple) -> None:
+    """What the data (samples of ``shape``) and the model allow: the model's spec, and
+    augmentation and image-only penalties only on images. The CLI calls this right after
+    reading the data, before a run directory is written."""
+    model_spec(cfg).check(cfg, shape)
+    if len(shape) == 3:
+        return
+    for name in IMAGES_ONLY:
+        if name in cfg.reg and cfg.reg[name].weight > 0:
+            raise GanforgeError(f"reg.{name}: it transforms images, and data.name={cfg.data.name} gives samples "
+                                f"of shape {tuple(shape)}; use it with image data")
+    if parse_policy(cfg.augment.policy):
+        raise GanforgeError(f"augment.policy={cfg.augment.policy}: augmentation applies to images, and data.name="
+                            f"{cfg.data.name} gives samples of shape {tuple(shape)}; leave augment.policy empty")
+
+
+IMAGES_ONLY = ("bcr",)  # penalties that transform images
 
 
 def resolve_device(name: str) -> torch.device:
@@ -63,52 +112,35 @@ def n_classes(cfg: Config, data) -> int:
 
 
 def build_models(cfg: Config, shape: tuple, classes: int = 0) -> tuple[nn.Module, nn.Module]:
-    G, D = MODELS.get(cfg.model.name)(cfg.model, tuple(shape), classes)
+    spec = model_spec(cfg)
+    spec.check(cfg, tuple(shape))
+    G, D = spec.build(cfg.model, tuple(shape), classes)
     if cfg.model.d_ensemble > 1:
-        D = build_ensemble(cfg, shape, classes, D)
+        # K - 1 more D's, each initialised independently (drawn after D, so member 0 is the D of a
+        # single-D run with the same seed); the G's built alongside them are discarded
+        extra = [spec.build(cfg.model, tuple(shape), classes)[1] for _ in range(cfg.model.d_ensemble - 1)]
+        D = DiscriminatorEnsemble([D] + extra)
     return G, D
 
 
-def build_ensemble(cfg: Config, shape: tuple, classes: int, D: nn.Module) -> DiscriminatorEnsemble:
-    """``model.d_ensemble=K``: D and K - 1 more D's, each initialised independently (drawn
-    after D, so member 0 is the D of a single-D run with the same seed). A model builder
-    returns (G, D); the G's built alongside the extra members are discarded."""
-    build = MODELS.get(cfg.model.name)
-    return DiscriminatorEnsemble([D] + [build(cfg.model, tuple(shape), classes)[1] for _ in range(cfg.model.d_ensemble - 1)])
-
-
-def build_penalties(cfg: Config, loss: AdversarialLoss) -> tuple[PenaltyTerm, ...]:
-    """The configured regularisers, plus the one the loss implies (wgan_gp's penalty)."""
+def build_penalties(cfg: Config, loss: AdversarialLoss) -> tuple[tuple[PenaltyTerm, ...], tuple[PenaltyTerm, ...]]:
+    """(penalties on D, penalties on G): the configured ones with a weight, plus the one the loss
+    implies (wgan_gp's gradient penalty on D)."""
     weights = {name: (p.weight, p.interval) for name, p in cfg.reg.items()}
     if loss.penalty is not None and loss.penalty not in weights:
         weights[loss.penalty] = (cfg.loss.gp_weight, 1)
-    return tuple(
-        PenaltyTerm(name, REGULARIZERS.get(name), w, interval)
-        for name, (w, interval) in sorted(weights.items())
-        if w > 0
-    )
-
-
-IMAGES_ONLY = ("bcr",)  # penalties that transform images
-
-
-def check_images_only(cfg: Config, shape: tuple) -> None:
-    """Refuse augmentation and image-only penalties on vector data (samples of ``shape``); the
-    CLI calls this right after reading the data, before a run directory is written."""
-    if len(shape) == 3:
-        return
-    for name in IMAGES_ONLY:
-        if name in cfg.reg and cfg.reg[name].weight > 0:
-            raise GanforgeError(f"reg.{name}: it transforms images, and data.name={cfg.data.name} gives samples "
-                                f"of shape {tuple(shape)}; use it with image data")
-    if parse_policy(cfg.augment.policy):
-        raise GanforgeError(f"augment.policy={cfg.augment.policy}: augmentation applies to images, and data.name="
-                            f"{cfg.data.name} gives samples of shape {tuple(shape)}; leave augment.policy empty")
+    terms = {"D": [], "G": []}
+    for name, (w, interval) in sorted(weights.items()):
+        if w > 0:
+            player = penalty_player(name)
+            fn = (D_PENALTIES if player == "D" else G_PENALTIES).get(name)
+            terms[player].append(PenaltyTerm(name, fn, w, interval))
+    return tuple(terms["D"]), tuple(terms["G"])
 
 
 def build_augment(cfg: Config, shape: tuple, device: torch.device) -> Optional[Augment]:
     """The augmentation of D's inputs (``augment.*``), or None when ``augment.policy`` is empty."""
-    check_images_only(cfg, shape)
+    check_compatible(cfg, shape)
     a = cfg.augment
     policy = parse_policy(a.policy)
     if not policy:
@@ -117,48 +149,49 @@ def build_augment(cfg: Config, shape: tuple, device: torch.device) -> Optional[A
 
 
 def lazy_scale(penalties: tuple[PenaltyTerm, ...]) -> float:
-    """Lazy regularisation (Karras et al. 2020, StyleGAN2): with a penalty every N D steps, D's
-    optimizer takes lr x c and Adam betas ** c, c = N / (N + 1), as if the N plain steps and the
-    penalty step were N + 1 steps of one optimizer. 1 without lazy penalties."""
+    """Lazy regularisation (Karras et al. 2020, StyleGAN2): with a penalty every N updates of a
+    player, its optimizer takes lr x c and Adam betas ** c, c = N / (N + 1), as if the N plain
+    steps and the penalty step were N + 1 steps of one optimizer. 1 without lazy penalties."""
     intervals = {p.interval for p in penalties if p.interval > 1}
     if len(intervals) > 1:
-        raise GanforgeError(f"reg.*.interval: lazy penalties must share one interval, got {sorted(intervals)}")
+        raise GanforgeError(f"reg.*.interval: lazy penalties on one player must share one interval, got {sorted(intervals)}")
     return next((n / (n + 1) for n in intervals), 1.0)
 
 
 def _optimizer(params, o: OptimConfig, lr: float, betas: tuple) -> torch.optim.Optimizer:
-    # optim.impl: foreach (multi-tensor kernels, the default), fused (one kernel per step; no host
-    # sync under an fp16 gradient scaler) or loop (one tensor at a time)
-    impl = {"foreach": {"foreach": True}, "fused": {"fused": True}, "loop": {"foreach": False}}[o.impl]
-    if o.name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), **impl)
-    return torch.optim.SGD(params, lr=lr, momentum=o.momentum, **impl)
+    return OPTIMIZERS.get(o.name)(params, o, lr, betas, OPTIM_IMPLS.get(o.impl))
 
 
-def build_gan(cfg: Config, data, device: torch.device) -> GAN:
-    """Models (initialised from torch's global RNG, which the caller seeds), optimizers, etc."""
+def build_game(cfg: Config, data, device: torch.device) -> NoiseToData:
+    """Models (initialised from torch's global RNG, which the caller seeds), optimizers, the
+    policy and the noise generator of the noise -> data game."""
     classes = n_classes(cfg, data)
     G, D = build_models(cfg, data.shape, classes)
     G, D = G.to(device), D.to(device)
     loss = smooth_real_labels(build_loss(cfg.loss.name), cfg.loss.label_smoothing)
     o = cfg.optim
     gen = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)  # noise for the game
-    penalties = build_penalties(cfg, loss)
-    c = lazy_scale(penalties)
-    d_betas = tuple(b ** c for b in o.d_betas)  # sgd ignores them (its lr still takes c)
-    return GAN(
+    d_penalties, g_penalties = build_penalties(cfg, loss)
+    c_d, c_g = lazy_scale(d_penalties), lazy_scale(g_penalties)
+    # lazy rescale of each player's betas (c = 1 leaves them exact); sgd ignores them (its lr still takes c)
+    d_betas, g_betas = tuple(b ** c_d for b in o.d_betas), tuple(b ** c_g for b in o.g_betas)
+    players = Players(
         G=G,
         D=D,
-        opt_g=_optimizer(G.parameters(), o, o.g_lr, o.g_betas),
-        opt_d=_optimizer(D.parameters(), o, o.d_lr * c, d_betas),
-        loss=loss,
-        prior=Prior(cfg.model.prior, cfg.model.z_dim),
-        gen=gen,
-        penalties=penalties,
-        clip=cfg.loss.clip if loss.clip_weights else 0.0,
+        opt_g=_optimizer(G.parameters(), o, o.g_lr * c_g, g_betas),
+        opt_d=_optimizer(D.parameters(), o, o.d_lr * c_d, d_betas),
         ema=EMA(G, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None,
-        n_classes=classes,
-        aug=build_augment(cfg, data.shape, device),
-        d_lr_scale=c,
-        unroll_steps=cfg.train.unroll_steps,
     )
+    policy = Policy(
+        loss=loss,
+        d_lr=o.d_lr * c_d,
+        g_lr=o.g_lr * c_g,
+        d_steps=cfg.train.d_steps,
+        d_penalties=d_penalties,
+        g_penalties=g_penalties,
+        clip=cfg.loss.clip if loss.clip_weights else 0.0,
+        unroll_steps=cfg.train.unroll_steps,
+        n_classes=classes,
+    )
+    prior = Prior(cfg.model.prior, cfg.model.z_dim)
+    return NoiseToData(players, policy, prior, gen, DInput(build_augment(cfg, data.shape, device)))

@@ -67,10 +67,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> int:
-    from .build import build_data, check_images_only, check_names
+    from .api import train
+    from .build import build_data, check_compatible, check_names
     from .rundir import existing_run, new_run_dir
     from .train.distributed import on_main, session
-    from .train.loop import train
     from .train.sinks import EventPrinter, ProgressSink
 
     if args.resume:
@@ -87,7 +87,7 @@ def _train(args) -> int:
         print(to_yaml(cfg), end="")
         return 0
     data = build_data(cfg)  # reads and checks the user's data before anything is written
-    check_images_only(cfg, data.shape)  # augment.policy, reg.bcr
+    check_compatible(cfg, data.shape)  # the model's spec; augment.policy and reg.bcr need images
     with session(cfg.train.device, cfg.train.dist_backend) as d:  # torchrun: the process group
         if not args.resume:
             name = Path(args.preset).stem if args.preset else cfg.data.name

@@ -6,17 +6,20 @@ path) and ``key=value`` overrides, checks key names and types against the datacl
 returns a frozen :class:`Config`. :func:`validate` then checks ranges and combinations. Every
 problem becomes a one-line :class:`GanforgeError` naming the key and what is allowed.
 
-Names that refer to registries (``loss.name``, ``data.name``, ...) are checked by the
-builders (``ganforge.build``), which know the registries; the config stays import-free.
+Names that refer to registries (``loss.name``, ``data.name``, ``model.prior``,
+``optim.schedule``, ...) and what a model can build (``model.d_norm``, image sizes) are checked
+by the builders (``ganforge.build``), which know the registries and the models' specs; the
+config stays import-free and lists no allowed names of its own.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field, fields, is_dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple, Union, get_args, get_origin, get_type_hints
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
@@ -47,9 +50,9 @@ class ModelConfig:
     d_depth: int = 3
     pac: int = 1  # PacGAN packing (Lin et al. 2018): D judges pac samples at once
     conditional: bool = False  # condition G and D on the dataset's class labels
-    d_norm: str = "none"  # D: none, batch, spectral, instance or layer (dcgan); none, spectral or layer (mlp)
-    g_cond: str = "concat"  # conditional G: concat (embedding to z) or cbn (conditional batch norm)
-    d_cond: str = "projection"  # conditional D: projection or concat
+    d_norm: str = "none"  # D's normalisation: none, batch, spectral, instance or layer, as the model offers
+    g_cond: str = "concat"  # conditional G: concat (embedding to z) or cbn (conditional batch norm), as the model offers
+    d_cond: str = "projection"  # conditional D: projection or concat, as the model offers
     g_spectral: bool = False  # spectral norm on G's layers too (SAGAN, Zhang et al. 2019)
     mbstd: int = 0  # minibatch std group size (Karras et al. 2018): an extra feature before D's head; 0 = off
     d_ensemble: int = 1  # K independently initialised D's; G plays against their mean loss
@@ -187,8 +190,8 @@ def _read_preset(preset: str) -> Any:
             "or give the path of a .yaml file"
         )
     try:
-        return OmegaConf.create(yaml.safe_load(text) or {}), where
-    except (yaml.YAMLError, OmegaConfBaseException) as e:
+        return yaml.safe_load(text) or {}, where
+    except yaml.YAMLError as e:
         raise GanforgeError(f"{where}: not valid YAML ({_one_line(e)})") from None
 
 
@@ -196,15 +199,65 @@ def _one_line(e: BaseException) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
-def _merge(schema: DictConfig, part: Any, where: str) -> DictConfig:
+_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _describe(tp: Any) -> str:
+    """How a field's type reads in an error message."""
+    if get_origin(tp) is Union:  # Optional[X]
+        inner = [a for a in get_args(tp) if a is not type(None)]
+        return f"{_describe(inner[0])} or null" if len(inner) == 1 else "a value"
+    if get_origin(tp) in (tuple, Tuple):
+        return f"a list of {len(get_args(tp))} numbers, e.g. [0.5, 0.99]"
+    return _TYPE_NAMES.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _field_type(key: str) -> Any:
+    """The declared type of a dotted config key, e.g. 'train.steps' -> int (None if unknown)."""
+    tp: Any = Config
+    for part in key.split("."):
+        if is_dataclass(tp):
+            tp = get_type_hints(tp).get(part)
+        elif get_origin(tp) in (dict, Dict):
+            tp = get_args(tp)[1]
+        else:
+            return None
+    return tp
+
+
+def _check_keys(part: Any, tp: Any, prefix: str, where: str) -> None:
+    """Walk a user's part (plain containers) against the dataclasses: unknown keys, a value where a
+    section belongs, a list of the wrong length. Scalar types are left to OmegaConf's conversion."""
+    key = prefix.rstrip(".")
+    if is_dataclass(tp) or get_origin(tp) in (dict, Dict):
+        if not isinstance(part, dict):
+            raise GanforgeError(f"{where}: {key or 'the config'}: expected a section of keys, not a single value")
+        for k, v in part.items():
+            if is_dataclass(tp):
+                hints = get_type_hints(tp)
+                if k not in hints:
+                    near = difflib.get_close_matches(str(k), list(hints), n=2)
+                    hint = f"; did you mean {' or '.join(prefix + n for n in near)}?" if near else \
+                        f"; {key or 'the config'} has: {', '.join(hints)}"
+                    raise GanforgeError(f"{where}: unknown key {prefix}{k}{hint}")
+                _check_keys(v, hints[k], f"{prefix}{k}.", where)
+            else:
+                _check_keys(v, get_args(tp)[1], f"{prefix}{k}.", where)
+    elif get_origin(tp) in (tuple, Tuple) and not (isinstance(part, (list, tuple)) and len(part) == len(get_args(tp))):
+        raise GanforgeError(f"{where}: {key}={part!r}: expected {_describe(tp)}")
+
+
+def _merge(cfg: DictConfig, part: Any, where: str) -> DictConfig:
+    """``part`` (plain containers) merged over ``cfg``; every problem is one line naming the key."""
+    _check_keys(part, Config, "", where)
     try:
-        return OmegaConf.merge(schema, part)
-    except OmegaConfBaseException as e:
+        return OmegaConf.merge(cfg, OmegaConf.create(part))
+    except OmegaConfBaseException as e:  # a scalar of the wrong type: say what the key takes
         key = getattr(e, "full_key", None)
-        msg = _one_line(e).replace("Merge error: ", "")
-        if "is not a subclass of" in msg:
-            msg = "expected a section of keys, not a single value"
-        raise GanforgeError(f"{where}: {key + ': ' if key else ''}{msg}") from None
+        if not key:
+            raise GanforgeError(f"{where}: {_one_line(e)}") from None
+        value = OmegaConf.select(OmegaConf.create(part), key, default=None)
+        raise GanforgeError(f"{where}: {key}={value!r}: expected {_describe(_field_type(key))}") from None
 
 
 def load_config(
@@ -219,7 +272,7 @@ def load_config(
     schema = OmegaConf.structured(Config)
     OmegaConf.set_readonly(schema, False)  # frozen dataclasses give a read-only schema
     if base is not None:
-        cfg = _merge(schema, OmegaConf.create(base), "stored config")
+        cfg = _merge(schema, base, "stored config")
     else:
         part, where = _read_preset(preset or DEFAULT_PRESET)
         cfg = _merge(schema, part, where)
@@ -227,7 +280,7 @@ def load_config(
         if "=" not in item or item.startswith("="):
             raise GanforgeError(f"override '{item}': expected key=value, e.g. train.steps=1000")
         try:
-            dot = OmegaConf.from_dotlist([item])
+            dot = OmegaConf.to_container(OmegaConf.from_dotlist([item]))
         except OmegaConfBaseException as e:
             raise GanforgeError(f"override '{item}': {_one_line(e)}") from None
         cfg = _merge(cfg, dot, f"override '{item}'")
@@ -281,36 +334,25 @@ def validate(cfg: Config) -> None:
     """Range and combination checks that the type system cannot express."""
     _all_finite(cfg)
     m, o, t, e = cfg.model, cfg.optim, cfg.train, cfg.eval
-    _check(m.prior in ("normal", "uniform"), "model.prior", "use normal or uniform", m.prior)
     for key in ("z_dim", "g_width", "d_width"):
         _check(getattr(m, key) >= 1, f"model.{key}", "it must be >= 1", getattr(m, key))
     for key in ("g_depth", "d_depth"):
         _check(getattr(m, key) >= 0, f"model.{key}", "it must be >= 0", getattr(m, key))
-    _check(m.d_norm in ("none", "batch", "spectral", "instance", "layer"), "model.d_norm",
-           "use none, batch, spectral, instance or layer", m.d_norm)
-    _check(m.name != "mlp" or m.d_norm in ("none", "spectral", "layer"), "model.d_norm",
-           "model.name=mlp supports none, spectral or layer (batch and instance norm are for dcgan's image features)",
-           m.d_norm)
-    _check(m.g_cond in ("concat", "cbn"), "model.g_cond", "use concat or cbn", m.g_cond)
-    _check(m.d_cond in ("projection", "concat"), "model.d_cond", "use projection or concat", m.d_cond)
     _check(cfg.data.limit >= 0, "data.limit", "it must be >= 0 (0 = all items)", cfg.data.limit)
     _check(cfg.data.channels in (0, 1, 3), "data.channels", "use 1, 3 or 0 (as stored)", cfg.data.channels)
-    r = cfg.data.resolution
-    _check(8 <= r <= 128 and not r & (r - 1), "data.resolution", "use a power of two from 8 to 128", r)
+    _check(cfg.data.resolution >= 1, "data.resolution", "it must be >= 1 (each model says which sizes it builds)",
+           cfg.data.resolution)
     _check(m.pac >= 1, "model.pac", "it must be >= 1 (1 = no packing)", m.pac)
     _check(t.batch_size % m.pac == 0, "train.batch_size", f"it must be a multiple of model.pac={m.pac}", t.batch_size)
     _validate_remedies(cfg)
     _check(cfg.loss.clip >= 0, "loss.clip", "it must be >= 0 (0 turns clipping off)", cfg.loss.clip)
     _check(cfg.loss.gp_weight >= 0, "loss.gp_weight", "it must be >= 0", cfg.loss.gp_weight)
-    _check(o.name in ("adam", "sgd"), "optim.name", "use adam or sgd", o.name)
     for key in ("g_lr", "d_lr"):
         _check(getattr(o, key) > 0, f"optim.{key}", "it must be > 0", getattr(o, key))
     for key in ("g_betas", "d_betas"):
         b = getattr(o, key)
         _check(all(0 <= x < 1 for x in b), f"optim.{key}", "both betas must be in [0, 1)", list(b))
     _check(0 <= o.momentum < 1, "optim.momentum", "it must be in [0, 1)", o.momentum)
-    _check(o.schedule in ("constant", "linear", "cosine"), "optim.schedule", "use constant, linear or cosine", o.schedule)
-    _check(o.impl in ("foreach", "fused", "loop"), "optim.impl", "use foreach, fused or loop", o.impl)
     for key in ("steps", "batch_size", "d_steps", "log_every", "keep_ckpts"):
         _check(getattr(t, key) >= 1, f"train.{key}", "it must be >= 1", getattr(t, key))
     for key in ("ckpt_every", "sample_every", "threads"):
@@ -321,7 +363,6 @@ def validate(cfg: Config) -> None:
         dev in ("cpu", "cuda", "auto", "mps") or dev.startswith("cuda:"),
         "train.device", "use cpu, cuda, cuda:N, mps or auto", dev,
     )
-    _check(t.precision in ("fp32", "bf16", "fp16"), "train.precision", "use fp32, bf16 or fp16", t.precision)
     _check(t.data_on_device.lower() in ("auto", "true", "false"), "train.data_on_device", "use auto, true or false",
            t.data_on_device)
     _check(t.dist_backend in ("auto", "nccl", "gloo"), "train.dist_backend", "use auto, nccl or gloo", t.dist_backend)
@@ -345,21 +386,11 @@ def validate(cfg: Config) -> None:
     _validate_stabilisers(cfg)
 
 
-AUGMENT_OPS = ("translation", "cutout", "color")
-
-
 def _validate_stabilisers(cfg: Config) -> None:
-    """Lazy regularisation's shared interval and the augment section."""
-    lazy = {name: p.interval for name, p in cfg.reg.items() if p.weight > 0 and p.interval > 1}
-    if len(set(lazy.values())) > 1:
-        keys = " and ".join(f"reg.{n}.interval={i}" for n, i in sorted(lazy.items()))
-        raise GanforgeError(f"config: {keys}: lazy penalties must share one interval, since D's learning rate "
-                            "and betas are rescaled for it (Karras et al. 2020); give them the same interval")
+    """The augment section. (Registry names, the augment operations among them, and lazy
+    intervals, which need to know whose penalty each is, are checked by ``build``.)"""
     a = cfg.augment
     ops = [s.strip() for s in a.policy.split(",") if s.strip()]
-    for op in ops:
-        _check(op in AUGMENT_OPS, "augment.policy",
-               "use a comma-separated subset of translation, cutout, color (empty = off)", a.policy)
     _check(len(set(ops)) == len(ops), "augment.policy", "name each operation once", a.policy)
     _check(a.p is None or 0 <= a.p <= 1, "augment.p", "it must be in [0, 1]", a.p)
     _check(0 <= a.ada_target < 1, "augment.ada_target", "it must be in [0, 1); 0 keeps p fixed, ADA uses 0.6",

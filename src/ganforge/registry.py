@@ -1,21 +1,23 @@
-"""A tiny name -> builder registry, shared by losses, regularisers, models and datasets.
+"""A tiny name -> builder registry, shared by losses, penalties, models, datasets, evaluators,
+priors, schedules and the other named choices of the config.
 
 A registry key is the registered function's ``__name__``, so ``loss.name=hinge`` refers to
-the function ``hinge`` in ``losses.py``. Unknown names raise a :class:`GanforgeError` that
+the function ``hinge`` in ``losses.py`` (a model registers a spec that names its builder, see
+``models/base.py``). Unknown names raise a :class:`GanforgeError` that
 lists the valid ones.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, Iterator, TypeVar
 
 from .errors import GanforgeError
 
-F = TypeVar("F", bound=Callable)
+F = TypeVar("F")
 
 
 class Registry(Generic[F]):
-    """Maps names to callables. ``kind`` is the config key users set (e.g. ``loss.name``)."""
+    """Maps names to builders (or specs). ``kind`` is the config key users set (e.g. ``loss.name``)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -23,11 +25,14 @@ class Registry(Generic[F]):
 
     def register(self, fn: F) -> F:
         """Decorator: register ``fn`` under its own name."""
-        name = fn.__name__
+        self.add(fn.__name__, fn)
+        return fn
+
+    def add(self, name: str, item: F) -> None:
+        """Register ``item`` (a function, or a spec naming one) under ``name``."""
         if name in self._items:
             raise ValueError(f"{self.kind}: '{name}' is registered twice")
-        self._items[name] = fn
-        return fn
+        self._items[name] = item
 
     def get(self, name: str) -> F:
         try:

@@ -1,5 +1,67 @@
-"""The model registry: ``name(cfg: ModelConfig, data_shape, n_classes) -> (G, D)``."""
+"""The model registry: each architecture registers a :class:`ModelSpec`.
 
+A spec is the builder ``build(cfg: ModelConfig, data_shape, n_classes) -> (G, D)`` plus what
+the rest of ganforge must know about the architecture without naming it: which D
+normalisations it offers, which image sizes it can build, whether it is for images or
+vectors. Config checks, the builders and the doctor's remedies read the spec, so a new
+architecture is one file and one :func:`register_model`, with no edits elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from torch import nn
+
+from ..errors import GanforgeError
 from ..registry import Registry
 
-MODELS: Registry = Registry("model.name")
+Builder = Callable[..., tuple[nn.Module, nn.Module]]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    build: Builder  # (cfg.model, data_shape, n_classes) -> (G, D)
+    d_norms: tuple[str, ...] = ("none",)  # model.d_norm values D offers
+    g_conds: tuple[str, ...] = ("concat",)  # model.g_cond values a conditional G offers
+    d_conds: tuple[str, ...] = ("projection",)  # model.d_cond values a conditional D offers
+    resolutions: Optional[tuple[int, int]] = None  # images: smallest and largest power-of-two size; None: any shape
+    spatial_remedies: bool = False  # image-only remedies (bCR, augmentation) suit this model
+
+    @property
+    def images(self) -> bool:
+        return self.resolutions is not None
+
+    def check(self, cfg, shape: tuple) -> None:
+        """One-line errors for settings this architecture cannot build on data of ``shape``
+        (one sample's shape). ``cfg`` is the whole Config."""
+        m = cfg.model
+        for key, value, offered in (("d_norm", m.d_norm, self.d_norms), ("g_cond", m.g_cond, self.g_conds),
+                                    ("d_cond", m.d_cond, self.d_conds)):
+            if value not in offered and (key == "d_norm" or m.conditional):
+                raise GanforgeError(f"model.{key}={value}: model.name={self.name} offers {', '.join(offered)}")
+        if self.images:
+            lo, hi = self.resolutions
+            if len(shape) != 3 or shape[1] != shape[2]:
+                raise GanforgeError(f"model.name={self.name} needs square images (C, R, R); data.name={cfg.data.name} "
+                                    f"gives samples of shape {tuple(shape)}")
+            r = shape[1]
+            if not (lo <= r <= hi and r & (r - 1) == 0):
+                raise GanforgeError(f"data.resolution={r}: model.name={self.name} builds power-of-two sizes from "
+                                    f"{lo} to {hi}")
+
+
+MODELS: Registry[ModelSpec] = Registry("model.name")
+
+
+def register_model(**spec) -> Callable[[Builder], Builder]:
+    """Decorator: register a builder under its function name with what the rest must know of it
+    (the other fields of :class:`ModelSpec`)."""
+
+    def wrap(build: Builder) -> Builder:
+        MODELS.add(build.__name__, ModelSpec(build.__name__, build, **spec))
+        return build
+
+    return wrap

@@ -27,15 +27,12 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..config import ModelConfig
-from ..errors import GanforgeError
-from .base import MODELS
+from .base import register_model
 from .layers import MinibatchStd, maybe_spectral, refresh_spectral_norm
 
 
 def _levels(resolution: int) -> int:
-    """Number of 2x upsamplings from 4x4 to ``resolution``."""
-    if resolution < 8 or resolution > 128 or resolution & (resolution - 1):
-        raise GanforgeError(f"model.name=dcgan needs a power-of-two image size from 8 to 128, got {resolution}")
+    """Number of 2x upsamplings from 4x4 to ``resolution`` (a power of two, checked by the spec)."""
     return int(math.log2(resolution)) - 2
 
 
@@ -146,10 +143,9 @@ def _dcgan_init(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-@MODELS.register
+@register_model(d_norms=("none", "batch", "spectral", "instance", "layer"), g_conds=("concat", "cbn"),
+                d_conds=("projection", "concat"), resolutions=(8, 128), spatial_remedies=True)
 def dcgan(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
-    if len(shape) != 3 or shape[1] != shape[2]:
-        raise GanforgeError(f"model.name=dcgan needs square images (C, R, R); this dataset gives {tuple(shape)}")
     G = DCGANGenerator(cfg.z_dim, shape, cfg.g_width, n_classes, cfg.g_cond, cfg.g_spectral)
     D = DCGANDiscriminator(shape, cfg.d_width, cfg.d_norm, n_classes, cfg.d_cond, cfg.pac, cfg.mbstd)
     G.apply(_dcgan_init)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from .base import MODELS
+from .base import register_model
 from .layers import MinibatchStd, maybe_spectral
 
 
@@ -85,7 +85,7 @@ class MLPDiscriminator(nn.Module):
         return logits
 
 
-@MODELS.register
+@register_model(d_norms=("none", "spectral", "layer"))  # batch/instance norm are for image features
 def mlp(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     G = MLPGenerator(cfg.z_dim, shape, cfg.g_width, cfg.g_depth, n_classes, cfg.g_spectral)
     D = MLPDiscriminator(shape, cfg.d_width, cfg.d_depth, cfg.pac, n_classes, cfg.d_norm, cfg.mbstd)

@@ -12,7 +12,7 @@ backs losses up through it; it never needs to know which options are on:
 - ``train.channels_last``: G, D (and G_ema) in NHWC memory format, 4-d inputs converted.
 - ``train.compile``: ``torch.compile`` of G and D (of their DDP wrappers under torchrun).
 - torchrun: G and D wrapped in DistributedDataParallel for their own updates only. D judging
-  G's fakes is frozen (``step._frozen``) and called unwrapped, as is G making D's fakes under
+  G's fakes is frozen (``games.base.frozen``) and called unwrapped, as is G making D's fakes under
   no_grad: a DDP forward that no backward follows would leave its reducer waiting.
 """
 
@@ -23,10 +23,16 @@ from typing import Callable, Optional
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 
+from ..errors import GanforgeError
+from ..registry import Registry
 from .distributed import Dist, ShardedPrior
 
-DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISIONS: Registry = Registry("train.precision")  # name -> autocast dtype (None: plain fp32)
+PRECISIONS.add("fp32", None)
+PRECISIONS.add("bf16", torch.bfloat16)
+PRECISIONS.add("fp16", torch.float16)
 
 
 class Call:
@@ -45,6 +51,14 @@ class Call:
         with torch.autocast(self.device_type, dtype=self.dtype):
             out = self.module(x, y)
         return out.float()
+
+
+def grad_norm(module: nn.Module) -> Tensor:
+    """The global L2 norm of ``module``'s gradients (0 when it has none)."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
 @dataclass
@@ -69,8 +83,6 @@ class Runtime:
     def grad_norm(self, module: nn.Module, opt: torch.optim.Optimizer, player: str) -> Tensor:
         """The global L2 norm of ``module``'s (unscaled) gradients. Under fp16, a step that the
         scaler skips for an overflow reports 0: an overflow is handled, not a divergence."""
-        from .step import grad_norm
-
         scaler = self.scalers.get(player)
         if scaler is None:
             return grad_norm(module)
@@ -107,40 +119,39 @@ def _match_layout(opt: torch.optim.Optimizer) -> None:
                         p.is_contiguous(memory_format=torch.channels_last) else v.contiguous()
 
 
-def attach(gan, cfg, device: torch.device, d: Dist) -> Runtime:
-    """Apply the speed and scale options of ``cfg.train`` to ``gan`` (after any resume) and set
+def attach(game, cfg, device: torch.device, d: Dist) -> Runtime:
+    """Apply the speed and scale options of ``cfg.train`` to ``game`` (after any resume) and set
     its runtime. Returns it."""
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
     T = cfg.train
-    G, D = gan.G, gan.D
+    pl = game.players
+    G, D = pl.G, pl.D
     if T.channels_last:
-        for m in (G, D) + ((gan.ema.model,) if gan.ema is not None else ()):
+        for m in (G, D) + ((pl.ema.model,) if pl.ema is not None else ()):
             m.to(memory_format=torch.channels_last)  # parameters keep their identity
-        _match_layout(gan.opt_g)
-        _match_layout(gan.opt_d)
+        _match_layout(pl.opt_g)
+        _match_layout(pl.opt_d)
     if d.enabled and T.sync_bn:
         G = nn.SyncBatchNorm.convert_sync_batchnorm(G)  # shares the parameters and buffers
         D = nn.SyncBatchNorm.convert_sync_batchnorm(D)
-        gan.G, gan.D = G, D
+        pl.G, pl.D = G, D
     g_own, d_own = G, D
     if d.enabled:
         ids = [device.index] if device.type == "cuda" else None
         g_own, d_own = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
-        gan.prior = ShardedPrior(gan.prior, d)
+        game.prior = ShardedPrior(game.prior, d)
     g_use, d_use = G, D
     if T.compile:
         g_use, d_use = torch.compile(G), torch.compile(D)
         g_own = torch.compile(g_own) if d.enabled else g_use
         d_own = torch.compile(d_own) if d.enabled else d_use
-    dtype = DTYPES[T.precision]
+    dtype = PRECISIONS.get(T.precision)
     call = lambda m: Call(m, device.type, dtype, T.channels_last)  # noqa: E731
     scalers = {}
     if T.precision == "fp16":
         scalers = {"d": torch.amp.GradScaler(device.type), "g": torch.amp.GradScaler(device.type)}
-    gan.runtime = Runtime(call(g_use), call(d_own), call(g_own), call(d_use), scalers)
-    gan.shard = d.shard
-    return gan.runtime
+    game.runtime = Runtime(call(g_use), call(d_own), call(g_own), call(d_use), scalers)
+    game.shard = d.shard
+    return game.runtime
 
 
 def data_on_device(setting: str, data, device: torch.device, limit_bytes: int = 1 << 30) -> bool:
@@ -154,7 +165,5 @@ def data_on_device(setting: str, data, device: torch.device, limit_bytes: int = 
 
 
 def check_precision(precision: str, device: torch.device) -> None:
-    from ..errors import GanforgeError
-
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise GanforgeError("train.precision=bf16: this GPU has no bfloat16 support; use train.precision=fp16")

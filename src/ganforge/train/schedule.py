@@ -8,20 +8,32 @@ from __future__ import annotations
 
 import math
 
-SCHEDULES = ("constant", "linear", "cosine")
+from ..registry import Registry
+
+SCHEDULES: Registry = Registry("optim.schedule")  # name -> factor(t), t in [0, 1) the fraction of the run done
+
+
+@SCHEDULES.register
+def constant(t: float) -> float:
+    return 1.0
+
+
+@SCHEDULES.register
+def linear(t: float) -> float:
+    return 1.0 - t
+
+
+@SCHEDULES.register
+def cosine(t: float) -> float:
+    """Half-cosine decay (Loshchilov and Hutter 2017)."""
+    return 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 def lr_factor(kind: str, step: int, total: int) -> float:
     """Factor for the update that ends at ``step`` (1-based) of ``total``: constant 1, or a
-    decay from 1 towards 0 that is linear or half-cosine (Loshchilov and Hutter 2017)."""
+    decay from 1 towards 0 (:data:`SCHEDULES`)."""
     t = (step - 1) / max(total, 1)  # 0 at the first update
-    if kind == "constant":
-        return 1.0
-    if kind == "linear":
-        return 1.0 - t
-    if kind == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * t))
-    raise ValueError(f"unknown schedule {kind!r}")
+    return SCHEDULES.get(kind)(t)
 
 
 def set_lr(optimizer, base_lr: float, factor: float) -> None:

@@ -1,23 +1,32 @@
-"""Penalties on D: functions ``penalty(D, real, fake, gen, y_real, y_fake) -> scalar Tensor``.
+"""Penalties: regularisers added to a player's loss, with a weight and a lazy interval each.
 
-Each is registered under its function name and enabled by config as
-``reg.<name>.weight=W`` (and ``reg.<name>.interval=N`` for lazy evaluation). They are added to
-D's loss, so a positive value is a cost that D pays. ``real`` and ``fake`` are detached
-batches of the same shape ``(B, ...)``; ``gen`` is the run's noise generator, for penalties
-that draw random numbers; ``y_real`` and ``y_fake`` are their class labels (B,) for a
-conditional D, else None. D is called as ``D(x, y)``.
+**On D**: functions ``penalty(D, real, fake, gen, y_real, y_fake) -> scalar Tensor``,
+registered in :data:`D_PENALTIES`. ``real`` and ``fake`` are detached batches of the same
+shape ``(B, ...)`` as D sees them; ``gen`` is the run's noise generator, for penalties that
+draw random numbers; ``y_real`` and ``y_fake`` are their class labels (B,) for a conditional
+D, else None. D is called as ``D(x, y)``. A penalty may also take, as keyword arguments,
+``real_logits`` and ``fake_logits`` (D's outputs on ``real`` and ``fake``, in the graph, so a
+penalty on logits costs no extra forward pass).
 
-A penalty may also take, as keyword arguments, what the step has already computed or keeps
-for it: ``real_logits`` and ``fake_logits`` (D's outputs on ``real`` and ``fake``, in the graph,
-so a penalty on logits costs no extra forward pass) and ``state``, a dict of tensors the
-penalty owns across steps (LeCam's moving averages; saved in checkpoints). It receives only
-those its signature names (:func:`extra_args`).
+**On G**: functions ``penalty(G, z, y, gen) -> scalar Tensor`` registered in
+:data:`G_PENALTIES`: ``z`` (B, z_dim) is fresh noise of the G phase and ``y`` its labels or
+None. Path-length regularisation (StyleGAN2) is one.
+
+Either kind may take ``state``, a dict of tensors it owns across steps (LeCam's and the path
+length's moving averages; saved in checkpoints). A penalty receives only the keyword arguments
+its signature names (:func:`extra_args`). Both are enabled by config as ``reg.<name>.weight=W``
+and ``reg.<name>.interval=N``: a name belongs to one registry, which says whose loss it joins.
+A positive value is a cost that player pays. The step wraps each enabled one in a
+:class:`PenaltyTerm`: applied every ``interval`` updates of its player with gain
+``weight * interval`` (lazy regularisation, Karras et al. 2020).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import math
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import torch
@@ -29,7 +38,8 @@ from .registry import Registry
 
 Penalty = Callable[..., Tensor]
 Labels = Optional[Tensor]
-REGULARIZERS: Registry[Penalty] = Registry("reg")
+D_PENALTIES: Registry[Penalty] = Registry("reg")
+G_PENALTIES: Registry[Penalty] = Registry("reg")
 EXTRA_ARGS = ("real_logits", "fake_logits", "state")  # keyword arguments a penalty may ask for
 
 
@@ -37,6 +47,38 @@ EXTRA_ARGS = ("real_logits", "fake_logits", "state")  # keyword arguments a pena
 def extra_args(fn: Penalty) -> frozenset[str]:
     """Which of :data:`EXTRA_ARGS` ``fn`` takes (read once from its signature)."""
     return frozenset(n for n in inspect.signature(fn).parameters if n in EXTRA_ARGS)
+
+
+def penalty_player(name: str) -> str:
+    """``"D"`` or ``"G"``: whose loss the penalty ``name`` joins; unknown names list every valid one."""
+    if name in D_PENALTIES:
+        return "D"
+    if name in G_PENALTIES:
+        return "G"
+    valid = ", ".join(sorted(D_PENALTIES.names() + G_PENALTIES.names()))
+    raise GanforgeError(f"reg: unknown name '{name}'; choose one of: {valid}")
+
+
+@dataclass(frozen=True)
+class PenaltyTerm:
+    """A penalty as the step applies it: every ``interval`` updates of its player, with gain
+    ``weight * interval`` so that its average strength is ``weight``."""
+
+    name: str
+    fn: Penalty
+    weight: float
+    interval: int = 1
+    state: dict = field(default_factory=dict, compare=False)  # tensors a stateful penalty keeps
+
+    def due(self, updates: int) -> bool:
+        """Whether the update after ``updates`` earlier ones of its player carries this penalty."""
+        return updates % self.interval == 0
+
+    def __call__(self, *args, **given) -> Tensor:
+        """The penalty's value; ``given`` offers keyword arguments, of which it receives those its
+        signature names (and its ``state``)."""
+        given["state"] = self.state
+        return self.fn(*args, **{k: given[k] for k in extra_args(self.fn) if k in given})
 
 
 def _grad_sq_norm(D: nn.Module, x: Tensor, y: Labels) -> Tensor:
@@ -53,7 +95,7 @@ def _grad_sq_norm(D: nn.Module, x: Tensor, y: Labels) -> Tensor:
     return grad.flatten(1).pow(2).sum(1)
 
 
-@REGULARIZERS.register
+@D_PENALTIES.register
 def gradient_penalty(D: nn.Module, real: Tensor, fake: Tensor, gen: Optional[torch.Generator] = None,
                      y_real: Labels = None, y_fake: Labels = None) -> Tensor:
     """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)|| - 1)^2] on random interpolates
@@ -63,21 +105,21 @@ def gradient_penalty(D: nn.Module, real: Tensor, fake: Tensor, gen: Optional[tor
     return (_grad_sq_norm(D, x_hat, y_real).add(1e-12).sqrt() - 1).pow(2).mean()
 
 
-@REGULARIZERS.register
+@D_PENALTIES.register
 def r1(D: nn.Module, real: Tensor, fake: Tensor, gen: Optional[torch.Generator] = None,
        y_real: Labels = None, y_fake: Labels = None) -> Tensor:
     """R1 (Mescheder et al. 2018): 1/2 E_real[||grad D(x)||^2]; ``weight`` is their gamma."""
     return 0.5 * _grad_sq_norm(D, real, y_real).mean()
 
 
-@REGULARIZERS.register
+@D_PENALTIES.register
 def r2(D: nn.Module, real: Tensor, fake: Tensor, gen: Optional[torch.Generator] = None,
        y_real: Labels = None, y_fake: Labels = None) -> Tensor:
     """R2 (Mescheder et al. 2018): 1/2 E_fake[||grad D(x)||^2]."""
     return 0.5 * _grad_sq_norm(D, fake, y_fake).mean()
 
 
-@REGULARIZERS.register
+@D_PENALTIES.register
 def dragan(D: nn.Module, real: Tensor, fake: Tensor, gen: Optional[torch.Generator] = None,
            y_real: Labels = None, y_fake: Labels = None) -> Tensor:
     """DRAGAN (Kodali et al. 2017): E[(||grad D(x_p)|| - 1)^2] at perturbed reals
@@ -91,7 +133,7 @@ def dragan(D: nn.Module, real: Tensor, fake: Tensor, gen: Optional[torch.Generat
 LECAM_DECAY = 0.99  # of the moving averages of D's mean logits (Tseng et al. 2021)
 
 
-@REGULARIZERS.register
+@D_PENALTIES.register
 def lecam(D: nn.Module, real: Tensor, fake: Tensor, gen: Optional[torch.Generator] = None,
           y_real: Labels = None, y_fake: Labels = None, *, real_logits: Optional[Tensor] = None,
           fake_logits: Optional[Tensor] = None, state: Optional[dict] = None) -> Tensor:
@@ -113,7 +155,7 @@ def lecam(D: nn.Module, real: Tensor, fake: Tensor, gen: Optional[torch.Generato
             + (fake_logits - state["alpha_real"]).pow(2).mean())
 
 
-@REGULARIZERS.register
+@D_PENALTIES.register
 def bcr(D: nn.Module, real: Tensor, fake: Tensor, gen: Optional[torch.Generator] = None,
         y_real: Labels = None, y_fake: Labels = None, *, real_logits: Optional[Tensor] = None,
         fake_logits: Optional[Tensor] = None) -> Tensor:
@@ -129,3 +171,40 @@ def bcr(D: nn.Module, real: Tensor, fake: Tensor, gen: Optional[torch.Generator]
     real_t = D(flip_translate(real.detach(), gen), y_real)  # (B,)
     fake_t = D(flip_translate(fake.detach(), gen), y_fake)
     return (real_logits - real_t).pow(2).mean() + (fake_logits - fake_t).pow(2).mean()
+
+
+PL_DECAY = 0.01  # step of the moving average of path lengths towards each batch's mean (StyleGAN2)
+
+
+@G_PENALTIES.register
+def path_length(G: nn.Module, z: Tensor, y: Labels = None, gen: Optional[torch.Generator] = None, *,
+                state: Optional[dict] = None) -> Tensor:
+    """Path-length regularisation (Karras et al. 2020, StyleGAN2, section 3.2):
+    E[(||J_w^T u||_2 - a)^2], u ~ N(0, I) / sqrt(H W) a random image-space direction, J_w the
+    Jacobian of G's output with respect to its latent w, and a a moving average of the lengths
+    (``state['pl_mean']``, moved by 0.01 of the gap each call, as in the authors' code).
+
+    It asks that a fixed-size step in w changes the image by a fixed amount, whatever the
+    direction and the place: a smoother, better-conditioned generator. w is what G's
+    ``synthesis`` takes when G is style-based (``G.mapping(z, y)``, (B, L, w_dim) or (B, w_dim));
+    for any other G it is z itself. Vectors (B, d) count as 1x1 images.
+    """
+    state = {} if state is None else state
+    mapping = getattr(G, "mapping", None)  # style-based G: penalise the synthesis network in w
+    if mapping is not None:
+        with torch.no_grad():
+            w = mapping(z, y)
+        w = w.detach().requires_grad_(True)
+        fake = G.synthesis(w, y)
+    else:
+        w = z.detach().requires_grad_(True)
+        fake = G(w, y)  # (B, *shape)
+    spatial = math.prod(fake.shape[2:]) if fake.dim() > 2 else 1
+    u = torch.randn(fake.shape, generator=gen, device=gen.device if gen is not None else fake.device)
+    u = u.to(fake.device, fake.dtype) / math.sqrt(spatial)
+    (grad,) = torch.autograd.grad((fake * u).sum(), w, create_graph=True)  # (B, [L,] w_dim)
+    lengths = grad.pow(2).sum(-1)  # (B,) or (B, L)
+    lengths = (lengths.mean(1) if lengths.dim() > 1 else lengths).sqrt()  # (B,)
+    mean = state.get("pl_mean", torch.zeros((), device=lengths.device))
+    state["pl_mean"] = mean.lerp(lengths.detach().float().mean(), PL_DECAY)
+    return (lengths - state["pl_mean"]).pow(2).mean()

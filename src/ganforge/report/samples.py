@@ -1,0 +1,29 @@
+"""Sample plots during training, as a loop callback: image grids or scatter plots on fixed noise.
+
+Every ``train.sample_every`` steps and at the end, ``samples/step-NNNNNNN.png`` shows 64
+samples of an image run (written with the synthetic-image metadata) or 2,000 points of a 2-D
+run against as many real ones; other data gets no plot.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..evaluation import generate
+from ..train.callbacks import Callback, RunState
+from .plots import image_grid, scatter, synthetic_meta
+
+
+class SamplePlots(Callback):
+    def on_step_end(self, run: RunState, step: int) -> None:
+        cfg, data = run.cfg, run.data
+        if not run.due(step, cfg.train.sample_every):
+            return
+        path = run.run_dir / "samples" / f"step-{step:07d}.png"
+        if len(data.shape) == 3:  # images: a grid of samples on fixed noise
+            fake = generate(run.sampler, run.prior, 64, cfg.eval.seed, data, run.n_classes)
+            image_grid(fake, path, meta=synthetic_meta(run.run_dir.name, step))
+        elif math.prod(data.shape) == 2:
+            fake = generate(run.sampler, run.prior, 2000, cfg.eval.seed, data, run.n_classes)
+            real = data.reference(2000, cfg.eval.seed)
+            scatter(real, fake, path, f"step {step}", data.centers)

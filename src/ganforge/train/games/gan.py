@@ -1,0 +1,225 @@
+"""The noise -> data game (Goodfellow et al. 2014): G maps noise to samples, D tells them from data.
+
+One update is ``d_steps`` D updates on fresh reals and fresh fakes, then one G update on fresh
+noise, as in the PyTorch DCGAN example. The trained things (:class:`Players`) are kept apart
+from the policy (:class:`Policy`: losses, penalties, how many D steps), and the per-step
+values (learning-rate factor, instance noise) come in explicitly (:class:`StepValues`).
+Everything that transforms D's inputs is one :class:`DInput`; the hardware (precision,
+compile, DDP) is behind a :class:`Runtime`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from ...errors import GanforgeError
+from ...losses import AdversarialLoss, value
+from ...penalties import PenaltyTerm
+from ...priors import Prior
+from ..d_input import DInput
+from ..remedies import lookahead
+from ..runtime import Runtime
+from ..schedule import set_lr
+from .base import NextReal, Players, StepValues, frozen
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How the game is played: set from the config, never changed by training."""
+
+    loss: AdversarialLoss
+    d_lr: float  # base rates; D's (and G's) already carry lazy regularisation's c = N / (N + 1)
+    g_lr: float
+    d_steps: int = 1  # k D updates per G update
+    d_penalties: tuple[PenaltyTerm, ...] = ()
+    g_penalties: tuple[PenaltyTerm, ...] = ()
+    clip: float = 0.0  # WGAN weight clipping of D; 0 = off
+    unroll_steps: int = 0  # unrolled GAN: look-ahead D updates before G's, undone afterwards
+    n_classes: int = 0  # > 0: a conditional GAN; fakes get labels drawn uniformly
+
+
+class NoiseToData:
+    """The GAN game. ``gen`` is the run's noise generator; ``prior`` draws z from it."""
+
+    def __init__(self, players: Players, policy: Policy, prior: Prior, gen: torch.Generator,
+                 d_input: Optional[DInput] = None):
+        self.players, self.policy, self.prior, self.gen = players, policy, prior, gen
+        self.d_input = d_input or DInput()
+        self.d_updates = 0  # D updates so far: the clock of lazy D penalties and ADA
+        self.g_updates = 0  # G updates so far: the clock of lazy G penalties
+        self.runtime: Optional[Runtime] = None  # how G and D are called (AMP, compile, DDP); None: plainly
+        self.shard: Optional[Callable[[Tensor], Tensor]] = None  # DDP: this rank's rows of a global batch
+
+    @property
+    def G(self):
+        return self.players.G
+
+    @property
+    def D(self):
+        return self.players.D
+
+    def fake_labels(self, n: int) -> Optional[Tensor]:
+        """Class labels (n,) for generated samples, or None for an unconditional GAN."""
+        if not self.policy.n_classes:
+            return None
+        y = torch.randint(self.policy.n_classes, (n,), generator=self.gen, device=self.gen.device)
+        return self.shard(y) if self.shard is not None else y  # DDP: drawn for the global batch
+
+    def step(self, next_real: NextReal, batch_size: int, values: StepValues = StepValues(),
+             stats: bool = False) -> dict[str, Tensor]:
+        """One update of the game. G is called as ``G(z, y)`` and D as ``D(x, y)``, y None
+        unless the GAN is conditional.
+
+        Returns detached 0-dim tensors (no host sync here): always ``loss_d`` and ``loss_g``;
+        with ``stats=True`` also ``d_real``, ``d_fake``, ``value`` (from the last D step's
+        batch), each active penalty, the gradient norms ``grad_d`` and ``grad_g``,
+        ``g_logit_grad``, the mean |d loss_g / d logit| per fake sample (the saturating minimax
+        loss drives it to 0), and with augmentation on ``aug_p`` (with ADA ``ada_rt``).
+        """
+        P, B = self.policy, batch_size
+        rt = self.runtime or Runtime.plain(self.G, self.D)  # G and D as each phase calls them
+        set_lr(self.players.opt_g, P.g_lr, values.lr_factor)
+        set_lr(self.players.opt_d, P.d_lr, values.lr_factor)
+        out: dict[str, Tensor] = {}
+
+        ############################
+        # (1) Update D: maximise log D(x) + log(1 - D(G(z))), k times, fresh reals and noise each
+        ############################
+        for _ in range(P.d_steps):
+            loss_d, real_logits, fake_logits = self.d_update(next_real, B, values, rt, out, stats)
+
+        ############################
+        # (2) Update G: minimise the generator loss on a fresh batch of noise
+        ############################
+        # unrolled GAN: G plays against D k updates ahead, undone at the end of the block
+        with lookahead(self.D, self.players.opt_d, P.unroll_steps,
+                       lambda: self.d_update(next_real, B, values, rt, lookahead=True)):
+            loss_g = self.g_update(B, values, rt, real_logits, out, stats)
+        if stats:
+            out["grad_g"] = rt.grad_norm(self.G, self.players.opt_g, "g")
+        rt.step(self.players.opt_g, "g")
+        self.g_updates += 1
+        if self.players.ema is not None:
+            self.players.ema.update(self.G)
+
+        out["loss_d"], out["loss_g"] = loss_d.detach(), loss_g.detach()
+        if stats:
+            real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
+            out["d_real"] = torch.sigmoid(real_logits).mean()  # mean D(x)
+            out["d_fake"] = torch.sigmoid(fake_logits).mean()  # mean D(G(z))
+            out["value"] = value(real_logits, fake_logits)  # V(D, G); -log 4 at equilibrium
+            if self.d_input.aug is not None:
+                out.update(self.d_input.aug.stats())  # aug_p, ada_rt
+        return out
+
+    def d_update(self, next_real: NextReal, B: int, values: StepValues, rt: Runtime, out: Optional[dict] = None,
+                 stats: bool = False, lookahead: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+        """One update of D on fresh reals and fresh fakes; returns (loss_d, real_logits (B,),
+        fake_logits (B,)). Penalty values (and with ``stats`` D's gradient norm) go into ``out``.
+
+        ``lookahead=True`` is an update of the unrolled GAN's look-ahead: every penalty at its
+        plain weight, and neither the lazy-penalty clock nor ADA sees it.
+        """
+        P, D = self.policy, self.D
+        device = next(self.G.parameters()).device
+        real, y_real = next_real(B)  # (B, *shape), (B,) or None
+        y_real = y_real if P.n_classes else None
+        y_fake = self.fake_labels(B)  # (B,) or None
+        z = self.prior.sample(B, self.gen, device)  # (B, z_dim)
+        with torch.no_grad():
+            fake = rt.g_fake(z, y_fake)  # (B, *shape); no graph back into G
+        real, fake = self.d_input.pair(real, fake, self.gen, values.instance_noise)  # as D (and penalties) see them
+        real_logits, fake_logits = rt.d_train(real, y_real), rt.d_train(fake, y_fake)  # (B,), (B,)
+        loss_d = P.loss.d_loss(real_logits, fake_logits)
+        for p in P.d_penalties:
+            if lookahead or p.due(self.d_updates):  # lazy regularisation: gain = interval
+                term = p(D, real, fake, self.gen, y_real, y_fake, real_logits=real_logits, fake_logits=fake_logits)
+                loss_d = loss_d + (p.weight * (1 if lookahead else p.interval)) * term
+                if out is not None:
+                    out[p.name] = term.detach()
+        opt_d = self.players.opt_d
+        opt_d.zero_grad(set_to_none=True)
+        rt.backward(loss_d, "d")
+        if stats and out is not None:
+            out["grad_d"] = rt.grad_norm(D, opt_d, "d")
+        rt.step(opt_d, "d")
+        if P.clip > 0:  # the original WGAN's weight clipping
+            with torch.no_grad():
+                torch._foreach_clamp_min_(list(D.parameters()), -P.clip)
+                torch._foreach_clamp_max_(list(D.parameters()), P.clip)
+        if not lookahead:
+            self.d_updates += 1
+            if self.d_input.aug is not None:  # ADA: D's confidence on reals steers p
+                self.d_input.aug.observe(real_logits, B, self.d_updates)
+        return loss_d, real_logits, fake_logits
+
+    def g_update(self, B: int, values: StepValues, rt: Runtime, real_logits: Tensor, out: dict,
+                 stats: bool) -> Tensor:
+        """G's loss on fresh noise, backed up into G's gradients (D frozen); returns loss_g."""
+        P, G = self.policy, self.G
+        device = next(G.parameters()).device
+        z = self.prior.sample(B, self.gen, device)  # (B, z_dim)
+        y_fake = self.fake_labels(B)
+        with frozen(self.D):
+            fake = self.d_input(rt.g_train(z, y_fake), self.gen, values.instance_noise)  # G learns through both
+            fake_logits = rt.d_judge(fake, y_fake)  # (B,)
+            loss_g = P.loss.g_loss(fake_logits, real_logits.detach())
+        if stats:  # how much gradient the loss passes to each fake logit: ~0 when it saturates
+            (dlogits,) = torch.autograd.grad(loss_g, fake_logits, retain_graph=True)  # (B,)
+            out["g_logit_grad"] = dlogits.abs().mean() * fake_logits.numel()
+        for p in P.g_penalties:  # on G, e.g. path length: every interval G updates, gain = interval
+            if p.due(self.g_updates):
+                term = p(G, self.prior.sample(B, self.gen, device), self.fake_labels(B), self.gen)
+                loss_g = loss_g + (p.weight * p.interval) * term
+                out[p.name] = term.detach()
+        self.players.opt_g.zero_grad(set_to_none=True)
+        rt.backward(loss_g, "g")
+        return loss_g
+
+    # ------------------------------------------------------------------ checkpointed state
+
+    def state_dict(self) -> dict:
+        """Weights, optimizer moments, EMA, clocks, loss scales and the stabilisers' state, under
+        the checkpoint's keys (the noise generator and the data stream are the loop's)."""
+        pl = self.players
+        return {
+            "G": pl.G.state_dict(),
+            "D": pl.D.state_dict(),
+            "G_ema": pl.ema.state_dict() if pl.ema is not None else None,
+            "opt_g": pl.opt_g.state_dict(),
+            "opt_d": pl.opt_d.state_dict(),
+            "d_updates": self.d_updates,
+            "g_updates": self.g_updates,
+            "amp": self.runtime.state_dict() if self.runtime is not None else {},  # fp16 loss scales
+            # stateful penalties (LeCam's, path length's moving averages) and ADA's p and accumulators
+            "penalties": {p.name: dict(p.state) for p in self._penalties() if p.state},
+            "augment": self.d_input.aug.state_dict() if self.d_input.aug is not None else None,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        pl = self.players
+        pl.G.load_state_dict(state["G"])
+        pl.D.load_state_dict(state["D"])
+        if pl.ema is not None:
+            if state.get("G_ema") is None:
+                raise GanforgeError("train.ema_beta > 0 but the checkpoint has no EMA weights to resume from")
+            pl.ema.load_state_dict(state["G_ema"])
+        pl.opt_g.load_state_dict(state["opt_g"])
+        pl.opt_d.load_state_dict(state["opt_d"])
+        self.d_updates = int(state["d_updates"])
+        self.g_updates = int(state.get("g_updates", 0))  # absent before G penalties existed
+        if self.runtime is not None:
+            self.runtime.load_state_dict(state.get("amp"))
+        saved = state.get("penalties") or {}  # absent from older checkpoints
+        for p in self._penalties():
+            p.state.clear()
+            p.state.update({k: v.clone() for k, v in saved.get(p.name, {}).items()})
+        if self.d_input.aug is not None and state.get("augment") is not None:
+            self.d_input.aug.load_state_dict(state["augment"])
+
+    def _penalties(self) -> tuple[PenaltyTerm, ...]:
+        return self.policy.d_penalties + self.policy.g_penalties
