@@ -6,6 +6,7 @@ import torch
 
 from ganforge.build import build_data, build_gan
 from ganforge.config import load_config
+from ganforge.errors import GanforgeError
 from ganforge.train.checkpoint import list_checkpoints, load_checkpoint
 from ganforge.train.loop import TrainingDiverged, train
 from ganforge.train.step import train_step
@@ -182,7 +183,7 @@ def test_pac_discriminator_judges_groups(tmp_path, tiny):
     swapped[[0, 4]] = x[[4, 0]]  # moving a sample into another pack changes both packs' logits
     assert not torch.allclose(D(x)[:2], D(swapped)[:2])
     run(tmp_path, "pac", tiny, "train.steps=20", "model.pac=4", "reg.r1.weight=1", "loss.name=wgan_gp")
-    with pytest.raises(Exception, match="multiple of model.pac"):
+    with pytest.raises(GanforgeError, match="multiple of model.pac=3"):
         load_config("grid25", ["model.pac=3"])
 
 
