@@ -146,8 +146,9 @@ def test_lazy_regularisation_rescales_D_optimizer():
     assert group["betas"] == pytest.approx((0.5 ** 0.8, 0.9 ** 0.8))
     assert gan.opt_g.param_groups[0]["lr"] == pytest.approx(cfg.optim.g_lr)
     assert lazy_scale(()) == 1.0
-    plain = build_gan(load_config("grid25", ["reg.r1.weight=1"]), build_data(cfg), torch.device("cpu"))
-    assert plain.d_lr_scale == 1.0 and plain.opt_d.param_groups[0]["betas"] == cfg.optim.d_betas
+    plain_cfg = load_config("grid25", ["reg.r1.weight=1", "optim.d_betas=[0.5,0.8]"])
+    plain = build_gan(plain_cfg, build_data(plain_cfg), torch.device("cpu"))
+    assert plain.d_lr_scale == 1.0 and plain.opt_d.param_groups[0]["betas"] == (0.5, 0.8)
 
 
 def test_D_judges_augmented_images_in_both_phases_and_logs_p():

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from ganforge.build import check_names
@@ -20,7 +22,7 @@ def test_overrides_are_typed_and_frozen():
     assert cfg.train.steps == 123 and cfg.optim.g_betas == (0.0, 0.9)
     assert cfg.reg["r1"].weight == 2.0 and cfg.reg["r1"].interval == 1
     assert cfg.data.name == "ring8" and cfg.loss.name == "hinge"
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="steps"):
         cfg.train.steps = 5  # frozen
 
 

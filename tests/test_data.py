@@ -37,9 +37,18 @@ def test_points_from_csv_and_npy(tmp_path):
         assert data.shape == (2,)
         batch, _ = data.sample(120)  # more than one epoch
         assert batch.shape == (120, 2)
-        # each epoch is a permutation of the data
-        first = data.points[data.state_dict()["perm"]]  # the current epoch's order
-        assert torch.allclose(first.sort(0).values, torch.tensor(pts, dtype=torch.float32).sort(0).values)
+        # the model sees each column standardised (sample std), and every epoch of 50 in the batch is
+        # a reshuffled permutation of the 50 points (rows sorted by their first coordinate)
+        want = (pts - pts.mean(0)) / pts.std(0, ddof=1)
+        want = want[np.argsort(want[:, 0])]
+        epochs = [batch[:50].numpy(), batch[50:100].numpy()]
+        for e in epochs:
+            np.testing.assert_allclose(e[np.argsort(e[:, 0])], want, rtol=0, atol=1e-5)
+        assert not np.array_equal(epochs[0], epochs[1])
+        tail = batch[100:].numpy()  # 20 distinct points of the third epoch
+        nearest = np.abs(tail[:, None] - want[None]).max(2).argmin(1)  # (20,) index of the matching point
+        np.testing.assert_allclose(tail, want[nearest], rtol=0, atol=1e-5)
+        assert len(set(nearest.tolist())) == 20
 
 
 @pytest.mark.parametrize(

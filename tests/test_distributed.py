@@ -66,6 +66,7 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     assert_close_state(tmp_path / "ddp", one)
     ddp, ref = train_records(tmp_path / "ddp"), train_records(one)
     assert [x["step"] for x in ddp] == [10, 20, 30]  # written once, by rank 0
+    assert [y["step"] for y in ref] == [10, 20, 30]  # zip below would silently stop at the shorter log
     for x, y in zip(ddp, ref):
         assert x.keys() == y.keys()
         for k in x:

@@ -194,7 +194,8 @@ def test_a_collapsing_grid25_run_is_diagnosed_at_the_step_coverage_drops(tmp_pat
     recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in recs if "hq" in r]
     assert max(e["modes"] for e in evals if e["step"] <= 1500) >= 12
-    assert all(e["modes"] <= 2 for e in evals if e["step"] > 1500)
+    after = [e for e in evals if e["step"] > 1500]
+    assert after and all(e["modes"] <= 2 for e in after)  # eval.every=250: at 1750 and the final 1800
     collapse = [e for e in events_of(out) if e["event"] == "mode_collapse"]
     assert collapse, "no mode-collapse alarm"
     # raised within patience (3) + smoothing (2) log steps of the drop, not before it

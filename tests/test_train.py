@@ -6,6 +6,7 @@ import torch
 
 from ganforge.build import build_data, build_gan
 from ganforge.config import load_config
+from ganforge.errors import GanforgeError
 from ganforge.train.checkpoint import list_checkpoints, load_checkpoint
 from ganforge.train.loop import TrainingDiverged, train
 from ganforge.train.step import train_step
@@ -132,12 +133,18 @@ def test_wgan_gp_logs_its_penalty(tmp_path, tiny):
 
 
 def test_divergence_stops_with_a_clear_error_and_keeps_good_checkpoints(tmp_path, tiny):
-    with pytest.raises(TrainingDiverged, match="diverged at step"):
-        run(tmp_path, "nan", tiny, "train.steps=200", "train.ckpt_every=5", "optim.name=sgd",
-            "optim.d_lr=1e6", "optim.g_lr=1e6", "loss.name=least_squares", "doctor.max_retries=0")
-    for _, path in list_checkpoints(tmp_path / "nan"):
+    # 20 sane steps (checkpoints at 10 and 20), then resumed at lr = 1e6: NaN by the next check
+    # at step 30. A run that diverges at once has no checkpoint to keep, so it could not test this.
+    common = ["train.ckpt_every=10", "optim.name=sgd", "loss.name=least_squares", "doctor.max_retries=0"]
+    run(tmp_path, "nan", tiny, "train.steps=20", "optim.d_lr=0.01", "optim.g_lr=0.01", *common)
+    with pytest.raises(TrainingDiverged, match="diverged at step 30"):
+        run(tmp_path, "nan", tiny, "train.steps=200", "optim.d_lr=1e6", "optim.g_lr=1e6", *common, resume=True)
+    found = list_checkpoints(tmp_path / "nan")
+    assert [s for s, _ in found] == [10, 20]  # nothing saved from the diverged state
+    for _, path in found:
         ckpt = torch.load(path, weights_only=True)
-        assert all(torch.isfinite(t).all() for t in ckpt["G"].values())
+        for part in ("G", "D"):
+            assert all(torch.isfinite(t).all() for t in ckpt[part].values() if t.is_floating_point())
     events = [json.loads(x) for x in (tmp_path / "nan" / "metrics.jsonl").read_text().splitlines()]
     assert [e["event"] for e in events if "event" in e] == ["divergence", "stopped"]
 
@@ -148,8 +155,9 @@ def test_other_settings_train_to_finite_stats(tmp_path, tiny, overrides):
     r = run(tmp_path, "o", tiny, "train.steps=20", "eval.every=10", *overrides)
     rec = [json.loads(x) for x in (tmp_path / "o" / "metrics.jsonl").read_text().splitlines()]
     train_recs = [x for x in rec if "loss_d" in x]
+    assert [x["step"] for x in train_recs] == [10, 20]  # else the checks below pass on nothing
     for key in ("loss_d", "loss_g", "d_real", "d_fake", "value", "grad_d", "grad_g"):
-        assert all(key in x for x in train_recs)
+        assert all(key in x and math.isfinite(x[key]) for x in train_recs)
     assert 0 <= r.metrics["hq"] <= 1
 
 
@@ -182,7 +190,7 @@ def test_pac_discriminator_judges_groups(tmp_path, tiny):
     swapped[[0, 4]] = x[[4, 0]]  # moving a sample into another pack changes both packs' logits
     assert not torch.allclose(D(x)[:2], D(swapped)[:2])
     run(tmp_path, "pac", tiny, "train.steps=20", "model.pac=4", "reg.r1.weight=1", "loss.name=wgan_gp")
-    with pytest.raises(Exception, match="multiple of model.pac"):
+    with pytest.raises(GanforgeError, match="multiple of model.pac=3"):
         load_config("grid25", ["model.pac=3"])
 
 
