@@ -2,10 +2,9 @@ import pytest
 import torch
 
 from ganforge.augment import OPS, Augment, augment, flip_translate, initial_p, parse_policy, translation, _shift
-from ganforge.build import build_augment, build_data, build_gan, lazy_scale
+from ganforge.build import build_augment, build_data, build_game, check_names, lazy_scale
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
-from ganforge.train.step import train_step
 
 ALL = tuple(OPS)
 
@@ -106,7 +105,7 @@ def test_config_defaults_and_policy_parsing():
 @pytest.mark.parametrize(
     "overrides, words",
     [
-        (["augment.policy=rotate"], ["augment.policy", "translation, cutout, color"]),
+        (["augment.policy=rotate"], ["augment.policy", "rotate", "color, cutout, translation"]),
         (["augment.policy=color,color"], ["augment.policy", "once"]),
         (["augment.policy=color", "augment.p=1.5"], ["augment.p", "[0, 1]"]),
         (["augment.ada_target=0.6"], ["augment.ada_target", "augment.policy"]),
@@ -119,7 +118,7 @@ def test_config_defaults_and_policy_parsing():
 )
 def test_bad_augment_and_lazy_settings_give_one_line_naming_the_key(overrides, words):
     with pytest.raises(GanforgeError) as e:
-        load_config("digits", overrides)
+        check_names(load_config("digits", overrides))
     assert "\n" not in str(e.value)
     for w in words:
         assert w in str(e.value)
@@ -139,16 +138,16 @@ def test_lazy_regularisation_rescales_D_optimizer():
     """StyleGAN2: an R1 every N = 4 D steps -> D's lr x 0.8 and betas ** 0.8; G's untouched."""
     cfg = load_config("grid25", ["reg.r1.weight=1", "reg.r1.interval=4", "optim.d_lr=1e-3", "optim.d_betas=[0.5,0.9]"])
     torch.manual_seed(0)
-    gan = build_gan(cfg, build_data(cfg), torch.device("cpu"))
-    group = gan.opt_d.param_groups[0]
-    assert gan.d_lr_scale == pytest.approx(0.8)
+    gan = build_game(cfg, build_data(cfg), torch.device("cpu"))
+    group = gan.players.opt_d.param_groups[0]
+    assert gan.policy.d_lr == pytest.approx(1e-3 * 0.8)  # the base rate the schedule scales
     assert group["lr"] == pytest.approx(1e-3 * 0.8)
     assert group["betas"] == pytest.approx((0.5 ** 0.8, 0.9 ** 0.8))
-    assert gan.opt_g.param_groups[0]["lr"] == pytest.approx(cfg.optim.g_lr)
+    assert gan.players.opt_g.param_groups[0]["lr"] == pytest.approx(cfg.optim.g_lr)
     assert lazy_scale(()) == 1.0
     plain_cfg = load_config("grid25", ["reg.r1.weight=1", "optim.d_betas=[0.5,0.8]"])
-    plain = build_gan(plain_cfg, build_data(plain_cfg), torch.device("cpu"))
-    assert plain.d_lr_scale == 1.0 and plain.opt_d.param_groups[0]["betas"] == (0.5, 0.8)
+    plain = build_game(plain_cfg, build_data(plain_cfg), torch.device("cpu"))
+    assert plain.policy.d_lr == plain_cfg.optim.d_lr and plain.players.opt_d.param_groups[0]["betas"] == (0.5, 0.8)
 
 
 def test_D_judges_augmented_images_in_both_phases_and_logs_p():
@@ -158,10 +157,10 @@ def test_D_judges_augmented_images_in_both_phases_and_logs_p():
                                  "augment.policy=cutout", "augment.p=1"])
     torch.manual_seed(0)
     data = build_data(cfg)
-    gan = build_gan(cfg, data, torch.device("cpu"))
+    gan = build_game(cfg, data, torch.device("cpu"))
     seen = []
     gan.D.register_forward_hook(lambda m, inp, out: seen.append(inp[0].detach()))
-    out = train_step(gan, data.sample, 8, d_steps=1, stats=True)
+    out = gan.step(data.sample, 8, stats=True)
     assert len(seen) == 3
     for x in seen:
         zero_area = (x == 0).flatten(1).sum(1)  # (B,) cutout: a 4 x 4 square, clipped at the border

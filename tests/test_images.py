@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ganforge.config import DataConfig, load_config
-from ganforge.build import build_data, build_gan
+from ganforge.build import build_data, build_game
 from ganforge.data import DATASETS
 from ganforge.errors import GanforgeError, GanforgeWarning
 from ganforge.models.base import MODELS
@@ -40,7 +40,7 @@ def test_dcgan_shapes_at_every_resolution(res, extra):
     cfg = load_config("digits", [f"data.resolution={res}", "model.g_width=4", "model.d_width=4", "train.batch_size=4", *extra])
     torch.manual_seed(0)
     data = build_data(cfg)
-    gan = build_gan(cfg, data, torch.device("cpu"))
+    gan = build_game(cfg, data, torch.device("cpu"))
     x, y = data.sample(4)
     fake = gan.G(gan.prior.sample(4, gan.gen), gan.fake_labels(4))
     assert fake.shape == x.shape and fake.abs().max() <= 1
@@ -50,13 +50,13 @@ def test_dcgan_shapes_at_every_resolution(res, extra):
 
 def test_dcgan_rejects_non_square_data():
     with pytest.raises(GanforgeError, match="square images"):
-        MODELS.get("dcgan")(load_config("digits").model, (2,))
+        MODELS.get("dcgan").check(load_config("digits"), (2,))
 
 
 def test_conditional_needs_labels():
     cfg = load_config("grid25", ["model.conditional=true"])
     with pytest.raises(GanforgeError, match="labelled dataset"):
-        build_gan(cfg, build_data(cfg), torch.device("cpu"))
+        build_game(cfg, build_data(cfg), torch.device("cpu"))
 
 
 def test_folder_with_classes_and_a_corrupt_file(tmp_path):
@@ -121,5 +121,6 @@ def test_bad_image_files(tmp_path):
     (tmp_path / "evil" / "data_batch_1").write_bytes(pickle.dumps({b"data": Evil(), b"labels": []}))
     with pytest.raises(GanforgeError, match="refusing"):
         DATASETS.get("cifar10")(cfg_for("cifar10", path=str(tmp_path / "evil")), 0)
+    cfg = load_config("digits", ["data.resolution=24"])
     with pytest.raises(GanforgeError, match="power of two"):
-        load_config("digits", ["data.resolution=24"])
+        build_game(cfg, build_data(cfg), torch.device("cpu"))

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import GanforgeError
-from ganforge.regularizers import REGULARIZERS, bcr, dragan, gradient_penalty, lecam, r1, r2
+from ganforge.penalties import D_PENALTIES, bcr, dragan, gradient_penalty, lecam, r1, r2
 
 IMAGES_ONLY = {"bcr"}  # penalties that transform images: their contract runs on (B, 1, 4, 4)
 
@@ -28,7 +28,7 @@ def test_penalties_of_a_linear_D_are_analytic():
     assert dragan(D, real, fake, torch.Generator().manual_seed(0)).item() == pytest.approx(16.0, rel=1e-5)
 
 
-@pytest.mark.parametrize("name", REGULARIZERS.names())
+@pytest.mark.parametrize("name", D_PENALTIES.names())
 def test_penalty_contract(name):
     """Every penalty is a finite scalar that D can descend: a step on it lowers it."""
     torch.manual_seed(0)
@@ -37,7 +37,7 @@ def test_penalty_contract(name):
     D = lambda x, y=None: net(x).squeeze(1)  # noqa: E731
     real, fake = torch.randn(64, *shape), torch.randn(64, *shape) + 1
     gen = torch.Generator().manual_seed(0)
-    fn = REGULARIZERS.get(name)
+    fn = D_PENALTIES.get(name)
     before = fn(D, real, fake, gen)
     assert before.shape == () and torch.isfinite(before)
     net.zero_grad()

@@ -10,17 +10,19 @@ import pytest
 import torch
 from torch import nn
 
-from ganforge.build import build_data, build_gan
+from ganforge.build import build_data, build_game
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
 from ganforge.losses import build_loss, smooth_real_labels
 from ganforge.models.layers import MinibatchStd
-from ganforge.regularizers import gradient_penalty, r1
+from ganforge.penalties import gradient_penalty, r1
 from ganforge.train.checkpoint import load_checkpoint
 from ganforge.train.loop import train
-from ganforge.train.remedies import add_instance_noise, restore_d, unroll_d
+from ganforge.train.d_input import noised
+from ganforge.train.games import StepValues
+from ganforge.train.remedies import lookahead
+from ganforge.train.runtime import Runtime
 from ganforge.train.schedule import instance_noise_std
-from ganforge.train.step import d_update, train_step
 from test_train import assert_same_state, final_state
 
 
@@ -28,7 +30,7 @@ def make(preset, *overrides):
     cfg = load_config(preset, list(overrides))
     torch.manual_seed(0)
     data = build_data(cfg)
-    return cfg, data, build_gan(cfg, data, torch.device("cpu"))
+    return cfg, data, build_game(cfg, data, torch.device("cpu"))
 
 
 def images(*overrides):
@@ -83,10 +85,12 @@ def test_mlp_d_norms_shapes_and_gradients(norm):
 
 def test_mlp_rejects_batch_and_instance_norm():
     for norm in ("batch", "instance"):
-        with pytest.raises(GanforgeError, match="model.d_norm.*mlp supports none, spectral or layer"):
-            load_config("grid25", [f"model.d_norm={norm}"])
-    with pytest.raises(GanforgeError, match="model.d_norm"):
-        load_config("digits", ["model.d_norm=group"])
+        cfg = load_config("grid25", [f"model.d_norm={norm}"])
+        with pytest.raises(GanforgeError, match="model.d_norm.*mlp offers none, spectral, layer"):
+            build_data(cfg) and build_game(cfg, build_data(cfg), torch.device("cpu"))
+    cfg = load_config("digits", ["model.d_norm=group"])
+    with pytest.raises(GanforgeError, match="model.d_norm=group: model.name=dcgan offers none, batch"):
+        build_game(cfg, build_data(cfg), torch.device("cpu"))
 
 
 def test_spectral_norm_on_g_keeps_batch_norm_and_dcgan_init():
@@ -158,7 +162,7 @@ def test_ensemble_members_are_independent_and_the_losses_are_member_means():
     logits = D(real)
     assert logits.shape == (K * 16,) and torch.equal(D.split(logits)[1], D.members[1](real))
 
-    loss = gan.loss
+    loss = gan.policy.loss
     D.zero_grad()
     loss.d_loss(D(real), D(fake)).backward()
     for k, member in enumerate(D.members):
@@ -194,7 +198,7 @@ def test_ensemble_with_conditional_pac_dcgan():
     cfg, data, gan = images("model.d_ensemble=2", "model.conditional=true", "model.pac=2", "model.mbstd=2")
     x, y = data.sample(8)
     assert gan.D(x, y).shape == (2 * 4,) and d_grads_finite(gan, x, y)
-    out = train_step(gan, data.sample, 8, stats=True)
+    out = gan.step(data.sample, 8, stats=True)
     assert all(torch.isfinite(v) for v in out.values()) and 0 < out["d_real"] < 1
 
 
@@ -225,7 +229,7 @@ def test_label_smoothing_only_for_cross_entropy_losses():
         load_config("grid25", ["loss.label_smoothing=0.6"])
     _, _, gan = points("loss.label_smoothing=0.2")
     r = torch.zeros(4)
-    assert gan.loss.d_loss(r, r).item() == pytest.approx(2 * math.log(2))  # at logit 0 the target does not matter
+    assert gan.policy.loss.d_loss(r, r).item() == pytest.approx(2 * math.log(2))  # at logit 0 the target does not matter
 
 
 # ---------------------------------------------------------------- instance noise
@@ -240,19 +244,17 @@ def test_instance_noise_schedule():
 
 
 def test_instance_noise_off_is_a_no_op_and_on_draws_from_the_run_generator():
-    _, data, gan = points()
+    _, data, gan = points("train.d_steps=1")
     x = data.sample(16)[0]
     state = gan.gen.get_state()
-    assert add_instance_noise(gan, x) is x and torch.equal(gan.gen.get_state(), state)  # no draw at sigma 0
-    gan.instance_noise = 0.5
-    noisy = add_instance_noise(gan, x)
+    assert noised(x, gan.gen, 0.0) is x and torch.equal(gan.gen.get_state(), state)  # no draw at sigma 0
+    noisy = noised(x, gan.gen, 0.5)
     expected = x + 0.5 * torch.randn(x.shape, generator=torch.Generator().set_state(state))
     assert torch.allclose(noisy, expected)
     # every D input of a step is noisy: reals and fakes in D's update, fakes in G's
     seen = []
     hook = gan.D.register_forward_hook(lambda m, inp, out: seen.append(inp[0]))
-    gan.instance_noise = 100.0
-    train_step(gan, data.sample, 16)
+    gan.step(data.sample, 16, StepValues(instance_noise=100.0))
     hook.remove()
     assert len(seen) == 3 and all(t.std() > 20 for t in seen)
 
@@ -261,35 +263,37 @@ def test_instance_noise_off_is_a_no_op_and_on_draws_from_the_run_generator():
 @pytest.mark.parametrize("extra", [["model.d_norm=spectral"], ["model.d_ensemble=2", "reg.r1.weight=1"]])
 def test_unroll_restores_d_exactly_and_changes_g_gradient(extra):
     _, data, gan = points("train.unroll_steps=3", *extra)
-    train_step(gan, data.sample, 16)  # Adam has moments to restore
+    gan.step(data.sample, 16)  # Adam has moments to restore
     d_before = copy.deepcopy(gan.D.state_dict())
-    opt_before = copy.deepcopy(gan.opt_d.state_dict())
+    opt_before = copy.deepcopy(gan.players.opt_d.state_dict())
     z = gan.prior.sample(16, torch.Generator().manual_seed(5))
 
     def g_grad():  # D in eval mode: its spectral-norm power iteration leaves the buffers alone
         gan.G.zero_grad()
-        gan.loss.g_loss(gan.D.eval()(gan.G(z))).backward()
+        gan.policy.loss.g_loss(gan.D.eval()(gan.G(z))).backward()
         gan.D.train()
         return torch.cat([p.grad.flatten() for p in gan.G.parameters()])
 
     g_plain = g_grad()
-    snapshot = unroll_d(gan, lambda: d_update(gan, data.sample, 16, unrolled=True))
-    g_unrolled = g_grad()
-    restore_d(gan, snapshot)
+    rt = Runtime.plain(gan.G, gan.D)
+    with lookahead(gan.D, gan.players.opt_d, 3,
+                   lambda: gan.d_update(data.sample, 16, StepValues(), rt, lookahead=True)):
+        g_unrolled = g_grad()
     assert_same_state(gan.D.state_dict(), d_before)
-    assert_same_state(gan.opt_d.state_dict(), opt_before)
+    assert_same_state(gan.players.opt_d.state_dict(), opt_before)
     assert not torch.allclose(g_plain, g_unrolled)
     assert torch.equal(g_grad(), g_plain)
-    assert unroll_d(points()[2], lambda: pytest.fail("unrolled while off")) is None  # off by default
+    with lookahead(gan.D, gan.players.opt_d, 0, lambda: pytest.fail("unrolled while off")):  # off at 0 steps
+        pass
 
 
 def test_unrolled_updates_leave_no_trace_in_the_step_counts():
-    _, data, gan = points("train.unroll_steps=2")
+    _, data, gan = points("train.unroll_steps=2", "train.d_steps=2")
     for _ in range(3):
-        train_step(gan, data.sample, 16, d_steps=2, stats=True)
-    assert gan.d_updates == 6
-    assert gan.opt_d.state[next(gan.D.parameters())]["step"].item() == 6  # only the real D updates
-    assert gan.opt_g.state[next(gan.G.parameters())]["step"].item() == 3
+        gan.step(data.sample, 16, stats=True)
+    assert gan.d_updates == 6 and gan.g_updates == 3
+    assert gan.players.opt_d.state[next(gan.D.parameters())]["step"].item() == 6  # only the real D updates
+    assert gan.players.opt_g.state[next(gan.G.parameters())]["step"].item() == 3
 
 
 # ---------------------------------------------------------------- the remedies that were there
@@ -345,9 +349,8 @@ def test_remedies_train_on_digits(overrides):
     """The step on 16x16 digits (the loop around it is covered on points above; a run on digits
     would also train the digit classifier for its final evaluation)."""
     _, data, gan = images(*overrides)
-    gan.instance_noise = 0.2
     for _ in range(10):
-        out = train_step(gan, data.sample, 8, stats=True)
+        out = gan.step(data.sample, 8, StepValues(instance_noise=0.2), stats=True)
         assert all(torch.isfinite(v) for v in out.values())
 
 

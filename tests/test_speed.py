@@ -8,14 +8,13 @@ import math
 import pytest
 import torch
 
-from ganforge.build import build_data, build_gan
+from ganforge.build import build_data, build_game, check_names
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
 from ganforge.train.checkpoint import load_checkpoint
 from ganforge.train.loop import train
 from ganforge.train.runtime import attach
 from ganforge.train.distributed import Dist
-from ganforge.train.step import train_step
 
 from conftest import TINY_IMAGES
 
@@ -95,12 +94,12 @@ def test_fp16_overflow_is_skipped_not_a_divergence():
     cfg = load_config("grid25", ["model.g_width=8", "model.d_width=8", "train.batch_size=8", "train.precision=fp16"])
     torch.manual_seed(0)
     data = build_data(cfg)
-    gan = build_gan(cfg, data, torch.device("cpu"))
+    gan = build_game(cfg, data, torch.device("cpu"))
     attach(gan, cfg, torch.device("cpu"), Dist())
     for s in gan.runtime.scalers.values():
         s._init_scale = 2.0**40  # fp16 overflows at 65504: the first backward is inf
     before = [p.detach().clone() for p in gan.D.parameters()]
-    out = train_step(gan, data.sample, 8, stats=True)
+    out = gan.step(data.sample, 8, stats=True)
     assert out["grad_d"].item() == 0 and out["grad_g"].item() == 0
     assert all(torch.equal(a, b) for a, b in zip(before, gan.D.parameters()))  # the step was skipped
     assert gan.runtime.scalers["d"].get_scale() < 2.0**40
@@ -117,7 +116,7 @@ def test_channels_last_gives_nhwc_weights_and_trains_like_nchw(tmp_path, images)
     cfg = load_config("digits", TINY_IMAGES + ["train.channels_last=true"])
     torch.manual_seed(0)
     data = build_data(cfg)
-    gan = build_gan(cfg, data, torch.device("cpu"))
+    gan = build_game(cfg, data, torch.device("cpu"))
     attach(gan, cfg, torch.device("cpu"), Dist())
     w = gan.D.head.weight  # (1, 4w, 4, 4)
     assert w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
@@ -167,8 +166,10 @@ def test_data_on_device_trains_identically(tmp_path, images):
 
 
 def test_speed_options_are_validated():
-    for bad, word in [("train.precision=fp8", "fp32, bf16 or fp16"), ("optim.impl=magic", "foreach, fused or loop"),
-                      ("train.data_on_device=maybe", "auto, true or false"), ("train.dist_backend=mpi", "nccl or gloo")]:
+    for bad, word in [("train.precision=fp8", "bf16, fp16, fp32"), ("optim.impl=magic", "foreach, fused, loop")]:
+        with pytest.raises(GanforgeError, match=word):
+            check_names(load_config("grid25", [bad]))
+    for bad, word in [("train.data_on_device=maybe", "auto, true or false"), ("train.dist_backend=mpi", "nccl or gloo")]:
         with pytest.raises(GanforgeError, match=word):
             load_config("grid25", [bad])
     with pytest.raises(GanforgeError, match="double backward"):

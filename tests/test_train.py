@@ -4,12 +4,11 @@ import math
 import pytest
 import torch
 
-from ganforge.build import build_data, build_gan
+from ganforge.build import build_data, build_game
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
 from ganforge.train.checkpoint import list_checkpoints, load_checkpoint
 from ganforge.train.loop import TrainingDiverged, train
-from ganforge.train.step import train_step
 
 
 def run(tmp_path, name, tiny, *overrides, resume=False):
@@ -91,30 +90,30 @@ def test_checkpoints_are_safe_to_load_and_complete(tmp_path, tiny):
 
 
 def test_k_discriminator_steps_with_equal_real_and_fake_batches():
-    cfg = load_config("grid25", ["model.g_width=8", "model.d_width=8", "train.batch_size=16"])
+    cfg = load_config("grid25", ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "train.d_steps=5"])
     torch.manual_seed(0)
     data = build_data(cfg)
-    gan = build_gan(cfg, data, torch.device("cpu"))
+    gan = build_game(cfg, data, torch.device("cpu"))
     seen = []
     D = gan.D
     D.register_forward_hook(lambda m, inp, out: seen.append(len(inp[0])))
     for _ in range(3):
-        train_step(gan, data.sample, 16, d_steps=5, stats=True)
+        gan.step(data.sample, 16, stats=True)
     assert gan.d_updates == 15
-    assert gan.opt_d.state[next(D.parameters())]["step"].item() == 15
-    assert gan.opt_g.state[next(gan.G.parameters())]["step"].item() == 3
+    assert gan.players.opt_d.state[next(D.parameters())]["step"].item() == 15
+    assert gan.players.opt_g.state[next(gan.G.parameters())]["step"].item() == 3
     assert seen == [16] * (3 * (5 * 2 + 1))  # every D step sees B real and B fake; G step B fake
 
 
 def test_fresh_noise_for_every_update():
-    cfg = load_config("grid25", ["model.g_width=8", "model.d_width=8", "train.batch_size=4"])
+    cfg = load_config("grid25", ["model.g_width=8", "model.d_width=8", "train.batch_size=4", "train.d_steps=2"])
     torch.manual_seed(0)
     data = build_data(cfg)
-    gan = build_gan(cfg, data, torch.device("cpu"))
+    gan = build_game(cfg, data, torch.device("cpu"))
     zs = []
     G = gan.G
     hook = G.register_forward_hook(lambda m, inp, out: zs.append(inp[0].clone()))
-    train_step(gan, data.sample, 4, d_steps=2)  # an unconditional GAN ignores labels
+    gan.step(data.sample, 4)  # an unconditional GAN ignores labels
     hook.remove()
     assert len(zs) == 3
     assert not torch.equal(zs[0], zs[1]) and not torch.equal(zs[1], zs[2])
@@ -232,7 +231,7 @@ def images_no_eval(monkeypatch):
     these tests are about the training mechanics."""
     from conftest import TINY_IMAGES
 
-    monkeypatch.setattr("ganforge.train.loop.sample_metrics", lambda x, data, seed, **kw: {})
+    monkeypatch.setattr("ganforge.train.callbacks.sample_metrics", lambda x, data, seed, **kw: {})
     return TINY_IMAGES + ["doctor.enabled=false"]
 
 

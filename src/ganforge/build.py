@@ -53,8 +53,17 @@ def check_names(cfg: Config) -> None:
     """Raise a one-line GanforgeError for any unknown name in ``cfg``."""
     for key, registry in NAMED.items():
         registry.get(_value(cfg, key))
-    for name in cfg.reg:
-        penalty_player(name)
+    lazy: dict[str, dict[str, int]] = {"D": {}, "G": {}}  # player -> penalty -> interval
+    for name, p in cfg.reg.items():
+        player = penalty_player(name)
+        if p.weight > 0 and p.interval > 1:
+            lazy[player][name] = p.interval
+    for player, intervals in lazy.items():
+        if len(set(intervals.values())) > 1:
+            keys = " and ".join(f"reg.{n}.interval={i}" for n, i in sorted(intervals.items()))
+            raise GanforgeError(f"{keys}: lazy penalties on {player} must share one interval, since {player}'s "
+                                "learning rate and betas are rescaled for it (Karras et al. 2020); give them the "
+                                "same interval")
     for op in parse_policy(cfg.augment.policy):
         OPS.get(op)
 

@@ -206,5 +206,5 @@ def path_length(G: nn.Module, z: Tensor, y: Labels = None, gen: Optional[torch.G
     lengths = grad.pow(2).sum(-1)  # (B,) or (B, L)
     lengths = (lengths.mean(1) if lengths.dim() > 1 else lengths).sqrt()  # (B,)
     mean = state.get("pl_mean", torch.zeros((), device=lengths.device))
-    state["pl_mean"] = mean.lerp(lengths.detach().float().mean(), PL_DECAY)
+    state["pl_mean"] = mean.lerp(lengths.detach().to(mean.dtype).mean(), PL_DECAY)
     return (lengths - state["pl_mean"]).pow(2).mean()
