@@ -10,7 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from .config import Config
-from .metrics.toy2d import energy_distance, mode_metrics
+from .metrics.distances import energy_distance
+from .metrics.toy2d import mode_metrics
 from .priors import Prior
 
 
