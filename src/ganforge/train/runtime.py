@@ -24,6 +24,7 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor, nn
 
+from ..data.base import DataSource, Finite
 from .distributed import Dist, ShardedPrior
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -143,12 +144,12 @@ def attach(gan, cfg, device: torch.device, d: Dist) -> Runtime:
     return gan.runtime
 
 
-def data_on_device(setting: str, data, device: torch.device, limit_bytes: int = 1 << 30) -> bool:
+def data_on_device(setting: str, data: DataSource, device: torch.device, limit_bytes: int = 1 << 30) -> bool:
     """Whether to hold the training set on ``device``: ``true``, ``false``, or ``auto``: a finite
     dataset of at most ``limit_bytes`` on a non-CPU device. Endless sources (known densities)
     are drawn on the CPU whatever the setting."""
     setting = setting.lower()
-    if not hasattr(data, "hold_on") or setting == "false":
+    if not isinstance(data, Finite) or setting == "false":
         return False
     return setting == "true" or (device.type != "cpu" and data.nbytes() <= limit_bytes)
 
