@@ -119,7 +119,7 @@ def one_run(job: tuple) -> dict:
         if setting == "stacked":  # the Stacked-MNIST protocol: 26,000 samples, 1,000 modes
             from ganforge.evaluation import load_run
             from ganforge.metrics.features import digit_classifier
-            from ganforge.metrics.image import class_histogram_kl
+            from ganforge.metrics.distances import class_histogram_kl
 
             x = load_run(Path(d)).generate(26_000, seed=10_000 + seed)
             digits = digit_classifier().logits(x).argmax(1).view(len(x), 3)

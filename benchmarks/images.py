@@ -44,7 +44,7 @@ def _train(preset: str, seed: int, threads: int, overrides: list) -> tuple:
 
 def stacked_run(job: tuple) -> dict:
     from ganforge.metrics.features import digit_classifier
-    from ganforge.metrics.image import class_histogram_kl
+    from ganforge.metrics.distances import class_histogram_kl
 
     preset, seed, threads, n, overrides = job
     run, wall = _train(preset, seed, threads, overrides)
@@ -60,7 +60,7 @@ def stacked_real(n: int, resolution: int = 16) -> dict:
     from ganforge.config import DataConfig
     from ganforge.data.images import stacked_digits
     from ganforge.metrics.features import digit_classifier
-    from ganforge.metrics.image import class_histogram_kl
+    from ganforge.metrics.distances import class_histogram_kl
 
     x = stacked_digits(DataConfig(name="stacked_digits", resolution=resolution), 0).reference(n, 10_000)
     digits = digit_classifier().logits(x).argmax(1).view(n, 3)

@@ -69,7 +69,7 @@ def sync(device: torch.device) -> None:
 
 
 def build(batch: int, device: torch.device, resolution: int, options: tuple = ()):
-    from ganforge.build import build_gan
+    from ganforge.build import build_game
     from ganforge.config import load_config
 
     cfg = load_config("digits", [*options, 
@@ -84,7 +84,7 @@ def build(batch: int, device: torch.device, resolution: int, options: tuple = ()
         n_classes = 0
 
     torch.manual_seed(0)
-    gan = build_gan(cfg, Images(), device)
+    gan = build_game(cfg, Images(), device)
     images = torch.rand(16 * batch, 3, resolution, resolution, device=device) * 2 - 1
     return gan, images, cfg
 
@@ -130,7 +130,6 @@ def measure(a, device: torch.device, resolution: int, precision: str, channels_l
 
     from ganforge.train.distributed import Dist
     from ganforge.train.runtime import attach
-    from ganforge.train.step import train_step
 
     options = (f"train.precision={precision}", f"train.channels_last={str(channels_last).lower()}",
                f"train.compile={str(compile_).lower()}", f"optim.impl={a.optim_impl}")
@@ -151,7 +150,7 @@ def measure(a, device: torch.device, resolution: int, precision: str, channels_l
     od0 = torch.optim.Adam(d0.parameters(), lr=2e-4, betas=(0.5, 0.999))
     plain, _, _ = build(a.batch, device, resolution)
     for name, fn in (("reference", lambda: reference_step(g0, d0, og0, od0, next_real(a.batch)[0], z_dim)),
-                     ("ganforge", lambda: train_step(plain, next_real, a.batch, 1))):
+                     ("ganforge", lambda: plain.step(next_real, a.batch))):
         fn()
         with FlopCounterMode(display=False) as fc:
             fn()
@@ -170,7 +169,7 @@ def measure(a, device: torch.device, resolution: int, precision: str, channels_l
     scalers = (torch.amp.GradScaler(device.type), torch.amp.GradScaler(device.type)) if precision == "fp16" else None
 
     def ours() -> None:
-        train_step(gan, next_real, a.batch, 1)
+        gan.step(next_real, a.batch)
 
     def ref() -> None:
         reference_step(G_call, D_call, opt_g_ref, opt_d_ref, next_real(a.batch)[0], z_dim, amp, scalers)

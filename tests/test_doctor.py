@@ -10,7 +10,6 @@ from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.diagnostics import Doctor
 from ganforge.diagnostics.doctor import diagnose, format_diagnosis
-from ganforge.errors import TrainingDiverged
 from ganforge.train.checkpoint import load_checkpoint
 
 from test_train import run

@@ -6,7 +6,8 @@ import torch
 
 from ganforge.data.images import digits_split
 from ganforge.metrics.features import digit_classifier
-from ganforge.metrics.image import class_histogram_kl, classifier_score, image_metrics, prdc
+from ganforge.metrics.distances import class_histogram_kl, classifier_score, prdc
+from ganforge.metrics.image import image_metrics
 
 
 def test_digit_classifier_is_accurate_and_cached(_classifier_cache):

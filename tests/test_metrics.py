@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from ganforge.data.toy2d import grid25, ring8
-from ganforge.metrics.toy2d import energy_distance, mode_metrics
+from ganforge.metrics.distances import energy_distance
+from ganforge.metrics.toy2d import mode_metrics
 
 GRID = grid25(None, 0)
 

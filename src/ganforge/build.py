@@ -15,7 +15,7 @@ from torch import nn
 
 from .augment import OPS, Augment, initial_p, parse_policy
 from .config import Config, OptimConfig
-from .data import DATASETS
+from .data import DATASETS, DataSource, Finite
 from .errors import GanforgeError
 from .losses import LOSSES, AdversarialLoss, build_loss, smooth_real_labels
 from .models import MODELS
@@ -101,21 +101,21 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_data(cfg: Config):
+def build_data(cfg: Config) -> DataSource:
     data = DATASETS.get(cfg.data.name)(cfg.data, cfg.train.seed)
     if cfg.data.limit:
-        if not hasattr(data, "keep_first"):
+        if not isinstance(data, Finite):
             raise GanforgeError(f"data.limit: data.name={cfg.data.name} is an endless source of samples; "
                                 "a limit applies to finite datasets (images, a points file)")
         data.keep_first(cfg.data.limit)
     return data
 
 
-def n_classes(cfg: Config, data) -> int:
+def n_classes(cfg: Config, data: DataSource) -> int:
     """The number of classes G and D are conditioned on: 0 for an unconditional GAN."""
     if not cfg.model.conditional:
         return 0
-    if not getattr(data, "n_classes", 0):
+    if not data.n_classes:
         raise GanforgeError(f"model.conditional=true needs a labelled dataset; data.name={cfg.data.name} has no labels")
     return data.n_classes
 

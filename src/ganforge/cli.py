@@ -171,6 +171,7 @@ def _sample(args) -> int:
 def _evaluate(args) -> int:
     import torch
 
+    from .data.base import KnownModes
     from .evaluation import sample_metrics
 
     run = _load(args.run)
@@ -180,7 +181,7 @@ def _evaluate(args) -> int:
     if n < 1:
         raise GanforgeError(f"--n {n}: must be >= 1")
     labels = None
-    stacked = getattr(data, "digit_like", False) and data.shape[0] == 3  # classes are digit triples
+    stacked = data.evaluator == "digits" and data.shape[0] == 3  # classes are digit triples
     if run.n_classes and not stacked:
         labels = torch.arange(n) % run.n_classes  # ask for every class equally often
     x = run.generate(n, seed, labels)
@@ -193,7 +194,8 @@ def _evaluate(args) -> int:
 
         if x[0].numel() != 2:
             raise GanforgeError("--plot: scatter plots are for 2D data")
-        scatter(data.reference(n, seed), x, Path(args.plot), f"{args.run} step {step}", data.centers)
+        centers = data.centers if isinstance(data, KnownModes) else None
+        scatter(data.reference(n, seed), x, Path(args.plot), f"{args.run} step {step}", centers)
     result = {"run": str(args.run), "step": step, "data": cfg.data.name, "seed": seed, **metrics}
     if args.json:
         print(json.dumps({k: (v if not (isinstance(v, float) and math.isinf(v)) else None) for k, v in result.items()}))

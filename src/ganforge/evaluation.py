@@ -10,12 +10,13 @@ import torch
 from torch import Tensor, nn
 
 from .config import Config
-from .metrics.toy2d import energy_distance, mode_metrics
+from .data.base import DataSource
+from .metrics.evaluators import EVALUATORS
 from .priors import Prior
 
 
 @torch.no_grad()
-def generate(G: nn.Module, prior: Prior, n: int, seed: int, data=None, n_classes: int = 0,
+def generate(G: nn.Module, prior: Prior, n: int, seed: int, data: Optional[DataSource] = None, n_classes: int = 0,
              label=None, batch_size: int = 4096) -> Tensor:
     """``n`` samples on the CPU, shape (n, *shape), mapped to data space by ``data.decode``
     when ``data`` is given; the same seed gives the same samples. A conditional G
@@ -44,44 +45,18 @@ def generate(G: nn.Module, prior: Prior, n: int, seed: int, data=None, n_classes
     return data.decode(x) if data is not None else x
 
 
-def sample_metrics(x: Tensor, data, seed: int, labels: Optional[Tensor] = None,
+def sample_metrics(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
                    inception_weights: Optional[str] = None) -> dict:
-    """Metrics of samples ``x`` (data space) against ``data``: exact mode metrics for known
-    densities; the digit classifier's metrics for digit images; for other labelled images, the
-    metrics of a classifier trained on their labels; else the energy distance to real data in
-    raw coordinates (pixels for images). ``provenance`` says which feature space.
+    """Metrics of samples ``x`` (n, *data.shape) in data space against ``data``, by the evaluator
+    the data names (``data.evaluator``; ``ganforge.metrics.evaluators``): exact mode metrics for
+    known densities; the digit classifier's metrics for digit images; for other labelled images,
+    the metrics of a classifier trained on their labels; else the energy distance to real data
+    in raw coordinates (pixels for images). ``provenance`` says which feature space.
 
-    ``inception_weights`` (images): the path of the user's Inception-v3 weights file; FID and
-    KID are then measured in Inception's pool3 space (never downloaded)."""
-    if getattr(data, "centers", None) is not None:
-        m = mode_metrics(x.flatten(1), data.centers, data.std)
-        m.pop("counts")
-        return m
-    if getattr(data, "digit_like", False):
-        from .metrics.features import digit_classifier
-        from .metrics.image import image_metrics
-
-        return image_metrics(x, data.reference(len(x), seed), digit_classifier(), seed, labels=labels,
-                             inception_weights=inception_weights)
-    if x.dim() == 4 and getattr(data, "labels", None) is not None and getattr(data, "n_classes", 0) >= 2:
-        from .metrics.features import data_classifier
-        from .metrics.image import image_metrics
-
-        clf = data_classifier(data.images, data.labels, data.n_classes)
-        return image_metrics(x, data.reference(len(x), seed), clf, seed, labels=labels,
-                             inception_weights=inception_weights)
-    real = data.reference(len(x), seed)
-    if x.dim() == 4 and inception_weights:  # unlabelled images: Inception FID/KID and the pixel energy
-        from .metrics.inception import inception_fid_kid
-
-        m = inception_fid_kid(real, x, inception_weights, seed=seed)
-        space = m.pop("fid_feature_space")
-        return {**m, "energy": energy_distance(x.flatten(1), real.flatten(1)), "n": len(x),
-                "provenance": {"feature_space": "raw pixels (energy)", "fid_feature_space": space,
-                               "n_real": len(real), "n_fake": len(x), "seed": seed}}
-    space = "raw pixels" if x.dim() == 4 else "raw coordinates"
-    return {"energy": energy_distance(x.flatten(1), real.flatten(1)), "n": len(x),
-            "provenance": {"feature_space": space, "n_real": len(real), "n_fake": len(x), "seed": seed}}
+    ``labels`` (n,): the classes a conditional G was asked for. ``inception_weights`` (images):
+    the path of the user's Inception-v3 weights file; FID and KID are then measured in
+    Inception's pool3 space (never downloaded)."""
+    return EVALUATORS.get(data.evaluator)(x, data, seed, labels=labels, inception_weights=inception_weights)
 
 
 @dataclass
@@ -91,7 +66,7 @@ class TrainedRun:
     cfg: Config
     G: nn.Module
     prior: Prior
-    data: object
+    data: DataSource
     step: int
     n_classes: int
 

@@ -1,7 +1,25 @@
-"""What every dataset shares: the registry and the mapping between data and model space."""
+"""What every dataset shares: the registry, the data contract and the mapping to model space.
+
+The contract is a set of :class:`typing.Protocol` classes. :class:`DataSource` is what every
+source has; the optional capabilities are separate small protocols, checked with
+``isinstance`` where a caller needs one (they are ``runtime_checkable``):
+
+- :class:`Finite`: a finite training set held in memory (``data.limit``, ``train.data_on_device``);
+- :class:`ImageSet`: the training images themselves, their labels and a held-out split (the
+  doctor's overfitting probe, a classifier trained on the data's own labels);
+- :class:`KnownModes`: a mixture with known mode centres (the exact mode metrics).
+
+A source also names its ``evaluator``: the key of the function in
+``ganforge.metrics.evaluators.EVALUATORS`` that measures generated samples against it, so a
+dataset that needs a new metric registers one function and names it.
+``tests/test_data_contract.py`` checks every registered dataset against this contract.
+"""
 
 from __future__ import annotations
 
+from typing import Optional, Protocol, runtime_checkable
+
+import torch
 from torch import Tensor
 
 from ..registry import Registry
@@ -9,11 +27,92 @@ from ..registry import Registry
 DATASETS: Registry = Registry("data.name")
 
 
+@runtime_checkable
+class DataSource(Protocol):
+    """A source of training samples, built by ``DATASETS.get(name)(cfg, seed)``.
+
+    ``shape`` is one sample's shape ((d,) for points, (C, H, W) for images); ``n_classes`` is
+    0 when unlabelled. ``sample`` draws from the source's own seeded generator, and
+    ``state_dict`` / ``load_state_dict`` hold that stream's whole state, so a resumed run draws
+    exactly the batches it would have drawn.
+    """
+
+    shape: tuple[int, ...]
+    n_classes: int
+    loc: Tensor  # model space is (x - loc) / scale; both broadcast against one sample
+    scale: Tensor
+
+    @property
+    def evaluator(self) -> str:
+        """The name of this source's evaluator in ``metrics.evaluators.EVALUATORS``."""
+        ...
+
+    def sample(self, n: int) -> tuple[Tensor, Optional[Tensor]]:
+        """The next training batch: x (n, *shape) float32 in model space, labels (n,) int64 in
+        [0, n_classes) or None when unlabelled."""
+        ...
+
+    def reference(self, n: int, seed: int) -> Tensor:
+        """Real samples in data space, (m, *shape) with m <= n, from a generator seeded with
+        ``seed`` (never the training stream): plots and metrics."""
+        ...
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Data space -> model space, shape kept."""
+        ...
+
+    def decode(self, x: Tensor) -> Tensor:
+        """Model space -> data space, shape kept."""
+        ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@runtime_checkable
+class Finite(Protocol):
+    """A finite training set held in memory, served in reshuffled epochs."""
+
+    def keep_first(self, n: int) -> None:
+        """Train on the first ``n`` items only (``data.limit``); a held-out split stays whole."""
+        ...
+
+    def nbytes(self) -> int:
+        """Bytes of the training set as held in memory."""
+        ...
+
+    def hold_on(self, device: torch.device) -> None:
+        """Serve batches from a copy on ``device``: the same batches, no host-to-device copy per step."""
+        ...
+
+
+@runtime_checkable
+class ImageSet(Protocol):
+    """Training images that are the samples themselves: ``images`` (N, *shape) uint8 in
+    [0, 255], ``labels`` (N,) int64 or None, and ``holdout`` = (images, labels) never trained
+    on, or None."""
+
+    images: Tensor
+    labels: Optional[Tensor]
+    holdout: Optional[tuple[Tensor, Optional[Tensor]]]
+
+
+@runtime_checkable
+class KnownModes(Protocol):
+    """A uniform mixture of isotropic Gaussians with known modes: ``centers`` (K, d) in data
+    space, d = prod(shape), and their shared standard deviation ``std``."""
+
+    centers: Tensor
+    std: float
+
+
 class Normalized:
     """Models see data as ``(x - loc) / scale``; :meth:`decode` maps their output back.
 
-    Both are shape ``(d,)``. Working in unit-sized coordinates keeps learning rates and
-    penalty weights meaningful whatever the units of the user's data.
+    Both are shape ``(d,)`` (points) or ``(C, 1, 1)`` (images). Working in unit-sized
+    coordinates keeps learning rates and penalty weights meaningful whatever the units of the
+    user's data.
     """
 
     loc: Tensor
@@ -23,5 +122,5 @@ class Normalized:
         return (x - self.loc.to(x.device)) / self.scale.to(x.device)
 
     def decode(self, x: Tensor) -> Tensor:
-        """Model space -> data space, shape (n, d)."""
+        """Model space -> data space, shape kept."""
         return x * self.scale.to(x.device) + self.loc.to(x.device)

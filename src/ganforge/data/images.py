@@ -32,29 +32,39 @@ from torch import Tensor
 
 from ..config import DataConfig
 from ..errors import GanforgeError, GanforgeWarning
-from .base import DATASETS, Normalized
+from .base import DATASETS, DataSource, Finite, ImageSet, Normalized
 from .sampling import EpochSampler
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-class ImageData(Normalized):
-    """In-memory images ``(N, C, H, W)`` uint8 and optional labels ``(N,)``, served in epochs."""
+class ImageData(Normalized, DataSource, Finite, ImageSet):
+    """In-memory images ``(N, C, H, W)`` uint8 and optional labels ``(N,)``, served in epochs.
+
+    Measured (``evaluator``) as its builder says (``digits``: the digit classifier), else by a
+    classifier trained on its own labels when it has two classes or more, else by the energy
+    distance in pixels (and Inception FID/KID given weights)."""
 
     def __init__(self, images: Tensor, labels: Optional[Tensor], seed: int, n_classes: int = 0,
-                 holdout: Optional[tuple[Tensor, Optional[Tensor]]] = None, class_names: Optional[list] = None):
+                 holdout: Optional[tuple[Tensor, Optional[Tensor]]] = None, class_names: Optional[list] = None,
+                 evaluator: Optional[str] = None):
         self.images, self.labels = images, labels
         self.shape = tuple(images.shape[1:])  # (C, H, W)
         self.n_classes = n_classes if labels is not None else 0
         self.class_names = class_names
         self.holdout = holdout  # (images, labels) never trained on, or None
-        self.digit_like = False  # True: measured with the digit classifier
-        self.centers, self.std = None, None
+        self._evaluator = evaluator
         c = self.shape[0]
         self.loc, self.scale = torch.full((c, 1, 1), 0.5), torch.full((c, 1, 1), 0.5)  # [0, 1] <-> [-1, 1]
         self.seed = seed
         self.order = EpochSampler(len(images), seed)
         self.served: Optional[tuple] = None  # (images, labels, loc, scale) held on a device, or None
+
+    @property
+    def evaluator(self) -> str:
+        if self._evaluator is not None:
+            return self._evaluator
+        return "own_labels" if self.labels is not None and self.n_classes >= 2 else "energy"
 
     def keep_first(self, n: int) -> None:
         """Train on the first ``n`` images only (small-data studies); the held-out split stays."""
@@ -95,25 +105,41 @@ class ImageData(Normalized):
         self.order.load_state_dict(state)
 
 
-class StackedDigits(ImageData):
-    """Three independent training digits as the R, G and B channels; label 100a + 10b + c."""
+class StackedDigits(Normalized, DataSource, Finite):
+    """Three independent training digits as the R, G and B channels; label 100a + 10b + c.
+
+    Its samples are drawn, not stored, so it is no :class:`ImageSet`: ``digits`` (N, 1, H, W)
+    uint8 and ``digit_labels`` (N,) are the grey digits the channels are drawn from."""
+
+    evaluator = "digits"
 
     def __init__(self, digits: ImageData, seed: int):
-        super().__init__(digits.images, digits.labels, seed, 10)
+        self.digits, self.digit_labels = digits.images, digits.labels
         self.shape = (3,) + tuple(digits.shape[1:])
         self.n_classes = 1000
         self.loc, self.scale = torch.full((3, 1, 1), 0.5), torch.full((3, 1, 1), 0.5)
         self.gen = torch.Generator().manual_seed(seed)
-        self.holdout = None
-        self.digit_like = True
+        self.served: Optional[tuple] = None  # (digits, labels, loc, scale) held on a device, or None
+
+    def keep_first(self, n: int) -> None:
+        """Draw from the first ``n`` training digits only."""
+        self.digits, self.digit_labels = self.digits[:n], self.digit_labels[:n]
+        self.served = None
+
+    def nbytes(self) -> int:
+        return self.digits.numel() * self.digits.element_size()
+
+    def hold_on(self, device: torch.device) -> None:
+        """Stack the digits on ``device``; the indices still come from the CPU generator."""
+        self.served = (self.digits.to(device), self.digit_labels.to(device), self.loc.to(device), self.scale.to(device))
 
     def _stack(self, idx: Tensor) -> tuple[Tensor, Tensor]:
-        x = self.images[idx].squeeze(2)  # (n, 3, H, W): one grey digit per channel
-        y = self.labels[idx]  # (n, 3)
+        x = self.digits[idx].squeeze(2)  # (n, 3, H, W): one grey digit per channel
+        y = self.digit_labels[idx]  # (n, 3)
         return x, y[:, 0] * 100 + y[:, 1] * 10 + y[:, 2]
 
     def sample(self, n: int) -> tuple[Tensor, Tensor]:
-        idx = torch.randint(len(self.images), (n, 3), generator=self.gen)
+        idx = torch.randint(len(self.digits), (n, 3), generator=self.gen)
         if self.served is not None:  # on the device: the same digits, stacked there
             images, labels, loc, scale = self.served
             idx = idx.to(images.device, non_blocking=True)
@@ -125,7 +151,7 @@ class StackedDigits(ImageData):
 
     def reference(self, n: int, seed: int) -> Tensor:
         g = torch.Generator().manual_seed(seed)
-        return self._stack(torch.randint(len(self.images), (n, 3), generator=g))[0].float() / 255
+        return self._stack(torch.randint(len(self.digits), (n, 3), generator=g))[0].float() / 255
 
     def state_dict(self) -> dict:
         return {"gen": self.gen.get_state()}
@@ -213,9 +239,7 @@ def digits(cfg: DataConfig, seed: int) -> ImageData:
     (xtr, ytr), (xte, yte) = digits_split()
     train = to_tensor(xtr, cfg, "digits", 1)
     test = to_tensor(xte, cfg, "digits", 1)
-    data = ImageData(train, torch.from_numpy(ytr), seed, 10, holdout=(test, torch.from_numpy(yte)))
-    data.digit_like = True
-    return data
+    return ImageData(train, torch.from_numpy(ytr), seed, 10, holdout=(test, torch.from_numpy(yte)), evaluator="digits")
 
 
 @DATASETS.register

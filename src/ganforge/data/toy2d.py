@@ -17,18 +17,19 @@ from torch import Tensor
 
 from ..config import DataConfig
 from ..errors import GanforgeError
-from .base import DATASETS, Normalized
+from .base import DATASETS, DataSource, Finite, KnownModes, Normalized
 from .sampling import EpochSampler
 
 
-class MixtureData(Normalized):
-    """An endless source of samples from a known density, drawn from its own generator."""
+class KnownDensity(Normalized, DataSource):
+    """An endless source of samples from a known density, drawn from its own generator; no
+    discrete modes (spiral), so it is measured by the energy distance. Not :class:`Finite`."""
 
-    def __init__(self, sampler, seed: int, extent: float, centers: Optional[Tensor] = None, std: Optional[float] = None):
+    evaluator = "energy"
+
+    def __init__(self, sampler, seed: int, extent: float):
         self._sampler = sampler  # (n, generator) -> (n, 2)
         self.gen = torch.Generator().manual_seed(seed)
-        self.centers = centers  # (K, 2) or None
-        self.std = std
         self.shape = (2,)
         self.n_classes = 0
         self.loc, self.scale = torch.zeros(2), torch.full((2,), float(extent))
@@ -48,6 +49,18 @@ class MixtureData(Normalized):
         self.gen.set_state(state["gen"])
 
 
+class MixtureData(KnownDensity, KnownModes):
+    """A uniform mixture of Gaussians with known ``centers`` (K, 2) and ``std``: satisfies
+    :class:`KnownModes`, measured by the exact mode metrics."""
+
+    evaluator = "modes"
+
+    def __init__(self, seed: int, extent: float, centers: Tensor, std: float):
+        super().__init__(_mixture(centers, std), seed, extent)
+        self.centers = centers  # (K, 2)
+        self.std = std
+
+
 def _mixture(centers: Tensor, std: float):
     def sampler(n: int, gen: torch.Generator) -> Tensor:
         idx = torch.randint(len(centers), (n,), generator=gen)
@@ -61,7 +74,7 @@ def ring8(cfg: DataConfig, seed: int) -> MixtureData:
     """8 Gaussians evenly spaced on the unit circle, std 0.01."""
     angle = torch.arange(8) * (2 * math.pi / 8)
     centers = torch.stack([angle.cos(), angle.sin()], dim=1)  # (8, 2)
-    return MixtureData(_mixture(centers, 0.01), seed, 1.0, centers, 0.01)
+    return MixtureData(seed, 1.0, centers, 0.01)
 
 
 @DATASETS.register
@@ -69,11 +82,11 @@ def grid25(cfg: DataConfig, seed: int) -> MixtureData:
     """25 Gaussians centred on {-4, -2, 0, 2, 4}^2, std 0.05."""
     axis = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
     centers = torch.cartesian_prod(axis, axis)  # (25, 2)
-    return MixtureData(_mixture(centers, 0.05), seed, 4.0, centers, 0.05)
+    return MixtureData(seed, 4.0, centers, 0.05)
 
 
 @DATASETS.register
-def spiral(cfg: DataConfig, seed: int) -> MixtureData:
+def spiral(cfg: DataConfig, seed: int) -> KnownDensity:
     """A noisy two-turn Archimedean spiral of radius up to 1 (no discrete modes)."""
 
     def sampler(n: int, gen: torch.Generator) -> Tensor:
@@ -82,12 +95,15 @@ def spiral(cfg: DataConfig, seed: int) -> MixtureData:
         x = torch.stack([r * t.cos(), r * t.sin()], dim=1)
         return x + 0.02 * torch.randn(n, 2, generator=gen)
 
-    return MixtureData(sampler, seed, 1.0)
+    return KnownDensity(sampler, seed, 1.0)
 
 
-class PointsData(Normalized):
+class PointsData(Normalized, DataSource, Finite):
     """A user's finite set of points, shape (N, d), served in reshuffled epochs, standardised
-    per column (zero mean, unit standard deviation) in model space."""
+    per column (zero mean, unit standard deviation) in model space. :class:`Finite`; measured
+    by the energy distance."""
+
+    evaluator = "energy"
 
     def __init__(self, points: Tensor, seed: int):
         self.points = points
@@ -95,7 +111,6 @@ class PointsData(Normalized):
         self.scale = points.std(0).clamp_min(1e-8)
         self.shape = tuple(points.shape[1:])
         self.n_classes = 0
-        self.centers, self.std = None, None
         self.seed = seed
         self.order = EpochSampler(len(points), seed)
         self.served: Optional[Tensor] = None  # the encoded points held on a device, or None

@@ -22,6 +22,7 @@ from typing import Iterator, Optional
 import torch
 from torch import Tensor, nn
 
+from ..data.base import DataSource, ImageSet, KnownModes
 from ..metrics.toy2d import mode_metrics
 
 
@@ -46,19 +47,19 @@ def mean_pairwise_distance(x: Tensor) -> float:
     return float(torch.cdist(flat, flat).sum() / (n * (n - 1)))
 
 
-def _reals(data, n: int, seed: int) -> tuple[tuple[Tensor, Optional[Tensor]], Optional[tuple[Tensor, Optional[Tensor]]]]:
+def _reals(data: DataSource, n: int, seed: int) -> tuple[tuple[Tensor, Optional[Tensor]], Optional[tuple[Tensor, Optional[Tensor]]]]:
     """(training reals, held-out reals or None) in model space, each (n, *shape) with labels.
 
-    Finite image sets: a fixed subset of the training images and of the held-out split, when
-    the dataset has one. Known densities: two independent draws (every draw is unseen data).
-    Other sources (a user's points) have no held-out split: no overfitting probe.
+    Image sets: a fixed subset of the training images and of the held-out split, when the
+    dataset has one. Densities with known modes: two independent draws (every draw is unseen
+    data). Other sources (a user's points, drawn images such as stacked digits) have no
+    held-out split: no overfitting probe.
     """
     g = torch.Generator().manual_seed(seed)
-    images = getattr(data, "images", None)
-    if images is not None and tuple(images.shape[1:]) == tuple(data.shape):  # a finite image set
-        idx = torch.randperm(len(images), generator=g)[:n]
+    if isinstance(data, ImageSet):  # the training images themselves, (N, *shape) uint8
+        idx = torch.randperm(len(data.images), generator=g)[:n]
         y = data.labels[idx] if data.labels is not None else None
-        train = (data.encode(images[idx].float() / 255), y)
+        train = (data.encode(data.images[idx].float() / 255), y)
         held = None
         if data.holdout is not None:
             hx, hy = data.holdout
@@ -66,7 +67,7 @@ def _reals(data, n: int, seed: int) -> tuple[tuple[Tensor, Optional[Tensor]], Op
             held = (data.encode(hx[hidx].float() / 255), hy[hidx] if hy is not None else None)
         return train, held
     train = (data.encode(data.reference(n, seed)), None)
-    if getattr(data, "centers", None) is not None:  # an endless known density
+    if isinstance(data, KnownModes):  # an endless known density
         return train, (data.encode(data.reference(n, seed + 1)), None)
     return train, None
 
@@ -74,7 +75,7 @@ def _reals(data, n: int, seed: int) -> tuple[tuple[Tensor, Optional[Tensor]], Op
 class Probe:
     """Measures ``G`` and ``D`` on fixed inputs; see the module docstring."""
 
-    def __init__(self, data, prior, n_classes: int, n: int, seed: int, device: torch.device):
+    def __init__(self, data: DataSource, prior, n_classes: int, n: int, seed: int, device: torch.device):
         g = torch.Generator().manual_seed(seed)
         self.data, self.device = data, device
         self.z = prior.sample(n, g, torch.device("cpu")).to(device)  # (n, z_dim)
@@ -86,7 +87,7 @@ class Probe:
             hx, hy = held
             self.held = (hx.to(device), hy.to(device) if (hy is not None and n_classes) else None)
         self.real_diversity = mean_pairwise_distance(self.real)
-        self.centers = getattr(data, "centers", None)
+        self.modes: Optional[KnownModes] = data if isinstance(data, KnownModes) else None
 
     def measure(self, G: nn.Module, D: nn.Module) -> dict:
         out = {}
@@ -96,7 +97,7 @@ class Probe:
             if self.held is not None:
                 out["d_train"] = float(torch.sigmoid(D(self.real, self.y_real)).mean())
                 out["d_holdout"] = float(torch.sigmoid(D(*self.held)).mean())
-        if self.centers is not None:
-            m = mode_metrics(self.data.decode(fake.float().cpu()), self.centers, self.data.std)
+        if self.modes is not None:
+            m = mode_metrics(self.data.decode(fake.float().cpu()), self.modes.centers, self.modes.std)
             out["modes_probe"], out["n_modes"] = m["modes"], m["n_modes"]
         return out

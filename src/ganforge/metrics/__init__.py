@@ -1,5 +1,9 @@
-"""Metrics: exact mode metrics for known densities (toy2d.py)."""
+"""Metrics: distances from features (distances.py), exact mode metrics for known densities
+(toy2d.py), image metrics in a classifier's or Inception's feature space (image.py,
+features.py, inception.py), and the evaluators that datasets name (evaluators.py)."""
 
-from .toy2d import energy_distance, mode_metrics
+from .distances import energy_distance
+from .evaluators import EVALUATORS
+from .toy2d import mode_metrics
 
-__all__ = ["energy_distance", "mode_metrics"]
+__all__ = ["EVALUATORS", "energy_distance", "mode_metrics"]

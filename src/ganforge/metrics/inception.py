@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import GanforgeError
+from . import distances
 
 INSTALL_HINT = "pip install torch-fidelity (it needs torchvision built for your torch)"
 
@@ -86,13 +87,11 @@ def _features(path: str, digest: str) -> InceptionFeatures:
 def inception_fid_kid(real: Tensor, fake: Tensor, path: str, batch_size: int = 100, seed: int = 0) -> dict:
     """FID and KID of images (N, C, H, W) in [0, 1] in Inception-v3's pool3 space, plus their
     provenance. ``path`` is the user's weights file."""
-    from .image import fid_kid
-
     p = check_weights(path)
     digest = _file_digest(p)
     net = _features(str(p), digest)
     feats = [torch.cat([net(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]) for x in (real, fake)]
-    out = fid_kid(real, fake, None, feats=(feats[0], feats[1]), seed=seed)  # (N, 2048), (M, 2048)
+    out = distances.fid_kid(feats[0], feats[1], seed=seed)  # (N, 2048), (M, 2048)
     out["fid_feature_space"] = f"Inception-v3 pool3 (2048 features, torchmetrics) from {p} (sha256 {digest})"
     return out
 

@@ -34,11 +34,3 @@ def mode_metrics(x: Tensor, centers: Tensor, std: float) -> dict:
         "counts": counts.tolist(),
     }
 
-
-def energy_distance(x: Tensor, y: Tensor) -> float:
-    """Energy distance 2E|X-Y| - E|X-X'| - E|Y-Y'| (Szekely and Rizzo), 0 iff equal laws.
-
-    For data with no discrete modes (spiral, user points). ``x`` (N, d), ``y`` (M, d).
-    """
-    x, y = x.double().cpu(), y.double().cpu()
-    return float(2 * torch.cdist(x, y).mean() - torch.cdist(x, x).mean() - torch.cdist(y, y).mean())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from ..data import KnownModes
 from ..evaluation import generate
 from ..train.callbacks import Callback, RunState
 from .plots import image_grid, scatter, synthetic_meta
@@ -26,4 +27,4 @@ class SamplePlots(Callback):
         elif math.prod(data.shape) == 2:
             fake = generate(run.sampler, run.prior, 2000, cfg.eval.seed, data, run.n_classes)
             real = data.reference(2000, cfg.eval.seed)
-            scatter(real, fake, path, f"step {step}", data.centers)
+            scatter(real, fake, path, f"step {step}", data.centers if isinstance(data, KnownModes) else None)

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from ..data.base import DataSource, Finite
 from ..errors import GanforgeError
 from ..registry import Registry
 from .distributed import Dist, ShardedPrior
@@ -154,12 +155,12 @@ def attach(game, cfg, device: torch.device, d: Dist) -> Runtime:
     return game.runtime
 
 
-def data_on_device(setting: str, data, device: torch.device, limit_bytes: int = 1 << 30) -> bool:
+def data_on_device(setting: str, data: DataSource, device: torch.device, limit_bytes: int = 1 << 30) -> bool:
     """Whether to hold the training set on ``device``: ``true``, ``false``, or ``auto``: a finite
     dataset of at most ``limit_bytes`` on a non-CPU device. Endless sources (known densities)
     are drawn on the CPU whatever the setting."""
     setting = setting.lower()
-    if not hasattr(data, "hold_on") or setting == "false":
+    if not isinstance(data, Finite) or setting == "false":
         return False
     return setting == "true" or (device.type != "cpu" and data.nbytes() <= limit_bytes)
 

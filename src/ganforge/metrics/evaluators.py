@@ -1,0 +1,100 @@
+"""Evaluators: how generated samples are measured against a dataset, chosen by the dataset.
+
+Each data source names its evaluator (``data.evaluator``, see ``ganforge.data.base``); the
+evaluator is the function of that name in :data:`EVALUATORS`, with the signature of
+:class:`Evaluator`. A dataset that needs a new metric registers one function here (or in any
+module imported with it) and names it; ``tests/test_data_contract.py`` runs every registered
+evaluator.
+
+- ``modes``: the exact mode metrics of a known mixture (PacGAN protocol, ``toy2d.py``);
+- ``digits``: the digit classifier's image metrics (``image.py``);
+- ``own_labels``: the image metrics of a classifier trained on the dataset's own labels;
+- ``energy``: the energy distance to real data in raw coordinates (pixels for images), with
+  Inception FID/KID added for images when the user gives a local weights file.
+
+Every evaluator returns a dict of finite numbers (the same inputs and seed, the same numbers)
+and, except ``modes`` (its records predate provenance and stay bit-identical), a
+``provenance`` dict: the feature space in words, ``n_real``, ``n_fake`` and ``seed``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Protocol
+
+from torch import Tensor
+
+from ..data.base import DataSource, ImageSet, KnownModes
+from ..registry import Registry
+from .distances import energy_distance
+from .features import data_classifier, digit_classifier
+from .image import image_metrics
+from .inception import inception_fid_kid
+from .toy2d import mode_metrics
+
+
+class Evaluator(Protocol):
+    def __call__(self, x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
+                 inception_weights: Optional[str] = None) -> dict:
+        """Metrics of generated samples ``x`` (n, *data.shape) in data space against ``data``;
+        the reference sample is ``data.reference(n, seed)``. ``labels`` (n,): the classes a
+        conditional G was asked for; ``inception_weights``: a local Inception-v3 weights file
+        (images: FID/KID in its pool3 space)."""
+        ...
+
+
+EVALUATORS: Registry[Evaluator] = Registry("data evaluator")
+
+
+def _need(data: DataSource, capability: type, name: str) -> None:
+    """A source that names an evaluator must have what it measures with: a programming error."""
+    if not isinstance(data, capability):
+        raise TypeError(f"evaluator '{name}' needs a {capability.__name__} data source, got {type(data).__name__}")
+
+
+@EVALUATORS.register
+def modes(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
+          inception_weights: Optional[str] = None) -> dict:
+    """Modes captured, high-quality fraction and reverse KL over the known modes (no reference
+    sample needed: the density is known)."""
+    _need(data, KnownModes, "modes")
+    m = mode_metrics(x.flatten(1), data.centers, data.std)
+    m.pop("counts")
+    return m
+
+
+@EVALUATORS.register
+def digits(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
+           inception_weights: Optional[str] = None) -> dict:
+    """Digit images (N, C, H, W) in [0, 1], each channel one digit: the digit classifier's metrics."""
+    return image_metrics(x, data.reference(len(x), seed), digit_classifier(), seed, labels=labels,
+                         inception_weights=inception_weights)
+
+
+@EVALUATORS.register
+def own_labels(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
+               inception_weights: Optional[str] = None) -> dict:
+    """Labelled images (two classes or more): the metrics of a classifier trained on them."""
+    _need(data, ImageSet, "own_labels")
+    clf = data_classifier(data.images, data.labels, data.n_classes)
+    return image_metrics(x, data.reference(len(x), seed), clf, seed, labels=labels,
+                         inception_weights=inception_weights)
+
+
+@EVALUATORS.register
+def energy(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
+           inception_weights: Optional[str] = None) -> dict:
+    """The energy distance to real data in raw coordinates; for images given Inception weights,
+    also FID/KID in Inception's pool3 space."""
+    real = data.reference(len(x), seed)
+    if x.dim() == 4 and inception_weights:  # unlabelled images: Inception FID/KID and the pixel energy
+        m = inception_fid_kid(real, x, inception_weights, seed=seed)
+        space = m.pop("fid_feature_space")
+        return {**m, "energy": energy_distance(x.flatten(1), real.flatten(1)), "n": len(x),
+                "provenance": {"feature_space": "raw pixels (energy)", "fid_feature_space": space,
+                               "n_real": len(real), "n_fake": len(x), "seed": seed}}
+    space = "raw pixels" if x.dim() == 4 else "raw coordinates"
+    return {"energy": energy_distance(x.flatten(1), real.flatten(1)), "n": len(x),
+            "provenance": {"feature_space": space, "n_real": len(real), "n_fake": len(x), "seed": seed}}
+
+
+__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "modes", "own_labels"]

@@ -1,0 +1,238 @@
+"""The data contract (``ganforge.data.base``), checked on every registered dataset, and the
+evaluator contract, checked on every registered evaluator.
+
+Datasets that read a file are built from small files written here; a newly registered dataset
+that needs one fails :func:`test_every_dataset_has_a_config_here` until it gets an entry in
+``CONFIGS``. Adding a dataset or an evaluator then gets these checks for free.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import pickle
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from ganforge.config import DataConfig
+from ganforge.data import DATASETS, DataSource, Finite, ImageSet, KnownModes
+from ganforge.evaluation import sample_metrics
+from ganforge.metrics.evaluators import EVALUATORS
+
+RES = 8  # image datasets are resized to 8x8: the checks are about the contract, not the pictures
+
+
+def _points(root):
+    np.save(root / "points.npy", np.random.default_rng(0).normal(size=(40, 3)))
+    return DataConfig(name="points", path=str(root / "points.npy"))
+
+
+def _folder(root):
+    from PIL import Image
+
+    g = np.random.default_rng(1)
+    for cls in ("a", "b"):
+        (root / "folder" / cls).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(g.integers(0, 256, (10, 10, 3), dtype=np.uint8)).save(root / "folder" / cls / f"{i}.png")
+    return DataConfig(name="folder", path=str(root / "folder"), resolution=RES)
+
+
+def _npz(root):  # no labels: measured by the energy distance in pixels
+    np.savez(root / "d.npz", images=np.random.default_rng(2).random((30, 12, 12, 3)).astype(np.float32))
+    return DataConfig(name="npz", path=str(root / "d.npz"), resolution=RES)
+
+
+def _idx_bytes(arr: np.ndarray) -> bytes:
+    return bytes([0, 0, 8, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+
+
+def _idx(root):
+    g = np.random.default_rng(3)
+    (root / "mnist").mkdir()
+    images = g.integers(0, 256, (30, 28, 28), dtype=np.uint8)
+    labels = (np.arange(30) % 3).astype(np.uint8)
+    (root / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx_bytes(images)))
+    (root / "mnist" / "train-labels-idx1-ubyte").write_bytes(_idx_bytes(labels))
+    return DataConfig(name="idx", path=str(root / "mnist"), resolution=RES)
+
+
+def _cifar10(root):
+    g = np.random.default_rng(4)
+    (root / "cifar").mkdir()
+    for b in (1, 2):
+        batch = {b"data": g.integers(0, 256, (15, 3072), dtype=np.uint8), b"labels": [i % 10 for i in range(15)]}
+        (root / "cifar" / f"data_batch_{b}").write_bytes(pickle.dumps(batch))
+    return DataConfig(name="cifar10", path=str(root / "cifar"), resolution=RES)
+
+
+# name -> (tmp folder -> DataConfig); datasets that need no file are built from their name
+CONFIGS = {
+    "ring8": lambda root: DataConfig(name="ring8"),
+    "grid25": lambda root: DataConfig(name="grid25"),
+    "spiral": lambda root: DataConfig(name="spiral"),
+    "digits": lambda root: DataConfig(name="digits", resolution=RES),
+    "stacked_digits": lambda root: DataConfig(name="stacked_digits", resolution=RES),
+    "points": _points,
+    "folder": _folder,
+    "npz": _npz,
+    "idx": _idx,
+    "cifar10": _cifar10,
+}
+
+# The exact mode metrics need no feature space; their records predate provenance and stay
+# bit-identical (tests/test_golden.py). Every other evaluator says where it measured.
+WITHOUT_PROVENANCE = {"modes"}
+
+
+@pytest.fixture(scope="module")
+def configs(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("data-contract")
+    return {name: make(root) for name, make in CONFIGS.items()}
+
+
+def build(configs: dict, name: str, seed: int = 0) -> DataSource:
+    return DATASETS.get(name)(configs[name], seed)
+
+
+def _batches(data: DataSource, sizes=(5, 9, 17, 23)) -> list:
+    """Consecutive batches; 54 items in all, across the epoch boundaries of the small sets."""
+    return [data.sample(n) for n in sizes]
+
+
+def assert_same_batches(a: list, b: list) -> None:
+    for (xa, ya), (xb, yb) in zip(a, b):
+        assert torch.equal(xa, xb)
+        assert (ya is None and yb is None) or torch.equal(ya, yb)
+
+
+def assert_finite_numbers(m: dict, path: str = "") -> None:
+    """Every number in a (nested) metrics dict is finite; strings are provenance words."""
+    for k, v in m.items():
+        if isinstance(v, dict):
+            assert_finite_numbers(v, f"{path}{k}.")
+        elif isinstance(v, (bool, str)):
+            continue
+        else:
+            assert isinstance(v, (int, float)), f"{path}{k}: {type(v).__name__} is not a number"
+            assert math.isfinite(v), f"{path}{k} = {v}"
+
+
+def test_every_dataset_has_a_config_here():
+    assert sorted(CONFIGS) == DATASETS.names(), "give a new dataset a small config (and files) in CONFIGS"
+
+
+def test_every_evaluator_is_named_by_a_dataset(configs):
+    named = {build(configs, name).evaluator for name in DATASETS.names()}
+    assert named == set(EVALUATORS.names()), "every evaluator runs here through a dataset that names it"
+
+
+@pytest.mark.parametrize("name", DATASETS.names())
+def test_dataset_contract(configs, name):
+    data = build(configs, name)
+    assert isinstance(data, DataSource)
+    assert isinstance(data.shape, tuple) and all(isinstance(s, int) and s > 0 for s in data.shape)
+    assert isinstance(data.n_classes, int) and data.n_classes >= 0
+    assert data.evaluator in EVALUATORS, f"{name} names an unregistered evaluator '{data.evaluator}'"
+
+    # sample(n): (n, *shape) float32, finite, in model space; labels (n,) in [0, n_classes) or None
+    for x, y in _batches(data):
+        assert x.shape == (len(x), *data.shape) and x.dtype == torch.float32 and torch.isfinite(x).all()
+        if data.n_classes:
+            assert y is not None and y.shape == (len(x),) and y.dtype == torch.int64
+            assert 0 <= int(y.min()) and int(y.max()) < data.n_classes
+        else:
+            assert y is None
+
+    # the same seed gives the same batches; another seed, others
+    assert_same_batches(_batches(build(configs, name, 7)), _batches(build(configs, name, 7)))
+    assert not torch.equal(build(configs, name, 7).sample(16)[0], build(configs, name, 8).sample(16)[0])
+
+    # state_dict() is the whole state of the stream: another instance (another seed) that loads
+    # it draws the same next batches, and drawing on does not change a state already taken
+    a = build(configs, name, 1)
+    a.sample(11)
+    state = a.state_dict()
+    ahead = _batches(a)
+    b = build(configs, name, 2)
+    b.load_state_dict(state)
+    assert_same_batches(ahead, _batches(b))
+
+    # reference(n, seed): real samples in data space, from the seed alone, not the training stream
+    c, d = build(configs, name, 3), build(configs, name, 3)
+    ref = c.reference(50, seed=5)
+    assert 1 <= len(ref) <= 50 and ref.shape[1:] == data.shape and torch.isfinite(ref).all()
+    assert torch.equal(ref, c.reference(50, seed=5)) and torch.equal(ref, build(configs, name, 4).reference(50, seed=5))
+    assert not torch.equal(ref, c.reference(50, seed=6))
+    assert_same_batches(_batches(c), _batches(d))  # c drew references, d did not
+
+    # encode / decode: a round trip between data and model space
+    assert torch.allclose(data.decode(data.encode(ref)), ref, atol=1e-5)
+    assert data.decode(data.sample(4)[0]).shape == (4, *data.shape)
+
+
+@pytest.mark.parametrize("name", DATASETS.names())
+def test_capabilities(configs, name):
+    data = build(configs, name)
+    d = math.prod(data.shape)
+    assert isinstance(data, KnownModes) == (data.evaluator == "modes")
+    if isinstance(data, KnownModes):  # centres (K, d) in data space, one shared std
+        assert data.centers.dim() == 2 and data.centers.shape[1] == d and len(data.centers) >= 2
+        assert isinstance(data.std, float) and data.std > 0
+    if data.evaluator == "own_labels":
+        assert isinstance(data, ImageSet) and data.n_classes >= 2
+    if isinstance(data, ImageSet):  # the images are the samples themselves
+        assert len(data.shape) == 3
+        assert data.images.dtype == torch.uint8 and data.images.shape[1:] == data.shape
+        if data.labels is not None:
+            assert data.labels.shape == (len(data.images),) and data.labels.dtype == torch.int64
+        if data.holdout is not None:
+            hx, hy = data.holdout
+            assert hx.dtype == torch.uint8 and hx.shape[1:] == data.shape
+            assert hy is None or hy.shape == (len(hx),)
+    if isinstance(data, Finite):
+        assert isinstance(data.nbytes(), int) and data.nbytes() > 0
+        # held on a device (the CPU here), the same batches
+        a, b = build(configs, name), build(configs, name)
+        b.hold_on(torch.device("cpu"))
+        assert_same_batches(_batches(a), _batches(b))
+        # keep_first(n): fewer items, the same contract
+        a.keep_first(10)
+        assert a.nbytes() < data.nbytes()
+        for x, _ in _batches(a):
+            assert x.shape[1:] == data.shape and torch.isfinite(x).all()
+        if isinstance(a, ImageSet):
+            assert len(a.images) == 10
+
+
+@pytest.mark.parametrize("name", DATASETS.names())
+def test_the_datasets_evaluator_runs_on_a_few_samples(configs, name):
+    data = build(configs, name)
+    x = data.decode(data.sample(20)[0])  # (20, *shape) in data space: real samples, as if generated
+    m = sample_metrics(x, data, seed=0)
+    assert m and isinstance(m, dict)
+    assert_finite_numbers(m)
+
+
+@pytest.mark.parametrize("evaluator", EVALUATORS.names())
+def test_evaluator_contract(configs, evaluator):
+    """Each evaluator on a tiny input: finite numbers, its provenance, the same numbers again."""
+    name = next(n for n in DATASETS.names() if build(configs, n).evaluator == evaluator)
+    data = build(configs, name)
+    x = data.decode(data.sample(16)[0])
+    fn = EVALUATORS.get(evaluator)
+    m = fn(x, data, 3)
+    assert_finite_numbers(m)
+    if evaluator in WITHOUT_PROVENANCE:
+        assert "provenance" not in m
+    else:
+        prov = m["provenance"]
+        assert isinstance(prov["feature_space"], str) and prov["feature_space"]
+        assert prov["n_fake"] == len(x) and prov["seed"] == 3 and prov["n_real"] >= 1
+    again = fn(x, data, 3)
+    assert again == m, "an evaluator is a function of its inputs and seed"
+    if data.n_classes and evaluator != "modes":  # a conditional G's requested labels are accepted
+        assert_finite_numbers(fn(x, data, 3, labels=torch.arange(len(x)) % data.n_classes))
