@@ -25,7 +25,8 @@ from ..diagnostics import Doctor, Probe
 from ..errors import GanforgeError, TrainingDiverged
 from ..evaluation import generate, sample_metrics
 from ..report.history import read_records
-from ..report.plots import image_grid, scatter, synthetic_meta
+from ..io import image_grid, synthetic_meta
+from ..report.plots import scatter
 from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint
 from .runtime import attach, check_precision, data_on_device
