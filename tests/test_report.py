@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 
 from ganforge.errors import GanforgeError
-from ganforge.report.history import load_history, split_history
 from ganforge.report.html import write_report
+from ganforge.runlog import load_history, split_history
 
 SCRIPT_MESSAGE = "D wins <script>alert('x')</script> & more"
 ABANDONED_LOSS = 999.0  # loss_d on the branch that the rollback abandons; must never be drawn
@@ -144,7 +144,8 @@ EXPECTED_IDS = {"summary", "losses", "d-outputs", "value", "gradients", "quality
 
 
 def test_rollback_drops_the_abandoned_branch(tmp_path):
-    train, evals, events = load_history(make_run(tmp_path))
+    h = load_history(make_run(tmp_path))
+    train, evals, events = h.train, h.evals, h.events
     steps = [r["step"] for r in train]
     assert steps == list(range(10, 301, 10))  # each step once: the kept branch
     assert all(r["loss_d"] != ABANDONED_LOSS for r in train)

@@ -10,14 +10,14 @@ import io
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never open a window
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .history import number  # noqa: E402
+from ..runlog import number  # noqa: E402
 
 DPI = 80
 WIDE = (7.0, 2.6)  # one timeline across the page: 560 x 208 px at DPI
@@ -54,6 +54,28 @@ class Curve:
     steps: Sequence[float]
     values: Sequence[float]
     spread: Optional[Sequence[float]] = None
+
+
+def numeric_keys(records: Iterable[dict], exclude: Iterable[str] = ("step",)) -> list[str]:
+    """Keys holding a number in at least one record, in order of first appearance."""
+    skip, seen = set(exclude), {}
+    for rec in records:
+        for k, v in rec.items():
+            if k not in skip and k not in seen and number(v) is not None:
+                seen[k] = None
+    return list(seen)
+
+
+def series(records: list[dict], key: str) -> tuple[list[float], list[float]]:
+    """``(steps, values)`` of ``key`` over the records that have it as a number; non-finite
+    values become NaN so that plots show a gap where training produced NaN or inf."""
+    steps, values = [], []
+    for rec in records:
+        v = number(rec.get(key))
+        if v is not None:
+            steps.append(float(rec["step"]))
+            values.append(v if math.isfinite(v) else math.nan)
+    return steps, values
 
 
 def _finite(values: Sequence[float]) -> list[float]:

@@ -20,10 +20,10 @@ from typing import Optional
 
 from ..errors import GanforgeError
 from . import figures
-from .figures import Curve, timeline
-from .history import History, load_history, number, numeric_keys, read_records, series, split_history
+from ..runlog import History, number, read_records, split_history
+from .figures import Curve, numeric_keys, series, timeline
 
-__all__ = ["write_report", "render_report", "load_history"]
+__all__ = ["write_report", "render_report"]
 
 MAX_SAMPLES = 8  # sample images shown, spread from the first to the last
 SAMPLE_MAX_PX = 420  # larger sample images are downscaled to keep the page small
