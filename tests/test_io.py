@@ -1,8 +1,13 @@
-"""ganforge.io: atomic writes, and PNGs of generated images with their provenance."""
+"""ganforge.io: atomic writes, PNGs of generated images with their provenance, and a library
+that leaves matplotlib's backend to the program that imports it."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -46,3 +51,33 @@ def test_generated_images_say_they_are_synthetic(tmp_path):
     one = Image.open(files[0])
     assert one.mode == "L" and one.text["Software"] == "ganforge"
     assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [p.name for p in files]  # no temporary files
+
+
+# Not Agg, and needs no display or extra library: if ganforge switched the backend, this shows it.
+_BACKEND = "svg"
+
+
+def test_importing_ganforge_leaves_matplotlibs_backend_alone(tmp_path):
+    """The backend belongs to the user's program (a notebook, a GUI): importing ganforge, or
+    drawing its figures, must not switch it to Agg. Run in a fresh interpreter, since this one
+    has matplotlib set up already."""
+    code = textwrap.dedent(f"""
+        import matplotlib
+        before = matplotlib.get_backend()
+        assert before == {_BACKEND!r}, before
+        import torch
+        import ganforge, ganforge.io, ganforge.cli, ganforge.train.loop, ganforge.report.html
+        from ganforge.report import figures, plots
+        assert matplotlib.get_backend() == before, ("import", matplotlib.get_backend())
+        png = figures.timeline([figures.Curve("loss_d", [1, 2], [0.5, 0.4])], "t")
+        assert png[:4] == b"\\x89PNG"
+        plots.scatter(torch.randn(10, 2), torch.randn(10, 2), {str(tmp_path / "s.png")!r})
+        assert matplotlib.get_backend() == before, ("draw", matplotlib.get_backend())
+        import sys
+        assert "matplotlib.pyplot" not in sys.modules  # no global figure manager either
+    """)
+    env = {**os.environ, "MPLBACKEND": _BACKEND, "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert Image.open(tmp_path / "s.png").format == "PNG"
