@@ -8,13 +8,12 @@ import json
 import math
 
 import pytest
-import yaml
 
 from ganforge.config import load_config, to_yaml
 from ganforge.diagnostics import Doctor
 from ganforge.diagnostics.doctor import diagnose
 from ganforge.runlog import (Event, History, JsonlSink, Kind, keep_branch, load_history, read_records, record_kind,
-                             rollback_to, split_history)
+                             rollback_to)
 from ganforge.train.sinks import EventPrinter
 
 
