@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from ganforge.errors import GanforgeError
-from ganforge.report.history import load_history, split_history
 from ganforge.report.html import write_report
+from ganforge.runlog import load_history, split_history
 
 SCRIPT_MESSAGE = "D wins <script>alert('x')</script> & more"
 ABANDONED_LOSS = 999.0  # loss_d on the branch that the rollback abandons; must never be drawn
@@ -143,7 +143,8 @@ EXPECTED_IDS = {"summary", "losses", "d-outputs", "value", "gradients", "quality
 
 
 def test_rollback_drops_the_abandoned_branch(tmp_path):
-    train, evals, events = load_history(make_run(tmp_path))
+    h = load_history(make_run(tmp_path))
+    train, evals, events = h.train, h.evals, h.events
     steps = [r["step"] for r in train]
     assert steps == list(range(10, 301, 10))  # each step once: the kept branch
     assert all(r["loss_d"] != ABANDONED_LOSS for r in train)
@@ -172,7 +173,9 @@ def test_report_is_self_contained_and_escaped(report):
     # Nothing leaves the page: no URL in any src or href, no script at all.
     assert not re.search(r'(?:src|href)\s*=\s*["\']?\s*(?:https?:)?//', text, re.I)
     assert "<script" not in text.lower()
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in text
+    escaped = "D wins &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"
+    assert escaped in text.replace("&#x27;", "&#39;")  # two spellings of "'"; either will do
+    assert any(SCRIPT_MESSAGE in r for r in page.event_rows)  # the message reads back as text
     assert "&lt;b&gt;not bold&lt;/b&gt;" in text  # the config, escaped in its <pre>
     # Figures and samples are PNG data URIs that decode.
     assert len(page.imgs) >= 11
@@ -185,6 +188,25 @@ def test_report_is_self_contained_and_escaped(report):
     assert any("optim.d_lr=1e-4" in r and "to_step=100" in r for r in page.event_rows)
     assert "unreadable lines skipped" in text
     assert len(text) < 600_000  # figures are small
+
+
+def test_names_and_config_values_from_the_run_are_text_not_markup(tmp_path):
+    """A run directory, a config value and an event are the user's text: a ``<script>`` in any
+    of them is shown, never run (the report is meant to be mailed and opened)."""
+    evil = "<script>alert(1)</script>"
+    run = tmp_path / "<script>run"  # '/' cannot appear in a directory name
+    run.mkdir()
+    (run / "config.yaml").write_text(f"data:\n  name: '{evil}'\nloss:\n  name: '\"><img src=x onerror=alert(2)>'\n")
+    (run / "metrics.jsonl").write_text(
+        json.dumps(_train(10)) + "\n" + json.dumps({"step": 10, "event": evil, "severity": evil, "state": evil,
+                                                    "message": evil, "evidence": {evil: evil}, "remedy": [evil]}) + "\n")
+    (run / "eval.json").write_text(json.dumps({evil: evil}))
+    text = write_report(run).read_text()
+    assert "<script" not in text.lower() and "<img src=x" not in text
+    page = _Page(text)
+    assert page.title == "ganforge report: <script>run"
+    assert len(page.imgs) >= 4 and all(src.startswith("data:image/png;base64,") for src in page.imgs)
+    assert page.event_rows and evil in page.event_rows[0]
 
 
 def test_large_sample_is_downscaled_and_keeps_its_synthetic_mark(report):

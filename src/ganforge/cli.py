@@ -152,7 +152,7 @@ def _sample(args) -> int:
     if not is_dir:
         out.parent.mkdir(parents=True, exist_ok=True)
     if is_dir or out.suffix == ".png":
-        from .report.plots import image_files, image_grid
+        from .io import image_files, image_grid
 
         if is_dir:
             image_files(x, out, run.meta(args.run))
@@ -207,7 +207,7 @@ def _evaluate(args) -> int:
 
 def _interpolate(args) -> int:
     from .evaluation import interpolate
-    from .report.plots import image_grid
+    from .io import image_grid
 
     if args.steps < 2 or args.rows < 1:
         raise GanforgeError("--steps must be >= 2 and --rows >= 1")

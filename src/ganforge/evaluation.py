@@ -75,7 +75,7 @@ class TrainedRun:
 
     def meta(self, run_dir) -> dict:
         """PNG text metadata for what this run generates: it is synthetic, and whose it is."""
-        from .report.plots import synthetic_meta
+        from .io import synthetic_meta
 
         return synthetic_meta(Path(run_dir).resolve().name, self.step)
 

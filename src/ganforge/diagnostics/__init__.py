@@ -1,6 +1,7 @@
-"""The training doctor: probes, failure detectors, and the diagnosis of a run."""
+"""The training doctor: probes, failure detectors, and the diagnosis of a run. (Its events are
+ganforge.runlog.Event: they are records of the run log.)"""
 
-from .detectors import DETECTORS, Doctor, Event
+from .detectors import DETECTORS, Doctor
 from .probes import Probe
 
-__all__ = ["DETECTORS", "Doctor", "Event", "Probe"]
+__all__ = ["DETECTORS", "Doctor", "Probe"]

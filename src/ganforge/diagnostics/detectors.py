@@ -8,7 +8,8 @@ consecutive log steps and cleared when it has been false as long, so a lasting p
 one line, not one per step. Divergence (NaN/Inf) is found by the loop itself, which owns the
 recovery; its events pass through here unchanged.
 
-The detectors are pure functions of the records, so ``ganforge doctor`` replays them over a
+The detectors are pure functions of the records (a :class:`ganforge.runlog.History`: step
+records and evaluations of the branch the run kept), so ``ganforge doctor`` replays them over a
 finished run's ``metrics.jsonl`` and finds exactly what the live run found.
 """
 
@@ -16,27 +17,12 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, field
 from typing import Optional
 
 from ..config import Config
+from ..runlog import Event, History, Kind, record_kind, rollback_to
 
 LOG4 = math.log(4.0)
-
-
-@dataclass
-class Event:
-    step: int
-    kind: str  # mode_collapse, vanishing_gradients, oscillation, d_overfitting, equilibrium, ...
-    state: str  # raised or cleared
-    severity: str  # info (good news), warning, error
-    message: str
-    evidence: dict = field(default_factory=dict)
-    remedy: list = field(default_factory=list)  # "key=value" settings to try
-
-    def record(self) -> dict:
-        return {"step": self.step, "event": self.kind, "state": self.state, "severity": self.severity,
-                "message": self.message, "evidence": self.evidence, "remedy": self.remedy}
 
 
 def _r(x: float) -> float:
@@ -46,23 +32,6 @@ def _r(x: float) -> float:
 
 def _finite(xs) -> list:
     return [x for x in xs if x is not None and isinstance(x, (int, float)) and math.isfinite(x)]
-
-
-class History:
-    """The records seen so far: training records (``loss_d`` present) and evaluation records."""
-
-    def __init__(self) -> None:
-        self.train: list[dict] = []
-        self.evals: list[dict] = []
-
-    def series(self, key: str, last: Optional[int] = None) -> list:
-        recs = self.train if last is None else self.train[-last:]
-        return [r.get(key) for r in recs]
-
-    def truncate(self, step: int) -> None:
-        """Forget records after ``step`` (a rollback abandoned them)."""
-        self.train = [r for r in self.train if r["step"] <= step]
-        self.evals = [r for r in self.evals if r["step"] <= step]
 
 
 # ----------------------------------------------------------------------------- remedies
@@ -351,14 +320,13 @@ class Doctor:
         self.streak = {d.kind: 0 for d in self.detectors}  # consecutive checks against the state
 
     def observe(self, record: dict) -> list[dict]:
-        if "event" in record:
-            if record["event"] == "rollback":
-                self.rollback(int(record["evidence"]["to_step"]))
+        if record_kind(record) is Kind.EVENT:
+            to_step = rollback_to(record)
+            if to_step is not None:
+                self.rollback(to_step)
+            return []  # events are not the detectors' input; the history keeps none
+        if self.history.add(record) is Kind.EVALUATION:
             return []
-        if "loss_d" not in record:
-            self.history.evals.append(record)
-            return []
-        self.history.train.append(record)
         return [e.record() for e in self._check(record["step"])]
 
     def _check(self, step: int) -> list[Event]:
@@ -378,9 +346,12 @@ class Doctor:
                 events.append(Event(step, d.kind, "cleared", "info", f"{d.kind.replace('_', ' ')} no longer seen", {}, []))
         return events
 
-    def rollback(self, step: int) -> None:
+    def rollback(self, step: float) -> None:
+        """Back to the state after the kept records up to ``step``: the detectors' state (peaks,
+        streaks, raised alarms) is rebuilt by replaying them silently, step records before
+        evaluations at equal steps."""
         kept = self.history
-        kept.truncate(step)
+        kept.cut(step)
         self.reset()
-        for r in sorted(kept.train + kept.evals, key=lambda r: (r["step"], "loss_d" not in r)):
+        for r in sorted(kept.train + kept.evals, key=lambda r: (r["step"], record_kind(r) is not Kind.STEP)):
             self.observe(r)

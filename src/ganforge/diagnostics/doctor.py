@@ -23,10 +23,9 @@ import yaml
 
 from ..config import Config, load_config
 from ..errors import GanforgeError
-from ..report.history import read_records
-from .detectors import Doctor, Equilibrium, History
-
-LOOP_EVENTS = ("divergence", "rollback", "stopped")  # found by the loop, not replayed
+from ..runlog import (DIVERGENCE, LOOP_EVENTS, STOPPED, History, Kind, keep_branch, read_records, record_kind,
+                      rollback_to)
+from .detectors import Doctor, Equilibrium
 
 
 @dataclass
@@ -78,23 +77,24 @@ def diagnose(run_dir: Path) -> Diagnosis:
 
     doctor, events, labels = Doctor(cfg), [], []  # labels: (phase, step) of the kept timeline
     for rec in records:
-        if "event" in rec:
-            if rec["event"] in LOOP_EVENTS:
+        kind = record_kind(rec)
+        if kind is Kind.EVENT:
+            if rec["event"] in LOOP_EVENTS:  # the detectors' own events are found again below
                 events.append(rec)
-                if rec["event"] == "rollback":
-                    to_step = int(rec["evidence"]["to_step"])
-                    labels = [lab for lab in labels if lab[1] <= to_step]
+                to_step = rollback_to(rec)
+                if to_step is not None:
+                    labels = keep_branch(labels, to_step, step=lambda lab: lab[1])
                     doctor.observe(rec)
             continue
         new = doctor.observe(rec)
         events += new
-        if "loss_d" in rec:
+        if kind is Kind.STEP:
             collapsed = doctor.active["mode_collapse"]
             labels.append((_phase_of(len(labels), rec, cfg, collapsed, doctor.history), rec["step"]))
-    stopped = any(e["event"] == "stopped" for e in events) or (
-        events and events[-1]["event"] == "divergence")
+    stopped = any(e["event"] == STOPPED for e in events) or (
+        events and events[-1]["event"] == DIVERGENCE)
     if stopped:
-        step = next(e["step"] for e in reversed(events) if e["event"] in ("divergence", "stopped"))
+        step = next(e["step"] for e in reversed(events) if e["event"] in (DIVERGENCE, STOPPED))
         labels.append(("diverged", step))
     last = max((r["step"] for r in records if "step" in r), default=0)
     still = [k for k, on in doctor.active.items() if on and k != "equilibrium"] + (["divergence"] if stopped else [])

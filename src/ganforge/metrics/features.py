@@ -153,7 +153,7 @@ def _cached(name: str, key: str, xtr: Tensor, ytr: Tensor, xte: Tensor, yte: Ten
         return net, _accuracy(net, xte, yte)
     net, acc = train_classifier(xtr, ytr, xte, yte, n_classes)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from ..train.checkpoint import save_atomic
+    from ..io import save_atomic
 
     save_atomic({"net": net.state_dict(), "test_accuracy": acc, "key": key}, path)
     return net, acc

@@ -72,7 +72,7 @@ def image_features(images: Tensor, clf: Classifier, cache: bool = False) -> Tens
             pass
     feats = ClassifierFeatures(clf, images.shape[1])(images)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from ..train.checkpoint import save_atomic
+    from ..io import save_atomic
 
     save_atomic({"features": feats, "n": len(images), "classifier": clf.key}, path)
     return feats

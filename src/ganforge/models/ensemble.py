@@ -12,7 +12,7 @@ member's output size. The losses are means over their logits, so on that vector:
 - ``d_real``, ``d_fake`` and ``value`` become means over the members.
 
 Penalties on input gradients must be per member (the gradient of the summed logits would mix
-them): ``regularizers._grad_sq_norm`` computes one norm per member through :attr:`members`.
+them): ``penalties._grad_sq_norm`` computes one norm per member through :attr:`members`.
 """
 
 from __future__ import annotations

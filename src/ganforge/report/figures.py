@@ -1,7 +1,9 @@
 """Timeline figures for the HTML report: curves over training steps, with the run's events as
 vertical markers and the doctor's phases as background bands, rendered to PNG bytes.
 
-Figures are small (dpi 80) because the report embeds every one of them as base64.
+Figures are small (dpi 80) because the report embeds every one of them as base64. They are
+drawn on matplotlib's Agg canvas directly (no pyplot), so the report never changes the backend
+of the program that makes it.
 """
 
 from __future__ import annotations
@@ -10,14 +12,12 @@ import io
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
-import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only; never open a window
-import matplotlib.pyplot as plt  # noqa: E402
-
-from .history import number  # noqa: E402
+from ..runlog import number
 
 DPI = 80
 WIDE = (7.0, 2.6)  # one timeline across the page: 560 x 208 px at DPI
@@ -56,6 +56,28 @@ class Curve:
     spread: Optional[Sequence[float]] = None
 
 
+def numeric_keys(records: Iterable[dict], exclude: Iterable[str] = ("step",)) -> list[str]:
+    """Keys holding a number in at least one record, in order of first appearance."""
+    skip, seen = set(exclude), {}
+    for rec in records:
+        for k, v in rec.items():
+            if k not in skip and k not in seen and number(v) is not None:
+                seen[k] = None
+    return list(seen)
+
+
+def series(records: list[dict], key: str) -> tuple[list[float], list[float]]:
+    """``(steps, values)`` of ``key`` over the records that have it as a number; non-finite
+    values become NaN so that plots show a gap where training produced NaN or inf."""
+    steps, values = [], []
+    for rec in records:
+        v = number(rec.get(key))
+        if v is not None:
+            steps.append(float(rec["step"]))
+            values.append(v if math.isfinite(v) else math.nan)
+    return steps, values
+
+
 def _finite(values: Sequence[float]) -> list[float]:
     return [v for v in values if not math.isnan(v) and not math.isinf(v)]
 
@@ -77,7 +99,9 @@ def timeline(
     reference level (D = 1/2, V = -log 4). With ``logy`` values <= 0 are left out, since a
     log axis cannot show them.
     """
-    fig, ax = plt.subplots(figsize=size, dpi=DPI)
+    fig = Figure(figsize=size, dpi=DPI)
+    FigureCanvasAgg(fig)  # attaches itself to fig: savefig renders with Agg
+    ax = fig.subplots()
     for i, (name, first, last) in enumerate(phases):
         # A phase lasts until the next one starts: logged steps are spaced, the run is not.
         end = max(last, phases[i + 1][1]) if i + 1 < len(phases) else last
@@ -118,5 +142,4 @@ def timeline(
     buf = io.BytesIO()
     # No "Software" text chunk: matplotlib's names a URL, and the report holds none.
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    plt.close(fig)
     return buf.getvalue()

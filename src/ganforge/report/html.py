@@ -1,29 +1,38 @@
 """``ganforge report RUN``: one self-contained HTML page about a run directory.
 
 Everything is embedded (figures and samples as base64 PNG, inline CSS, no script, no link out
-of the page), so the file can be mailed, attached to an issue or opened offline. Every string
-that comes from the run (names, messages, config) goes through ``html.escape``: an event
-message is free text and must never become markup.
+of the page), so the file can be mailed, attached to an issue or opened offline.
+
+This module gathers what the page shows as plain data (strings, numbers, data URIs), in
+:class:`Section` objects; the markup lives in ``templates/report.html.j2``, rendered by Jinja2
+with autoescaping on. Every string that comes from the run (names, messages, config) is text
+there, never markup: an event message is free text and must never become HTML.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
+import json
 import math
-import os
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..errors import GanforgeError
-from . import figures
-from .figures import Curve, timeline
-from .history import History, load_history, number, numeric_keys, read_records, series, split_history
+import jinja2
+import yaml
+from PIL import Image, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
 
-__all__ = ["write_report", "render_report", "load_history"]
+from ..errors import GanforgeError
+from ..io import write_text_atomic
+from ..runlog import History, number, read_records, split_history
+from . import figures
+from .figures import Curve, numeric_keys, series, timeline
+
+__all__ = ["write_report", "render_report"]
 
 MAX_SAMPLES = 8  # sample images shown, spread from the first to the last
 SAMPLE_MAX_PX = 420  # larger sample images are downscaled to keep the page small
@@ -39,38 +48,62 @@ _TRAIN_PLOTTED = {
 _EVAL_CONTEXT = {"step", "n", "n_modes", "kid_std"}
 _SAMPLE_NAME = re.compile(r"^step-(\d+)\.png$")
 
-_CSS = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em auto; max-width: 1180px; color: #222;
-       padding: 0 1em; }
-h1 { font-size: 1.5em; margin-bottom: .2em; }
-h2 { font-size: 1.15em; border-bottom: 1px solid #ddd; margin-top: 1.6em; }
-nav a { margin-right: .8em; } table { border-collapse: collapse; margin: .5em 0; }
-td, th { border: 1px solid #ddd; padding: 2px 8px; text-align: left; vertical-align: top; font-size: 13px; }
-th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.row { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-start; }
-figure { margin: 0; } figcaption { font-size: 12px; color: #555; text-align: center; }
-.swatch { display: inline-block; width: .9em; height: .9em; border: 1px solid #999; vertical-align: middle;
-          margin-right: .3em; }
-.key { font-size: 12px; color: #444; } .note { color: #666; font-style: italic; }
-pre { background: #f7f7f7; border: 1px solid #ddd; padding: .6em; overflow-x: auto; font-size: 12px; }
-code { background: #f2f2f2; padding: 0 3px; }
-"""
+
+def _cell(v) -> str:
+    """A value as the text of a table cell (the template escapes it): integral floats without
+    ``.0``, others to 4 significant digits, NaN and infinities as Python spells them."""
+    if isinstance(v, float) and math.isfinite(v):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.4g}"
+    return str(v)
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("ganforge.report", "templates"),
+    autoescape=True,  # every value is text unless the template says otherwise; it never does
+    undefined=jinja2.StrictUndefined,  # a misspelt name in the template fails, not renders empty
+    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+)
+_ENV.filters["cell"] = _cell
+
+
+@dataclass(frozen=True)
+class Img:
+    """An embedded PNG: ``src`` is a ``data:`` URI; width and height in pixels."""
+
+    src: str
+    alt: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Section:
+    """One ``<section>`` of the page and one entry of its navigation. ``kind`` picks the
+    template's macro (summary, phases, plot_key, figure, figures, events, samples, config,
+    note); ``data`` is what that macro shows."""
+
+    id: str
+    title: str
+    kind: str
+    data: dict = field(default_factory=dict)
+
+
+def _note(sid: str, title: str, text: str) -> Section:
+    return Section(sid, title, "note", {"text": text})
 
 
 def write_report(run_dir: Path, out: Optional[Path] = None) -> Path:
     """Write the HTML report of ``run_dir`` to ``out`` (default ``run_dir/report.html``) and
     return its path. Raises :class:`GanforgeError` when ``run_dir`` is not a directory or
-    holds no ``metrics.jsonl``. The file is written whole or not at all (temporary file, then
-    rename), so a reader never sees half a report."""
+    holds no ``metrics.jsonl``. The file is written whole or not at all (see
+    :mod:`ganforge.io`), so a reader never sees half a report."""
     run_dir = Path(run_dir)
     out = Path(out) if out is not None else run_dir / "report.html"
     if out.is_dir():
         raise GanforgeError(f"{out}: is a directory; give the report's file name, e.g. {out / 'report.html'}")
     page = render_report(run_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(out, page)
     return out
 
 
@@ -99,15 +132,8 @@ def render_report(run_dir: Path) -> str:
         _samples_section(run_dir / "samples"),
         _config_section(cfg_text),
     ]
-    sections = [s for s in sections if s]
-    heads = re.findall(r'<section id="([^"]+)"><h2>([^<]*)</h2>', "".join(sections))  # titles already escaped
-    nav = " ".join(f'<a href="#{sid}">{title}</a>' for sid, title in heads)
-    title = html.escape(f"ganforge report: {name}")
-    return (
-        "<!DOCTYPE html>\n"
-        f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{_CSS}</style></head>\n'
-        f"<body><h1>{title}</h1><nav>{nav}</nav>\n" + "\n".join(sections) + "\n</body></html>\n"
-    )
+    sections = [s for s in sections if s is not None]
+    return _ENV.get_template("report.html.j2").render(title=f"ganforge report: {name}", sections=sections)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,8 +142,6 @@ def render_report(run_dir: Path) -> str:
 
 def _read_config(path: Path) -> tuple[Optional[str], dict]:
     """The config's text (shown as is) and its parsed mapping ({} if absent or malformed)."""
-    import yaml
-
     if not path.is_file():
         return None, {}
     text = path.read_text(encoding="utf-8", errors="replace")
@@ -129,8 +153,6 @@ def _read_config(path: Path) -> tuple[Optional[str], dict]:
 
 
 def _read_eval_json(path: Path) -> dict:
-    import json
-
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -142,7 +164,7 @@ def _phases(run_dir: Path) -> tuple[list[tuple[str, float, float]], Optional[str
     """The doctor's phases as ``(name, first_step, last_step)``, and a note when it could not
     give them. The doctor is optional: without ``ganforge.diagnostics`` the report has no
     phases. Only its absence is forgiven; a doctor that fails to import for another reason is a
-    bug and keeps its traceback."""
+    bug and keeps its traceback. (Imported here, not at the top: an optional part.)"""
     try:
         from ..diagnostics.doctor import diagnose
     except ModuleNotFoundError as e:
@@ -166,40 +188,12 @@ def _phases(run_dir: Path) -> tuple[list[tuple[str, float, float]], Optional[str
 
 
 # ---------------------------------------------------------------------------------------------
-# HTML pieces
+# Sections: plain data for the template
 
 
-def _fmt(v) -> str:
-    """A value for a table cell, already escaped."""
-    if isinstance(v, bool) or v is None:
-        return html.escape(str(v))
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v) or math.isinf(v):
-            return str(v)
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.4g}"
-    return html.escape(str(v))
-
-
-def _section(sid: str, title: str, body: str) -> str:
-    return f'<section id="{sid}"><h2>{html.escape(title)}</h2>\n{body}\n</section>'
-
-
-def _table(header: Optional[list[str]], rows: list[list[str]], cls: str = "") -> str:
-    """``rows`` hold cells already escaped (see :func:`_fmt`); no ``header``, no head row."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header or ())
-    head = f"<thead><tr>{head}</tr></thead>" if header else ""
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>\n" for row in rows)
-    return f'<table class="{cls}">{head}<tbody>\n{body}</tbody></table>'
-
-
-def _img(png: bytes, alt: str) -> str:
-    from PIL import Image
-
+def _img(png: bytes, alt: str) -> Img:
     w, h = Image.open(io.BytesIO(png)).size  # reads the header only
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" width="{w}" height="{h}">'
+    return Img("data:image/png;base64," + base64.b64encode(png).decode("ascii"), alt, w, h)
 
 
 def _get(cfg: dict, dotted: str):
@@ -221,7 +215,7 @@ def _flat(d: dict, prefix: str = "") -> list[tuple[str, object]]:
     return out
 
 
-def _summary(name: str, cfg: dict, hist: History, skipped: int, eval_json: dict) -> str:
+def _summary(name: str, cfg: dict, hist: History, skipped: int, eval_json: dict) -> Section:
     last_step = max((r["step"] for r in (*hist.train, *hist.evals)), default=None)
     rollbacks = sum(1 for e in hist.events if e.get("event") == "rollback")
     facts = [
@@ -232,57 +226,37 @@ def _summary(name: str, cfg: dict, hist: History, skipped: int, eval_json: dict)
     ]
     if skipped:
         facts.append(("unreadable lines skipped in metrics.jsonl", skipped))
-    parts = [_table(None, [[html.escape(k), _fmt(v)] for k, v in facts], "facts")]
+    data: dict = {"facts": facts, "final": None, "eval_json": _flat(eval_json) if eval_json else None,
+                  "event_counts": []}
 
     if hist.evals:
         last = hist.evals[-1]
-        rows = [[html.escape(k), _fmt(number(v))] for k, v in last.items() if k != "step" and number(v) is not None]
-        parts.append(f"<h3>Final metrics (evaluation at step {_fmt(last['step'])})</h3>")
-        parts.append(_table(["metric", "value"], rows, "final-metrics"))
         prov = last.get("provenance")
-        if isinstance(prov, dict) and prov:
-            items = ", ".join(f"{html.escape(str(k))}={_fmt(v)}" for k, v in _flat(prov))
-            parts.append(f'<p class="key">provenance: {items}</p>')
-    if eval_json:
-        rows = [[html.escape(k), _fmt(v)] for k, v in _flat(eval_json)]
-        parts.append("<h3>eval.json</h3>" + _table(["key", "value"], rows, "eval-json"))
-
+        data["final"] = {
+            "step": last["step"],
+            "rows": [(k, number(v)) for k, v in last.items() if k != "step" and number(v) is not None],
+            "provenance": _flat(prov) if isinstance(prov, dict) and prov else None,
+        }
     if hist.events:
         counts = Counter((str(e.get("event")), str(e.get("state", "-"))) for e in hist.events)
         kinds = list(dict.fromkeys(str(e.get("event")) for e in hist.events))
-        rows = [
-            [html.escape(k), str(sum(n for (kk, _), n in counts.items() if kk == k)),
-             str(counts[(k, "raised")]), str(counts[(k, "cleared")])]
+        data["event_counts"] = [
+            (k, sum(n for (kk, _), n in counts.items() if kk == k), counts[(k, "raised")], counts[(k, "cleared")])
             for k in kinds
         ]
-        parts.append("<h3>Event counts</h3>" + _table(["kind", "events", "raised", "cleared"], rows, "event-counts"))
-    return _section("summary", "Summary", "\n".join(parts))
+    return Section("summary", "Summary", "summary", data)
 
 
-def _phases_section(phases: list[tuple[str, float, float]], note: Optional[str]) -> str:
+def _phases_section(phases: list[tuple[str, float, float]], note: Optional[str]) -> Optional[Section]:
     if note:
-        return _section("phases", "Phases", f'<p class="note">{html.escape(note)}</p>')
+        return _note("phases", "Phases", note)
     if not phases:
-        return ""
-    rows = [
-        [f'<span class="swatch" style="background:{figures.phase_colour(n, i)}"></span>{html.escape(n)}',
-         _fmt(a), _fmt(b), _fmt(b - a)]
-        for i, (n, a, b) in enumerate(phases)
-    ]
-    body = ('<p class="key">As judged by <code>ganforge doctor</code>; drawn as bands behind every timeline.</p>'
-            + _table(["phase", "first step", "last step", "steps"], rows, "phases"))
-    return _section("phases", "Phases", body)
+        return None
+    rows = [(n, figures.phase_colour(n, i), a, b, b - a) for i, (n, a, b) in enumerate(phases)]
+    return Section("phases", "Phases", "phases", {"rows": rows})
 
 
-def _event_key() -> str:
-    swatches = "".join(
-        f'<span class="swatch" style="background:{c}"></span>{s} ' for s, c in figures.SEVERITY_COLOURS.items()
-    )
-    other = f'<span class="swatch" style="background:{figures.OTHER_SEVERITY}"></span>other'
-    return f'<p class="key">Event markers: {swatches}{other} (solid: raised, dotted: cleared)</p>'
-
-
-def _plot_sections(hist: History, phases: list) -> list[str]:
+def _plot_sections(hist: History, phases: list) -> list[Optional[Section]]:
     """One section per group of curves that the run has; a group with no data is left out."""
     tr, ev = hist.train, hist.evals
     draw = dict(events=hist.events, phases=phases)
@@ -292,8 +266,11 @@ def _plot_sections(hist: History, phases: list) -> list[str]:
 
     def wide(sid, title, cs, **kw):
         if not cs:
-            return ""
-        return _section(sid, title, _img(timeline(cs, **draw, **kw), title))  # the h2 is its title
+            return None
+        return Section(sid, title, "figure", {"img": _img(timeline(cs, **draw, **kw), title)})  # the h2 is its title
+
+    def row(sid, title, imgs):
+        return Section(sid, title, "figures", {"imgs": imgs}) if imgs else None
 
     out = [
         wide("losses", "Losses", curves(tr, "loss_d", "loss_g")),
@@ -303,8 +280,9 @@ def _plot_sections(hist: History, phases: list) -> list[str]:
         wide("gradients", "Gradient norms", curves(tr, "grad_d", "grad_g"), logy=True),
     ]
     if not tr:
-        out[0] = _section("losses", "Losses", '<p class="note">no training records in metrics.jsonl</p>')
-    out.insert(0, _section("plots-key", "Reading the plots", _event_key()) if tr or ev else "")
+        out[0] = _note("losses", "Losses", "no training records in metrics.jsonl")
+    key = {"severities": list(figures.SEVERITY_COLOURS.items()), "other": figures.OTHER_SEVERITY}
+    out.insert(0, Section("plots-key", "Reading the plots", "plot_key", key) if tr or ev else None)
 
     quality = []
     n_modes = [v for v in series(ev, "n_modes")[1] if not math.isnan(v)]
@@ -316,11 +294,10 @@ def _plot_sections(hist: History, phases: list) -> list[str]:
         hline = (n_modes[-1], "n_modes") if k == "modes" and n_modes else None
         png = timeline([Curve(k, steps, values, spread)], k, **draw, hline=hline, size=figures.SMALL)
         quality.append(_img(png, f"{k} over training"))
-    if quality:
-        out.append(_section("quality", "Quality metrics over training", f'<div class="row">{"".join(quality)}</div>'))
+    out.append(row("quality", "Quality metrics over training", quality))
 
     probes = [
-        timeline(cs, title, **draw, hline=hline, size=figures.SMALL)
+        _img(timeline(cs, title, **draw, hline=hline, size=figures.SMALL), "diagnostic probe")
         for cs, title, hline in (
             (curves(tr, "diversity"), "diversity (generated / real)", (1.0, "as diverse as data")),
             (curves(tr, "d_train", "d_holdout"), "mean D: training vs held-out reals", None),
@@ -328,52 +305,44 @@ def _plot_sections(hist: History, phases: list) -> list[str]:
         )
         if cs
     ]
-    if probes:
-        imgs = "".join(_img(p, "diagnostic probe") for p in probes)
-        out.append(_section("diversity", "Diversity and overfitting probes", f'<div class="row">{imgs}</div>'))
+    out.append(row("diversity", "Diversity and overfitting probes", probes))
 
     others = [
         _img(timeline(curves(tr, k), k, **draw, size=figures.SMALL), k)
         for k in numeric_keys(tr, exclude=_TRAIN_PLOTTED)
     ]
-    if others:
-        row = f'<div class="row">{"".join(others)}</div>'
-        out.append(_section("other-stats", "Penalties and other statistics", row))
+    out.append(row("other-stats", "Penalties and other statistics", others))
     return out
 
 
-def _evidence(evidence) -> str:
-    """``{"d_real": 0.99, "window": 200}`` -> ``d_real=0.99, window=200`` (escaped)."""
-    if isinstance(evidence, dict):
-        return ", ".join(f"{html.escape(str(k))}={_fmt(v)}" for k, v in evidence.items())
-    return "" if evidence is None else _fmt(evidence)
-
-
-def _events_section(events: list[dict]) -> str:
+def _events_section(events: list[dict]) -> Section:
     if not events:
-        return _section("events", "Events", '<p class="note">no events</p>')
+        return _note("events", "Events", "no events")
     rows = []
     for e in events:
         sev = e.get("severity")
-        colour = figures.severity_colour(sev)
+        evidence = e.get("evidence")
         remedy = e.get("remedy") or []
-        remedy = remedy if isinstance(remedy, list) else [remedy]
-        rows.append([
-            _fmt(number(e.get("step"))), _fmt(e.get("event")), _fmt(e.get("state", "")),
-            f'<span class="swatch" style="background:{colour}"></span>{_fmt(sev or "")}',
-            _fmt(e.get("message", "")), _evidence(e.get("evidence")),
-            " ".join(f"<code>{html.escape(str(r))}</code>" for r in remedy),
-        ])
-    header = ["step", "kind", "state", "severity", "message", "evidence", "remedy"]
-    return _section("events", "Events", _table(header, rows, "events"))
+        rows.append({
+            "step": number(e.get("step")), "kind": e.get("event"), "state": e.get("state", ""),
+            "colour": figures.severity_colour(sev), "severity": sev or "", "message": e.get("message", ""),
+            # a dict as key=value pairs; anything else as one value (None: nothing)
+            "evidence": _flat_evidence(evidence),
+            "remedy": [str(r) for r in (remedy if isinstance(remedy, list) else [remedy])],
+        })
+    return Section("events", "Events", "events", {"rows": rows})
+
+
+def _flat_evidence(evidence) -> list[tuple[Optional[str], object]]:
+    """``{"d_real": 0.99}`` -> ``[("d_real", 0.99)]``; a bare value -> ``[(None, value)]``."""
+    if isinstance(evidence, dict):
+        return [(str(k), v) for k, v in evidence.items()]
+    return [] if evidence is None else [(None, evidence)]
 
 
 def _sample_png(path: Path) -> Optional[bytes]:
     """The PNG's bytes, downscaled above SAMPLE_MAX_PX; None if it is not a readable image.
     A downscaled copy keeps the text chunks, among them the mark that the image is synthetic."""
-    from PIL import Image, UnidentifiedImageError
-    from PIL.PngImagePlugin import PngInfo
-
     try:
         raw = path.read_bytes()
         img = Image.open(io.BytesIO(raw))
@@ -398,22 +367,22 @@ def _spread(n: int, k: int) -> list[int]:
     return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
 
 
-def _samples_section(folder: Path) -> str:
+def _samples_section(folder: Path) -> Section:
     found = sorted(
         (int(m.group(1)), p) for p in (folder.iterdir() if folder.is_dir() else ()) if (m := _SAMPLE_NAME.match(p.name))
     )
-    figs = []
+    shown = []
     for i in _spread(len(found), MAX_SAMPLES):
         step, path = found[i]
         png = _sample_png(path)
         if png is not None:
-            figs.append(f"<figure>{_img(png, f'samples at step {step}')}<figcaption>step {step}</figcaption></figure>")
-    if not figs:
-        return _section("samples", "Samples", '<p class="note">no sample images in samples/</p>')
-    note = f'<p class="key">{len(figs)} of {len(found)} sample images (synthetic), spread across training.</p>'
-    return _section("samples", "Samples", note + f'<div class="row">{"".join(figs)}</div>')
+            shown.append((step, _img(png, f"samples at step {step}")))
+    if not shown:
+        return _note("samples", "Samples", "no sample images in samples/")
+    return Section("samples", "Samples", "samples", {"shown": shown, "total": len(found)})
 
 
-def _config_section(text: Optional[str]) -> str:
-    body = f"<pre>{html.escape(text)}</pre>" if text is not None else '<p class="note">no config.yaml</p>'
-    return _section("config", "Config", body)
+def _config_section(text: Optional[str]) -> Section:
+    if text is None:
+        return _note("config", "Config", "no config.yaml")
+    return Section("config", "Config", "config", {"text": text})

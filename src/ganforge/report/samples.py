@@ -12,7 +12,8 @@ import math
 from ..data import KnownModes
 from ..evaluation import generate
 from ..train.callbacks import Callback, RunState
-from .plots import image_grid, scatter, synthetic_meta
+from ..io import image_grid, synthetic_meta
+from .plots import scatter
 
 
 class SamplePlots(Callback):

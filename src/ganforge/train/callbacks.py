@@ -19,7 +19,7 @@ from ..config import Config
 from ..diagnostics import Doctor, Probe
 from ..evaluation import generate, sample_metrics
 from ..priors import Prior
-from ..report.history import read_records
+from ..runlog import read_records
 from .games import Game
 
 

@@ -1,23 +1,20 @@
 """Checkpoints: state_dicts, RNG states, the step and the resolved config, written atomically.
 
-Files are ``ckpt-<step>.pt`` in the run directory. Each is written to a temporary file in the
-same directory, flushed to disk, then renamed over its final name, so a crash leaves either
-the old file or the new one, never half of one. They hold only tensors and plain Python
-values and are read with ``torch.load(weights_only=True)``: no pickled code is executed.
+Files are ``ckpt-<step>.pt`` in the run directory, written atomically (:func:`ganforge.io.save_atomic`:
+a crash leaves either the old file or the new one, never half of one). They hold only tensors and
+plain Python values and are read with ``torch.load(weights_only=True)``: no pickled code is executed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import torch
 
 from ..errors import GanforgeError
+from ..io import save_atomic
 
 FORMAT = 1
 _NAME = re.compile(r"^ckpt-(\d+)\.pt$")
@@ -35,21 +32,6 @@ def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
         if m:
             found.append((int(m.group(1)), p))
     return sorted(found)
-
-
-def save_atomic(obj: dict, path: Path) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def save_checkpoint(run_dir: Path, step: int, state: dict, keep: int) -> Path:

@@ -24,13 +24,14 @@ from ..build import build_data, build_game, resolve_device
 from ..config import Config, to_dict, to_yaml
 from ..errors import GanforgeError, TrainingDiverged
 from ..metrics.inception import check_weights
+from ..runlog import Event, JsonlSink
 from . import distributed
 from .callbacks import Callback, RunState, default_callbacks, due
 from .checkpoint import load_checkpoint, save_checkpoint
 from .games import Game, StepValues
 from .runtime import attach, check_precision, data_on_device
 from .schedule import instance_noise_std, lr_factor
-from .sinks import JsonlSink, TensorBoardSink
+from .sinks import TensorBoardSink
 
 
 @dataclass
@@ -160,21 +161,16 @@ def _train(cfg: Config, run_dir: Path, resume: bool, sinks: Sequence, data, call
         doctor.max_retries times over the whole run; then stop. Returns the step to go on from."""
         n, limit = recovery["retries"], cfg.doctor.max_retries
         if n >= limit:
-            emit({"step": step, "event": "stopped", "state": "raised", "severity": "error",
-                  "message": f"diverged again after {n} rollback(s); stopping", "evidence": {"retries": n},
-                  "remedy": [f"optim.d_lr={cfg.optim.d_lr * recovery['lr_scale'] * cfg.doctor.retry_lr_factor:.3g}",
-                             f"optim.g_lr={cfg.optim.g_lr * recovery['lr_scale'] * cfg.doctor.retry_lr_factor:.3g}"]})
+            emit(Event.stopped(step, n, [
+                f"optim.d_lr={cfg.optim.d_lr * recovery['lr_scale'] * cfg.doctor.retry_lr_factor:.3g}",
+                f"optim.g_lr={cfg.optim.g_lr * recovery['lr_scale'] * cfg.doctor.retry_lr_factor:.3g}"]).record())
             tried = f" after {n} rollback(s) with learning rates x{recovery['lr_scale']:.3g}" if n else ""
             raise TrainingDiverged(f"{err}{tried}; stopped") from None
         recovery["retries"] = n + 1
         recovery["lr_scale"] *= cfg.doctor.retry_lr_factor
         to_step, snapshot = good
         _restore(game, data, copy.deepcopy(snapshot))  # a copy: the optimizers adopt its tensors
-        emit({"step": step, "event": "rollback", "state": "raised", "severity": "warning",
-              "message": f"rolled back to step {to_step}, learning rates x{recovery['lr_scale']:.3g} "
-                         f"(retry {n + 1} of {limit})",
-              "evidence": {"to_step": to_step, "from_step": step, "retry": n + 1, "lr_scale": recovery["lr_scale"]},
-              "remedy": []})
+        emit(Event.rollback(step, to_step, n + 1, limit, recovery["lr_scale"]).record())
         return to_step
 
     def finite_record(step: int, out: dict, weights: bool = False) -> dict:
@@ -186,9 +182,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, sinks: Sequence, data, call
         if weights and not bad and not distributed.all_true(_weights_finite(game), d, device):
             bad = ["weights"]
         if bad:
-            emit({"step": step, "event": "divergence", "state": "raised", "severity": "error",
-                  "message": f"{', '.join(bad)} became NaN or infinite",
-                  "evidence": {k: record[k] for k in bad if k in record}, "remedy": []})
+            emit(Event.divergence(step, bad, {k: record[k] for k in bad if k in record}).record())
             raise TrainingDiverged(f"training diverged at step {step}: {', '.join(bad)} became NaN or infinite")
         return record
 

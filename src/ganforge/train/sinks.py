@@ -1,38 +1,18 @@
-"""Where the loop's records go: metrics.jsonl, TensorBoard, the progress bar.
+"""Where the loop's records go besides metrics.jsonl: TensorBoard, the progress bar, stderr.
 
-A sink has ``log(record)`` (a dict with at least ``step``) and ``close()``. Records of
-training statistics carry ``loss_d``; evaluation records carry the metric names; events carry
-``event``. Sinks never change training.
+A sink has ``log(record)`` (a dict with at least ``step``) and ``close()``. A record is a step
+record, an evaluation or an event (:func:`ganforge.runlog.record_kind`); metrics.jsonl itself is
+written by :class:`ganforge.runlog.JsonlSink`. Sinks never change training.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
 from typing import Optional
 
-
-class JsonlSink:
-    """One JSON object per line. On resume, records after the checkpoint's step are dropped,
-    so that the file reads as if the run had never stopped."""
-
-    def __init__(self, path: Path, resume_step: Optional[int] = None):
-        self.path = Path(path)
-        if resume_step is not None and self.path.exists():
-            kept = [
-                line for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= resume_step
-            ]
-            self.path.write_text("".join(line + "\n" for line in kept))
-        self._f = open(self.path, "a", buffering=1)
-
-    def log(self, record: dict) -> None:
-        self._f.write(json.dumps(record, allow_nan=True) + "\n")
-
-    def close(self) -> None:
-        self._f.close()
+from ..runlog import Kind, record_kind
 
 
 class TensorBoardSink:
@@ -44,8 +24,11 @@ class TensorBoardSink:
         self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=resume_step)
 
     def log(self, record: dict) -> None:
+        kind = record_kind(record)
+        if kind is Kind.EVENT:
+            return  # an event holds no scalar (its numbers sit in evidence)
         step = record["step"]
-        group = "eval" if "loss_d" not in record else "train"
+        group = "train" if kind is Kind.STEP else "eval"
         for key, v in record.items():
             if key != "step" and isinstance(v, (int, float)) and not isinstance(v, bool):
                 self.writer.add_scalar(f"{group}/{key}", v, step)
@@ -71,7 +54,7 @@ class EventPrinter:
     """Events, one line each, on stderr: for runs without a progress bar."""
 
     def log(self, record: dict) -> None:
-        if "event" in record:
+        if record_kind(record) is Kind.EVENT:
             print(event_line(record), file=sys.stderr, flush=True)
 
     def close(self) -> None:
@@ -90,12 +73,13 @@ class ProgressSink:
         self.last = start
 
     def log(self, record: dict) -> None:
-        step = record["step"]
-        if "loss_d" in record:
+        kind = record_kind(record)
+        if kind is Kind.STEP:
+            step = record["step"]
             self.bar.set_postfix({k: _fmt(record[k]) for k in self.KEYS if k in record}, refresh=False)
             self.bar.update(step - self.last)
             self.last = step
-        elif "event" in record:
+        elif kind is Kind.EVENT:
             self.bar.write(event_line(record))
 
     def close(self) -> None:
