@@ -117,7 +117,7 @@ def one_run(job: tuple) -> dict:
         wall = time.perf_counter() - t0
         m = dict(result.metrics)
         if setting == "stacked":  # the Stacked-MNIST protocol: 26,000 samples, 1,000 modes
-            from ganforge.evaluation import load_run
+            from ganforge.api import load_run
             from ganforge.metrics.features import digit_classifier
             from ganforge.metrics.distances import class_histogram_kl
 

@@ -30,7 +30,7 @@ RESULTS = Path(__file__).parent / "results"
 
 def _train(preset: str, seed: int, threads: int, overrides: list) -> tuple:
     from ganforge.config import load_config
-    from ganforge.evaluation import load_run
+    from ganforge.api import load_run
     from ganforge.train.loop import train
 
     torch.set_num_threads(threads)

@@ -1,5 +1,8 @@
 """The ganforge command line. It parses arguments, builds a Config and calls the library.
 
+Each command imports what it needs when it runs, so that ``ganforge presets`` or a bad
+argument answers at once, without importing torch.
+
 User errors (:class:`GanforgeError`) are printed as one line on stderr with exit code 2.
 """
 
@@ -118,7 +121,7 @@ def _metrics_line(m: dict) -> str:
 
 
 def _load(run: str):
-    from .evaluation import load_run
+    from .api import load_run
     from .rundir import existing_run
 
     return load_run(existing_run(run))
@@ -206,7 +209,6 @@ def _evaluate(args) -> int:
 
 
 def _interpolate(args) -> int:
-    from .evaluation import interpolate
     from .io import image_grid
 
     if args.steps < 2 or args.rows < 1:
@@ -215,7 +217,7 @@ def _interpolate(args) -> int:
     if len(run.data.shape) != 3:
         raise GanforgeError(f"{args.run}: interpolate draws image strips; this run generates points")
     _check_label(run, args.label)
-    x = interpolate(run, args.rows, args.steps, args.seed, args.label)  # (rows * steps, C, H, W)
+    x = run.interpolate(args.rows, args.steps, args.seed, args.label)  # (rows * steps, C, H, W)
     image_grid(x, Path(args.out), nrow=args.steps, meta=run.meta(args.run))
     print(f"wrote {args.rows} interpolation paths of {args.steps} images to {args.out}")
     return 0

@@ -1,15 +1,12 @@
-"""Sampling from a generator and measuring the samples: shared by the loop and the CLI."""
+"""Sampling from a generator and measuring the samples: shared by the loop, the API and the CLI."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
-from .config import Config
 from .data.base import DataSource
 from .metrics.evaluators import EVALUATORS
 from .priors import Prior
@@ -59,44 +56,6 @@ def sample_metrics(x: Tensor, data: DataSource, seed: int, labels: Optional[Tens
     return EVALUATORS.get(data.evaluator)(x, data, seed, labels=labels, inception_weights=inception_weights)
 
 
-@dataclass
-class TrainedRun:
-    """A run directory's generator, ready to sample: G_ema when the run kept one."""
-
-    cfg: Config
-    G: nn.Module
-    prior: Prior
-    data: DataSource
-    step: int
-    n_classes: int
-
-    def generate(self, n: int, seed: int, label=None) -> Tensor:
-        return generate(self.G, self.prior, n, seed, self.data, self.n_classes, label)
-
-    def meta(self, run_dir) -> dict:
-        """PNG text metadata for what this run generates: it is synthetic, and whose it is."""
-        from .io import synthetic_meta
-
-        return synthetic_meta(Path(run_dir).resolve().name, self.step)
-
-
-def load_run(run_dir: Path, device: str = "cpu", step: Optional[int] = None) -> TrainedRun:
-    from .build import build_data, build_models, n_classes
-    from .config import load_config
-    from .train.checkpoint import load_checkpoint
-
-    ckpt = load_checkpoint(run_dir, step, map_location=device)
-    cfg = load_config(base=ckpt["config"])
-    data = build_data(cfg)
-    data.loc, data.scale = ckpt["data_norm"]["loc"], ckpt["data_norm"]["scale"]  # as trained
-    classes = n_classes(cfg, data)
-    G, _ = build_models(cfg, data.shape, classes)
-    ema = ckpt.get("G_ema")
-    G.load_state_dict(ema["model"] if ema is not None else ckpt["G"])
-    prior = Prior(cfg.model.prior, cfg.model.z_dim)
-    return TrainedRun(cfg, G.to(device).eval(), prior, data, int(ckpt["step"]), classes)
-
-
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
     """Spherical interpolation between rows of ``a`` and ``b`` (n, d) at fractions ``t`` (k,):
     (n, k, d). It keeps the norm typical of a Gaussian latent (Shoemake 1985; White 2016)."""
@@ -107,21 +66,22 @@ def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def interpolate(run: TrainedRun, rows: int, steps: int, seed: int, label=None) -> Tensor:
+def interpolate(G: nn.Module, prior: Prior, data: DataSource, n_classes: int, rows: int, steps: int, seed: int,
+                label=None) -> Tensor:
     """``rows`` latent paths of ``steps`` samples each, (rows * steps, *shape), in data space:
     spherical for a normal prior, linear for a uniform one."""
     gen = torch.Generator().manual_seed(seed)
-    a, b = run.prior.sample(rows, gen), run.prior.sample(rows, gen)  # (rows, z_dim)
+    a, b = prior.sample(rows, gen), prior.sample(rows, gen)  # (rows, z_dim)
     t = torch.linspace(0, 1, steps)
-    if run.prior.kind == "normal":
+    if prior.kind == "normal":
         z = slerp(a, b, t)
     else:
         z = a[:, None] + t[None, :, None] * (b - a)[:, None]
     z = z.reshape(rows * steps, -1)
     y = None
-    if run.n_classes:
+    if n_classes:
         y = torch.full((len(z),), int(label)) if label is not None else \
-            torch.randint(run.n_classes, (rows,), generator=gen).repeat_interleave(steps)
-    device = next(run.G.parameters()).device
-    x = run.G(z.to(device), y.to(device) if y is not None else None).float().cpu()
-    return run.data.decode(x)
+            torch.randint(n_classes, (rows,), generator=gen).repeat_interleave(steps)
+    device = next(G.parameters()).device
+    x = G(z.to(device), y.to(device) if y is not None else None).float().cpu()
+    return data.decode(x)

@@ -20,6 +20,7 @@ import statistics
 from typing import Optional
 
 from ..config import Config
+from ..models import MODELS
 from ..runlog import Event, History, Kind, record_kind, rollback_to
 
 LOG4 = math.log(4.0)
@@ -46,7 +47,7 @@ def _d_strength_remedies(cfg: Config) -> list:
     out = [_lower(cfg, "d_lr", 0.25)]
     if cfg.train.d_steps > 1:
         out.append("train.d_steps=1")
-    if cfg.model.name == "dcgan" and cfg.model.d_norm != "spectral":
+    if MODELS.get(cfg.model.name).spectral_d_remedy and cfg.model.d_norm != "spectral":
         out.append("model.d_norm=spectral")
     if "r1" not in cfg.reg:
         out.append("reg.r1.weight=1.0")
@@ -238,13 +239,14 @@ class DOverfitting(Detector):
         spectral norm on D, LeCam and an EMA of G each lowered FID, and together they nearly
         halved it; bCR and ADA helped a little; R1 and fixed DiffAugment did not."""
         cfg, out = self.cfg, []
-        if cfg.model.name == "dcgan" and cfg.model.d_norm != "spectral":
+        spec = MODELS.get(cfg.model.name)  # what helped this architecture in the ablation
+        if spec.spectral_d_remedy and cfg.model.d_norm != "spectral":
             out.append("model.d_norm=spectral")
         if "lecam" not in cfg.reg:
             out.append("reg.lecam.weight=0.1")
         if cfg.train.ema_beta == 0:
             out.append("train.ema_beta=0.999")
-        if "bcr" not in cfg.reg and cfg.model.name == "dcgan":
+        if "bcr" not in cfg.reg and spec.spatial_remedies:
             out.append("reg.bcr.weight=1")
         out.append(_lower(cfg, "d_lr", 0.5))
         return out

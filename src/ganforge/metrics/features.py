@@ -24,6 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..data.images import digits_split
+from ..io import save_atomic
+
 RESOLUTION = 16  # the classifier's input size; images are resized to it
 RECIPE = {"arch": "digitnet-v1", "epochs": 30, "batch": 64, "lr": 1e-3, "shift_px": 2, "seed": 0}
 
@@ -97,8 +100,6 @@ class Classifier:
 
 
 def _data() -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    from ..data.images import digits_split
-
     (xtr, ytr), (xte, yte) = digits_split()
     prep = lambda a: to_classifier_input(torch.from_numpy(a)[:, None])  # noqa: E731
     return prep(xtr), torch.from_numpy(ytr), prep(xte), torch.from_numpy(yte)
@@ -153,8 +154,6 @@ def _cached(name: str, key: str, xtr: Tensor, ytr: Tensor, xte: Tensor, yte: Ten
         return net, _accuracy(net, xte, yte)
     net, acc = train_classifier(xtr, ytr, xte, yte, n_classes)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from ..io import save_atomic
-
     save_atomic({"net": net.state_dict(), "test_accuracy": acc, "key": key}, path)
     return net, acc
 

@@ -28,6 +28,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from ..io import save_atomic
 from . import distances
 from .features import RECIPE, Classifier, cache_dir
 from .inception import inception_fid_kid
@@ -72,8 +73,6 @@ def image_features(images: Tensor, clf: Classifier, cache: bool = False) -> Tens
             pass
     feats = ClassifierFeatures(clf, images.shape[1])(images)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from ..io import save_atomic
-
     save_atomic({"features": feats, "n": len(images), "classifier": clf.key}, path)
     return feats
 

@@ -28,7 +28,9 @@ class ModelSpec:
     g_conds: tuple[str, ...] = ("concat",)  # model.g_cond values a conditional G offers
     d_conds: tuple[str, ...] = ("projection",)  # model.d_cond values a conditional D offers
     resolutions: Optional[tuple[int, int]] = None  # images: smallest and largest power-of-two size; None: any shape
-    spatial_remedies: bool = False  # image-only remedies (bCR, augmentation) suit this model
+    # what the doctor may suggest for this architecture (benchmarks/results/ablation.md):
+    spatial_remedies: bool = False  # image-only remedies (bCR) helped it
+    spectral_d_remedy: bool = False  # spectral norm on its D helped it (on the MLP D it did not)
 
     @property
     def images(self) -> bool:

@@ -144,7 +144,8 @@ def _dcgan_init(m: nn.Module) -> None:
 
 
 @register_model(d_norms=("none", "batch", "spectral", "instance", "layer"), g_conds=("concat", "cbn"),
-                d_conds=("projection", "concat"), resolutions=(8, 128), spatial_remedies=True)
+                d_conds=("projection", "concat"), resolutions=(8, 128), spatial_remedies=True,
+                spectral_d_remedy=True)
 def dcgan(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     G = DCGANGenerator(cfg.z_dim, shape, cfg.g_width, n_classes, cfg.g_cond, cfg.g_spectral)
     D = DCGANDiscriminator(shape, cfg.d_width, cfg.d_norm, n_classes, cfg.d_cond, cfg.pac, cfg.mbstd)

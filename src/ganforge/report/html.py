@@ -26,6 +26,7 @@ import yaml
 from PIL import Image, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
+from ..diagnostics.doctor import diagnose
 from ..errors import GanforgeError
 from ..io import write_text_atomic
 from ..runlog import History, number, read_records, split_history
@@ -162,29 +163,12 @@ def _read_eval_json(path: Path) -> dict:
 
 def _phases(run_dir: Path) -> tuple[list[tuple[str, float, float]], Optional[str]]:
     """The doctor's phases as ``(name, first_step, last_step)``, and a note when it could not
-    give them. The doctor is optional: without ``ganforge.diagnostics`` the report has no
-    phases. Only its absence is forgiven; a doctor that fails to import for another reason is a
-    bug and keeps its traceback. (Imported here, not at the top: an optional part.)"""
-    try:
-        from ..diagnostics.doctor import diagnose
-    except ModuleNotFoundError as e:
-        if e.name in ("ganforge.diagnostics", "ganforge.diagnostics.doctor"):
-            return [], None
-        raise
+    give them (a run directory the doctor cannot read)."""
     try:
         diagnosis = diagnose(run_dir)
     except GanforgeError as e:
         return [], f"no phases: {e}"
-    rows = []
-    for p in getattr(diagnosis, "phases", None) or ():
-        if isinstance(p, (tuple, list)) and len(p) == 3:
-            name, first, last = p
-        else:  # a small object with named fields
-            name, first, last = (getattr(p, k, None) for k in ("name", "first_step", "last_step"))
-        first, last = number(first), number(last)
-        if first is not None and last is not None:
-            rows.append((str(name), first, last))
-    return rows, None
+    return [(name, float(first), float(last)) for name, first, last in diagnosis.phases], None
 
 
 # ---------------------------------------------------------------------------------------------
