@@ -163,10 +163,14 @@ class StackedDigits(Normalized, DataSource, Finite):
 # ----------------------------------------------------------------------------- helpers
 
 
+MAX_RESOLUTION = 1024  # images are held in memory at this size; each model says which sizes it builds
+
+
 def _check_resolution(cfg: DataConfig) -> int:
     r = cfg.resolution
-    if r < 8 or r > 128 or r & (r - 1):
-        raise GanforgeError(f"data.resolution={r} is not allowed; use a power of two from 8 to 128")
+    if not 4 <= r <= MAX_RESOLUTION:
+        raise GanforgeError(f"data.resolution={r} is not allowed; image datasets are resized to 4 to "
+                            f"{MAX_RESOLUTION} px (and the model may ask for a power of two)")
     return r
 
 

@@ -51,8 +51,8 @@ class ModelSpec:
                                     f"gives samples of shape {tuple(shape)}")
             r = shape[1]
             if not (lo <= r <= hi and r & (r - 1) == 0):
-                raise GanforgeError(f"data.resolution={r}: model.name={self.name} builds power-of-two sizes from "
-                                    f"{lo} to {hi}")
+                raise GanforgeError(f"data.resolution={r}: model.name={self.name} builds sizes that are a power of "
+                                    f"two from {lo} to {hi}")
 
 
 MODELS: Registry[ModelSpec] = Registry("model.name")
