@@ -277,7 +277,7 @@ def test_unroll_restores_d_exactly_and_changes_g_gradient(extra):
     g_plain = g_grad()
     rt = Runtime.plain(gan.G, gan.D)
     with lookahead(gan.D, gan.players.opt_d, 3,
-                   lambda: gan.d_update(data.sample, 16, StepValues(), rt, lookahead=True)):
+                   lambda: gan.d_update(data.sample, 16, StepValues(), rt, ahead=True)):
         g_unrolled = g_grad()
     assert_same_state(gan.D.state_dict(), d_before)
     assert_same_state(gan.players.opt_d.state_dict(), opt_before)

@@ -97,7 +97,7 @@ class NoiseToData:
         ############################
         # unrolled GAN: G plays against D k updates ahead, undone at the end of the block
         with lookahead(self.D, self.players.opt_d, P.unroll_steps,
-                       lambda: self.d_update(next_real, B, values, rt, lookahead=True)):
+                       lambda: self.d_update(next_real, B, values, rt, ahead=True)):
             loss_g = self.g_update(B, values, rt, real_logits, out, stats)
         if stats:
             out["grad_g"] = rt.grad_norm(self.G, self.players.opt_g, "g")
@@ -117,11 +117,11 @@ class NoiseToData:
         return out
 
     def d_update(self, next_real: NextReal, B: int, values: StepValues, rt: Runtime, out: Optional[dict] = None,
-                 stats: bool = False, lookahead: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+                 stats: bool = False, ahead: bool = False) -> tuple[Tensor, Tensor, Tensor]:
         """One update of D on fresh reals and fresh fakes; returns (loss_d, real_logits (B,),
         fake_logits (B,)). Penalty values (and with ``stats`` D's gradient norm) go into ``out``.
 
-        ``lookahead=True`` is an update of the unrolled GAN's look-ahead: every penalty at its
+        ``ahead=True`` is an update of the unrolled GAN's look-ahead: every penalty at its
         plain weight, and neither the lazy-penalty clock nor ADA sees it.
         """
         P, D = self.policy, self.D
@@ -136,9 +136,9 @@ class NoiseToData:
         real_logits, fake_logits = rt.d_train(real, y_real), rt.d_train(fake, y_fake)  # (B,), (B,)
         loss_d = P.loss.d_loss(real_logits, fake_logits)
         for p in P.d_penalties:
-            if lookahead or p.due(self.d_updates):  # lazy regularisation: gain = interval
+            if ahead or p.due(self.d_updates):  # lazy regularisation: gain = interval
                 term = p(D, real, fake, self.gen, y_real, y_fake, real_logits=real_logits, fake_logits=fake_logits)
-                loss_d = loss_d + (p.weight * (1 if lookahead else p.interval)) * term
+                loss_d = loss_d + (p.weight * (1 if ahead else p.interval)) * term
                 if out is not None:
                     out[p.name] = term.detach()
         opt_d = self.players.opt_d
@@ -151,7 +151,7 @@ class NoiseToData:
             with torch.no_grad():
                 torch._foreach_clamp_min_(list(D.parameters()), -P.clip)
                 torch._foreach_clamp_max_(list(D.parameters()), P.clip)
-        if not lookahead:
+        if not ahead:
             self.d_updates += 1
             if self.d_input.aug is not None:  # ADA: D's confidence on reals steers p
                 self.d_input.aug.observe(real_logits, B, self.d_updates)
