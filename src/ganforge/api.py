@@ -8,6 +8,7 @@ Below the API, nothing parses arguments or prints.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -17,6 +18,8 @@ from torch import Tensor, nn
 from .build import build_data, build_models, n_classes
 from .config import Config, load_config
 from .data.base import DataSource
+from .diagnostics.settings import review_settings
+from .errors import GanforgeWarning
 from .evaluation import generate, interpolate
 from .io import synthetic_meta
 from .priors import Prior
@@ -36,7 +39,10 @@ def train(cfg: Config, run_dir: Path | str, resume: bool = False, sinks: Sequenc
           callbacks: Optional[Sequence[Callback]] = None) -> RunResult:
     """Train ``cfg`` in ``run_dir`` (which must exist), or continue it from its newest checkpoint
     with ``resume=True``. ``callbacks`` are added to the standard ones (:func:`callbacks_for`).
-    Returns the final step, metrics and wall time."""
+    Returns the final step, metrics and wall time. Settings far outside what works are warned
+    about first (:func:`~ganforge.diagnostics.settings.review_settings`)."""
+    for finding in review_settings(cfg):
+        warnings.warn(finding.line(), GanforgeWarning, stacklevel=2)
     return _train_loop(cfg, Path(run_dir), resume, sinks, data, callbacks_for(cfg, callbacks or ()))
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .config import load_config, preset_names, to_yaml
-from .errors import GanforgeError, GanforgeWarning, TrainingDiverged
+from .errors import GanforgeError, GanforgeWarning, RunStopped
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -231,7 +231,8 @@ def _doctor(args) -> int:
     if args.json:
         print(json.dumps({"run": d.run, "last_step": d.last_step,
                           "phases": [{"phase": n, "first_step": a, "last_step": b} for n, a, b in d.phases],
-                          "events": d.events, "open_at_end": d.open_at_end, "final": d.final}))
+                          "events": d.events, "open_at_end": d.open_at_end, "final": d.final,
+                          "likely_causes": d.causes}))
     else:
         print(format_diagnosis(d))
     return 0
@@ -269,7 +270,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "doctor": _doctor, "report": _report, "presets": _presets}
     try:
         return commands[args.command](args)
-    except TrainingDiverged as e:  # the run failed, not the user's input: its own exit code
+    except RunStopped as e:  # the run failed, not the user's input: its own exit code
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 3
     except GanforgeError as e:

@@ -152,6 +152,7 @@ class DoctorConfig:
     window: int = 20  # log steps over which oscillation and equilibrium are judged
     collapse_diversity: float = 0.5  # fake/real diversity below this is mode collapse
     overfit_gap: float = 0.15  # mean D(train reals) - D(held-out reals) above this is overfitting
+    stop_after: int = 0  # stop a run (exit 3) whose mode collapse has lasted this many log steps; 0 = never
     max_retries: int = 3  # divergence: roll back to the last good state at most this often
     retry_lr_factor: float = 0.5  # ... multiplying both learning rates by this each time
 
@@ -375,7 +376,7 @@ def validate(cfg: Config) -> None:
     _check(dr.probe_n >= 2, "doctor.probe_n", "it must be >= 2", dr.probe_n)
     for key in ("patience", "window"):
         _check(getattr(dr, key) >= 1, f"doctor.{key}", "it must be >= 1", getattr(dr, key))
-    for key in ("warmup", "max_retries"):
+    for key in ("warmup", "max_retries", "stop_after"):
         _check(getattr(dr, key) >= 0, f"doctor.{key}", "it must be >= 0", getattr(dr, key))
     _check(0 < dr.collapse_diversity < 1, "doctor.collapse_diversity", "it must be in (0, 1)", dr.collapse_diversity)
     _check(0 < dr.overfit_gap < 1, "doctor.overfit_gap", "it must be in (0, 1)", dr.overfit_gap)

@@ -22,6 +22,7 @@ from typing import Optional
 from ..config import Config
 from ..models import MODELS
 from ..runlog import Event, History, Kind, record_kind, rollback_to
+from .settings import Finding, review_settings
 
 LOG4 = math.log(4.0)
 
@@ -313,9 +314,12 @@ class Doctor:
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
+        self.findings: list[Finding] = review_settings(cfg)  # settings named first as the likely cause
         self.reset()
 
     def reset(self) -> None:
+        self.stop: Optional[str] = None  # why the run should stop (doctor.stop_after), once decided
+        self.collapsed_at: Optional[int] = None  # log steps seen when mode collapse was raised
         self.detectors = [cls(self.cfg) for cls in DETECTORS]  # fresh state: a rollback replays
         self.history = History()
         self.active = {d.kind: False for d in self.detectors}
@@ -342,11 +346,34 @@ class Doctor:
             self.streak[d.kind] = 0
             self.active[d.kind] = found is not None
             if found is not None:
-                message, evidence = found
-                events.append(Event(step, d.kind, "raised", d.severity, message, evidence, d.remedy()))
+                events.append(self._raise(step, d, *found))
             else:
                 events.append(Event(step, d.kind, "cleared", "info", f"{d.kind.replace('_', ' ')} no longer seen", {}, []))
-        return events
+            if d.kind == "mode_collapse":
+                self.collapsed_at = len(self.history.train) if found is not None else None
+        return events + self._stop_if_collapsed(step)
+
+    def _raise(self, step: int, d: Detector, message: str, evidence: dict) -> Event:
+        """An alarm; for a problem, settings far outside what works come first as its likely cause."""
+        remedy = d.remedy()
+        if d.severity != "info" and self.findings:
+            causes = [f.key for f in self.findings]
+            message += f" (likely cause: {self.findings[0].message})"
+            evidence = {**evidence, "likely_causes": causes}
+            remedy = [f.suggest for f in self.findings] + [r for r in remedy if r.split("=")[0] not in causes]
+        return Event(step, d.kind, "raised", d.severity, message, evidence, remedy)
+
+    def _stop_if_collapsed(self, step: int) -> list[Event]:
+        """``doctor.stop_after``: a collapse that has lasted that many log steps stops the run."""
+        limit = self.cfg.doctor.stop_after
+        if not limit or self.stop is not None or self.collapsed_at is None:
+            return []
+        lasted = len(self.history.train) - self.collapsed_at
+        if lasted < limit:
+            return []
+        self.stop = f"mode collapse has lasted {lasted} log steps (doctor.stop_after={limit}); stopped"
+        remedy = next(d for d in self.detectors if d.kind == "mode_collapse").remedy()
+        return [Event(step, "stop_collapsed", "raised", "error", self.stop, {"log_steps": lasted}, remedy)]
 
     def rollback(self, step: float) -> None:
         """Back to the state after the kept records up to ``step``: the detectors' state (peaks,

@@ -37,6 +37,7 @@ class Diagnosis:
     events: list = field(default_factory=list)  # event records, in order
     final: dict = field(default_factory=dict)  # the latest evaluation record
     open_at_end: list = field(default_factory=list)  # alarms still raised at the last record
+    causes: list = field(default_factory=list)  # settings far outside what works (settings.review_settings)
 
     @property
     def problems(self) -> list:
@@ -99,7 +100,8 @@ def diagnose(run_dir: Path) -> Diagnosis:
     last = max((r["step"] for r in records if "step" in r), default=0)
     still = [k for k, on in doctor.active.items() if on and k != "equilibrium"] + (["divergence"] if stopped else [])
     return Diagnosis(run_dir.name, cfg, last, _merge_phases(labels), events,
-                     doctor.history.evals[-1] if doctor.history.evals else {}, still)
+                     doctor.history.evals[-1] if doctor.history.evals else {}, still,
+                     [f.line() for f in doctor.findings])
 
 
 def _final_line(m: dict) -> Optional[str]:
@@ -119,6 +121,8 @@ def format_diagnosis(d: Diagnosis) -> str:
         lines.append(f"  {name:<12} steps {a}-{b}")
     if not d.phases:
         lines.append("  (no training records yet)")
+    if d.causes:
+        lines += ["", "likely causes (settings far outside what works)"] + [f"  {c}" for c in d.causes]
     lines += ["", "events"]
     for e in d.events:
         state = "" if e.get("state", "raised") == "raised" else f" ({e['state']})"

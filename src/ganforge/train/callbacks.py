@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 from torch import nn
@@ -41,6 +41,7 @@ class RunState:
     emit: Callable[[dict], None]  # log a record to metrics.jsonl, TensorBoard and the sinks
     resumed_at: int = 0  # the step a resumed run continues from; 0 for a fresh run
     metrics: dict = field(default_factory=dict)  # the latest evaluation record
+    stop_reason: Optional[str] = None  # set by a callback to stop the run (exit 3), e.g. the doctor
 
     @property
     def sampler(self) -> nn.Module:
@@ -108,7 +109,9 @@ class Diagnosis(Callback):
         record.update(self.probe.measure(run.game.G, run.game.D))
 
     def observe(self, run: RunState, record: dict) -> Sequence[dict]:
-        return self.doctor.observe(record)
+        events = self.doctor.observe(record)
+        run.stop_reason = run.stop_reason or self.doctor.stop  # doctor.stop_after
+        return events
 
 
 def default_callbacks(cfg: Config) -> list[Callback]:

@@ -22,7 +22,7 @@ import torch
 
 from ..build import build_data, build_game, resolve_device
 from ..config import Config, to_dict, to_yaml
-from ..errors import GanforgeError, TrainingDiverged
+from ..errors import GanforgeError, RunStopped, TrainingDiverged
 from ..metrics.inception import check_weights
 from ..runlog import Event, JsonlSink
 from . import distributed
@@ -206,6 +206,9 @@ def _train(cfg: Config, run_dir: Path, resume: bool, sinks: Sequence, data, call
                         emit(record)
                     for cb in callbacks:
                         cb.on_step_end(run, step)  # evaluation, sample plots, an application's own
+                    if run.stop_reason is not None if not d.enabled else \
+                            log and not distributed.all_true(run.stop_reason is None, d, device):
+                        raise RunStopped(run.stop_reason or "stopped on rank 0's request")  # every rank alike
                     # Ctrl-C: under torchrun, the ranks agree at a log step to stop together
                     stopping = stop.requested if not d.enabled else \
                         log and not distributed.all_true(not stop.requested, d, device)
