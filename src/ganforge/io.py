@@ -13,7 +13,9 @@ for a real one once it leaves the run directory.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import math
 import os
 import uuid
@@ -71,6 +73,28 @@ def write_text_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
 
 
 # ----------------------------------------------------------------------------- images with provenance
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def provenance_path(path: Path) -> Path:
+    """The sidecar of a non-PNG output: ``synth.npz`` -> ``synth.provenance.json``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.provenance.json")
+
+
+def write_provenance(path: Path, provenance: dict) -> Path:
+    """Write ``provenance`` as the JSON sidecar of ``path``; returns the sidecar's path."""
+    side = provenance_path(path)
+    write_text_atomic(side, json.dumps(provenance, indent=1) + "\n")
+    return side
 
 
 def synthetic_meta(run: str, step: int) -> dict:

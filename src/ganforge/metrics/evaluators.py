@@ -26,7 +26,7 @@ from torch import Tensor
 from ..data.base import DataSource, ImageSet, KnownModes
 from ..registry import Registry
 from .distances import energy_distance
-from .features import data_classifier, digit_classifier
+from .features import Classifier, data_classifier, digit_classifier
 from .image import image_metrics
 from .inception import inception_fid_kid
 from .toy2d import mode_metrics
@@ -49,6 +49,17 @@ def _need(data: DataSource, capability: type, name: str) -> None:
     """A source that names an evaluator must have what it measures with: a programming error."""
     if not isinstance(data, capability):
         raise TypeError(f"evaluator '{name}' needs a {capability.__name__} data source, got {type(data).__name__}")
+
+
+def judge(data: DataSource) -> Optional[Classifier]:
+    """The classifier that reads a generated sample's class for this data: the digit classifier
+    (per channel) for digit images, one trained on the data's own labels for other labelled
+    images; None where no classifier applies."""
+    if data.evaluator == "digits":
+        return digit_classifier()
+    if data.evaluator == "own_labels" and isinstance(data, ImageSet):
+        return data_classifier(data.images, data.labels, data.n_classes)
+    return None
 
 
 @EVALUATORS.register

@@ -1,0 +1,2 @@
+"""Applications: what a trained run is used for. Each reads a run through the API and writes
+its outputs with provenance (``ganforge.io``)."""

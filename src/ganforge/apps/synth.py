@@ -1,0 +1,175 @@
+"""Synthetic datasets from a trained run, ready for a training pipeline, with provenance.
+
+Outputs (by the form of ``out``):
+
+- ``DIR/``: one PNG per sample, in class sub-folders for a conditional run (the layout that
+  ``data.name=folder`` and torchvision's ImageFolder read), each PNG carrying the synthetic-image
+  text chunks, and ``DIR/manifest.json`` listing every file with its SHA-256 and the provenance;
+- ``FILE.npz``: ``images`` (N, H, W[, C]) uint8 and, for a conditional run, ``labels`` (N,);
+- ``FILE.csv``: point/table runs, columns ``x0..`` (and ``label``);
+- ``FILE.npy``: the samples as float32 in data space.
+
+Every non-PNG output gets a sidecar ``FILE.provenance.json`` (run, step, checkpoint hash, seed,
+truncation, counts, and the statement that the data is synthetic).
+
+``min_confidence``: keep only samples that the run's judge classifier (the digit classifier,
+or one trained on the data's own labels) assigns to their requested class with probability
+at least C; rejected ones are redrawn with fresh noise, and how many were rejected is reported.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import GanforgeError
+from ..io import atomic_open, image_files, sha256_file, synthetic_meta, write_provenance, write_text_atomic
+from ..metrics.evaluators import judge
+from ..train.checkpoint import checkpoint_path
+
+FORMATS = (".npz", ".csv", ".npy")
+MAX_DRAWS = 20  # with min_confidence: at most this many times the requested number of samples are drawn
+
+
+@dataclass
+class SynthResult:
+    out: Path
+    n: int  # samples written
+    per_class: dict = field(default_factory=dict)  # class -> count (conditional runs)
+    rejected: int = 0  # samples the judge refused (min_confidence)
+    files: list = field(default_factory=list)  # what was written
+
+
+def check_request(run, out: str, n: Optional[int], per_class: Optional[int], min_confidence: Optional[float]) -> tuple[Path, bool]:
+    """Validate a synth request before anything is drawn or written: (out path, is a folder)."""
+    path = Path(out)
+    is_dir = out.endswith(("/", "\\")) or path.is_dir()
+    images = len(run.data.shape) == 3
+    if (n is None) == (per_class is None):
+        raise GanforgeError("give exactly one of --n N or --per-class N")
+    count = n if n is not None else per_class
+    if count < 1:
+        raise GanforgeError(f"{'--n' if n is not None else '--per-class'} {count}: must be >= 1")
+    if per_class is not None and not run.n_classes:
+        raise GanforgeError("--per-class: this run is not conditional (model.conditional=false), so its samples "
+                            "have no class; use --n")
+    if not is_dir and path.suffix not in FORMATS:
+        raise GanforgeError(f"--out {out}: expected a folder DIR/, FILE.npz, FILE.csv or FILE.npy")
+    if is_dir and not images:
+        raise GanforgeError(f"--out {out}: a folder of PNGs is for image runs; use FILE.csv or FILE.npy")
+    if path.suffix == ".csv" and images:
+        raise GanforgeError(f"--out {out}: CSV is for point runs; use DIR/, FILE.npz or FILE.npy")
+    if path.suffix == ".npz" and not images:
+        raise GanforgeError(f"--out {out}: npz holds images; use FILE.csv or FILE.npy for points")
+    if min_confidence is not None:
+        if not 0 < min_confidence <= 1:
+            raise GanforgeError(f"--min-confidence {min_confidence}: must be in (0, 1]")
+        if not run.n_classes:
+            raise GanforgeError("--min-confidence: filters samples by their requested class; this run is not "
+                                "conditional")
+        if judge(run.data) is None:
+            raise GanforgeError(f"--min-confidence: data.name={run.cfg.data.name} has no classifier to judge "
+                                "samples with")
+    if is_dir and path.is_dir() and any(path.iterdir()):
+        raise GanforgeError(f"--out {out}: the folder is not empty; give a new one")
+    return path, is_dir
+
+
+def _requested_labels(run, n: Optional[int], per_class: Optional[int]) -> Optional[Tensor]:
+    if not run.n_classes:
+        return None
+    if per_class is not None:
+        return torch.arange(run.n_classes).repeat_interleave(per_class)  # (K * per_class,)
+    return torch.arange(n) % run.n_classes  # every class equally often
+
+
+def _draw(run, labels: Optional[Tensor], n: int, seed: int, min_confidence: Optional[float]) -> tuple[Tensor, int]:
+    """n samples (data space) for the requested labels; with ``min_confidence`` only those the
+    judge reads as their label with at least that probability. Returns (samples, rejected)."""
+    if min_confidence is None:
+        return run.generate(n, seed, labels), 0
+    clf = judge(run.data)
+    kept = [[] for _ in range(n)]  # a slot per requested sample, filled in order of draws
+    rejected, draw = 0, 0
+    todo = torch.arange(n)
+    while len(todo):
+        if draw >= MAX_DRAWS:
+            raise GanforgeError(f"--min-confidence {min_confidence}: after {MAX_DRAWS} draws, {len(todo)} of {n} "
+                                "samples still fall below it; lower it or train the run longer")
+        x = run.generate(len(todo), seed + 7919 * draw, labels[todo])  # fresh noise on each redraw
+        p = torch.softmax(clf.logits(x).float(), dim=1).view(len(x), -1, clf.n_classes)[:, 0]  # (m, K)
+        ok = p[torch.arange(len(x)), labels[todo]] >= min_confidence
+        for i, slot in enumerate(todo.tolist()):
+            if ok[i]:
+                kept[slot] = x[i : i + 1]
+        rejected += int((~ok).sum())
+        todo = todo[~ok]
+        draw += 1
+    return torch.cat(kept), rejected
+
+
+def synth(run, run_dir: Path, out: str, n: Optional[int] = None, per_class: Optional[int] = None, seed: int = 0,
+          min_confidence: Optional[float] = None, truncation: Optional[float] = None) -> SynthResult:
+    """Write a labelled synthetic dataset of ``run`` (an ``api.TrainedRun``) to ``out``."""
+    path, is_dir = check_request(run, out, n, per_class, min_confidence)
+    if truncation is not None:
+        raise GanforgeError("--truncation: this run's generator has no truncation (style-based models do)")
+    labels = _requested_labels(run, n, per_class)
+    total = len(labels) if labels is not None else n
+    x, rejected = _draw(run, labels, total, seed, min_confidence)
+    ckpt = checkpoint_path(run_dir, run.step)
+    prov = {"synthetic": True, "statement": "generated by a GAN with ganforge; not real data",
+            "run": Path(run_dir).resolve().name, "step": run.step,
+            "checkpoint_sha256": sha256_file(ckpt) if ckpt.is_file() else None, "seed": seed,
+            "truncation": truncation, "n": total, "min_confidence": min_confidence, "rejected": rejected}
+    counts = {int(k): int(v) for k, v in zip(*torch.unique(labels, return_counts=True))} if labels is not None else {}
+    result = SynthResult(path, total, counts, rejected)
+    if is_dir:
+        result.files = _write_folder(x, labels, path, synthetic_meta(prov["run"], run.step), prov)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_file(x, labels, path, len(run.data.shape) == 3)
+        result.files = [path, write_provenance(path, {**prov, "file": path.name, "sha256": sha256_file(path),
+                                                      "per_class": counts})]
+    return result
+
+
+def _write_folder(x: Tensor, labels: Optional[Tensor], folder: Path, meta: dict, prov: dict) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    if labels is None:
+        files = image_files(x, folder, meta)
+    else:
+        for k in labels.unique().tolist():
+            files += image_files(x[labels == k], folder / str(k), meta)
+    entries = [{"file": p.relative_to(folder).as_posix(), "sha256": sha256_file(p)} for p in files]
+    manifest = folder / "manifest.json"
+    write_text_atomic(manifest, json.dumps({**prov, "files": entries}, indent=1) + "\n")
+    return files + [manifest]
+
+
+def _write_file(x: Tensor, labels: Optional[Tensor], path: Path, images: bool) -> None:
+    if path.suffix == ".npz":
+        imgs = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (N, H, W, C)
+        arrays = {"images": imgs[..., 0] if imgs.shape[-1] == 1 else imgs}
+        if labels is not None:
+            arrays["labels"] = labels.numpy().astype(np.int64)
+        with atomic_open(path) as f:
+            np.savez_compressed(f, **arrays)
+    elif path.suffix == ".npy":
+        with atomic_open(path) as f:
+            np.save(f, x.float().numpy())
+    else:
+        flat = x.flatten(1).numpy()
+        cols = [f"x{i}" for i in range(flat.shape[1])]
+        rows = flat if labels is None else np.column_stack([flat, labels.numpy()])
+        header = ",".join(cols + (["label"] if labels is not None else []))
+        fmt = ["%.8g"] * len(cols) + (["%d"] if labels is not None else [])
+        with atomic_open(path) as f:
+            np.savetxt(f, rows, delimiter=",", header=header, comments="", fmt=fmt)
