@@ -1,0 +1,116 @@
+"""Latent editing: directions in a run's latent space, and images moved along them.
+
+Two kinds of direction, saved by :func:`find_directions` to ``RUN/directions.pt`` (tensors only):
+
+- ``pc0``, ``pc1``, ...: principal directions of the generator, GANSpace-style (Härkönen et al.
+  2020). For a style-based G (one with ``mapping``), PCA of w = mapping(z) itself, as the paper
+  does for StyleGAN. Otherwise PCA of G's outputs on many z, each component carried back to the
+  latent space by least squares (the z direction that best moves the output along it), as the
+  paper does for BigGAN's activations.
+- ``class_K``: InterFaceGAN-style (Shen et al. 2020): latents labelled by the judge classifier,
+  a logistic regression of "class K or not" on z (scikit-learn), its unit normal.
+
+A conditional run also edits by changing the class while keeping z (:func:`change_class`).
+Directions are unit vectors in z (or w for a style-based G); a strength s moves z by s, so
+strengths are in units of the prior's standard deviation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from ..errors import GanforgeError
+from ..io import save_atomic
+from ..metrics.evaluators import judge
+
+FILE = "directions.pt"
+
+
+@torch.no_grad()
+def principal_directions(run, k: int = 8, n: int = 2000, seed: int = 0) -> dict[str, Tensor]:
+    """``pc0``..``pc{k-1}``: unit latent directions (z_dim,) of the generator's largest variations."""
+    gen = torch.Generator().manual_seed(seed)
+    z = run.prior.sample(n, gen)  # (n, z_dim)
+    device = next(run.G.parameters()).device
+    y = torch.randint(run.n_classes, (n,), generator=gen) if run.n_classes else None
+    out = run.G(z.to(device), y.to(device) if y is not None else None).float().flatten(1).cpu()  # (n, D)
+    out = out - out.mean(0)
+    k = min(k, z.shape[1], out.shape[1])
+    _, _, V = torch.pca_lowrank(out, q=k, center=False)  # (D, k): principal axes of the outputs
+    coords = out @ V  # (n, k): each sample's coordinates along them
+    zc = z - z.mean(0)
+    B = torch.linalg.lstsq(coords.double(), zc.double()).solution.float()  # (k, z_dim): coords -> z
+    dirs = B / B.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return {f"pc{i}": dirs[i] for i in range(k)}
+
+
+@torch.no_grad()
+def class_directions(run, n: int = 2000, seed: int = 0) -> dict[str, Tensor]:
+    """``class_K``: the unit normal of a linear probe separating latents whose image the judge
+    reads as class K from the rest (only classes that occur often enough to fit)."""
+    from sklearn.linear_model import LogisticRegression  # scikit-learn is slow to import
+
+    clf = judge(run.data)
+    if clf is None:
+        raise GanforgeError(f"class directions need a classifier for data.name={run.cfg.data.name}; "
+                            "use the principal directions (pc0, ...)")
+    gen = torch.Generator().manual_seed(seed)
+    z = run.prior.sample(n, gen)
+    y = torch.randint(run.n_classes, (n,), generator=gen) if run.n_classes else None
+    x = run.data.decode(run.G(z.to(next(run.G.parameters()).device), y).float().cpu())
+    read = clf.logits(x).view(n, -1, clf.n_classes)[:, 0].argmax(1)  # (n,) the class the judge reads
+    out = {}
+    for k in range(clf.n_classes):
+        hits = int((read == k).sum())
+        if 10 <= hits <= n - 10:  # enough of both sides to fit a hyperplane
+            probe = LogisticRegression(max_iter=1000).fit(z.numpy(), (read == k).numpy())
+            w = torch.as_tensor(probe.coef_[0], dtype=torch.float32)
+            out[f"class_{k}"] = w / w.norm()
+    return out
+
+
+def find_directions(run, run_dir: Path, k: int = 8, n: int = 2000, seed: int = 0) -> dict[str, Tensor]:
+    """Both kinds of direction (class ones where a judge exists), written to ``RUN/directions.pt``."""
+    dirs = principal_directions(run, k, n, seed)
+    if judge(run.data) is not None:
+        dirs.update(class_directions(run, n, seed))
+    save_atomic({"step": run.step, "directions": dirs}, Path(run_dir) / FILE)
+    return dirs
+
+
+def load_directions(run_dir: Path) -> dict[str, Tensor]:
+    path = Path(run_dir) / FILE
+    if not path.is_file():
+        raise GanforgeError(f"{run_dir}: no {FILE}; run `ganforge directions {run_dir}` first")
+    return torch.load(path, weights_only=True)["directions"]
+
+
+def direction(dirs: dict[str, Tensor], name: str) -> Tensor:
+    if name not in dirs:
+        raise GanforgeError(f"--direction {name}: no such direction; choose one of: {', '.join(sorted(dirs))}")
+    return dirs[name]
+
+
+@torch.no_grad()
+def edit(run, z: Tensor, d: Tensor, strengths: Sequence[float], labels: Optional[Tensor] = None) -> Tensor:
+    """Images of z + s d for every strength s: (N * len(strengths), *shape), row after row."""
+    zs = torch.stack([z + s * d for s in strengths], 1).reshape(-1, z.shape[1])  # (N * S, z_dim)
+    y = labels.repeat_interleave(len(strengths)) if labels is not None else None
+    device = next(run.G.parameters()).device
+    return run.data.decode(run.G(zs.to(device), y.to(device) if y is not None else None).float().cpu())
+
+
+@torch.no_grad()
+def change_class(run, z: Tensor, to_class: int) -> Tensor:
+    """A conditional run's images of the same z under class ``to_class``: (N, *shape)."""
+    if not run.n_classes:
+        raise GanforgeError("--to-class: this run is not conditional (model.conditional=false)")
+    if not 0 <= to_class < run.n_classes:
+        raise GanforgeError(f"--to-class {to_class}: choose a class in 0..{run.n_classes - 1}")
+    device = next(run.G.parameters()).device
+    y = torch.full((len(z),), to_class, device=device)
+    return run.data.decode(run.G(z.to(device), y).float().cpu())
