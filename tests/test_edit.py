@@ -16,9 +16,9 @@ from ganforge.metrics.evaluators import judge
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out = {}
-    for name, extra in (("plain", []), ("cond", ["model.conditional=true", "model.g_cond=cbn"])):
+    for name, extra in (("plain", ["train.steps=150"]), ("cond", ["train.steps=10", "model.conditional=true"])):
         d = tmp_path_factory.mktemp(name)
-        api.train(load_config("digits", TINY_IMAGES + ["train.steps=150", "doctor.enabled=false", "eval.n_samples=20",
+        api.train(load_config("digits", TINY_IMAGES + [ "doctor.enabled=false", "eval.n_samples=20",
                                                        "model.g_width=8", "model.d_width=8", *extra]), d)
         out[name] = (d, api.load_run(d))
     return out
