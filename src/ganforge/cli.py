@@ -15,15 +15,19 @@ import warnings
 from importlib import import_module
 from typing import Optional, Sequence
 
+from ._version import __version__
 from .config import preset_names
 from .errors import GanforgeError, GanforgeWarning, TrainingDiverged
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ganforge", description="Train, sample and evaluate GANs.")
+    p.add_argument("--version", action="version", version=f"ganforge {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train a GAN", description="Train a GAN. Settings: key=value overrides.")
+    t = sub.add_parser("train", help="train a GAN", description="Train a GAN. Settings: key=value overrides.",
+                       epilog="`ganforge presets` lists the presets and what each trains; `ganforge keys [SECTION]` "
+                              "lists every config key with its type, default and meaning.")
     t.add_argument("--preset", help=f"a shipped preset ({', '.join(preset_names())}) or a .yaml path")
     t.add_argument("--out", help="run directory (default: a new runs/NNN-NAME)")
     t.add_argument("--resume", metavar="RUN", help="continue RUN from its newest checkpoint")
@@ -38,8 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--class", dest="label", type=int, help="draw every sample from this class (conditional runs)")
 
-    e = sub.add_parser("evaluate", help="measure a trained run's samples")
-    e.add_argument("run", metavar="RUN")
+    e = sub.add_parser("evaluate", help="measure a trained run's samples, or samples from another program")
+    e.add_argument("run", metavar="RUN", nargs="?", help="a run directory (or use --samples)")
+    e.add_argument("--samples", metavar="FILE", help="samples made by any program: .npz, .npy or a folder of PNGs")
+    e.add_argument("--data", metavar="NAME", help="with --samples: the real data's data.name (digits, ring8, ...)")
+    e.add_argument("--data-path", metavar="PATH", help="with --samples: the real data's data.path "
+                                                       "(alone: a folder of images)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--n", type=int, help="number of samples (default: eval.n_samples)")
     e.add_argument("--seed", type=int, help="sampling seed (default: eval.seed)")
@@ -64,7 +72,21 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("run", metavar="RUN")
     r.add_argument("--out", help="output .html (default: RUN/report.html)")
 
-    sub.add_parser("presets", help="list the shipped presets")
+    x = sub.add_parser("export", help="export G as ONNX, TorchScript or safetensors, with provenance")
+    x.add_argument("run", metavar="RUN")
+    x.add_argument("--format", required=True, help="onnx, torchscript or safetensors")
+    x.add_argument("--out", required=True, help="output file")
+    x.add_argument("--ema", action="store_true", help="export G's EMA weights (the run must have kept them)")
+    x.add_argument("--truncation", type=float, metavar="PSI",
+                   help="truncation psi in [0, 1], for generators that support it (style-based)")
+
+    c = sub.add_parser("card", help="write the run's model card (Markdown, YAML front matter)")
+    c.add_argument("run", metavar="RUN")
+    c.add_argument("--out", help="output .md (default: RUN/MODEL_CARD.md)")
+
+    sub.add_parser("presets", help="list the shipped presets, each with what it trains")
+    k = sub.add_parser("keys", help="list every config key with its type, default and meaning")
+    k.add_argument("section", nargs="?", metavar="SECTION", help="one section (data, model, train, ...)")
     return p
 
 

@@ -1,28 +1,10 @@
-"""What several command handlers share: reading a run, checking --class, printing metrics."""
+"""What several command handlers share: printing metrics."""
 
 from __future__ import annotations
 
-from typing import Optional
-
-from ..errors import GanforgeError
-
-
-def load(run: str):
-    from ..api import load_run
-    from ..rundir import existing_run
-
-    return load_run(existing_run(run))
-
-
-def check_label(run, label: Optional[int]) -> None:
-    if label is not None:
-        if not run.n_classes:
-            raise GanforgeError(f"--class {label}: this run is not conditional (model.conditional=false)")
-        if not 0 <= label < run.n_classes:
-            raise GanforgeError(f"--class {label}: choose a class in 0..{run.n_classes - 1}")
-
 
 def metrics_line(m: dict) -> str:
+    """A run's or a samples file's metrics as one or a few lines of text."""
     if "hq" in m:
         return f"modes {m['modes']}/{m['n_modes']}  hq {100 * m['hq']:.1f} %  rev_kl {m['rev_kl']:.4f}  (n={m['n']})"
     if "fid" in m:

@@ -6,14 +6,15 @@ import json
 
 
 def run(args) -> int:
-    from ..diagnostics.doctor import diagnose, format_diagnosis
-    from ..rundir import existing_run
+    from ..api import load
+    from ..diagnostics.doctor import format_diagnosis
 
-    d = diagnose(existing_run(args.run))
+    d = load(args.run).doctor()
     if args.json:
         print(json.dumps({"run": d.run, "last_step": d.last_step,
                           "phases": [{"phase": n, "first_step": a, "last_step": b} for n, a, b in d.phases],
-                          "events": d.events, "open_at_end": d.open_at_end, "final": d.final}))
+                          "events": d.events, "open_at_end": d.open_at_end, "final": d.final,
+                          "verdict": d.verdict}))
     else:
         print(format_diagnosis(d))
     return 0

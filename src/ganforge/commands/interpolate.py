@@ -5,19 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import GanforgeError
-from .common import check_label, load
 
 
 def run(args) -> int:
+    from ..api import load
     from ..io import image_grid
 
     if args.steps < 2 or args.rows < 1:
         raise GanforgeError("--steps must be >= 2 and --rows >= 1")
     run = load(args.run)
-    if len(run.data.shape) != 3:
+    if len(run.shape) != 3:
         raise GanforgeError(f"{args.run}: interpolate draws image strips; this run generates points")
-    check_label(run, args.label)
     x = run.interpolate(args.rows, args.steps, args.seed, args.label)  # (rows * steps, C, H, W)
-    image_grid(x, Path(args.out), nrow=args.steps, meta=run.meta(args.run))
+    image_grid(x, Path(args.out), nrow=args.steps, meta=run.meta())
     print(f"wrote {args.rows} interpolation paths of {args.steps} images to {args.out}")
     return 0

@@ -1,11 +1,11 @@
-"""``ganforge presets``: the shipped presets."""
+"""``ganforge presets``: each shipped preset, what it is for (its file's own comment) and what it trains."""
 
 from __future__ import annotations
 
-from ..config import preset_names
-
 
 def run(args) -> int:
-    for name in preset_names():
-        print(name)
+    from ..discover import presets
+
+    for p in presets():
+        print(f"{p.name}\n    {p.description}\n    trains: {p.trains}")
     return 0

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 
 def run(args) -> int:
-    from ..report.html import write_report
-    from ..rundir import existing_run
+    from ..api import load
 
-    path = write_report(existing_run(args.run), Path(args.out) if args.out else None)
-    print(f"wrote {path}")
+    print(f"wrote {load(args.run).report(args.out)}")
     return 0

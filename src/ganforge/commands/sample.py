@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import GanforgeError
-from .common import check_label, load
 
 
 def run(args) -> int:
     import numpy as np
+
+    from ..api import load
 
     out = Path(args.out)
     is_dir = args.out.endswith(("/", "\\")) or out.is_dir()
@@ -18,22 +19,21 @@ def run(args) -> int:
     if args.n < 1:
         raise GanforgeError(f"--n {args.n}: must be >= 1")
     run = load(args.run)
-    check_label(run, args.label)
-    images = len(run.data.shape) == 3
+    images = len(run.shape) == 3
     if (is_dir or out.suffix == ".png") and not images:
         raise GanforgeError(f"--out {args.out}: PNG output is for image runs; use .npy or .csv")
     if out.suffix == ".csv" and images:
         raise GanforgeError(f"--out {args.out}: CSV output is for points; use GRID.png, DIR/ or .npy")
-    x = run.generate(args.n, args.seed, args.label)
+    x = run.sample(args.n, args.seed, args.label)
     if not is_dir:
         out.parent.mkdir(parents=True, exist_ok=True)
     if is_dir or out.suffix == ".png":
         from ..io import image_files, image_grid
 
         if is_dir:
-            image_files(x, out, run.meta(args.run))
+            image_files(x, out, run.meta())
         else:
-            image_grid(x, out, meta=run.meta(args.run))
+            image_grid(x, out, meta=run.meta())
     elif out.suffix == ".npy":
         np.save(out, x.numpy() if images else x.flatten(1).numpy())
     else:
