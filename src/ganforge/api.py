@@ -33,6 +33,7 @@ from .diagnostics.doctor import Diagnosis, diagnose
 from .errors import GanforgeError
 from .evaluation import generate, interpolate, sample_metrics
 from .io import synthetic_meta
+from .metrics.fetch import fetch_inception_weights
 from .priors import Prior
 from .report.samples import SamplePlots
 from .rundir import existing_run, new_run_dir
@@ -218,11 +219,12 @@ class Run:
         return synthetic_meta(self.path.resolve().name, self.step)
 
     def evaluate(self, n: Optional[int] = None, seed: Optional[int] = None, inception_weights: Optional[str] = None,
-                 plot: Optional[PathLike] = None) -> Evaluation:
+                 plot: Optional[PathLike] = None, inception: bool = False) -> Evaluation:
         """Measure ``n`` samples (default ``eval.n_samples``) drawn with ``seed`` (default
         ``eval.seed``) against the run's data, by the evaluator its data names; a conditional
         run is asked for every class equally often. ``inception_weights``: FID/KID in
-        Inception-v3's space from that local file (images). ``plot``: a scatter plot (2D)."""
+        Inception-v3's space from that local file (images); ``inception``: fetch torch-fidelity's
+        weights once into the cache for that (or ``eval.inception``). ``plot``: a scatter plot (2D)."""
         g = self._generator()
         cfg, data = g.cfg, g.data
         n = cfg.eval.n_samples if n is None else n
@@ -230,8 +232,10 @@ class Run:
         if n < 1:
             raise GanforgeError(f"--n {n}: must be >= 1")
         weights = inception_weights or cfg.eval.inception_weights
-        if weights and len(data.shape) != 3:
-            raise GanforgeError("--inception-weights: Inception FID/KID is for image runs; this run generates points")
+        if (weights or inception) and len(data.shape) != 3:
+            raise GanforgeError("--inception: Inception FID/KID is for image runs; this run generates points")
+        if not weights and (inception or cfg.eval.inception):
+            weights = str(fetch_inception_weights())  # the one opt-in download
         if plot is not None and math.prod(data.shape) != 2:
             raise GanforgeError("--plot: scatter plots are for 2D data")
         labels = None
@@ -312,6 +316,8 @@ def train(preset: Union[str, Config, None] = None, overrides: Overrides = (), ou
     if resume is not None and out is not None:
         raise GanforgeError("--resume continues a run in place; it takes no --preset or --out")
     cfg = resolve_config(preset, overrides, resume)
+    if cfg.eval.inception and not cfg.eval.inception_weights:  # opt-in: fetch once, then name the file
+        cfg = load_config(base=to_dict(cfg), overrides=[f"eval.inception_weights={fetch_inception_weights()}"])
     data = build_data(cfg) if data is None else data  # reads and checks the data before anything is written
     check_compatible(cfg, data.shape)
     with distributed.session(cfg.train.device, cfg.train.dist_backend) as d:

@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--inception-weights", metavar="PATH",
                    help="images: FID/KID in Inception-v3's space from this local weights file "
                         "(default: eval.inception_weights; never downloaded)")
+    e.add_argument("--inception", action="store_true",
+                   help="images: fetch torch-fidelity's Inception-v3 weights once into $GANFORGE_CACHE (checked "
+                        "against their published hash) and measure FID/KID with them")
 
     i = sub.add_parser("interpolate", help="a strip of images along paths between random latents")
     i.add_argument("run", metavar="RUN")

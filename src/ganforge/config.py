@@ -138,6 +138,7 @@ class EvalConfig:
     # images: a local Inception-v3 weights file (torch-fidelity's pt_inception-2015-12-05-*.pth)
     # for FID/KID in Inception's space; never downloaded. Unset: a classifier's feature space.
     inception_weights: Optional[str] = None
+    inception: bool = False  # images: fetch torch-fidelity's Inception-v3 weights once (opt-in download) for FID/KID
 
 
 @dataclass(frozen=True)

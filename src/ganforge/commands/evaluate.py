@@ -13,8 +13,8 @@ def run(args) -> int:
     from ..api import evaluate_samples, load
 
     if args.samples:
-        if args.run or args.plot or args.inception_weights:
-            raise GanforgeError("--samples measures a file of samples: give no RUN, --plot or --inception-weights")
+        if args.run or args.plot or args.inception_weights or args.inception:
+            raise GanforgeError("--samples measures a file of samples: give no RUN, --plot or --inception*")
         if not (args.data or args.data_path):
             raise GanforgeError("--samples: name the real data with --data NAME or --data-path PATH")
         ev = evaluate_samples(args.samples, args.data, args.data_path, seed=args.seed or 0, n=args.n)
@@ -23,7 +23,7 @@ def run(args) -> int:
             raise GanforgeError("evaluate: give a RUN directory, or --samples FILE with --data NAME")
         if args.data or args.data_path:
             raise GanforgeError("--data and --data-path go with --samples; a run measures against its own data")
-        ev = load(args.run).evaluate(args.n, args.seed, args.inception_weights, args.plot)
+        ev = load(args.run).evaluate(args.n, args.seed, args.inception_weights, args.plot, args.inception)
     if args.json:
         print(json.dumps(ev.to_dict()))
     else:
