@@ -87,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("run", metavar="RUN")
     c.add_argument("--out", help="output .md (default: RUN/MODEL_CARD.md)")
 
+    b = sub.add_parser("board", help="a local web page listing a folder's runs, refreshed while they train")
+    b.add_argument("runs_dir", nargs="?", default="runs", metavar="RUNS_DIR", help="default: runs")
+    b.add_argument("--port", type=int, default=8765)
+    b.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1: this machine only")
+
     sub.add_parser("presets", help="list the shipped presets, each with what it trains")
     k = sub.add_parser("keys", help="list every config key with its type, default and meaning")
     k.add_argument("section", nargs="?", metavar="SECTION", help="one section (data, model, train, ...)")
