@@ -43,7 +43,7 @@ def main() -> None:
     run_dir = Path(a.run) if a.run else Path(tempfile.mkdtemp()) / "digits"
     if not a.run:
         run_dir.mkdir(parents=True)
-        api.train(load_config("digits", ["train.progress=false", f"train.threads={a.threads}"]), run_dir)
+        api.train(load_config("digits", ["train.progress=false", f"train.threads={a.threads}"]), out=run_dir)
     run = api.load_run(run_dir)
     images, labels = run.data.holdout
     x, y = images[: a.n].float() / 255, labels[: a.n]  # (n, 1, R, R) in [0, 1], true classes

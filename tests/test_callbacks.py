@@ -32,7 +32,7 @@ def test_a_callback_sees_every_step_adds_measurements_records_and_events(tmp_pat
     cfg = load_config("grid25", tiny + ["train.steps=30"])
     cb = Counter()
     (tmp_path / "r").mkdir()
-    api.train(cfg, tmp_path / "r", callbacks=[cb])
+    api.train(cfg, out=tmp_path / "r", callbacks=[cb])
     assert cb.started == 1 and cb.steps == list(range(1, 31))
     recs = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in recs if "loss_d" in r]
@@ -48,7 +48,7 @@ def test_api_train_adds_sample_plots_and_the_loop_alone_does_not(tmp_path, tiny)
     cfg = load_config("grid25", tiny + ["train.steps=10"])
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    api.train(cfg, tmp_path / "a")
+    api.train(cfg, out=tmp_path / "a")
     loop_train(cfg, tmp_path / "b")
     assert (tmp_path / "a" / "samples" / "step-0000010.png").exists()
     assert not (tmp_path / "b" / "samples").exists()

@@ -19,7 +19,7 @@ def runs(tmp_path_factory):
     for name, extra in (("plain", ["train.steps=150"]), ("cond", ["train.steps=10", "model.conditional=true"])):
         d = tmp_path_factory.mktemp(name)
         api.train(load_config("digits", TINY_IMAGES + [ "doctor.enabled=false", "eval.n_samples=20",
-                                                       "model.g_width=8", "model.d_width=8", *extra]), d)
+                                                       "model.g_width=8", "model.d_width=8", *extra]), out=d)
         out[name] = (d, api.load_run(d))
     return out
 

@@ -16,7 +16,7 @@ from ganforge.errors import GanforgeError
 def run_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("e")
     api.train(load_config("digits", TINY_IMAGES + ["train.steps=60", "doctor.enabled=false", "eval.n_samples=20",
-                                                   "model.g_width=8"]), d)
+                                                   "model.g_width=8"]), out=d)
     return d
 
 

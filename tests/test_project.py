@@ -13,7 +13,7 @@ from ganforge.errors import GanforgeError
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("d")
-    api.train(load_config("digits", TINY_IMAGES + ["train.steps=30", "doctor.enabled=false", "eval.n_samples=20"]), d)
+    api.train(load_config("digits", TINY_IMAGES + ["train.steps=30", "doctor.enabled=false", "eval.n_samples=20"]), out=d)
     return api.load_run(d)
 
 
@@ -30,7 +30,7 @@ def test_an_image_g_made_is_reconstructed_almost_exactly(digits_run):
 
 
 def test_points_project_too_and_a_uniform_prior_stays_in_its_box(tmp_path):
-    api.train(load_config("grid25", TINY + ["train.steps=20", "doctor.enabled=false", "model.prior=uniform"]), tmp_path)
+    api.train(load_config("grid25", TINY + ["train.steps=20", "doctor.enabled=false", "model.prior=uniform"]), out=tmp_path)
     run = api.load_run(tmp_path)
     x = run.generate(2, seed=3)[:, :, None, None]  # points are not images: refused
     with pytest.raises(GanforgeError, match="shape"):

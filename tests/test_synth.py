@@ -22,14 +22,14 @@ def cond_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("cond")
     cfg = load_config("digits", TINY_IMAGES + ["train.steps=20", "model.conditional=true", "doctor.enabled=false",
                                                "eval.n_samples=20"])
-    api.train(cfg, d)
+    api.train(cfg, out=d)
     return d, api.load_run(d)
 
 
 @pytest.fixture(scope="module")
 def points_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("pts")
-    api.train(load_config("ring8", TINY + ["train.steps=20", "doctor.enabled=false"]), d)
+    api.train(load_config("ring8", TINY + ["train.steps=20", "doctor.enabled=false"]), out=d)
     return d, api.load_run(d)
 
 

@@ -1,49 +1,60 @@
 """The public Python API; the command line calls it, so both take one code path.
 
     import ganforge
-    result = ganforge.train(ganforge.load_config("digits", ["train.steps=500"]), "runs/x")
+    run = ganforge.train(preset="digits", overrides={"train.steps": 500}, out="runs/x")
+    x = run.sample(64, seed=0)                 # (64, C, H, W) in data space
+    print(run.evaluate().fid, run.doctor().verdict)
+    run = ganforge.load("runs/x")              # any run directory
+    g = ganforge.load_generator("g.safetensors")   # an exported generator, without its run
 
-Below the API, nothing parses arguments or prints.
+Public: :func:`train`, :func:`resolve_config`, :func:`load`, :func:`load_generator`,
+:func:`evaluate_samples`, :class:`Run`, :class:`Evaluation`. ``load_run``, ``TrainedRun`` and
+``callbacks_for`` are the internal layer that the command line's handlers and the
+applications share. Below the API, nothing parses arguments or prints.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
+import torch
+import yaml
 from torch import Tensor, nn
 
-from .build import build_data, build_models, n_classes
-from .config import Config, load_config
-from .data.base import DataSource
+from .apps.export import ExportResult, ExportedGenerator, export_generator, read_export
+from .build import build_data, build_models, check_compatible, check_names, n_classes
+from .config import Config, load_config, to_dict
+from .data.base import DataSource, KnownModes
+from .diagnostics.doctor import Diagnosis, diagnose
 from .diagnostics.settings import review_settings
-from .errors import GanforgeWarning
-from .evaluation import generate, interpolate
+from .errors import GanforgeError, GanforgeWarning
+from .evaluation import generate, interpolate, sample_metrics
 from .io import synthetic_meta
+from .metrics.fetch import fetch_inception_weights
 from .priors import Prior
 from .report.samples import SamplePlots
-from .train.checkpoint import load_checkpoint
+from .rundir import existing_run, new_run_dir
+from .train import distributed
 from .train.callbacks import Callback, default_callbacks
+from .train.checkpoint import list_checkpoints, load_checkpoint
 from .train.loop import RunResult
 from .train.loop import train as _train_loop
+
+Overrides = Union[Mapping[str, Any], Sequence[str]]
+PathLike = Union[str, Path]
+
+
+# ----------------------------------------------------------------------------- the internal layer
 
 
 def callbacks_for(cfg: Config, extra: Sequence[Callback] = ()) -> list[Callback]:
     """A run's callbacks: the doctor, evaluation, sample plots, then ``extra`` (an application's own)."""
     return default_callbacks(cfg) + [SamplePlots(), *extra]
-
-
-def train(cfg: Config, run_dir: Path | str, resume: bool = False, sinks: Sequence = (), data=None,
-          callbacks: Optional[Sequence[Callback]] = None) -> RunResult:
-    """Train ``cfg`` in ``run_dir`` (which must exist), or continue it from its newest checkpoint
-    with ``resume=True``. ``callbacks`` are added to the standard ones (:func:`callbacks_for`).
-    Returns the final step, metrics and wall time. Settings far outside what works are warned
-    about first (:func:`~ganforge.diagnostics.settings.review_settings`)."""
-    for finding in review_settings(cfg):
-        warnings.warn(finding.line(), GanforgeWarning, stacklevel=2)
-    return _train_loop(cfg, Path(run_dir), resume, sinks, data, callbacks_for(cfg, callbacks or ()))
 
 
 @dataclass
@@ -56,6 +67,8 @@ class TrainedRun:
     data: DataSource
     step: int
     n_classes: int
+    ckpt_path: Optional[Path] = None  # the checkpoint the weights came from
+    ema: bool = False  # whether G holds the EMA weights
 
     def generate(self, n: int, seed: int, label=None) -> Tensor:
         """``n`` samples (n, *shape) in data space; ``label``: an int, a tensor (n,), or None (drawn)."""
@@ -70,16 +83,288 @@ class TrainedRun:
         return synthetic_meta(Path(run_dir).resolve().name, self.step)
 
 
-def load_run(run_dir: Path | str, device: str = "cpu", step: Optional[int] = None) -> TrainedRun:
+def load_run(run_dir: PathLike, device: str = "cpu", step: Optional[int] = None,
+             ema: Optional[bool] = None) -> TrainedRun:
     """The generator of ``run_dir``'s newest checkpoint (or the one at ``step``), with its data
-    source and the normalisation it was trained with."""
+    source and the normalisation it was trained with. ``ema``: None takes G_ema when the run
+    kept one, else G; True requires G_ema; False takes G."""
     ckpt = load_checkpoint(Path(run_dir), step, map_location=device)
     cfg = load_config(base=ckpt["config"])
     data = build_data(cfg)
     data.loc, data.scale = ckpt["data_norm"]["loc"], ckpt["data_norm"]["scale"]  # as trained
     classes = n_classes(cfg, data)
     G, _ = build_models(cfg, data.shape, classes)
-    ema = ckpt.get("G_ema")
-    G.load_state_dict(ema["model"] if ema is not None else ckpt["G"])
+    state = ckpt.get("G_ema")
+    if ema and state is None:
+        raise GanforgeError(f"{run_dir}: --ema: this run kept no EMA of G (train.ema_beta=0); leave --ema out")
+    use_ema = state is not None and ema is not False
+    G.load_state_dict(state["model"] if use_ema else ckpt["G"])
     prior = Prior(cfg.model.prior, cfg.model.z_dim)
-    return TrainedRun(cfg, G.to(device).eval(), prior, data, int(ckpt["step"]), classes)
+    path = dict(list_checkpoints(Path(run_dir))).get(int(ckpt["step"]))
+    return TrainedRun(cfg, G.to(device).eval(), prior, data, int(ckpt["step"]), classes, path, use_ema)
+
+
+def _as_overrides(overrides: Overrides) -> list[str]:
+    """``{"train.steps": 500}`` or ``["train.steps=500"]`` -> ``["train.steps=500"]``."""
+    if isinstance(overrides, Mapping):
+        return [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in overrides.items()]
+    if isinstance(overrides, (str, bytes)):
+        raise GanforgeError(f"overrides={overrides!r}: give a dict or a list of key=value strings")
+    return list(overrides)
+
+
+def _label_ok(classes: int, label: Optional[int]) -> None:
+    if label is not None:
+        if not classes:
+            raise GanforgeError(f"--class {label}: this run is not conditional (model.conditional=false)")
+        if not 0 <= label < classes:
+            raise GanforgeError(f"--class {label}: choose a class in 0..{classes - 1}")
+
+
+# ----------------------------------------------------------------------------- evaluation results
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics of generated samples and their provenance. A metric reads as an attribute:
+    ``ev.fid``, ``ev.modes``; :meth:`to_dict` gives the JSON the CLI prints."""
+
+    run: str  # the run directory, or the samples file measured
+    step: Optional[int]  # the checkpoint's step (None for samples from another program)
+    data: str  # data.name of the real data
+    seed: int
+    metrics: dict = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        metrics = self.__dict__.get("metrics", {})
+        if name in metrics:
+            return metrics[name]
+        raise AttributeError(f"no metric '{name}'; this evaluation has: {', '.join(sorted(metrics))}")
+
+    @property
+    def provenance(self) -> dict:
+        """Feature space in words, ``n_real``, ``n_fake``, ``seed`` (empty for the exact 2D metrics)."""
+        return self.metrics.get("provenance", {})
+
+    def to_dict(self) -> dict:
+        """One JSON-safe dict: run, step, data, seed and every metric (infinities become None)."""
+        out = {"run": self.run, "step": self.step, "data": self.data, "seed": self.seed, **self.metrics}
+        return {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in out.items()}
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+class Run:
+    """A run directory: what :func:`train` returns and :func:`load` opens.
+
+    It samples, evaluates, diagnoses, reports, exports and describes the run (model card).
+    The generator is read from the newest checkpoint when first needed (G_ema if kept).
+    """
+
+    def __init__(self, path: PathLike, result: Optional[RunResult] = None, main: bool = True, device: str = "cpu"):
+        self.path = existing_run(str(path)) if result is None else Path(path)
+        self.result = result  # step, final metrics and wall time, when this Run was just trained
+        self.main = main  # False on every torchrun rank but 0
+        self.device = device
+        self._trained: Optional[TrainedRun] = None
+
+    def __repr__(self) -> str:
+        return f"Run('{self.path}')"
+
+    @property
+    def config(self) -> Config:
+        """The run's resolved config (its ``config.yaml``)."""
+        return load_config(base=yaml.safe_load((self.path / "config.yaml").read_text()))
+
+    @property
+    def step(self) -> int:
+        """The step of the newest checkpoint (0 when there is none yet)."""
+        found = list_checkpoints(self.path)
+        return found[-1][0] if found else 0
+
+    def _generator(self) -> TrainedRun:
+        if self._trained is None or self._trained.step != self.step:
+            self._trained = load_run(self.path, self.device)
+        return self._trained
+
+    @property
+    def shape(self) -> tuple:
+        """One sample's shape: (d,) for points, (C, H, W) for images."""
+        return tuple(self._generator().data.shape)
+
+    @property
+    def n_classes(self) -> int:
+        """Classes G is conditioned on; 0 for an unconditional run."""
+        return self._generator().n_classes
+
+    def sample(self, n: int, seed: int = 0, label: Optional[int] = None) -> Tensor:
+        """``n`` samples (n, *shape) in data space: points as trained, images in [0, 1].
+        The same seed gives the same samples. ``label``: the class of every sample
+        (conditional runs); None draws classes uniformly."""
+        if n < 1:
+            raise GanforgeError(f"--n {n}: must be >= 1")
+        g = self._generator()
+        _label_ok(g.n_classes, label)
+        return g.generate(n, seed, label)
+
+    def interpolate(self, rows: int = 4, steps: int = 10, seed: int = 0, label: Optional[int] = None) -> Tensor:
+        """``rows`` latent paths of ``steps`` samples each, (rows * steps, *shape), in data space."""
+        if steps < 2 or rows < 1:
+            raise GanforgeError("--steps must be >= 2 and --rows >= 1")
+        g = self._generator()
+        _label_ok(g.n_classes, label)
+        return g.interpolate(rows, steps, seed, label)
+
+    def meta(self) -> dict:
+        """Provenance of what this run generates (PNG text chunks): synthetic, run and step."""
+        return synthetic_meta(self.path.resolve().name, self.step)
+
+    def evaluate(self, n: Optional[int] = None, seed: Optional[int] = None, inception_weights: Optional[str] = None,
+                 plot: Optional[PathLike] = None, inception: bool = False) -> Evaluation:
+        """Measure ``n`` samples (default ``eval.n_samples``) drawn with ``seed`` (default
+        ``eval.seed``) against the run's data, by the evaluator its data names; a conditional
+        run is asked for every class equally often. ``inception_weights``: FID/KID in
+        Inception-v3's space from that local file (images); ``inception``: fetch torch-fidelity's
+        weights once into the cache for that (or ``eval.inception``). ``plot``: a scatter plot (2D)."""
+        g = self._generator()
+        cfg, data = g.cfg, g.data
+        n = cfg.eval.n_samples if n is None else n
+        seed = cfg.eval.seed if seed is None else seed
+        if n < 1:
+            raise GanforgeError(f"--n {n}: must be >= 1")
+        weights = inception_weights or cfg.eval.inception_weights
+        if (weights or inception) and len(data.shape) != 3:
+            raise GanforgeError("--inception: Inception FID/KID is for image runs; this run generates points")
+        if not weights and (inception or cfg.eval.inception):
+            weights = str(fetch_inception_weights())  # the one opt-in download
+        if plot is not None and math.prod(data.shape) != 2:
+            raise GanforgeError("--plot: scatter plots are for 2D data")
+        labels = None
+        stacked = data.evaluator == "digits" and data.shape[0] == 3  # classes are digit triples
+        if g.n_classes and not stacked:
+            labels = torch.arange(n) % g.n_classes  # every class equally often
+        x = g.generate(n, seed, labels)
+        metrics = sample_metrics(x, data, seed, labels, inception_weights=weights)
+        if plot is not None:
+            from .report.plots import scatter
+
+            centers = data.centers if isinstance(data, KnownModes) else None
+            scatter(data.reference(n, seed), x, Path(plot), f"{self.path.name} step {g.step}", centers)
+        return Evaluation(str(self.path), g.step, cfg.data.name, seed, metrics)
+
+    def doctor(self) -> Diagnosis:
+        """The doctor's diagnosis: phases, events with evidence and remedies, ``verdict``."""
+        return diagnose(self.path)
+
+    def report(self, out: Optional[PathLike] = None) -> Path:
+        """Write the self-contained HTML report (default ``RUN/report.html``); its path."""
+        from .report.html import write_report
+
+        return write_report(self.path, Path(out) if out else None)
+
+    def export(self, format: str, out: PathLike, ema: bool = False, truncation: Optional[float] = None) -> ExportResult:
+        """Write G as ``onnx``, ``torchscript`` or ``safetensors`` to ``out``, with its
+        provenance, and check the file against PyTorch on fixed noise (``max_abs_diff``).
+        ``ema``: the EMA weights (the run must have kept them). ``truncation``: psi in [0, 1],
+        for generators that support it."""
+        g = load_run(self.path, self.device, ema=ema)
+        return export_generator(g, self.path, format, Path(out), truncation)
+
+    def card(self, out: Optional[PathLike] = None) -> Path:
+        """Write the model card (Markdown with YAML front matter; default ``RUN/MODEL_CARD.md``)."""
+        from .apps.card import write_card
+
+        try:
+            diagnosis: Optional[Diagnosis] = self.doctor()
+        except GanforgeError:  # no metrics.jsonl yet: the card says so
+            diagnosis = None
+        return write_card(self.path, self._generator(), diagnosis, Path(out) if out else None)
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def resolve_config(preset: Union[str, Config, None] = None, overrides: Overrides = (),
+                   resume: Optional[PathLike] = None) -> Config:
+    """The config a run would train with: a preset's name or YAML path (or a Config), or the
+    stored config of the run ``resume``, then ``overrides``; every name checked."""
+    ov = _as_overrides(overrides)
+    if resume is not None:
+        if preset is not None:
+            raise GanforgeError("--resume continues a run in place; it takes no --preset or --out")
+        run_dir = existing_run(str(resume))
+        cfg = load_config(base=yaml.safe_load((run_dir / "config.yaml").read_text()), overrides=ov)
+    elif isinstance(preset, Config):
+        cfg = load_config(base=to_dict(preset), overrides=ov)
+    else:
+        cfg = load_config(preset, ov)
+    check_names(cfg)
+    return cfg
+
+
+def train(preset: Union[str, Config, None] = None, overrides: Overrides = (), out: Optional[PathLike] = None, *,
+          resume: Optional[PathLike] = None, sinks: Sequence = (), callbacks: Sequence[Callback] = (),
+          data: Optional[DataSource] = None) -> Run:
+    """Train a GAN and return its :class:`Run`.
+
+    ``preset``: a shipped preset's name, a YAML path or a :class:`Config` (default: ``digits``);
+    ``overrides``: ``{"train.steps": 500}`` or ``["train.steps=500"]``; ``out``: the run
+    directory (default a new ``runs/NNN-NAME``; an existing run is never written over).
+    ``resume``: continue that run from its newest checkpoint instead (with ``overrides``, e.g. a
+    higher ``train.steps``). ``sinks`` receive every record (e.g. a progress bar; none by
+    default: the library prints nothing); ``callbacks`` join the doctor and evaluation.
+    Under torchrun every process calls this; rank 0 writes the run directory."""
+    if resume is not None and out is not None:
+        raise GanforgeError("--resume continues a run in place; it takes no --preset or --out")
+    cfg = resolve_config(preset, overrides, resume)
+    for finding in review_settings(cfg):  # settings far outside what works: warned before anything runs
+        warnings.warn(finding.line(), GanforgeWarning, stacklevel=2)
+    if cfg.eval.inception and not cfg.eval.inception_weights:  # opt-in: fetch once, then name the file
+        cfg = load_config(base=to_dict(cfg), overrides=[f"eval.inception_weights={fetch_inception_weights()}"])
+    data = build_data(cfg) if data is None else data  # reads and checks the data before anything is written
+    check_compatible(cfg, data.shape)
+    with distributed.session(cfg.train.device, cfg.train.dist_backend) as d:
+        if resume is not None:
+            run_dir = existing_run(str(resume))
+        else:
+            name = Path(preset).stem if isinstance(preset, str) else cfg.data.name
+            run_dir = distributed.on_main(lambda: new_run_dir(None if out is None else str(out), name), d)
+        result = _train_loop(cfg, run_dir, resume is not None, sinks, data, callbacks_for(cfg, callbacks))
+    return Run(run_dir, result=result, main=d.main)
+
+
+def load(run_dir: PathLike, device: str = "cpu") -> Run:
+    """Open a run directory (finished, stopped or still training)."""
+    return Run(run_dir, device=device)
+
+
+def load_generator(path: PathLike, device: str = "cpu") -> ExportedGenerator:
+    """A generator exported with ``format="safetensors"``, without its run directory; its
+    ``sample(n, seed, label)`` matches the run's sampling. The file's integrity is checked."""
+    return read_export(Path(path), device)
+
+
+def evaluate_samples(samples: PathLike, data: Optional[str] = None, data_path: Optional[str] = None,
+                     seed: int = 0, n: Optional[int] = None) -> Evaluation:
+    """Measure samples made by any program (an ``.npy``/``.npz`` array or a folder of PNGs)
+    against a dataset (``data``: a ``data.name``; ``data_path``: its ``data.path``, alone it
+    means a folder of images), with the same metrics and provenance as a run's."""
+    from .apps.samples import read_samples, samples_config
+
+    x = read_samples(Path(samples))
+    if n is not None:
+        if n < 1 or n > len(x):
+            raise GanforgeError(f"--n {n}: choose 1..{len(x)} (the samples file holds {len(x)})")
+        x = x[:n]
+    cfg = samples_config(x, data, data_path)
+    source = build_data(cfg)
+    if tuple(source.shape) != tuple(x.shape[1:]):
+        raise GanforgeError(f"{samples}: samples of shape {tuple(x.shape[1:])} do not match the data's "
+                            f"{tuple(source.shape)}")
+    metrics = sample_metrics(x, source, seed)
+    return Evaluation(str(samples), None, cfg.data.name, seed, metrics)
+
+
+__all__ = ["Evaluation", "ExportResult", "ExportedGenerator", "Run", "evaluate_samples", "load", "load_generator",
+           "resolve_config", "train"]

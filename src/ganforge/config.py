@@ -43,11 +43,11 @@ class DataConfig:
 class ModelConfig:
     name: str = "mlp"  # a model registry key
     prior: str = "normal"  # p(z): normal (N(0, I)) or uniform (U[-1, 1]^z_dim)
-    z_dim: int = 16
-    g_width: int = 128
-    g_depth: int = 3  # hidden layers
-    d_width: int = 128
-    d_depth: int = 3
+    z_dim: int = 16  # size of the noise z
+    g_width: int = 128  # G's width: mlp hidden units; dcgan channels next to the image (x2 per halving, up to 8x)
+    g_depth: int = 3  # mlp: G's hidden layers
+    d_width: int = 128  # D's width, as g_width
+    d_depth: int = 3  # mlp: D's hidden layers
     pac: int = 1  # PacGAN packing (Lin et al. 2018): D judges pac samples at once
     conditional: bool = False  # condition G and D on the dataset's class labels
     d_norm: str = "none"  # D's normalisation: none, batch, spectral, instance or layer, as the model offers
@@ -74,8 +74,8 @@ class PenaltyConfig:
     ``weight * interval`` so that its average strength is unchanged.
     """
 
-    weight: float = 0.0
-    interval: int = 1
+    weight: float = 0.0  # gain of the penalty in its player's loss; 0 = off
+    interval: int = 1  # apply it every N updates of its player (lazy, gain weight x N)
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,11 @@ class AugmentConfig:
 @dataclass(frozen=True)
 class OptimConfig:
     name: str = "adam"  # adam or sgd
-    g_lr: float = 2e-4
-    d_lr: float = 2e-4
-    g_betas: Tuple[float, float] = (0.5, 0.99)  # adam
-    d_betas: Tuple[float, float] = (0.5, 0.99)  # adam
-    momentum: float = 0.9  # sgd
+    g_lr: float = 2e-4  # G's learning rate
+    d_lr: float = 2e-4  # D's learning rate
+    g_betas: Tuple[float, float] = (0.5, 0.99)  # adam: G's betas
+    d_betas: Tuple[float, float] = (0.5, 0.99)  # adam: D's betas
+    momentum: float = 0.9  # sgd: momentum of both players
     schedule: str = "constant"  # learning rates over train.steps: constant, linear or cosine decay
     impl: str = "foreach"  # optimizer kernels: foreach (multi-tensor), fused (one kernel per step) or loop
 
@@ -108,19 +108,19 @@ class TrainConfig:
     steps: int = 5000  # generator updates
     batch_size: int = 256  # real samples per D step (and as many fake ones)
     d_steps: int = 1  # k: discriminator updates per generator update
-    seed: int = 0
+    seed: int = 0  # seeds weights, noise and data order: same seed on CPU, same numbers
     device: str = "cpu"  # cpu, cuda, cuda:N or auto
     threads: int = 0  # torch CPU threads; 0 = torch's default
     ema_beta: float = 0.0  # EMA of G's weights (with ramp-up); 0 = off
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, in model units (Sonderby et al. 2016); 0 = off
     instance_noise_steps: int = 0  # ... annealed linearly to 0 over this many steps; 0 = over train.steps
     unroll_steps: int = 0  # unrolled GAN (Metz et al. 2016): G plays D after K look-ahead updates; 0 = off
-    log_every: int = 50
-    ckpt_every: int = 1000
+    log_every: int = 50  # steps between log records (and doctor checks)
+    ckpt_every: int = 1000  # steps between checkpoints; 0 = only at the end
     keep_ckpts: int = 3  # newest checkpoints kept on disk
     sample_every: int = 1000  # sample plots; 0 = only at the end
     progress: bool = True  # progress bar on stderr
-    tensorboard: bool = True
+    tensorboard: bool = True  # TensorBoard event files in RUN/tb
     # speed and scale (README, "Speed and scale"); none of them changes the single-process fp32 defaults
     precision: str = "fp32"  # fp32; bf16 (autocast); fp16 (autocast and a gradient scaler per player)
     channels_last: bool = False  # NHWC memory format for the convolutions of image models
@@ -132,12 +132,13 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    n_samples: int = 2500
+    n_samples: int = 2500  # samples per evaluation
     every: int = 500  # quality metrics during training, on fixed noise; 0 = only at the end
-    seed: int = 1234
+    seed: int = 1234  # seed of the evaluation's fixed noise and real reference sample
     # images: a local Inception-v3 weights file (torch-fidelity's pt_inception-2015-12-05-*.pth)
     # for FID/KID in Inception's space; never downloaded. Unset: a classifier's feature space.
     inception_weights: Optional[str] = None
+    inception: bool = False  # images: fetch torch-fidelity's Inception-v3 weights once (opt-in download) for FID/KID
 
 
 @dataclass(frozen=True)

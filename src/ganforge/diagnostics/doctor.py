@@ -43,6 +43,17 @@ class Diagnosis:
     def problems(self) -> list:
         return [e for e in self.events if e.get("severity") in ("warning", "error") and e.get("state") != "cleared"]
 
+    @property
+    def verdict(self) -> str:
+        """One line: healthy, or the problems seen and which are still open at the end."""
+        seen = sorted({e["event"] for e in self.problems})
+        verdict = "healthy: no alarm raised" if not seen else f"problems seen: {', '.join(seen)}"
+        if self.open_at_end:
+            verdict += f"; still open at the end: {', '.join(self.open_at_end)}"
+        elif seen:
+            verdict += "; none open at the end"
+        return verdict
+
 
 def _phase_of(i: int, rec: dict, cfg: Config, collapsed: bool, history: History) -> str:
     if collapsed:
@@ -136,11 +147,5 @@ def format_diagnosis(d: Diagnosis) -> str:
     final = _final_line(d.final)
     if final:
         lines += ["", f"latest evaluation (step {d.final.get('step')}): {final}"]
-    seen = sorted({e["event"] for e in d.problems})
-    verdict = "healthy: no alarm raised" if not seen else f"problems seen: {', '.join(seen)}"
-    if d.open_at_end:
-        verdict += f"; still open at the end: {', '.join(d.open_at_end)}"
-    elif seen:
-        verdict += "; none open at the end"
-    lines += ["", f"verdict: {verdict}"]
+    lines += ["", f"verdict: {d.verdict}"]
     return "\n".join(lines)

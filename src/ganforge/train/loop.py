@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import platform
 import signal
 import threading
 import time
@@ -85,6 +86,13 @@ class _StopOnInterrupt:
 def _weights_finite(game: Game) -> bool:
     params = [p.detach() for m in (game.players.G, game.players.D) for p in m.parameters()]
     return bool(torch.stack([torch.isfinite(p).all() for p in params]).all())
+
+
+def _hardware(device: torch.device, world: int) -> dict:
+    """What the run trained on, for its model card: device, processes, torch, CPU threads."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    return {"device": str(device), "name": name, "processes": world, "torch": torch.__version__,
+            "threads": torch.get_num_threads()}
 
 
 def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = (), data=None,
@@ -228,6 +236,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, sinks: Sequence, data, call
             s.close()
     wall_s = time.perf_counter() - t0
     if d.main:
-        (run_dir / "eval.json").write_text(json.dumps({**run.metrics, "wall_s": wall_s}, indent=2) + "\n")
+        eval_json = {**run.metrics, "wall_s": wall_s, "hardware": _hardware(device, d.world)}
+        (run_dir / "eval.json").write_text(json.dumps(eval_json, indent=2) + "\n")
     distributed.barrier(d)  # every rank returns once the run directory is complete
     return RunResult(run_dir, step, run.metrics, wall_s)

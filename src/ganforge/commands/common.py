@@ -1,0 +1,19 @@
+"""What several command handlers share: printing metrics."""
+
+from __future__ import annotations
+
+
+def metrics_line(m: dict) -> str:
+    """A run's or a samples file's metrics as one or a few lines of text."""
+    if "hq" in m:
+        return f"modes {m['modes']}/{m['n_modes']}  hq {100 * m['hq']:.1f} %  rev_kl {m['rev_kl']:.4f}  (n={m['n']})"
+    if "fid" in m:
+        keys = ("fid", "kid", "precision", "recall", "density", "coverage", "classes", "class_kl", "modes",
+                "mode_kl", "classifier_score", "class_accuracy")
+        line = "  ".join(f"{k} {m[k]:.4g}" for k in keys if k in m)
+        prov = m["provenance"]
+        fid_space = prov.get("fid_feature_space", prov["feature_space"])
+        if fid_space == prov["feature_space"]:
+            return f"{line}\nfeature space: {fid_space}"
+        return f"{line}\nfeature space of fid/kid: {fid_space}\nfeature space of the rest: {prov['feature_space']}"
+    return f"energy distance {m['energy']:.4f} in {m['provenance']['feature_space']}  (n={m['n']})"
