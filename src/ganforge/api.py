@@ -189,6 +189,12 @@ class Run:
         return self._trained
 
     @property
+    def generator(self) -> TrainedRun:
+        """The newest checkpoint's generator (G_ema if kept) with its data and prior: what the
+        applications (``ganforge.apps``: synth, project, edit, encoder) take."""
+        return self._generator()
+
+    @property
     def shape(self) -> tuple:
         """One sample's shape: (d,) for points, (C, H, W) for images."""
         return tuple(self._generator().data.shape)

@@ -92,10 +92,56 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--port", type=int, default=8765)
     b.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1: this machine only")
 
+    _applications(sub)
     sub.add_parser("presets", help="list the shipped presets, each with what it trains")
     k = sub.add_parser("keys", help="list every config key with its type, default and meaning")
     k.add_argument("section", nargs="?", metavar="SECTION", help="one section (data, model, train, ...)")
     return p
+
+
+def _applications(sub) -> None:
+    """Synthetic datasets, the encoder, inversion, latent directions and edits."""
+    s = sub.add_parser("synth", help="a labelled synthetic dataset with provenance (folders, npz, csv, npy)")
+    s.add_argument("run", metavar="RUN")
+    s.add_argument("--out", required=True, help="DIR/ (class sub-folders of PNGs), FILE.npz, FILE.csv or FILE.npy")
+    s.add_argument("--n", type=int, help="number of samples (classes in turn for a conditional run)")
+    s.add_argument("--per-class", type=int, metavar="N", help="N samples of every class (conditional runs)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--min-confidence", type=float, metavar="C",
+                   help="keep only samples the judge classifier reads as their class with probability >= C")
+    s.add_argument("--truncation", type=float, metavar="PSI", help="truncation psi, for style-based runs")
+
+    e = sub.add_parser("encoder", help="fit an encoder image -> z on the run's own samples (RUN/encoder.pt)")
+    e.add_argument("run", metavar="RUN")
+    e.add_argument("--steps", type=int, default=2000)
+    e.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("project", help="find latents whose images reconstruct given images (inversion)")
+    p.add_argument("run", metavar="RUN")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--image", help="one image file (PNG/JPEG), the run's size and channels")
+    src.add_argument("--data", help="a folder of images")
+    p.add_argument("--out", required=True, help="output folder: latents.npy, reconstructions, side-by-side PNG")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--starts", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--class", dest="label", type=int, help="conditional runs: the class (default: what the judge reads)")
+    p.add_argument("--no-encoder", action="store_true", help="do not start from RUN/encoder.pt even if it exists")
+
+    d = sub.add_parser("directions", help="find and list latent directions (RUN/directions.pt)")
+    d.add_argument("run", metavar="RUN")
+    d.add_argument("--k", type=int, default=8, help="principal directions to keep")
+
+    x = sub.add_parser("edit", help="a strip of images moved along a latent direction, or to another class")
+    x.add_argument("run", metavar="RUN")
+    src = x.add_mutually_exclusive_group(required=True)
+    src.add_argument("--latent", help="z.npy (from `ganforge project`), one latent per row")
+    src.add_argument("--image", help="an image, projected first")
+    how = x.add_mutually_exclusive_group(required=True)
+    how.add_argument("--direction", help="a name from `ganforge directions RUN` (pc0, class_3, ...)")
+    how.add_argument("--to-class", type=int, help="conditional runs: the same z under this class")
+    x.add_argument("--strengths", default="-3,-1,0,1,3", help="comma-separated steps along the direction")
+    x.add_argument("--out", required=True, help="output PNG")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

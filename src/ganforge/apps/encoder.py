@@ -70,7 +70,7 @@ def train_encoder(run, steps: int = 2000, batch_size: int = 64, lr: float = 1e-3
         loss.backward()
         opt.step()
         if progress is not None and (step % 100 == 0 or step == steps):
-            progress(step, float(loss))
+            progress(step, loss.item())
     return E.eval()
 
 

@@ -17,8 +17,10 @@ the judge reads in the target (or the class given).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -40,6 +42,35 @@ def _features(clf, x: Tensor) -> Tensor:
     """The judge's features of images in [0, 1], differentiably (the classifier's own call is no_grad)."""
     xi = to_classifier_input(x, clf.per_channel, clf.resolution)
     return clf.net.features(xi).reshape(len(x), -1)
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+def read_images(run, path: Path) -> tuple[Tensor, list[str]]:
+    """Images of a file or a folder as (N, C, H, W) in [0, 1], in the run's channels; their names.
+    Every image must already have the run's size (a mismatch is one line, not a silent resize)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.exists():
+        raise GanforgeError(f"{path}: no such file or folder")
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()) \
+        if path.is_dir() else [path]
+    if not files:
+        raise GanforgeError(f"{path}: no images (PNG/JPEG) in this folder")
+    c, h, w = run.data.shape
+    out = []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                im.load()
+                if im.size != (w, h):
+                    raise GanforgeError(f"{f}: {im.size[0]}x{im.size[1]} pixels; this run makes {w}x{h} images")
+                a = np.asarray(im.convert("L" if c == 1 else "RGB"), dtype=np.uint8)
+        except (OSError, UnidentifiedImageError, ValueError) as e:
+            raise GanforgeError(f"{f}: not a readable image ({type(e).__name__})") from None
+        out.append(torch.from_numpy(a.copy()).reshape(h, w, c).permute(2, 0, 1))
+    return torch.stack(out).float() / 255, [str(f) for f in files]
 
 
 def check_targets(run, x: Tensor) -> None:
