@@ -54,10 +54,35 @@ def atomic_open(path: Path, mode: str = "wb", encoding: Optional[str] = None) ->
         raise
 
 
+class _Writes:
+    """A file for ``torch.save`` that remembers the OSError of a failed write: torch's zip writer
+    turns it into a RuntimeError ("unexpected pos ..."), which would hide a disk that is full."""
+
+    def __init__(self, f: IO) -> None:
+        self.f, self.error = f, None
+
+    def write(self, b) -> int:
+        try:
+            return self.f.write(b)
+        except OSError as e:
+            self.error = self.error or e
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
 def save_atomic(obj, path: Path) -> None:
-    """``torch.save(obj)`` to ``path``, atomically (read back with ``torch.load(weights_only=True)``)."""
+    """``torch.save(obj)`` to ``path``, atomically (read back with ``torch.load(weights_only=True)``).
+    A failed write (a full disk) raises its OSError."""
     with atomic_open(path, "wb") as f:
-        torch.save(obj, f)
+        w = _Writes(f)
+        try:
+            torch.save(obj, w)
+        except RuntimeError:
+            if w.error is not None:
+                raise w.error from None
+            raise
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
