@@ -100,6 +100,8 @@ class OptimConfig:
     d_betas: Tuple[float, float] = (0.5, 0.99)  # adam
     momentum: float = 0.9  # sgd
     schedule: str = "constant"  # learning rates over train.steps: constant, linear or cosine decay
+    schedule_start: int = 0  # the decay runs over the steps after this one (set by --resume --extend)
+    schedule_steps: int = 0  # ... for this many steps, then holds its final rate; 0 = up to train.steps
     impl: str = "foreach"  # optimizer kernels: foreach (multi-tensor), fused (one kernel per step) or loop
 
 
@@ -302,6 +304,21 @@ def to_yaml(cfg: Config) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
 
 
+def _flat(d: Any, prefix: str = "") -> dict:
+    if not isinstance(d, dict):
+        return {prefix[:-1]: d}
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}."))
+    return out
+
+
+def config_diff(a: Config, b: Config) -> list[tuple[str, Any, Any]]:
+    """``(key, value in a, value in b)`` for every dotted key where the two configs differ."""
+    fa, fb = _flat(to_dict(a)), _flat(to_dict(b))
+    return [(k, fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
+
+
 # ----------------------------------------------------------------------------- validation
 
 
@@ -353,6 +370,9 @@ def validate(cfg: Config) -> None:
         b = getattr(o, key)
         _check(all(0 <= x < 1 for x in b), f"optim.{key}", "both betas must be in [0, 1)", list(b))
     _check(0 <= o.momentum < 1, "optim.momentum", "it must be in [0, 1)", o.momentum)
+    _check(0 <= o.schedule_start < t.steps, "optim.schedule_start", f"it must be in [0, train.steps={t.steps})",
+           o.schedule_start)
+    _check(o.schedule_steps >= 0, "optim.schedule_steps", "it must be >= 0 (0 = up to train.steps)", o.schedule_steps)
     for key in ("steps", "batch_size", "d_steps", "log_every", "keep_ckpts"):
         _check(getattr(t, key) >= 1, f"train.{key}", "it must be >= 1", getattr(t, key))
     for key in ("ckpt_every", "sample_every", "threads"):
