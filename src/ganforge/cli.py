@@ -17,18 +17,27 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .config import load_config, preset_names, to_yaml
-from .errors import GanforgeError, GanforgeWarning, TrainingDiverged
+from .errors import GanforgeError, GanforgeWarning, TrainingDiverged, WriteFailed, os_error_line
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, like every other user error (argparse prints usage too)
+        command = self.prog.partition(" ")[2]
+        raise GanforgeError(f"{command + ': ' if command else ''}{message} (see {self.prog} --help)")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ganforge", description="Train, sample and evaluate GANs.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = _Parser(prog="ganforge", description="Train, sample and evaluate GANs.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a GAN", description="Train a GAN. Settings: key=value overrides.")
     t.add_argument("--preset", help=f"a shipped preset ({', '.join(preset_names())}) or a .yaml path")
     t.add_argument("--out", help="run directory (default: a new runs/NNN-NAME)")
     t.add_argument("--resume", metavar="RUN", help="continue RUN from its newest checkpoint")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    t.add_argument("--extend", choices=("restart", "continue", "rescale"),
+                   help="--resume with a larger train.steps and a decaying optim.schedule: decay again over the "
+                        "new steps (restart, the default), hold the final rate (continue), or stretch the decay (rescale)")
     t.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.steps=2000 loss.name=hinge")
 
     s = sub.add_parser("sample", help="draw samples from a trained run")
@@ -79,12 +88,14 @@ def _train(args) -> int:
     if args.resume:
         if args.preset or args.out:
             raise GanforgeError("--resume continues a run in place; it takes no --preset or --out")
-        import yaml
+        from .api import resume_config
 
         run_dir = existing_run(args.resume)
-        cfg = load_config(base=yaml.safe_load((run_dir / "config.yaml").read_text()), overrides=args.overrides)
+        cfg, from_step = resume_config(run_dir, args.overrides, args.extend)
     else:
-        cfg = load_config(args.preset, args.overrides)
+        if args.extend:
+            raise GanforgeError("--extend: only with --resume (it says how a resumed run's schedule goes on)")
+        cfg, from_step = load_config(args.preset, args.overrides), None
     check_names(cfg)
     if args.dry_run:
         print(to_yaml(cfg), end="")
@@ -95,8 +106,8 @@ def _train(args) -> int:
         if not args.resume:
             name = Path(args.preset).stem if args.preset else cfg.data.name
             run_dir = on_main(lambda: new_run_dir(args.out, name), d)  # rank 0 makes it; all use it
-        sinks = [ProgressSink(cfg.train.steps)] if cfg.train.progress else [EventPrinter()]
-        result = train(cfg, run_dir, resume=bool(args.resume), sinks=sinks, data=data)
+        sinks = [ProgressSink(cfg.train.steps, from_step or 0)] if cfg.train.progress else [EventPrinter()]
+        result = train(cfg, run_dir, resume=bool(args.resume), sinks=sinks, data=data, from_step=from_step)
     if not d.main:  # rank 0 speaks for the run
         return 0
     print(f"run: {result.run_dir}  step {result.step}  {result.wall_s:.1f} s")
@@ -264,17 +275,23 @@ _default_showwarning = warnings.showwarning
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     warnings.showwarning = _show_warning
-    args = _parser().parse_args(argv)
     commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "interpolate": _interpolate,
                 "doctor": _doctor, "report": _report, "presets": _presets}
     try:
+        args = _parser().parse_args(argv)
         return commands[args.command](args)
     except TrainingDiverged as e:  # the run failed, not the user's input: its own exit code
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 3
+    except WriteFailed as e:  # a full disk or a read-only directory: its own exit code too
+        print(f"ganforge: error: {e}", file=sys.stderr)
+        return 4
     except GanforgeError as e:
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # an output that cannot be written (atomic writes leave nothing half-written)
+        print(f"ganforge: error: cannot write {os_error_line(e)}", file=sys.stderr)
+        return 4
     except KeyboardInterrupt:
         print("ganforge: interrupted; the run's newest checkpoint is on disk", file=sys.stderr)
         return 130
