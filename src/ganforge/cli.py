@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="output .html (default: RUN/report.html)")
 
     sub.add_parser("presets", help="list the shipped presets")
+
+    c = sub.add_parser("cache", help="show or clean $GANFORGE_CACHE (classifiers, real-image features)")
+    c.add_argument("action", nargs="?", choices=("show", "clean"), default="show")
+    c.add_argument("--keep-mb", type=float, default=0.0, help="clean: keep the newest files up to this size")
     return p
 
 
@@ -155,6 +159,9 @@ def _sample(args) -> int:
         raise GanforgeError(f"--out {args.out}: expected FILE.npy, FILE.csv, GRID.png or a folder DIR/")
     if args.n < 1:
         raise GanforgeError(f"--n {args.n}: must be >= 1")
+    from .io import check_output
+
+    check_output(out / "x" if is_dir else out, "--out")
     run = _load(args.run)
     _check_label(run, args.label)
     images = len(run.data.shape) == 3
@@ -188,6 +195,12 @@ def _evaluate(args) -> int:
     from .data.base import KnownModes
     from .evaluation import sample_metrics
 
+    from .io import check_output
+
+    if args.plot:
+        check_output(args.plot, "--plot", (".png",))
+    if args.inception_weights and not Path(args.inception_weights).expanduser().is_file():
+        raise GanforgeError(f"--inception-weights {args.inception_weights}: no such file (never downloaded)")
     run = _load(args.run)
     cfg, data, step = run.cfg, run.data, run.step
     n = args.n if args.n is not None else cfg.eval.n_samples
@@ -220,10 +233,11 @@ def _evaluate(args) -> int:
 
 
 def _interpolate(args) -> int:
-    from .io import image_grid
+    from .io import check_output, image_grid
 
     if args.steps < 2 or args.rows < 1:
         raise GanforgeError("--steps must be >= 2 and --rows >= 1")
+    check_output(args.out, "--out", (".png",))
     run = _load(args.run)
     if len(run.data.shape) != 3:
         raise GanforgeError(f"{args.run}: interpolate draws image strips; this run generates points")
@@ -249,9 +263,12 @@ def _doctor(args) -> int:
 
 
 def _report(args) -> int:
+    from .io import check_output
     from .report.html import write_report
     from .rundir import existing_run
 
+    if args.out:
+        check_output(args.out, "--out", (".html",))
     path = write_report(existing_run(args.run), Path(args.out) if args.out else None)
     print(f"wrote {path}")
     return 0
@@ -260,6 +277,20 @@ def _report(args) -> int:
 def _presets(args) -> int:
     for name in preset_names():
         print(name)
+    return 0
+
+
+def _cache(args) -> int:
+    from .cache import clean, usage
+
+    if args.keep_mb < 0:
+        raise GanforgeError(f"--keep-mb {args.keep_mb}: must be >= 0")
+    if args.action == "clean":
+        removed = clean(int(args.keep_mb * 2**20))
+        print(f"removed {len(removed)} file(s)")
+    u = usage()
+    print(f"{u['path']}: {u['files']} file(s), {u['bytes'] / 2**20:.1f} MB "
+          f"(real-image features: {u['features_files']}, {u['features_bytes'] / 2**20:.1f} MB)")
     return 0
 
 
@@ -276,7 +307,7 @@ _default_showwarning = warnings.showwarning
 def main(argv: Optional[Sequence[str]] = None) -> int:
     warnings.showwarning = _show_warning
     commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "interpolate": _interpolate,
-                "doctor": _doctor, "report": _report, "presets": _presets}
+                "doctor": _doctor, "report": _report, "presets": _presets, "cache": _cache}
     try:
         args = _parser().parse_args(argv)
         return commands[args.command](args)

@@ -95,6 +95,27 @@ def write_text_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
         f.write(text)
 
 
+def check_output(path, what: str, suffixes: tuple = ()) -> Path:
+    """Refuse an output ``path`` (a command's ``what``, e.g. ``--out``) before any work is done:
+    a suffix other than ``suffixes`` (when given), or a nearest existing ancestor that is not a
+    writable directory. A disk that fills up later still fails (as an OSError), atomically."""
+    from .errors import GanforgeError
+
+    p = Path(path).expanduser()
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise GanforgeError(f"{what} {path}: expected a {' or '.join(suffixes)} file")
+    if p.is_dir() and suffixes:
+        raise GanforgeError(f"{what} {path}: is a directory; expected a {' or '.join(suffixes)} file")
+    parent = p.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise GanforgeError(f"{what} {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK):
+        raise GanforgeError(f"{what} {path}: {parent} is not writable")
+    return p
+
+
 # ----------------------------------------------------------------------------- images with provenance
 
 
