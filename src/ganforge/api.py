@@ -25,6 +25,7 @@ from .evaluation import generate, interpolate
 from .io import synthetic_meta
 from .priors import Prior
 from .report.samples import SamplePlots
+from .rundir import check_free
 from .train.checkpoint import load_checkpoint
 from .train.callbacks import Callback, default_callbacks
 from .train.loop import RunResult
@@ -59,6 +60,7 @@ def resume_config(run_dir: Path | str, overrides: Sequence[str] = (), extend: Op
     :func:`ganforge.train.schedule.plan_extension`), with a warning that shows the old and
     the new rates."""
     run_dir = Path(run_dir)
+    check_free(run_dir)  # another process training here: refused before anything is said
     ckpt = load_checkpoint(run_dir)
     step, name = int(ckpt["step"]), f"ckpt-{int(ckpt['step']):07d}.pt"
     stored = load_config(base=ckpt["config"])

@@ -31,6 +31,8 @@ def new_run_dir(out: Optional[str], name: str, root: Path = Path("runs")) -> Pat
             raise GanforgeError(f"--out {out}: exists and is not a directory")
         if path.is_dir() and is_run(path):
             raise GanforgeError(f"--out {out}: already holds a run; use --resume {out} or another --out")
+        if path.is_dir():
+            check_free(path)
         path.mkdir(parents=True, exist_ok=True)
         return path
     root.mkdir(parents=True, exist_ok=True)
@@ -88,7 +90,11 @@ class RunLock:
         self.path = Path(run_dir) / LOCK_NAME
         self._fd: Optional[int] = None
 
-    def acquire(self) -> "RunLock":
+    def acquire(self, probe: bool = False) -> "RunLock":
+        """Take the lock, or raise GanforgeError naming its holder. ``probe``: only check that
+        it is free (and release it at once), writing nothing."""
+        if probe and not self.path.exists():
+            return self
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             import fcntl
@@ -109,6 +115,9 @@ class RunLock:
                 os.close(fd)
                 raise GanforgeError(f"{self.path.parent}: in use by pid {pid} (it holds {self.path}); "
                                     f"wait for it to finish or stop it first") from None
+        if probe:
+            os.close(fd)
+            return self
         os.ftruncate(fd, 0)
         os.write(fd, f"{socket.gethostname()}:{os.getpid()}\n".encode())
         self._fd = fd
@@ -127,6 +136,12 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def check_free(run_dir: Path) -> None:
+    """Raise GanforgeError if another process trains in ``run_dir`` now: checked before any
+    output, so that a refused command prints one line and nothing else."""
+    RunLock(run_dir).acquire(probe=True)
 
 
 @contextlib.contextmanager
