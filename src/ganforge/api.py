@@ -11,14 +11,14 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import yaml
 
 from torch import Tensor, nn
 
 from .build import build_data, build_models, n_classes
-from .config import Config, config_diff, load_config, to_dict as _as_dict
+from .config import Config, load_config, to_dict as _as_dict
 from .errors import GanforgeError, GanforgeWarning
 from .data.base import DataSource
 from .evaluation import generate, interpolate
@@ -84,6 +84,18 @@ def resume_config(run_dir: Path | str, overrides: Sequence[str] = (), extend: Op
     if step >= cfg.train.steps:
         raise GanforgeError(f"{run_dir} is already at step {step}; set train.steps above it to continue")
     return _extend_schedule(stored, cfg, step, extend, overrides), step
+
+
+def _flat(d: Any, prefix: str = "") -> dict:
+    if not isinstance(d, dict):
+        return {prefix[:-1]: d}
+    return {k: v for key, sub in d.items() for k, v in _flat(sub, f"{prefix}{key}.").items()}
+
+
+def config_diff(a: Config, b: Config) -> list[tuple[str, Any, Any]]:
+    """``(key, value in a, value in b)`` for every dotted key where the two configs differ."""
+    fa, fb = _flat(_as_dict(a)), _flat(_as_dict(b))
+    return [(k, fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
 
 
 def _extend_schedule(stored: Config, cfg: Config, step: int, extend: Optional[str], overrides: Sequence[str]) -> Config:

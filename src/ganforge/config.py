@@ -304,21 +304,6 @@ def to_yaml(cfg: Config) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
 
 
-def _flat(d: Any, prefix: str = "") -> dict:
-    if not isinstance(d, dict):
-        return {prefix[:-1]: d}
-    out = {}
-    for k, v in d.items():
-        out.update(_flat(v, f"{prefix}{k}."))
-    return out
-
-
-def config_diff(a: Config, b: Config) -> list[tuple[str, Any, Any]]:
-    """``(key, value in a, value in b)`` for every dotted key where the two configs differ."""
-    fa, fb = _flat(to_dict(a)), _flat(to_dict(b))
-    return [(k, fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
-
-
 # ----------------------------------------------------------------------------- validation
 
 
