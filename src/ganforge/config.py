@@ -355,11 +355,11 @@ def validate(cfg: Config) -> None:
         b = getattr(o, key)
         _check(all(0 <= x < 1 for x in b), f"optim.{key}", "both betas must be in [0, 1)", list(b))
     _check(0 <= o.momentum < 1, "optim.momentum", "it must be in [0, 1)", o.momentum)
+    for key in ("steps", "batch_size", "d_steps", "log_every", "keep_ckpts"):
+        _check(getattr(t, key) >= 1, f"train.{key}", "it must be >= 1", getattr(t, key))
     _check(0 <= o.schedule_start < t.steps, "optim.schedule_start", f"it must be in [0, train.steps={t.steps})",
            o.schedule_start)
     _check(o.schedule_steps >= 0, "optim.schedule_steps", "it must be >= 0 (0 = up to train.steps)", o.schedule_steps)
-    for key in ("steps", "batch_size", "d_steps", "log_every", "keep_ckpts"):
-        _check(getattr(t, key) >= 1, f"train.{key}", "it must be >= 1", getattr(t, key))
     for key in ("ckpt_every", "sample_every", "threads"):
         _check(getattr(t, key) >= 0, f"train.{key}", "it must be >= 0", getattr(t, key))
     _check(0 <= t.ema_beta < 1, "train.ema_beta", "it must be in [0, 1); 0 turns EMA off", t.ema_beta)
