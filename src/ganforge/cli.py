@@ -17,13 +17,19 @@ from typing import Optional, Sequence
 
 from ._version import __version__
 from .config import preset_names
-from .errors import GanforgeError, GanforgeWarning, RunStopped
+from .errors import GanforgeError, GanforgeWarning, RunStopped, WriteFailed, os_error_line
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, like every other user error (argparse prints usage too)
+        command = self.prog.partition(" ")[2]
+        raise GanforgeError(f"{command + ': ' if command else ''}{message} (see {self.prog} --help)")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ganforge", description="Train, sample and evaluate GANs.")
+    p = _Parser(prog="ganforge", description="Train, sample and evaluate GANs.")
     p.add_argument("--version", action="version", version=f"ganforge {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a GAN", description="Train a GAN. Settings: key=value overrides.",
                        epilog="`ganforge presets` lists the presets and what each trains; `ganforge keys [SECTION]` "
@@ -32,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run directory (default: a new runs/NNN-NAME)")
     t.add_argument("--resume", metavar="RUN", help="continue RUN from its newest checkpoint")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    t.add_argument("--extend", choices=("restart", "continue", "rescale"),
+                   help="--resume with a larger train.steps and a decaying optim.schedule: decay again over the "
+                        "new steps (restart, the default), hold the final rate (continue), or stretch the decay (rescale)")
     t.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.steps=2000 loss.name=hinge")
 
     s = sub.add_parser("sample", help="draw samples from a trained run")
@@ -94,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
 
     _applications(sub)
     sub.add_parser("presets", help="list the shipped presets, each with what it trains")
+    c = sub.add_parser("cache", help="show or clean $GANFORGE_CACHE (classifiers, real-image features)")
+    c.add_argument("action", nargs="?", choices=("show", "clean"), default="show")
+    c.add_argument("--keep-mb", type=float, default=0.0, help="clean: keep the newest files up to this size")
     k = sub.add_parser("keys", help="list every config key with its type, default and meaning")
     k.add_argument("section", nargs="?", metavar="SECTION", help="one section (data, model, train, ...)")
     return p
@@ -156,15 +168,21 @@ _default_showwarning = warnings.showwarning
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     warnings.showwarning = _show_warning
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         return import_module(f".commands.{args.command}", __package__).run(args)
     except RunStopped as e:  # the run failed, not the user's input: its own exit code
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 3
+    except WriteFailed as e:  # a full disk or a read-only directory: its own exit code too
+        print(f"ganforge: error: {e}", file=sys.stderr)
+        return 4
     except GanforgeError as e:
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # an output that cannot be written (atomic writes leave nothing half-written)
+        print(f"ganforge: error: cannot write {os_error_line(e)}", file=sys.stderr)
+        return 4
     except KeyboardInterrupt:
         print("ganforge: interrupted; the run's newest checkpoint is on disk", file=sys.stderr)
         return 130

@@ -100,6 +100,8 @@ class OptimConfig:
     d_betas: Tuple[float, float] = (0.5, 0.99)  # adam: D's betas
     momentum: float = 0.9  # sgd: momentum of both players
     schedule: str = "constant"  # learning rates over train.steps: constant, linear or cosine decay
+    schedule_start: int = 0  # the decay runs over the steps after this one (set by --resume --extend)
+    schedule_steps: int = 0  # ... for this many steps, then holds its final rate; 0 = up to train.steps
     impl: str = "foreach"  # optimizer kernels: foreach (multi-tensor), fused (one kernel per step) or loop
 
 
@@ -357,6 +359,9 @@ def validate(cfg: Config) -> None:
     _check(0 <= o.momentum < 1, "optim.momentum", "it must be in [0, 1)", o.momentum)
     for key in ("steps", "batch_size", "d_steps", "log_every", "keep_ckpts"):
         _check(getattr(t, key) >= 1, f"train.{key}", "it must be >= 1", getattr(t, key))
+    _check(0 <= o.schedule_start < t.steps, "optim.schedule_start", f"it must be in [0, train.steps={t.steps})",
+           o.schedule_start)
+    _check(o.schedule_steps >= 0, "optim.schedule_steps", "it must be >= 0 (0 = up to train.steps)", o.schedule_steps)
     for key in ("ckpt_every", "sample_every", "threads"):
         _check(getattr(t, key) >= 0, f"train.{key}", "it must be >= 0", getattr(t, key))
     _check(0 <= t.ema_beta < 1, "train.ema_beta", "it must be in [0, 1); 0 turns EMA off", t.ema_beta)

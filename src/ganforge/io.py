@@ -56,10 +56,35 @@ def atomic_open(path: Path, mode: str = "wb", encoding: Optional[str] = None) ->
         raise
 
 
+class _Writes:
+    """A file for ``torch.save`` that remembers the OSError of a failed write: torch's zip writer
+    turns it into a RuntimeError ("unexpected pos ..."), which would hide a disk that is full."""
+
+    def __init__(self, f: IO) -> None:
+        self.f, self.error = f, None
+
+    def write(self, b) -> int:
+        try:
+            return self.f.write(b)
+        except OSError as e:
+            self.error = self.error or e
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
 def save_atomic(obj, path: Path) -> None:
-    """``torch.save(obj)`` to ``path``, atomically (read back with ``torch.load(weights_only=True)``)."""
+    """``torch.save(obj)`` to ``path``, atomically (read back with ``torch.load(weights_only=True)``).
+    A failed write (a full disk) raises its OSError."""
     with atomic_open(path, "wb") as f:
-        torch.save(obj, f)
+        w = _Writes(f)
+        try:
+            torch.save(obj, w)
+        except RuntimeError:
+            if w.error is not None:
+                raise w.error from None
+            raise
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -70,6 +95,27 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 def write_text_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
     with atomic_open(path, "w", encoding=encoding) as f:
         f.write(text)
+
+
+def check_output(path, what: str, suffixes: tuple = ()) -> Path:
+    """Refuse an output ``path`` (a command's ``what``, e.g. ``--out``) before any work is done:
+    a suffix other than ``suffixes`` (when given), or a nearest existing ancestor that is not a
+    writable directory. A disk that fills up later still fails (as an OSError), atomically."""
+    from .errors import GanforgeError
+
+    p = Path(path).expanduser()
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise GanforgeError(f"{what} {path}: expected a {' or '.join(suffixes)} file")
+    if p.is_dir() and suffixes:
+        raise GanforgeError(f"{what} {path}: is a directory; expected a {' or '.join(suffixes)} file")
+    parent = p.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise GanforgeError(f"{what} {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK):
+        raise GanforgeError(f"{what} {path}: {parent} is not writable")
+    return p
 
 
 # ----------------------------------------------------------------------------- images with provenance

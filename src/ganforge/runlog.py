@@ -25,10 +25,12 @@ from __future__ import annotations
 import enum
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence, TypeVar
 
+from .errors import GanforgeWarning
 from .io import write_text_atomic
 
 T = TypeVar("T")
@@ -189,7 +191,7 @@ def split_history(records: Iterable[dict]) -> History:
 
 def load_history(run_dir: Path) -> History:
     """:func:`split_history` of ``run_dir/metrics.jsonl`` (unreadable lines skipped)."""
-    records, _ = read_records(Path(run_dir) / "metrics.jsonl")
+    records, _ = read_records(Path(run_dir) / "metrics.jsonl", warn=True)
     return split_history(records)
 
 
@@ -206,9 +208,18 @@ def _parse(line: str) -> Optional[dict]:
     return rec if _on_axis(rec) else None
 
 
-def read_records(path: Path) -> tuple[list[dict], int]:
+def read_records(path: Path, warn: bool = False) -> tuple[list[dict], int]:
     """The records of a ``metrics.jsonl`` file and how many lines were skipped: a run killed
-    mid-write can leave a truncated last line, and a report or a diagnosis should still be possible."""
+    mid-write can leave a truncated last line, and a report or a diagnosis should still be possible.
+    ``warn``: say so with a :class:`~ganforge.errors.GanforgeWarning` (one line) when any was."""
+    records, skipped = _read(path)
+    if warn and skipped:
+        warnings.warn(f"{path}: skipped {skipped} unreadable line(s) (torn by a run killed mid-write, or not "
+                      f"a ganforge record)", GanforgeWarning)
+    return records, skipped
+
+
+def _read(path: Path) -> tuple[list[dict], int]:
     records, skipped = [], 0
     with open(path, encoding="utf-8") as f:
         for line in f:

@@ -10,8 +10,15 @@ from .common import metrics_line
 
 
 def run(args) -> int:
-    from ..api import evaluate_samples, load
+    from pathlib import Path
 
+    from ..api import evaluate_samples, load
+    from ..io import check_output
+
+    if args.plot:
+        check_output(args.plot, "--plot", (".png",))
+    if args.inception_weights and not Path(args.inception_weights).expanduser().is_file():
+        raise GanforgeError(f"--inception-weights {args.inception_weights}: no such file (never downloaded)")
     if args.samples:
         if args.run or args.plot or args.inception_weights or args.inception:
             raise GanforgeError("--samples measures a file of samples: give no RUN, --plot or --inception*")

@@ -9,10 +9,11 @@ from ..errors import GanforgeError
 
 def run(args) -> int:
     from ..api import load
-    from ..io import image_grid
+    from ..io import check_output, image_grid
 
     if args.steps < 2 or args.rows < 1:
         raise GanforgeError("--steps must be >= 2 and --rows >= 1")
+    check_output(args.out, "--out", (".png",))
     run = load(args.run)
     if len(run.shape) != 3:
         raise GanforgeError(f"{args.run}: interpolate draws image strips; this run generates points")

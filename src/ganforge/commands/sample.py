@@ -18,6 +18,9 @@ def run(args) -> int:
         raise GanforgeError(f"--out {args.out}: expected FILE.npy, FILE.csv, GRID.png or a folder DIR/")
     if args.n < 1:
         raise GanforgeError(f"--n {args.n}: must be >= 1")
+    from ..io import check_output
+
+    check_output(out / "x" if is_dir else out, "--out")
     run = load(args.run)
     images = len(run.shape) == 3
     if (is_dir or out.suffix == ".png") and not images:

@@ -264,19 +264,28 @@ def folder(cfg: DataConfig, seed: int) -> ImageData:
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     mode = "L" if cfg.channels == 1 else "RGB"
     r = _check_resolution(cfg)
-    images, names, bad = [], [], 0
+    images, names, bad, bombs = [], [], 0, []
     for f in files:
         try:
-            with Image.open(f) as im:
-                im = im.convert(mode).resize((r, r), Image.Resampling.LANCZOS)
-                images.append(np.asarray(im, dtype=np.uint8))
-        except (OSError, UnidentifiedImageError, ValueError):
+            with warnings.catch_warnings():  # over Pillow's pixel limit is an error here, not a warning
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(f) as im:
+                    im = im.convert(mode).resize((r, r), Image.Resampling.LANCZOS)
+                    images.append(np.asarray(im, dtype=np.uint8))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            bombs.append(f)  # Pillow's limit (Image.MAX_IMAGE_PIXELS) is kept: never decoded
+            continue
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
             bad += 1
             continue
         rel = f.relative_to(root)
         names.append(rel.parts[0] if len(rel.parts) > 1 else "")
     if bad:
         warnings.warn(f"data.path: skipped {bad} unreadable or corrupt image file(s) under {cfg.path}", GanforgeWarning)
+    if bombs:
+        warnings.warn(f"data.path: skipped {len(bombs)} image(s) over Pillow's limit of {Image.MAX_IMAGE_PIXELS} pixels "
+                      f"(possible decompression bombs, not decoded): {bombs[0]}{' ...' if len(bombs) > 1 else ''}",
+                      GanforgeWarning)
     if not images:
         raise GanforgeError(f"data.path: no readable PNG or JPEG image under {cfg.path}")
     x = to_tensor(np.stack(images), cfg, str(root), 1 if mode == "L" else 3)

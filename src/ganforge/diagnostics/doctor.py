@@ -85,7 +85,7 @@ def diagnose(run_dir: Path) -> Diagnosis:
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
         raise GanforgeError(f"{run_dir}: no metrics.jsonl; is this a ganforge run directory?")
-    records, _ = read_records(path)  # a torn last line (a run still writing) is skipped
+    records, _ = read_records(path, warn=True)  # a torn last line (a run still writing) is skipped, and said
 
     doctor, events, labels = Doctor(cfg), [], []  # labels: (phase, step) of the kept timeline
     for rec in records:

@@ -15,7 +15,6 @@ them and it is retrained, never silently reused.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -24,16 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..cache import cache_dir
 from ..data.images import digits_split
 from ..io import save_atomic
 
 RESOLUTION = 16  # the classifier's input size; images are resized to it
 RECIPE = {"arch": "digitnet-v1", "epochs": 30, "batch": 64, "lr": 1e-3, "shift_px": 2, "seed": 0}
-
-
-def cache_dir() -> Path:
-    """``$GANFORGE_CACHE``, else ``~/.cache/ganforge``."""
-    return Path(os.environ.get("GANFORGE_CACHE", Path.home() / ".cache" / "ganforge"))
 
 
 class DigitNet(nn.Module):

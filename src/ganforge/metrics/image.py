@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from ..io import save_atomic
 from . import distances
+from ..cache import max_bytes, trim
 from .features import RECIPE, Classifier, cache_dir
 from .inception import inception_fid_kid
 
@@ -74,6 +75,7 @@ def image_features(images: Tensor, clf: Classifier, cache: bool = False) -> Tens
     feats = ClassifierFeatures(clf, images.shape[1])(images)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_atomic({"features": feats, "n": len(images), "classifier": clf.key}, path)
+    trim(max_bytes())  # the features stay under $GANFORGE_CACHE_MAX_MB, least recently written out first
     return feats
 
 

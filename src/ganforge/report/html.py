@@ -117,7 +117,7 @@ def render_report(run_dir: Path) -> str:
     if not metrics.is_file():
         raise GanforgeError(f"{run_dir}: no metrics.jsonl; not a ganforge run, or it stopped before logging")
     try:
-        records, skipped = read_records(metrics)
+        records, skipped = read_records(metrics, warn=True)
     except (OSError, UnicodeDecodeError) as e:
         raise GanforgeError(f"{metrics}: cannot read ({e})") from None
     hist = split_history(records)

@@ -8,7 +8,9 @@ into its run directory.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import errno
 import json
 import math
 import platform
@@ -23,12 +25,14 @@ import torch
 
 from ..build import build_data, build_game, resolve_device
 from ..config import Config, to_dict, to_yaml
-from ..errors import GanforgeError, RunStopped, TrainingDiverged
+from ..errors import GanforgeError, RunStopped, TrainingDiverged, WriteFailed, os_error_line
 from ..metrics.inception import check_weights
+from ..io import write_text_atomic
+from ..rundir import hold_run
 from ..runlog import Event, JsonlSink
 from . import distributed
 from .callbacks import Callback, RunState, default_callbacks, due
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from .games import Game, StepValues
 from .runtime import attach, check_precision, data_on_device
 from .schedule import instance_noise_std, lr_factor
@@ -96,20 +100,41 @@ def _hardware(device: torch.device, world: int) -> dict:
 
 
 def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = (), data=None,
-          callbacks: Optional[Sequence[Callback]] = None) -> RunResult:
+          callbacks: Optional[Sequence[Callback]] = None, from_step: Optional[int] = None) -> RunResult:
     """Train ``cfg`` in ``run_dir`` (created by the caller), from scratch or from its newest
     checkpoint. ``sinks`` receive every record as well as metrics.jsonl and TensorBoard.
     ``data`` is the source built from ``cfg`` if the caller has already built (and so checked) it.
     ``callbacks``: the parts of the run the loop calls (default: the doctor and evaluation,
     :func:`~ganforge.train.callbacks.default_callbacks`); an application appends its own.
-    Under torchrun, every rank calls this; rank 0 alone writes ``run_dir`` (see distributed.py)."""
+    ``from_step``: resume from the checkpoint at this step (default: the newest complete one).
+    Under torchrun, every rank calls this; rank 0 alone writes ``run_dir`` (see distributed.py)
+    and holds its lock (:func:`ganforge.rundir.hold_run`): a second training in the same
+    directory is refused. A file that cannot be written (a full disk, a read-only directory)
+    stops the run with :class:`WriteFailed`; its newest complete checkpoint stays loadable."""
     callbacks = default_callbacks(cfg) if callbacks is None else list(callbacks)
     with distributed.session(cfg.train.device, cfg.train.dist_backend) as d:
-        return _train(cfg, run_dir, resume, sinks, data, callbacks, d)
+        with hold_run(Path(run_dir), fresh=not resume, enabled=d.main):
+            try:
+                return _train(cfg, run_dir, resume, sinks, data, callbacks, d, from_step)
+            except OSError as e:
+                if e.errno not in _WRITE_ERRORS:
+                    raise
+                raise WriteFailed(_write_failed_line(Path(run_dir), e)) from None
+
+
+_WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO,
+                 errno.ENOENT)
+
+
+def _write_failed_line(run_dir: Path, e: OSError) -> str:
+    found = list_checkpoints(run_dir)
+    newest = f"its newest complete checkpoint is step {found[-1][0]}" if found else "it has no checkpoint yet"
+    return (f"{run_dir}: cannot write ({os_error_line(e)}); the run stopped and {newest}. "
+            f"Free space or fix the directory, then: ganforge train --resume {run_dir}")
 
 
 def _train(cfg: Config, run_dir: Path, resume: bool, sinks: Sequence, data, callbacks: list,
-           d: distributed.Dist) -> RunResult:
+           d: distributed.Dist, from_step: Optional[int] = None) -> RunResult:
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
     T = cfg.train
@@ -127,12 +152,16 @@ def _train(cfg: Config, run_dir: Path, resume: bool, sinks: Sequence, data, call
     start = 0
     recovery = {"retries": 0, "lr_scale": 1.0}  # divergence rollbacks so far; they persist across resumes
     if resume:
-        ckpt = load_checkpoint(run_dir, map_location=device)
+        ckpt = load_checkpoint(run_dir, from_step, map_location=device)
         _restore(game, data, ckpt)
         start = int(ckpt["step"])
         recovery.update(ckpt.get("recovery") or {})
         if start >= T.steps:
             raise GanforgeError(f"{run_dir} is already at step {start}; set train.steps above it to continue")
+        if d.main:  # newer files were passed over as damaged: set them aside, the run writes its own
+            for s, p in list_checkpoints(run_dir):
+                if s > start:
+                    p.rename(p.with_name(p.name + ".damaged"))
     prior = game.prior  # for evaluation and probes: under DDP the game's prior draws this rank's rows
     attach(game, cfg, device, d)  # precision, channels_last, compile, DDP
     if resume:
@@ -140,7 +169,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, sinks: Sequence, data, call
     if data_on_device(T.data_on_device, data, device):
         data.hold_on(device)
     if d.main:
-        (run_dir / "config.yaml").write_text(to_yaml(cfg))
+        write_text_atomic(run_dir / "config.yaml", to_yaml(cfg))
 
     def next_real(n: int) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         x, y = data.sample(n)  # (n, *shape), (n,) or None; under DDP the global batch, alike on every rank
@@ -202,7 +231,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, sinks: Sequence, data, call
                 step += 1
                 log = due(step, T.log_every, T.steps)
                 values = StepValues(
-                    lr_factor=lr_factor(cfg.optim.schedule, step, T.steps) * recovery["lr_scale"],
+                    lr_factor=lr_factor(cfg.optim.schedule, step, T.steps, cfg.optim.schedule_start,
+                                        cfg.optim.schedule_steps) * recovery["lr_scale"],
                     instance_noise=instance_noise_std(T.instance_noise, step, T.instance_noise_steps or T.steps),
                 )
                 try:
@@ -231,12 +261,16 @@ def _train(cfg: Config, run_dir: Path, resume: bool, sinks: Sequence, data, call
                     continue
                 if stopping:  # Ctrl-C: stopped between two steps, nothing lost
                     raise KeyboardInterrupt
-    finally:
-        for s in all_sinks:
-            s.close()
+    except BaseException:
+        for s in all_sinks:  # a full disk may fail these too: the first error is the one to tell
+            with contextlib.suppress(Exception):
+                s.close()
+        raise
+    for s in all_sinks:
+        s.close()
     wall_s = time.perf_counter() - t0
     if d.main:
         eval_json = {**run.metrics, "wall_s": wall_s, "hardware": _hardware(device, d.world)}
-        (run_dir / "eval.json").write_text(json.dumps(eval_json, indent=2) + "\n")
+        write_text_atomic(run_dir / "eval.json", json.dumps(eval_json, indent=2) + "\n")
     distributed.barrier(d)  # every rank returns once the run directory is complete
     return RunResult(run_dir, step, run.metrics, wall_s)

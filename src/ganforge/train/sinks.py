@@ -67,10 +67,17 @@ class ProgressSink:
     KEYS = ("loss_d", "loss_g", "d_real", "d_fake")
 
     def __init__(self, total: int, start: int = 0):
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=total, initial=start, desc="train", unit="step", dynamic_ncols=True)
+        self.total, self.start = total, start
+        self._bar = None  # drawn at the first record: a run refused before it starts prints nothing
         self.last = start
+
+    @property
+    def bar(self):
+        if self._bar is None:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=self.total, initial=self.start, desc="train", unit="step", dynamic_ncols=True)
+        return self._bar
 
     def log(self, record: dict) -> None:
         kind = record_kind(record)
@@ -83,4 +90,5 @@ class ProgressSink:
             self.bar.write(event_line(record))
 
     def close(self) -> None:
-        self.bar.close()
+        if self._bar is not None:
+            self._bar.close()
