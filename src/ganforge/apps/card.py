@@ -13,31 +13,20 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import Any, Optional
 
 import yaml
-from torch import nn
 
 from .._version import __version__
 from ..config import Config
 from ..data.base import DataSource, ImageSet, KnownModes
 from ..io import write_text_atomic
+from ..trained import TrainedRun
 
 # the metrics that go into the front matter's model-index, with their names there
 _INDEX_METRICS = {"fid": "FID", "kid": "KID", "precision": "precision", "recall": "recall", "coverage": "coverage",
                   "classes": "classes covered", "modes": "modes covered", "hq": "high-quality fraction",
                   "rev_kl": "reverse KL over modes", "energy": "energy distance"}
-
-
-class Loaded(Protocol):
-    """What the card reads of a loaded run (``ganforge.api.TrainedRun``)."""
-
-    cfg: Config
-    G: nn.Module
-    data: DataSource
-    step: int
-    n_classes: int
-    ema: bool
 
 
 def data_facts(data: DataSource, cfg: Config) -> dict:
@@ -73,7 +62,7 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _front_matter(run: str, cfg: Config, g: Loaded, metrics: dict) -> dict:
+def _front_matter(run: str, cfg: Config, g: TrainedRun, metrics: dict) -> dict:
     images = len(g.data.shape) == 3
     task = ("image-generation" if images else "tabular-generation") if not g.n_classes else \
         ("class-conditional-image-generation" if images else "class-conditional-generation")
@@ -101,7 +90,7 @@ def _table(rows: list[tuple]) -> list[str]:
     return out + [f"| {a} | {_fmt(b).replace('|', '/')} |" for a, b in rows]
 
 
-def card_text(run_dir: Path, g: Loaded, diagnosis: Any) -> str:
+def card_text(run_dir: Path, g: TrainedRun, diagnosis: Any) -> str:
     """The card as Markdown with YAML front matter. ``diagnosis``: the doctor's ``Diagnosis``."""
     run_dir = Path(run_dir)
     run = run_dir.resolve().name
@@ -179,7 +168,7 @@ def card_text(run_dir: Path, g: Loaded, diagnosis: Any) -> str:
     return "\n".join(lines)
 
 
-def write_card(run_dir: Path, g: Loaded, diagnosis: Any, out: Optional[Path] = None) -> Path:
+def write_card(run_dir: Path, g: TrainedRun, diagnosis: Any, out: Optional[Path] = None) -> Path:
     """Write the card to ``out`` (default ``RUN/MODEL_CARD.md``) atomically; its path."""
     out = Path(out) if out is not None else Path(run_dir) / "MODEL_CARD.md"
     out.parent.mkdir(parents=True, exist_ok=True)

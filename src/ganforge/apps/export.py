@@ -27,7 +27,7 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -35,25 +35,14 @@ from torch.nn.utils import parametrize
 
 from .._version import __version__
 from ..build import build_models
-from ..config import Config, load_config, to_dict
-from ..data.base import DataSource, Normalized
+from ..config import load_config, to_dict
+from ..data.base import Normalized
 from ..errors import GanforgeError
 from ..evaluation import generate
-from ..io import write_bytes_atomic
+from ..io import sha256_file, write_bytes_atomic
 from ..priors import Prior
+from ..trained import TrainedRun
 
-
-class TrainedRun(Protocol):
-    """What an export reads of a loaded run (``ganforge.api.TrainedRun``; not imported: the API calls us)."""
-
-    cfg: Config
-    G: nn.Module
-    prior: Prior
-    data: DataSource
-    step: int
-    n_classes: int
-    ckpt_path: Optional[Path]
-    ema: bool
 
 FORMATS = ("onnx", "torchscript", "safetensors")
 EXPORT_FORMAT = 1  # the layout of a safetensors export's header
@@ -94,14 +83,6 @@ def _need(module: str, fmt: str):
         raise GanforgeError(f"--format {fmt} needs the '{module}' package: {INSTALL_HINT[fmt]}") from None
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _plain(G: nn.Module) -> nn.Module:
     """A copy of G in eval mode with every parametrization (spectral norm) folded into its weight."""
     G = copy.deepcopy(G).cpu().eval()
@@ -135,7 +116,7 @@ def provenance(g: TrainedRun, run_dir: Path, fmt: str, truncation: Optional[floa
         "run": Path(run_dir).resolve().name,
         "step": str(g.step),
         "checkpoint": ckpt.name if ckpt else "",
-        "checkpoint_sha256": _sha256_file(ckpt) if ckpt else "",
+        "checkpoint_sha256": sha256_file(ckpt) if ckpt else "",
         "weights": "G_ema" if g.ema else "G",
         "truncation": "none" if truncation is None else str(truncation),
         "model": g.cfg.model.name,

@@ -1,0 +1,68 @@
+"""A run's generator as loaded from its newest checkpoint: what the API's ``Run`` and every
+application (``ganforge.apps``) sample from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+from torch import Tensor, nn
+
+from .build import build_data, build_models, n_classes
+from .config import Config, load_config
+from .data.base import DataSource
+from .errors import GanforgeError
+from .evaluation import generate, interpolate
+from .io import synthetic_meta
+from .priors import Prior
+from .train.checkpoint import list_checkpoints, load_checkpoint
+
+PathLike = Union[str, Path]
+
+
+@dataclass
+class TrainedRun:
+    """A run directory's generator, ready to sample: G_ema when the run kept one."""
+
+    cfg: Config
+    G: nn.Module
+    prior: Prior
+    data: DataSource
+    step: int
+    n_classes: int
+    ckpt_path: Optional[Path] = None  # the checkpoint the weights came from
+    ema: bool = False  # whether G holds the EMA weights
+
+    def generate(self, n: int, seed: int, label=None) -> Tensor:
+        """``n`` samples (n, *shape) in data space; ``label``: an int, a tensor (n,), or None (drawn)."""
+        return generate(self.G, self.prior, n, seed, self.data, self.n_classes, label)
+
+    def interpolate(self, rows: int, steps: int, seed: int, label=None) -> Tensor:
+        """``rows`` latent paths of ``steps`` samples each, (rows * steps, *shape), in data space."""
+        return interpolate(self.G, self.prior, self.data, self.n_classes, rows, steps, seed, label)
+
+    def meta(self, run_dir) -> dict:
+        """PNG text metadata for what this run generates: it is synthetic, and whose it is."""
+        return synthetic_meta(Path(run_dir).resolve().name, self.step)
+
+
+def load_run(run_dir: PathLike, device: str = "cpu", step: Optional[int] = None,
+             ema: Optional[bool] = None) -> TrainedRun:
+    """The generator of ``run_dir``'s newest checkpoint (or the one at ``step``), with its data
+    source and the normalisation it was trained with. ``ema``: None takes G_ema when the run
+    kept one, else G; True requires G_ema; False takes G."""
+    ckpt = load_checkpoint(Path(run_dir), step, map_location=device)
+    cfg = load_config(base=ckpt["config"])
+    data = build_data(cfg)
+    data.loc, data.scale = ckpt["data_norm"]["loc"], ckpt["data_norm"]["scale"]  # as trained
+    classes = n_classes(cfg, data)
+    G, _ = build_models(cfg, data.shape, classes)
+    state = ckpt.get("G_ema")
+    if ema and state is None:
+        raise GanforgeError(f"{run_dir}: --ema: this run kept no EMA of G (train.ema_beta=0); leave --ema out")
+    use_ema = state is not None and ema is not False
+    G.load_state_dict(state["model"] if use_ema else ckpt["G"])
+    prior = Prior(cfg.model.prior, cfg.model.z_dim)
+    path = dict(list_checkpoints(Path(run_dir))).get(int(ckpt["step"]))
+    return TrainedRun(cfg, G.to(device).eval(), prior, data, int(ckpt["step"]), classes, path, use_ema)
