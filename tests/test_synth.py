@@ -142,3 +142,14 @@ def test_unconditional_points_refuse_class_requests_and_folders(points_run, tmp_
         with pytest.raises(GanforgeError, match=words):
             synth(run, run_dir, out, **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sample_to_npy_or_csv_writes_a_provenance_sidecar(points_run, tmp_path):
+    from ganforge.cli import main
+
+    run_dir, run = points_run
+    for name in ("s.npy", "s.csv"):
+        assert main(["sample", str(run_dir), "--n", "10", "--out", str(tmp_path / name)]) == 0
+        side = json.loads(provenance_path(tmp_path / name).read_text())
+        assert side["sha256"] == sha256_file(tmp_path / name) and side["synthetic"] is True
+        assert side["step"] == run.step and side["n"] == 10

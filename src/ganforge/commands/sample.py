@@ -37,11 +37,19 @@ def run(args) -> int:
             image_files(x, out, run.meta())
         else:
             image_grid(x, out, meta=run.meta())
-    elif out.suffix == ".npy":
-        np.save(out, x.numpy() if images else x.flatten(1).numpy())
     else:
-        x = x.flatten(1).numpy()
-        header = ",".join(f"x{i}" for i in range(x.shape[1]))
-        np.savetxt(out, x, delimiter=",", header=header, comments="", fmt="%.8g")
+        from ..io import atomic_open, sha256_file, write_provenance
+
+        with atomic_open(out) as f:
+            if out.suffix == ".npy":
+                np.save(f, x.numpy() if images else x.flatten(1).numpy())
+            else:
+                flat = x.flatten(1).numpy()
+                header = ",".join(f"x{i}" for i in range(flat.shape[1]))
+                np.savetxt(f, flat, delimiter=",", header=header, comments="", fmt="%.8g")
+        g = run.generator  # a PNG carries its provenance inside; an array file gets a sidecar
+        write_provenance(out, {**run.meta(), "synthetic": True, "file": out.name, "sha256": sha256_file(out),
+                               "n": len(x), "seed": args.seed, "class": args.label,
+                               "checkpoint_sha256": sha256_file(g.ckpt_path) if g.ckpt_path else None})
     print(f"wrote {len(x)} samples of run {args.run} (step {run.step}) to {out}")
     return 0
