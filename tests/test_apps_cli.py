@@ -39,6 +39,10 @@ def test_the_applications_end_to_end(runs, tmp_path, capsys):
     assert main(["edit", c, "--image", str(runs / "imgs" / "000000.png"), "--to-class", "3",
                  "--out", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "e.png").exists() and (tmp_path / "c.png").exists()
+    assert main(["interpolate", u, "--from", str(runs / "imgs" / "000000.png"), "--to", str(runs / "imgs" / "000001.png"),
+                 "--steps", "5", "--out", str(tmp_path / "i.png")]) == 0
+    with Image.open(tmp_path / "i.png") as im:
+        assert im.size[0] > 4 * im.size[1]  # one row of 5 images
 
 
 @pytest.mark.parametrize("args, words", [
@@ -54,6 +58,8 @@ def test_the_applications_end_to_end(runs, tmp_path, capsys):
     (["edit", "{u}", "--latent", "{t}/z.npy", "--direction", "pc0", "--strengths", "a,b", "--out", "{t}/e.png"],
      "--strengths"),
     (["encoder", "{u}", "--steps", "0"], "--steps 0"),
+    (["interpolate", "{u}", "--from", "{r}/imgs/000000.png", "--out", "{t}/i.png"], "--from and --to go together"),
+    (["interpolate", "{u}", "--from", "{t}/big.png", "--to", "{t}/big.png", "--out", "{t}/i.png"], "12x12 pixels"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(runs, tmp_path, capsys, args, words):
     Image.new("L", (12, 12)).save(tmp_path / "big.png")

@@ -75,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--rows", type=int, default=4, help="number of paths")
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--class", dest="label", type=int, help="class of every image (conditional runs)")
+    i.add_argument("--from", dest="from_image", metavar="A.png", help="start at this real image (projected first)")
+    i.add_argument("--to", dest="to_image", metavar="B.png", help="end at this real image (projected first)")
 
     d = sub.add_parser("doctor", help="diagnose a run: phases, failure events and remedies")
     d.add_argument("run", metavar="RUN")

@@ -67,11 +67,12 @@ def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
 
 @torch.no_grad()
 def interpolate(G: nn.Module, prior: Prior, data: DataSource, n_classes: int, rows: int, steps: int, seed: int,
-                label=None) -> Tensor:
+                label=None, ends: Optional[tuple[Tensor, Tensor]] = None) -> Tensor:
     """``rows`` latent paths of ``steps`` samples each, (rows * steps, *shape), in data space:
-    spherical for a normal prior, linear for a uniform one."""
+    spherical for a normal prior, linear for a uniform one. ``ends``: the paths' first and last
+    latents (rows, z_dim) each (e.g. two projected images); default: drawn from the prior."""
     gen = torch.Generator().manual_seed(seed)
-    a, b = prior.sample(rows, gen), prior.sample(rows, gen)  # (rows, z_dim)
+    a, b = (prior.sample(rows, gen), prior.sample(rows, gen)) if ends is None else ends  # (rows, z_dim)
     t = torch.linspace(0, 1, steps)
     if prior.kind == "normal":
         z = slerp(a, b, t)

@@ -38,9 +38,10 @@ class TrainedRun:
         """``n`` samples (n, *shape) in data space; ``label``: an int, a tensor (n,), or None (drawn)."""
         return generate(self.G, self.prior, n, seed, self.data, self.n_classes, label)
 
-    def interpolate(self, rows: int, steps: int, seed: int, label=None) -> Tensor:
-        """``rows`` latent paths of ``steps`` samples each, (rows * steps, *shape), in data space."""
-        return interpolate(self.G, self.prior, self.data, self.n_classes, rows, steps, seed, label)
+    def interpolate(self, rows: int, steps: int, seed: int, label=None, ends=None) -> Tensor:
+        """``rows`` latent paths of ``steps`` samples each, (rows * steps, *shape), in data space;
+        ``ends``: (first, last) latents (rows, z_dim), else drawn from the prior."""
+        return interpolate(self.G, self.prior, self.data, self.n_classes, rows, steps, seed, label, ends)
 
     def meta(self, run_dir) -> dict:
         """PNG text metadata for what this run generates: it is synthetic, and whose it is."""
