@@ -84,3 +84,44 @@ def test_a_collapsed_run_stops_with_exit_3_and_the_settings_warning_is_printed(t
     assert main(["doctor", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
     assert "likely causes" in out and "try loss.name=wgan_gp" in out and "stop_collapsed" in out
+
+
+def _record(step, diversity, class_diversity):
+    return {"step": step, "loss_d": 1.0, "loss_g": 1.0, "d_real": 0.6, "d_fake": 0.4, "value": -1.4,
+            "diversity": diversity, "class_diversity": class_diversity}
+
+
+def test_collapse_within_classes_is_seen_when_overall_diversity_looks_healthy():
+    cfg = load_config("digits", ["model.conditional=true", "doctor.warmup=0", "doctor.patience=1"])
+    collapsed = [e for s in range(1, 4) for e in Doctor(cfg).observe(_record(s, 0.96, 0.07))]
+    raised = [e for e in collapsed if e["event"] == "mode_collapse"]
+    assert raised and "each class is drawn as a few prototypes" in raised[0]["message"]
+    assert raised[0]["evidence"]["class_diversity"] == 0.07
+    healthy = [e for s in range(1, 4) for e in Doctor(cfg).observe(_record(s, 0.96, 0.8))]
+    assert not [e for e in healthy if e["event"] == "mode_collapse"]
+
+
+def test_the_probe_measures_diversity_within_classes():
+    import torch
+
+    from ganforge.build import build_data
+    from ganforge.diagnostics.probes import Probe
+    from ganforge.priors import Prior
+
+    cfg = load_config("digits", ["data.resolution=8", "model.conditional=true"])
+    data = build_data(cfg)
+    probe = Probe(data, Prior("normal", 4), 10, 64, 0, torch.device("cpu"))
+    by_class = torch.stack([data.encode(data.images[data.labels == k][:1].float() / 255)[0] for k in range(10)])
+
+    class OnePerClass(torch.nn.Module):  # every sample of class k is the same image
+        def forward(self, z, y):
+            return by_class[y]
+
+    class Noise(torch.nn.Module):  # every sample different, spread like the data
+        def forward(self, z, y):
+            return by_class[y] + 0.5 * torch.randn(len(y), *by_class.shape[1:], generator=torch.Generator().manual_seed(1))
+
+    D = torch.nn.Identity()
+    D.forward = lambda x, y=None: x.flatten(1).mean(1)
+    assert probe.measure(OnePerClass(), D)["class_diversity"] == 0.0
+    assert probe.measure(Noise(), D)["class_diversity"] > 0.5

@@ -132,6 +132,11 @@ class ModeCollapse(Detector):
         if div is not None and math.isfinite(div) and div < self.dr.collapse_diversity:
             return (f"samples on fixed noise have {100 * div:.0f} % of the data's diversity",
                     {"diversity": _r(div), "threshold": self.dr.collapse_diversity})
+        cdiv = rec.get("class_diversity")  # conditional runs: collapse within each class
+        if cdiv is not None and math.isfinite(cdiv) and cdiv < self.dr.collapse_diversity:
+            return (f"samples of each class on fixed noise have {100 * cdiv:.0f} % of the diversity of that class's "
+                    "real data: each class is drawn as a few prototypes",
+                    {"class_diversity": _r(cdiv), "threshold": self.dr.collapse_diversity})
         return None
 
     def remedy(self) -> list:

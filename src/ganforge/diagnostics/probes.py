@@ -72,6 +72,12 @@ def _reals(data: DataSource, n: int, seed: int) -> tuple[tuple[Tensor, Optional[
     return train, None
 
 
+def _class_diversity(x: Tensor, y: Tensor, n_classes: int) -> float:
+    """Mean over classes (with >= 2 samples) of the mean pairwise distance within the class."""
+    per = [mean_pairwise_distance(x[y == k]) for k in range(n_classes) if int((y == k).sum()) >= 2]
+    return sum(per) / len(per) if per else 0.0
+
+
 class Probe:
     """Measures ``G`` and ``D`` on fixed inputs; see the module docstring."""
 
@@ -87,6 +93,9 @@ class Probe:
             hx, hy = held
             self.held = (hx.to(device), hy.to(device) if (hy is not None and n_classes) else None)
         self.real_diversity = mean_pairwise_distance(self.real)
+        # conditional runs: the spread within each class, of reals and (in measure) of fakes
+        self.real_class_diversity = _class_diversity(self.real, self.y_real, n_classes) if self.y is not None \
+            and self.y_real is not None else None
         self.modes: Optional[KnownModes] = data if isinstance(data, KnownModes) else None
 
     def measure(self, G: nn.Module, D: nn.Module) -> dict:
@@ -94,6 +103,9 @@ class Probe:
         with _eval_mode(G, D):
             fake = G(self.z, self.y)  # (n, *shape), model space
             out["diversity"] = mean_pairwise_distance(fake) / max(self.real_diversity, 1e-12)
+            if self.real_class_diversity:  # collapse within classes: each class drawn as a few prototypes
+                n_classes = int(self.y.max()) + 1
+                out["class_diversity"] = _class_diversity(fake, self.y, n_classes) / self.real_class_diversity
             if self.held is not None:
                 out["d_train"] = float(torch.sigmoid(D(self.real, self.y_real)).mean())
                 out["d_holdout"] = float(torch.sigmoid(D(*self.held)).mean())
