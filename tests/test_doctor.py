@@ -209,3 +209,22 @@ def test_a_healthy_grid25_run_raises_no_alarm(tmp_path):
     warnings = [e for e in events_of(tmp_path / "ok") if e["severity"] != "info"]
     assert warnings == []
     assert diagnose(tmp_path / "ok").phases[0][0] == "early"
+
+
+def test_the_live_doctor_holds_a_bounded_history_and_counts_every_record(monkeypatch):
+    """A long run's doctor must not grow by every record (the 55-minute soak crept ~0.3 MB/min):
+    it holds a window of step records yet still counts them all, and stop_after still fires."""
+    from ganforge.diagnostics import detectors
+
+    monkeypatch.setattr(detectors, "HISTORY_KEEP", 30)
+    d = Doctor(cfg("doctor.stop_after=60"))
+    healthy = [rec(s) for s in range(1, 200)]
+    assert not kinds(feed(d, healthy))
+    assert len(d.history.train) == 30 + 10 + 2  # HISTORY_KEEP + window + warmup
+    assert d.history.n_train == 199
+    collapsed = [rec(s, diversity=0.1) for s in range(200, 300)]
+    events = feed(d, collapsed)
+    assert kinds(events)[:1] == ["mode_collapse"]
+    stop = [e for e in events if e["event"] == "stop_collapsed"]
+    assert stop and stop[0]["evidence"]["log_steps"] == 60
+    assert len(d.history.train) == 42

@@ -146,10 +146,15 @@ class History:
     The live doctor's detectors read it as records arrive; the report reads it from a file
     (:func:`split_history`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: Optional[int] = None) -> None:
+        # keep: hold at most this many newest step records (a long run's live doctor would
+        # otherwise grow by every record for its whole life); None keeps them all.
+        # ``n_train`` still counts every step record on the kept branch.
+        self.keep = keep
         self.train: list[dict] = []
         self.evals: list[dict] = []
         self.events: list[dict] = []
+        self.n_train = 0
 
     def add(self, record: dict) -> Kind:
         """File ``record`` by its kind; a rollback event cuts the abandoned branch."""
@@ -161,13 +166,18 @@ class History:
                 self.cut(to_step)
         elif kind is Kind.STEP:
             self.train.append(record)
+            self.n_train += 1
+            if self.keep is not None and len(self.train) > self.keep:
+                del self.train[: len(self.train) - self.keep]
         else:
             self.evals.append(record)
         return kind
 
     def cut(self, to_step: float) -> None:
         """Forget the step and evaluation records after ``to_step`` (a rollback abandoned them)."""
-        self.train = keep_branch(self.train, to_step)
+        kept = keep_branch(self.train, to_step)
+        self.n_train -= len(self.train) - len(kept)
+        self.train = kept
         self.evals = keep_branch(self.evals, to_step)
 
     def series(self, key: str, last: Optional[int] = None) -> list:

@@ -24,6 +24,11 @@ from ..models import MODELS
 from ..runlog import Event, History, Kind, record_kind, rollback_to
 from .settings import Finding, review_settings
 
+# Step records the live doctor holds (plus its window and warm-up): every detector reads at
+# most the last ``doctor.window`` records, so a long run's memory stays flat. A rollback
+# replays what is held; beyond this many log steps back, older peaks are forgotten.
+HISTORY_KEEP = 1000
+
 LOG4 = math.log(4.0)
 
 
@@ -69,7 +74,7 @@ class Detector:
         self.dr = cfg.doctor
 
     def warm(self, h: History) -> bool:
-        return len(h.train) > self.dr.warmup
+        return h.n_train > self.dr.warmup
 
     def check(self, h: History) -> Optional[tuple[str, dict]]:
         raise NotImplementedError
@@ -326,7 +331,7 @@ class Doctor:
         self.stop: Optional[str] = None  # why the run should stop (doctor.stop_after), once decided
         self.collapsed_at: Optional[int] = None  # log steps seen when mode collapse was raised
         self.detectors = [cls(self.cfg) for cls in DETECTORS]  # fresh state: a rollback replays
-        self.history = History()
+        self.history = History(keep=HISTORY_KEEP + self.cfg.doctor.window + self.cfg.doctor.warmup)
         self.active = {d.kind: False for d in self.detectors}
         self.streak = {d.kind: 0 for d in self.detectors}  # consecutive checks against the state
 
@@ -355,7 +360,7 @@ class Doctor:
             else:
                 events.append(Event(step, d.kind, "cleared", "info", f"{d.kind.replace('_', ' ')} no longer seen", {}, []))
             if d.kind == "mode_collapse":
-                self.collapsed_at = len(self.history.train) if found is not None else None
+                self.collapsed_at = self.history.n_train if found is not None else None
         return events + self._stop_if_collapsed(step)
 
     def _raise(self, step: int, d: Detector, message: str, evidence: dict) -> Event:
@@ -373,7 +378,7 @@ class Doctor:
         limit = self.cfg.doctor.stop_after
         if not limit or self.stop is not None or self.collapsed_at is None:
             return []
-        lasted = len(self.history.train) - self.collapsed_at
+        lasted = self.history.n_train - self.collapsed_at
         if lasted < limit:
             return []
         self.stop = f"mode collapse has lasted {lasted} log steps (doctor.stop_after={limit}); stopped"
