@@ -29,6 +29,16 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def slope(samples: list) -> float:
+    """MB per minute of a least-squares line through the RSS samples after the first 5 minutes
+    (start-up allocations settle by then)."""
+    pts = [(m, r) for m, r in samples if m >= 5] or samples
+    mm = sum(m for m, _ in pts) / len(pts)
+    rr = sum(r for _, r in pts) / len(pts)
+    var = sum((m - mm) ** 2 for m, _ in pts)
+    return sum((m - mm) * (r - rr) for m, r in pts) / var if var else float("nan")
+
+
 def count(root: Path) -> dict:
     files = [p for p in root.rglob("*") if p.is_file()]
     return {"files": len(files), "ckpt": len(list(root.glob("ckpt-*.pt"))),
@@ -67,6 +77,7 @@ def main() -> None:
         f"| steps trained | about {steps} |",
         f"| RSS after 30 s / at the end / max | {first[0]:.0f} / {samples[-1][1]:.0f} / {max(r for _, r in samples):.0f} MB |",
         f"| RSS samples (every 10 s) | {len(samples)} |",
+        f"| RSS trend after minute 5 (least squares) | {slope(samples):+.3f} MB/min |",
         f"| run directory: files (checkpoints, sample PNGs, TensorBoard files) | {files['files']} ({files['ckpt']}, "
         f"{files['samples']}, {files['tb']}), {files['MB']:.1f} MB |",
         f"| cache: files, size | {cached['files']}, {cached['MB']:.1f} MB |",
