@@ -228,3 +228,19 @@ def test_the_live_doctor_holds_a_bounded_history_and_counts_every_record(monkeyp
     stop = [e for e in events if e["event"] == "stop_collapsed"]
     assert stop and stop[0]["evidence"]["log_steps"] == 60
     assert len(d.history.train) == 42
+
+
+def test_doctor_without_config_yaml_uses_the_checkpoints_config_and_says_so(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["train", "--preset", "grid25", "--out", str(out), "train.steps=60", "train.log_every=20",
+                 "eval.every=0", "train.progress=false"]) == 0
+    (out / "config.yaml").unlink()
+    capsys.readouterr()
+    assert main(["doctor", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "no config.yaml; using the config stored in its checkpoint of step 60" in captured.err
+    assert "step 60 of 60" in captured.out
+    for p in out.glob("ckpt-*.pt"):
+        p.unlink()
+    assert main(["doctor", str(out)]) == 2
+    assert "not a ganforge run directory" in capsys.readouterr().err

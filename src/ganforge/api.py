@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import torch
-import yaml
 from torch import Tensor
 
 from .apps.export import ExportResult, ExportedGenerator, export_generator, read_export
 from .build import build_data, check_compatible, check_names
 from .config import Config, load_config, to_dict
 from .data.base import DataSource, KnownModes
-from .diagnostics.doctor import Diagnosis, diagnose
+from .diagnostics.doctor import Diagnosis, diagnose, run_config
 from .diagnostics.settings import review_settings
 from .errors import GanforgeError, GanforgeWarning
 from .evaluation import sample_metrics
@@ -129,8 +128,8 @@ class Run:
 
     @property
     def config(self) -> Config:
-        """The run's resolved config (its ``config.yaml``)."""
-        return load_config(base=yaml.safe_load((self.path / "config.yaml").read_text()))
+        """The run's resolved config: its ``config.yaml`` (or its newest checkpoint's, said)."""
+        return run_config(self.path)
 
     @property
     def step(self) -> int:

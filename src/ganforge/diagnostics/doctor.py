@@ -15,6 +15,7 @@ run into phases:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -22,7 +23,7 @@ from typing import Optional
 import yaml
 
 from ..config import Config, load_config
-from ..errors import GanforgeError
+from ..errors import GanforgeError, GanforgeWarning
 from ..runlog import (DIVERGENCE, LOOP_EVENTS, STOPPED, History, Kind, keep_branch, read_records, record_kind,
                       rollback_to)
 from .detectors import Doctor, Equilibrium
@@ -76,12 +77,25 @@ def _merge_phases(labels: list) -> list:
     return phases
 
 
+def run_config(run_dir: Path) -> Config:
+    """The run's config: its ``config.yaml``, or, when that file is gone, the config stored in
+    its newest checkpoint (a warning says so)."""
+    cfg_path = run_dir / "config.yaml"
+    if cfg_path.is_file():
+        return load_config(base=yaml.safe_load(cfg_path.read_text()))
+    from ..train.checkpoint import list_checkpoints, load_checkpoint  # torch, only for this fallback
+
+    if not list_checkpoints(run_dir):
+        raise GanforgeError(f"{run_dir}: no config.yaml and no checkpoint; is this a ganforge run directory?")
+    ckpt = load_checkpoint(run_dir)
+    warnings.warn(f"{run_dir}: no config.yaml; using the config stored in its checkpoint of step {ckpt['step']}",
+                  GanforgeWarning)
+    return load_config(base=ckpt["config"])
+
+
 def diagnose(run_dir: Path) -> Diagnosis:
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.yaml"
-    if not cfg_path.is_file():
-        raise GanforgeError(f"{run_dir}: no config.yaml; is this a ganforge run directory?")
-    cfg = load_config(base=yaml.safe_load(cfg_path.read_text()))
+    cfg = run_config(run_dir)
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
         raise GanforgeError(f"{run_dir}: no metrics.jsonl; is this a ganforge run directory?")
