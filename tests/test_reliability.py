@@ -327,3 +327,18 @@ def test_an_extended_run_resumes_exactly(tmp_path, tiny):
         (tmp_path / "b" / f"ckpt-{s:07d}.pt").unlink()  # stopped at 150 (after the extension)
     assert main(["train", "--resume", str(tmp_path / "b")]) == 0  # no --extend: train.steps is unchanged
     assert_same_state(final_state(tmp_path / "a"), final_state(tmp_path / "b"))
+
+
+def test_extending_keeps_the_instance_noise_horizon(tmp_path, tiny, capsys):
+    """Noise annealed over train.steps: the extended run stays noiseless after the old horizon."""
+    assert cli(tmp_path, tiny, "r", "train.steps=60", "train.instance_noise=0.1") == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "r"), "train.steps=90"]) == 0
+    err = capsys.readouterr().err
+    assert "keeps annealing to 0 over the first 60 steps" in err
+    assert load_checkpoint(tmp_path / "r")["config"]["train"]["instance_noise_steps"] == 60
+    # an explicit horizon is the user's choice, without a warning
+    assert cli(tmp_path, tiny, "s", "train.steps=60", "train.instance_noise=0.1") == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "s"), "train.steps=90", "train.instance_noise_steps=90"]) == 0
+    assert "keeps annealing" not in capsys.readouterr().err

@@ -54,6 +54,7 @@ def resume_config(run_dir: Path | str, overrides: Sequence[str] = (), extend: Op
                                 f"key=value overrides to --resume (or delete config.yaml to use the checkpoint's)")
     if step >= cfg.train.steps:
         raise GanforgeError(f"{run_dir} is already at step {step}; set train.steps above it to continue")
+    cfg = _extend_instance_noise(stored, cfg, overrides)
     return _extend_schedule(stored, cfg, step, extend, overrides), step
 
 
@@ -67,6 +68,19 @@ def config_diff(a: Config, b: Config) -> list[tuple[str, Any, Any]]:
     """``(key, value in a, value in b)`` for every dotted key where the two configs differ."""
     fa, fb = _flat(to_dict(a)), _flat(to_dict(b))
     return [(k, fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
+
+
+def _extend_instance_noise(stored: Config, cfg: Config, overrides: Sequence[str]) -> Config:
+    """Instance noise annealed over ``train.steps`` (``instance_noise_steps=0``) keeps the horizon
+    the run had: extending a run that ended noiseless must not bring the noise back."""
+    t, old_total = cfg.train, stored.train.steps
+    explicit = any(item.startswith("train.instance_noise_steps=") for item in overrides)
+    if t.instance_noise <= 0 or t.instance_noise_steps or t.steps == old_total or explicit:
+        return cfg
+    warnings.warn(f"train.steps {old_total} -> {t.steps} with train.instance_noise={t.instance_noise:g}: the noise "
+                  f"keeps annealing to 0 over the first {old_total} steps, as the run had it "
+                  f"(train.instance_noise_steps={old_total}; set it to change this)", GanforgeWarning)
+    return load_config(base={**to_dict(cfg), "train": {**to_dict(cfg)["train"], "instance_noise_steps": old_total}})
 
 
 def _extend_schedule(stored: Config, cfg: Config, step: int, extend: Optional[str], overrides: Sequence[str]) -> Config:
