@@ -342,3 +342,9 @@ def test_extending_keeps_the_instance_noise_horizon(tmp_path, tiny, capsys):
     capsys.readouterr()
     assert main(["train", "--resume", str(tmp_path / "s"), "train.steps=90", "train.instance_noise_steps=90"]) == 0
     assert "keeps annealing" not in capsys.readouterr().err
+
+
+def test_sample_plots_rotate_keeping_the_first(tmp_path, tiny):
+    assert cli(tmp_path, tiny, "r", "train.steps=60", "train.sample_every=10", "train.keep_samples=3") == 0
+    names = sorted(p.name for p in (tmp_path / "r" / "samples").glob("*.png"))
+    assert names == ["step-0000010.png", "step-0000050.png", "step-0000060.png"]

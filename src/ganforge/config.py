@@ -121,6 +121,7 @@ class TrainConfig:
     ckpt_every: int = 1000  # steps between checkpoints; 0 = only at the end
     keep_ckpts: int = 3  # newest checkpoints kept on disk
     sample_every: int = 1000  # sample plots; 0 = only at the end
+    keep_samples: int = 100  # sample plots kept in RUN/samples: the first and the newest; 0 = all
     progress: bool = True  # progress bar on stderr
     tensorboard: bool = True  # TensorBoard event files in RUN/tb
     # speed and scale (README, "Speed and scale"); none of them changes the single-process fp32 defaults

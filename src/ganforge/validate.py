@@ -131,6 +131,8 @@ def _validate_remedies(cfg: Any) -> None:
     _check(s == 0 or cfg.loss.name in ("minimax", "non_saturating"), "loss.label_smoothing",
            f"it smooths the real target of the cross-entropy losses (minimax, non_saturating); "
            f"loss.name={cfg.loss.name} has no target to smooth, so use 0", s)
+    _check(t.keep_samples >= 0 and t.keep_samples != 1, "train.keep_samples",
+           "it must be 0 (keep all) or >= 2 (the first plot and the newest ones)", t.keep_samples)
     _check(t.instance_noise >= 0, "train.instance_noise", "it must be >= 0 (0 turns instance noise off)", t.instance_noise)
     _check(t.instance_noise_steps >= 0, "train.instance_noise_steps",
            "it must be >= 0 (0 anneals over train.steps)", t.instance_noise_steps)

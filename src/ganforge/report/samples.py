@@ -2,12 +2,14 @@
 
 Every ``train.sample_every`` steps and at the end, ``samples/step-NNNNNNN.png`` shows 64
 samples of an image run (written with the synthetic-image metadata) or 2,000 points of a 2-D
-run against as many real ones; other data gets no plot.
+run against as many real ones; other data gets no plot. ``train.keep_samples`` bounds the
+folder of a long run: the first plot (where the run started from) and the newest ones stay.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from ..data import KnownModes
 from ..evaluation import generate
@@ -29,3 +31,14 @@ class SamplePlots(Callback):
             fake = generate(run.sampler, run.prior, 2000, cfg.eval.seed, data, run.n_classes)
             real = data.reference(2000, cfg.eval.seed)
             scatter(real, fake, path, f"step {step}", data.centers if isinstance(data, KnownModes) else None)
+        else:
+            return
+        _rotate(path.parent, cfg.train.keep_samples)
+
+
+def _rotate(folder: Path, keep: int) -> None:
+    """Delete the oldest plots but the first, so that ``keep`` remain (0: keep all)."""
+    plots = sorted(folder.glob("step-*.png"))
+    if keep and len(plots) > keep:
+        for old in plots[1: len(plots) - keep + 1]:
+            old.unlink(missing_ok=True)
