@@ -36,7 +36,9 @@ class UNet(nn.Module):
         self.down = nn.ModuleList()
         prev = c_in
         for i, c in enumerate(chans):
-            self.down.append(nn.Sequential(nn.Conv2d(prev, c, 4, 2, 1), _norm(norm if i else "none", c),
+            # no norm on the first level (as pix2pix) nor the bottleneck (it may be 1 x 1)
+            plain = i == 0 or i == depth - 1
+            self.down.append(nn.Sequential(nn.Conv2d(prev, c, 4, 2, 1), _norm("none" if plain else norm, c),
                                            nn.LeakyReLU(0.2)))
             prev = c
         self.up = nn.ModuleList()
