@@ -222,6 +222,10 @@ def _image_to_image(game_cls):
     the game's own generator (image pools, noise) seeded like the noise -> data game's."""
 
     def build(cfg: Config, data, device: torch.device):
+        T = cfg.train
+        if T.precision != "fp32" or T.compile or T.channels_last or torch.distributed.is_initialized():
+            raise GanforgeError(f"model.name={cfg.model.name}: image-to-image games train in fp32 on one process; "
+                                "leave train.precision=fp32, train.compile and train.channels_last off, no torchrun")
         G, D = build_models(cfg, data.shape)
         G, D = G.to(device), D.to(device)
         o = cfg.optim
