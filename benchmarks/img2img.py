@@ -131,7 +131,8 @@ def paired(steps: int) -> list[tuple]:
         # a classifier of which training photo a crop comes from: its 128 features judge realism
         photos = data.images[:, 3:]
         labels = torch.arange(len(photos)) // (len(photos) // 5)
-        clf = data_classifier(photos, labels, 5)
+        with torch.enable_grad():
+            clf = data_classifier(photos, labels, 5)
         mse = (out - b).pow(2).flatten(1).mean(1)
         m = {"l1": float((out - b).abs().mean()), "psnr": float((-10 * mse.log10()).mean()),
              **_features_fid(clf, b, out), "clf_acc": clf.test_accuracy}
@@ -152,7 +153,8 @@ def unpaired(steps: int) -> list[tuple]:
     (xtr, ytr), (xte, yte) = digits_split()
     r = cfg.data.resolution
     _, b_train = digit_styles(xtr, r)  # every training digit in style B, with its label: the judge
-    clf = data_classifier(b_train, torch.from_numpy(ytr), 10)
+    with torch.enable_grad():
+        clf = data_classifier(b_train, torch.from_numpy(ytr), 10)
     a_te, b_te = digit_styles(xte, r)
     a, b = a_te.float() / 255 * 2 - 1, b_te.float() / 255
     G = game.G.eval()

@@ -13,6 +13,8 @@ from torch import nn
 
 from ganforge.cli import main
 from ganforge.config import load_config
+from ganforge.errors import GanforgeError
+from ganforge.models import MODELS
 from ganforge.models.resnet_i2i import ResnetG
 from ganforge.models.srnet import SRNet, downscale
 from ganforge.models.unet import PatchD, UNet
@@ -89,6 +91,36 @@ def test_srnet_shapes_and_it_starts_near_bicubic(scale, h, w):
     lr = torch.randn(2, 3, h, w)
     assert G(lr).shape == (2, 3, h * scale, w * scale)
     assert downscale(torch.randn(1, 3, 16, 16), scale).shape == (1, 3, 16 // scale, 16 // scale)
+
+
+I2I = [n for n in MODELS.names() if MODELS.get(n).game != "noise_to_data"]
+
+
+@pytest.mark.parametrize("name", I2I)
+def test_image_to_image_model_contract(name):
+    """Every image-to-image model: finite outputs of the input's size (x scale), gradients reach
+    G and D, a state_dict round trip rebuilds the same networks, nonsense d_norm refused."""
+    spec = MODELS.get(name)
+    cfg = load_config("grid25", [f"model.name={name}", "model.g_width=4", "model.d_width=4", "model.g_depth=1",
+                                 "model.d_depth=1", "model.scale=2", "model.d_norm=instance"])
+    shape = (3, 8, 8) if spec.game == "superres" else (6, 8, 8)
+    torch.manual_seed(0)
+    G, D = spec.build(cfg.model, shape, 0)
+    nets = (lambda m, k: m[k] if isinstance(m, nn.ModuleDict) else m)
+    x = torch.randn(2, 3, 8, 8)
+    out = nets(G, "ab")(x)
+    assert out.shape == ((2, 3, 16, 16) if spec.game == "superres" else (2, 3, 8, 8)) and torch.isfinite(out).all()
+    judged = nets(D, "b")(torch.cat([x, out], 1) if spec.game == "paired" else out)
+    judged.mean().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in nets(G, "ab").parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in nets(D, "b").parameters())
+    torch.manual_seed(1)
+    G2, _ = spec.build(cfg.model, shape, 0)
+    G2.load_state_dict(G.state_dict())
+    with torch.no_grad():
+        assert torch.equal(nets(G.eval(), "ab")(x), nets(G2.eval(), "ab")(x))
+    with pytest.raises(GanforgeError, match="model.d_norm=nonsense"):
+        spec.check(load_config("grid25", [f"model.name={name}", "model.d_norm=nonsense"]), shape)
 
 
 # ----------------------------------------------------------------------------- losses
