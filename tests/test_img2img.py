@@ -227,6 +227,8 @@ def test_translate_and_upscale_write_images_with_provenance(tmp_path, capsys):
                  "--scale", "4"]) == 2
     assert "trained for x2" in capsys.readouterr().err
     assert main(["translate", str(run), "--input", str(tmp_path / "in"), "--out", str(tmp_path / "o3/")]) == 2
+    assert main(["sample", str(run), "--out", str(tmp_path / "s.png"), "--n", "2"]) == 2  # G takes images
+    assert "use ganforge upscale" in capsys.readouterr().err
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
