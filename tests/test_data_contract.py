@@ -69,6 +69,35 @@ def _cifar10(root):
     return DataConfig(name="cifar10", path=str(root / "cifar"), resolution=RES)
 
 
+def _pairs_folder(root, name, sizes=((10, 10), (10, 10))):
+    from PIL import Image
+
+    g = np.random.default_rng(5)
+    for d, (h, w) in zip(("A", "B"), sizes):
+        (root / name / d).mkdir(parents=True)
+        for i in range(15):  # 12 trained on, 3 held out
+            Image.fromarray(g.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(root / name / d / f"{i}.png")
+    return root / name
+
+
+def _paired(root):
+    return DataConfig(name="paired", path=str(_pairs_folder(root, "paired")), resolution=RES)
+
+
+def _unpaired(root):
+    return DataConfig(name="unpaired", path=str(_pairs_folder(root, "unpaired", ((9, 9), (12, 12)))), resolution=RES)
+
+
+def _superres(root):
+    from PIL import Image
+
+    g = np.random.default_rng(6)
+    (root / "photos").mkdir()
+    for i, (h, w) in enumerate(((20, 30), (16, 16), (25, 18)) * 5):  # 12 trained on, 3 held out
+        Image.fromarray(g.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(root / "photos" / f"{i}.jpg")
+    return DataConfig(name="superres", path=str(root / "photos"), resolution=RES)
+
+
 # name -> (tmp folder -> DataConfig); datasets that need no file are built from their name
 CONFIGS = {
     "ring8": lambda root: DataConfig(name="ring8"),
@@ -81,6 +110,9 @@ CONFIGS = {
     "npz": _npz,
     "idx": _idx,
     "cifar10": _cifar10,
+    "paired": _paired,
+    "unpaired": _unpaired,
+    "superres": _superres,
 }
 
 # The exact mode metrics need no feature space; their records predate provenance and stay

@@ -26,7 +26,7 @@ from .priors import PRIORS, Prior
 from .registry import Registry
 from .train.d_input import DInput
 from .train.ema import EMA
-from .train.games import NoiseToData, Players, Policy
+from .train.games import Cycle, NoiseToData, Paired, Players, Policy, SuperRes
 from .train.runtime import PRECISIONS
 from .train.schedule import SCHEDULES
 
@@ -171,7 +171,17 @@ def _optimizer(params, o: OptimConfig, lr: float, betas: tuple) -> torch.optim.O
     return OPTIMIZERS.get(o.name)(params, o, lr, betas, OPTIM_IMPLS.get(o.impl))
 
 
-def build_game(cfg: Config, data, device: torch.device) -> NoiseToData:
+# the model's spec names its game (ModelSpec.game): name -> builder (cfg, data, device) -> Game
+GAMES: Registry = Registry("game")
+
+
+def build_game(cfg: Config, data, device: torch.device):
+    """The game that trains ``cfg.model`` (its spec's ``game``), built with its players."""
+    return GAMES.get(model_spec(cfg).game)(cfg, data, device)
+
+
+@GAMES.register
+def noise_to_data(cfg: Config, data, device: torch.device) -> NoiseToData:
     """Models (initialised from torch's global RNG, which the caller seeds), optimizers, the
     policy and the noise generator of the noise -> data game."""
     classes = n_classes(cfg, data)
@@ -204,3 +214,30 @@ def build_game(cfg: Config, data, device: torch.device) -> NoiseToData:
     )
     prior = Prior(cfg.model.prior, cfg.model.z_dim)
     return NoiseToData(players, policy, prior, gen, DInput(build_augment(cfg, data.shape, device)))
+
+
+def _image_to_image(game_cls):
+    """A builder of an image-to-image game (``train/games``: paired, cycle, superres): G and D
+    (for CycleGAN ModuleDicts of two each) with one Adam/SGD per player, EMA of G if asked, and
+    the game's own generator (image pools, noise) seeded like the noise -> data game's."""
+
+    def build(cfg: Config, data, device: torch.device):
+        T = cfg.train
+        if T.precision != "fp32" or T.compile or T.channels_last or torch.distributed.is_initialized():
+            raise GanforgeError(f"model.name={cfg.model.name}: image-to-image games train in fp32 on one process; "
+                                "leave train.precision=fp32, train.compile and train.channels_last off, no torchrun")
+        G, D = build_models(cfg, data.shape)
+        G, D = G.to(device), D.to(device)
+        o = cfg.optim
+        players = Players(G=G, D=D, opt_g=_optimizer(G.parameters(), o, o.g_lr, o.g_betas),
+                          opt_d=_optimizer(D.parameters(), o, o.d_lr, o.d_betas),
+                          ema=EMA(G, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None)
+        gen = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)
+        return game_cls(players, cfg, build_loss(cfg.loss.name), gen)
+
+    return build
+
+
+GAMES.add("paired", _image_to_image(Paired))
+GAMES.add("superres", _image_to_image(SuperRes))
+GAMES.add("cycle", _image_to_image(Cycle))

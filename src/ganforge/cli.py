@@ -125,6 +125,18 @@ def _applications(sub) -> None:
                    help="keep only samples the judge classifier reads as their class with probability >= C")
     s.add_argument("--truncation", type=float, metavar="PSI", help="truncation psi, for style-based runs")
 
+    for name, what in (("translate", "apply a pix2pix or CycleGAN run to images (any size)"),
+                       ("upscale", "apply a super-resolution run to images (any size)")):
+        t = sub.add_parser(name, help=what)
+        t.add_argument("run", metavar="RUN")
+        t.add_argument("--input", required=True, help="an image file (PNG/JPEG) or a folder of them")
+        t.add_argument("--out", required=True, help="output folder: NAME.png per input and manifest.json")
+        t.add_argument("--tile", type=int, default=256, help="inputs larger than this (px a side) go in tiles")
+        if name == "translate":
+            t.add_argument("--direction", default="a2b", choices=("a2b", "b2a"), help="CycleGAN: which generator")
+        else:
+            t.add_argument("--scale", type=int, help="the factor expected (checked against the run's model.scale)")
+
     e = sub.add_parser("encoder", help="fit an encoder image -> z on the run's own samples (RUN/encoder.pt)")
     e.add_argument("run", metavar="RUN")
     e.add_argument("--steps", type=int, default=2000)

@@ -56,6 +56,7 @@ class ModelConfig:
     g_spectral: bool = False  # spectral norm on G's layers too (SAGAN, Zhang et al. 2019)
     mbstd: int = 0  # minibatch std group size (Karras et al. 2018): an extra feature before D's head; 0 = off
     d_ensemble: int = 1  # K independently initialised D's; G plays against their mean loss
+    scale: int = 4  # super-resolution (srnet): upscaling factor 2 or 4; inputs are crops bicubic-downscaled by it
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,23 @@ class DoctorConfig:
 
 
 @dataclass(frozen=True)
+class I2IConfig:
+    """The image-to-image games (pix2pix, CycleGAN, super-resolution; ``train/games``): the
+    weights of their non-adversarial terms. The adversarial loss is ``loss.name``."""
+
+    l1_weight: float = 100.0  # pix2pix: lambda of |G(a) - b|_1 (Isola et al. 2017); 0 = adversarial only
+    adv_weight: float = 1.0  # every image-to-image game: weight of G's adversarial term; 0 = the L1-only baseline
+    cycle_weight: float = 10.0  # CycleGAN: lambda of the cycle losses |F(G(a)) - a|_1 + |G(F(b)) - b|_1
+    identity_weight: float = 0.5  # CycleGAN: identity loss |G(b) - b|_1, weight x cycle_weight
+    pool_size: int = 50  # CycleGAN: past fakes kept for D (Shrivastava et al. 2017); 0 = off
+    pixel_weight: float = 1.0  # super-resolution: weight of the L1 pixel loss
+    content_weight: float = 0.1  # super-resolution: feature-space content loss (a fixed random conv net's features)
+    sr_adv_weight: float = 5e-3  # super-resolution: weight of the adversarial term after pre-training
+    relativistic: bool = True  # super-resolution: relativistic average D (ESRGAN) instead of loss.name
+    pretrain_steps: int = 0  # super-resolution: steps of L1-only pre-training of G before the GAN starts
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -172,6 +190,7 @@ class Config:
     doctor: DoctorConfig = field(default_factory=DoctorConfig)
     reg: Dict[str, PenaltyConfig] = field(default_factory=dict)  # regulariser name -> weight
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    i2i: I2IConfig = field(default_factory=I2IConfig)  # image-to-image games (pix2pix, CycleGAN, SR)
 
 
 # ----------------------------------------------------------------------------- loading

@@ -202,3 +202,10 @@ def image_files(x: Tensor, folder: Path, meta: Optional[dict] = None) -> list[Pa
         _save_image(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a), p, meta)
         paths.append(p)
     return paths
+
+
+def image_file(x: Tensor, path: Path, meta: Optional[dict] = None) -> Path:
+    """Save one image ``(C, H, W)`` in [0, 1] as ``path`` (atomically), ``meta`` as PNG text."""
+    a = _to_uint8(x[None])[0]
+    _save_image(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a), Path(path), meta)
+    return Path(path)

@@ -9,7 +9,7 @@ from typing import Optional, Union
 
 from torch import Tensor, nn
 
-from .build import build_data, build_models, n_classes
+from .build import build_data, build_models, model_spec, n_classes
 from .config import Config, load_config
 from .data.base import DataSource
 from .errors import GanforgeError
@@ -34,13 +34,23 @@ class TrainedRun:
     ckpt_path: Optional[Path] = None  # the checkpoint the weights came from
     ema: bool = False  # whether G holds the EMA weights
 
+    def _from_noise(self) -> None:
+        """One-line error for an image-to-image run, whose G takes images, not noise."""
+        game = model_spec(self.cfg).game
+        if game != "noise_to_data":
+            use = "upscale" if game == "superres" else "translate"
+            raise GanforgeError(f"this run (model.name={self.cfg.model.name}) maps images to images, not noise to "
+                                f"samples; use ganforge {use} RUN --input ... --out DIR/")
+
     def generate(self, n: int, seed: int, label=None) -> Tensor:
         """``n`` samples (n, *shape) in data space; ``label``: an int, a tensor (n,), or None (drawn)."""
+        self._from_noise()
         return generate(self.G, self.prior, n, seed, self.data, self.n_classes, label)
 
     def interpolate(self, rows: int, steps: int, seed: int, label=None, ends=None) -> Tensor:
         """``rows`` latent paths of ``steps`` samples each, (rows * steps, *shape), in data space;
         ``ends``: (first, last) latents (rows, z_dim), else drawn from the prior."""
+        self._from_noise()
         return interpolate(self.G, self.prior, self.data, self.n_classes, rows, steps, seed, label, ends)
 
     def meta(self, run_dir) -> dict:

@@ -51,6 +51,10 @@ def validate(cfg: Any) -> None:
     _check(cfg.data.channels in (0, 1, 3), "data.channels", "use 1, 3 or 0 (as stored)", cfg.data.channels)
     _check(cfg.data.resolution >= 1, "data.resolution", "it must be >= 1 (each model says which sizes it builds)",
            cfg.data.resolution)
+    _check(m.scale in (2, 4), "model.scale", "super-resolution scales are 2 or 4", m.scale)
+    for key in ("l1_weight", "adv_weight", "cycle_weight", "identity_weight", "pixel_weight", "content_weight",
+                "sr_adv_weight", "pool_size", "pretrain_steps"):
+        _check(getattr(cfg.i2i, key) >= 0, f"i2i.{key}", "it must be >= 0", getattr(cfg.i2i, key))
     _check(m.pac >= 1, "model.pac", "it must be >= 1 (1 = no packing)", m.pac)
     _check(t.batch_size % m.pac == 0, "train.batch_size", f"it must be a multiple of model.pac={m.pac}", t.batch_size)
     _validate_remedies(cfg)

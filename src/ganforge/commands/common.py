@@ -16,4 +16,6 @@ def metrics_line(m: dict) -> str:
         if fid_space == prov["feature_space"]:
             return f"{line}\nfeature space: {fid_space}"
         return f"{line}\nfeature space of fid/kid: {fid_space}\nfeature space of the rest: {prov['feature_space']}"
+    if any(k.endswith("psnr_test") for k in m):  # image-to-image runs: held-out scores
+        return "  ".join(f"{k} {v:.4g}" for k, v in m.items() if k != "step" and isinstance(v, (int, float)))
     return f"energy distance {m['energy']:.4f} in {m['provenance']['feature_space']}  (n={m['n']})"

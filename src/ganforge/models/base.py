@@ -31,6 +31,7 @@ class ModelSpec:
     # what the doctor may suggest for this architecture (benchmarks/results/ablation.md):
     spatial_remedies: bool = False  # image-only remedies (bCR) helped it
     spectral_d_remedy: bool = False  # spectral norm on its D helped it (on the MLP D it did not)
+    game: str = "noise_to_data"  # the game that trains it (build.GAMES): noise_to_data, paired, cycle, superres
 
     @property
     def images(self) -> bool:

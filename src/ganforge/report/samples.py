@@ -24,7 +24,10 @@ class SamplePlots(Callback):
         if not run.due(step, cfg.train.sample_every):
             return
         path = run.run_dir / "samples" / f"step-{step:07d}.png"
-        if len(data.shape) == 3:  # images: a grid of samples on fixed noise
+        if hasattr(run.game, "visuals"):  # image-to-image: rows of inputs, outputs, targets (held out)
+            image_grid(run.game.visuals(data, 8, cfg.eval.seed), path, nrow=8,
+                       meta=synthetic_meta(run.run_dir.name, step))
+        elif len(data.shape) == 3:  # images: a grid of samples on fixed noise
             fake = generate(run.sampler, run.prior, 64, cfg.eval.seed, data, run.n_classes)
             image_grid(fake, path, meta=synthetic_meta(run.run_dir.name, step))
         elif math.prod(data.shape) == 2:

@@ -15,6 +15,7 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import nn
 
+from ..build import model_spec
 from ..config import Config
 from ..diagnostics import Doctor, Probe
 from ..evaluation import generate, sample_metrics
@@ -114,6 +115,37 @@ class Diagnosis(Callback):
         return events
 
 
+class ImageToImageEvaluation(Callback):
+    """Held-out quality of an image-to-image game (``game.evaluate``: L1, PSNR, ...) every
+    ``eval.every`` steps and at the end; noise-based metrics do not apply."""
+
+    def on_step_end(self, run: RunState, step: int) -> None:
+        cfg = run.cfg
+        if not run.due(step, cfg.eval.every):
+            return
+        m = {"step": step, **run.game.evaluate(run.data, cfg.eval.n_samples, cfg.eval.seed)}
+        run.emit(m)
+        run.metrics = m
+
+
+class ImageToImageDiagnosis(Diagnosis):
+    """The doctor without its probe: the probe draws noise for G and measures sample diversity
+    (mode collapse), which means nothing for a G whose input is an image. The detectors still
+    read every step record (divergence, oscillation of d_real - d_fake); those that need the
+    probe's keys stay silent."""
+
+    def on_start(self, run: RunState) -> None:
+        self.doctor = Doctor(run.cfg)
+        if run.resumed_at:
+            for record in read_records(run.run_dir / "metrics.jsonl")[0]:
+                self.doctor.observe(record)
+
+    def on_log(self, run: RunState, record: dict) -> None:
+        pass
+
+
 def default_callbacks(cfg: Config) -> list[Callback]:
     """What every run has: the doctor (unless ``doctor.enabled=false``), then evaluation."""
+    if model_spec(cfg).game != "noise_to_data":
+        return ([ImageToImageDiagnosis()] if cfg.doctor.enabled else []) + [ImageToImageEvaluation()]
     return ([Diagnosis()] if cfg.doctor.enabled else []) + [Evaluation()]

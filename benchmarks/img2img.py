@@ -1,0 +1,233 @@
+"""Image-to-image benchmark (issue 14): super-resolution x2 / x4, paired translation (pix2pix)
+and unpaired translation (CycleGAN), each against its non-adversarial baseline, on the bundled
+demos' held-out material (data/demos.py: two photos never trained on; the digits' test split).
+
+- Super-resolution: bicubic vs the L1-only network vs the GAN (the same network after the same
+  L1 pre-training, then trained on as a GAN; the L1 network trains on for as many steps on L1
+  alone). PSNR and SSIM (torchmetrics) on held-out crops, and the distance between the radially
+  averaged log power spectra of outputs and ground truth (a sharpness measure without
+  downloaded weights: blur removes high frequencies).
+- Paired (edges -> photos): pix2pix vs the same U-Net with L1 only (i2i.adv_weight=0): L1 and
+  PSNR to the held-out targets, FID / KID in the feature space of a classifier ganforge trains
+  on the training photo crops (which photo a crop came from).
+- Unpaired (white digits <-> thick orange digits): content kept (accuracy of a classifier trained
+  on style-B digits, on translations of held-out style-A digits), FID / KID to held-out style-B
+  digits in that classifier's features, cycle reconstruction L1.
+- Seconds per 1,000 training images of each model (one thread).
+
+    python benchmarks/img2img.py            # the quick protocol (about 25 min of one core)
+    python benchmarks/img2img.py --full     # 4x the steps of each phase
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ganforge.build import build_data, build_game
+from ganforge.config import load_config
+from ganforge.io import image_grid
+from ganforge.metrics.distances import fid_kid
+from ganforge.metrics.features import data_classifier
+from ganforge.models.srnet import downscale
+
+OUT = Path(__file__).parent / "results" / "img2img.md"
+GRIDS = OUT.parent / "img2img"
+
+
+def make(preset: str, over: list[str]):
+    cfg = load_config(preset, ["train.progress=false", "train.threads=1", *over])
+    torch.manual_seed(cfg.train.seed)
+    data = build_data(cfg)
+    return cfg, data, build_game(cfg, data, torch.device("cpu"))
+
+
+def fork(cfg, data, game, **i2i):
+    """A second game and data stream in exactly the state of ``game``'s, with other i2i weights."""
+    cfg2 = dataclasses.replace(cfg, i2i=dataclasses.replace(cfg.i2i, **i2i))
+    data2 = build_data(cfg2)
+    data2.load_state_dict(data.state_dict())
+    g2 = build_game(cfg2, data2, torch.device("cpu"))
+    g2.load_state_dict(game.state_dict())
+    g2.gen.set_state(game.gen.get_state())
+    return data2, g2
+
+
+def run_steps(game, data, steps: int, batch: int) -> float:
+    """Train ``steps`` steps; returns seconds per 1,000 training images."""
+    t = time.perf_counter()
+    for _ in range(steps):
+        game.step(lambda n: data.sample(n), batch)
+    return (time.perf_counter() - t) / (steps * batch) * 1000
+
+
+def radial_log_spectrum(x: torch.Tensor) -> torch.Tensor:
+    """Images (N, C, H, W) in [0, 1] -> log10 of the mean radially averaged power spectrum (H // 2,)."""
+    g = x.mean(1)
+    g = g - g.mean((-2, -1), keepdim=True)
+    p = torch.fft.fftshift(torch.fft.fft2(g), dim=(-2, -1)).abs().pow(2).mean(0)  # (H, W)
+    h, w = p.shape
+    yy, xx = torch.meshgrid(torch.arange(h) - h // 2, torch.arange(w) - w // 2, indexing="ij")
+    r = (yy.float() ** 2 + xx.float() ** 2).sqrt().round().long().flatten()
+    nb = min(h, w) // 2
+    keep = r < nb
+    total = torch.zeros(nb).scatter_add_(0, r[keep], p.flatten()[keep])
+    count = torch.zeros(nb).scatter_add_(0, r[keep], torch.ones(int(keep.sum())))
+    return (total / count + 1e-12).log10()
+
+
+def sr_scores(out: torch.Tensor, gt: torch.Tensor) -> dict:
+    from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+
+    out = out.clamp(0, 1)
+    return {"psnr": float(peak_signal_noise_ratio(out, gt, data_range=1.0)),
+            "ssim": float(structural_similarity_index_measure(out, gt, data_range=1.0)),
+            "spectrum": float((radial_log_spectrum(out) - radial_log_spectrum(gt)).abs().mean())}
+
+
+@torch.no_grad()
+def superres(scale: int, pre: int, more: int, n_test: int) -> list[tuple]:
+    cfg, data, gan = make("srgan_demo", [f"model.scale={scale}", f"i2i.pretrain_steps={pre}"])
+    b = cfg.train.batch_size
+    with torch.enable_grad():
+        t_l1 = run_steps(gan, data, pre, b)
+        data_l1, l1 = fork(cfg, data, gan, sr_adv_weight=0.0)
+        run_steps(l1, data_l1, more, b)
+        t_gan = run_steps(gan, data, more, b)
+    hr = gan.held_out(data, n_test, seed=1234)  # (n, C, 32, 32) in [0, 1]: crops of the held-out photos
+    lr = downscale(hr * 2 - 1, scale)
+    outs = {"bicubic": F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False),
+            "L1 network": l1.G.eval()(lr), "GAN": gan.G.eval()(lr)}
+    rows = []
+    for name, o in outs.items():
+        rows.append((f"x{scale}", name, sr_scores(o * 0.5 + 0.5, hr),
+                     {"bicubic": None, "L1 network": t_l1, "GAN": t_gan}[name]))
+    grid = torch.cat([F.interpolate(lr[:8] * 0.5 + 0.5, scale_factor=scale, mode="nearest")]
+                     + [outs[k][:8].clamp(-1, 1) * 0.5 + 0.5 for k in outs] + [hr[:8]])
+    image_grid(grid, GRIDS / f"sr_x{scale}.png", nrow=8, scale=3)
+    return rows
+
+
+def _features_fid(clf, real: torch.Tensor, fake: torch.Tensor) -> dict:
+    return fid_kid(clf.features(real), clf.features(fake), seed=0)
+
+
+@torch.no_grad()
+def paired(steps: int) -> list[tuple]:
+    rows, grids = [], []
+    for name, over in (("pix2pix", []), ("U-Net, L1 only", ["i2i.adv_weight=0"])):
+        cfg, data, game = make("pix2pix_demo", over)
+        with torch.enable_grad():
+            t = run_steps(game, data, steps, cfg.train.batch_size)
+        x = game.held_out(data, 10_000, 0)  # every held-out pair, (n, 6, 32, 32) in [0, 1]
+        a, b = x[:, :3] * 2 - 1, x[:, 3:]
+        out = (game.G.eval()(a).clamp(-1, 1) + 1) / 2
+        # a classifier of which training photo a crop comes from: its 128 features judge realism
+        photos = data.images[:, 3:]
+        labels = torch.arange(len(photos)) // (len(photos) // 5)
+        with torch.enable_grad():
+            clf = data_classifier(photos, labels, 5)
+        mse = (out - b).pow(2).flatten(1).mean(1)
+        m = {"l1": float((out - b).abs().mean()), "psnr": float((-10 * mse.log10()).mean()),
+             **_features_fid(clf, b, out), "clf_acc": clf.test_accuracy}
+        rows.append((name, m, t))
+        grids.append(out[:8])
+    image_grid(torch.cat([(a[:8] + 1) / 2, *grids, b[:8]]), GRIDS / "pix2pix.png", nrow=8, scale=3)
+    return rows
+
+
+@torch.no_grad()
+def unpaired(steps: int) -> list[tuple]:
+    from ganforge.data.demos import digit_styles
+    from ganforge.data.images import digits_split
+
+    cfg, data, game = make("cyclegan_demo", [])
+    with torch.enable_grad():
+        t = run_steps(game, data, steps, cfg.train.batch_size)
+    (xtr, ytr), (xte, yte) = digits_split()
+    r = cfg.data.resolution
+    _, b_train = digit_styles(xtr, r)  # every training digit in style B, with its label: the judge
+    with torch.enable_grad():
+        clf = data_classifier(b_train, torch.from_numpy(ytr), 10)
+    a_te, b_te = digit_styles(xte, r)
+    a, b = a_te.float() / 255 * 2 - 1, b_te.float() / 255
+    G = game.G.eval()
+    fake_b = (G["ab"](a).clamp(-1, 1) + 1) / 2
+    rec_a = (G["ba"](fake_b * 2 - 1).clamp(-1, 1) + 1) / 2
+    y = torch.from_numpy(yte)
+    acc = float((clf.logits(fake_b).argmax(1) == y).float().mean())
+    ceiling = float((clf.logits(b).argmax(1) == y).float().mean())
+    bicolour = float((clf.logits(a_te.float() / 255).argmax(1) == y).float().mean())  # untranslated inputs
+    m = {"acc": acc, "acc_real_b": ceiling, "acc_untranslated": bicolour, **_features_fid(clf, b, fake_b),
+         "cycle_l1": float((rec_a - (a + 1) / 2).abs().mean())}
+    untranslated = _features_fid(clf, b, a_te.float() / 255)
+    image_grid(torch.cat([(a[:10] + 1) / 2, fake_b[:10], rec_a[:10], b[:10]]), GRIDS / "cyclegan.png", nrow=10, scale=4)
+    return [("CycleGAN A -> B", m, t), ("untranslated A (reference)", {**untranslated}, None)]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--full", action="store_true", help="4x the steps of every phase")
+    p.add_argument("--only", choices=("sr", "paired", "unpaired"), help="one part only (the table keeps the others empty)")
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    k = 4 if a.full else 1
+    GRIDS.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    lines = ["# Image-to-image benchmark", "",
+             f"`python benchmarks/img2img.py{' --full' if a.full else ''}` on {platform.machine()}, torch "
+             f"{torch.__version__}, one thread, a shared machine (timings are indicative). Held-out material only.", ""]
+    if a.only in (None, "sr"):
+        pre, more = 1200 * k, 800 * k
+        rows = superres(2, pre, more, 256) + superres(4, pre, more, 256)
+        lines += ["## Super-resolution (demo:photos, 32 px crops of the two held-out photos, 256 crops)", "",
+                  f"L1 pre-training {pre} steps, then {more} more steps: on L1 alone (L1 network) or as a GAN "
+                  "(relativistic D, + 0.1 random-conv content + 0.005 adversarial). Spectrum: mean |log10 P_out(r) "
+                  "- log10 P_gt(r)| over radii (lower is closer to the ground truth's sharpness).", "",
+                  "| scale | method | PSNR dB | SSIM | spectrum distance | s / 1000 images |", "|---|---|---|---|---|---|"]
+        for scale, name, m, t in rows:
+            lines.append(f"| {scale} | {name} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['spectrum']:.4f} | "
+                         f"{'' if t is None else f'{t:.2f}'} |")
+        lines += ["", "Grids: `img2img/sr_x2.png`, `img2img/sr_x4.png` (rows: low-res input, bicubic, L1, GAN, "
+                  "ground truth).", ""]
+        print("\n".join(lines), flush=True)
+    if a.only in (None, "paired"):
+        steps = 1500 * k
+        rows = paired(steps)
+        lines += ["## Paired translation (demo:edges, Canny edges -> photo crops, 128 held-out pairs)", "",
+                  f"{steps} steps each. FID / KID in the 128 features of a classifier trained on the training photo "
+                  f"crops to tell which of the 5 photos a crop comes from (held-out accuracy "
+                  f"{rows[0][1]['clf_acc']:.3f}); not comparable with Inception FID.", "",
+                  "| model | L1 | PSNR dB | FID | KID | s / 1000 images |", "|---|---|---|---|---|---|"]
+        for name, m, t in rows:
+            lines.append(f"| {name} | {m['l1']:.4f} | {m['psnr']:.2f} | {m['fid']:.2f} | {m['kid']:.4f} | {t:.2f} |")
+        lines += ["", "Grid: `img2img/pix2pix.png` (rows: edges, pix2pix, L1 only, target).", ""]
+        print("\n".join(lines[-8:]), flush=True)
+    if a.only in (None, "unpaired"):
+        steps = 1500 * k
+        rows = unpaired(steps)
+        m, t = rows[0][1], rows[0][2]
+        u = rows[1][1]
+        lines += ["## Unpaired translation (demo:digits, white digits A <-> thick orange-on-blue digits B)", "",
+                  f"{steps} steps. Judge: a classifier trained on all training digits drawn in style B; scored on "
+                  f"the 360 held-out digits (never trained on by either model).", "",
+                  "| | content kept (judge accuracy) | FID to held-out B | KID | cycle L1 (A -> B -> A) | s / 1000 images |",
+                  "|---|---|---|---|---|---|",
+                  f"| CycleGAN A -> B | {100 * m['acc']:.1f} % | {m['fid']:.2f} | {m['kid']:.4f} | {m['cycle_l1']:.4f} | {t:.2f} |",
+                  f"| untranslated A | {100 * m['acc_untranslated']:.1f} % | {u['fid']:.2f} | {u['kid']:.4f} | | |",
+                  f"| real held-out B (ceiling) | {100 * m['acc_real_b']:.1f} % | 0 | | | |", "",
+                  "Grid: `img2img/cyclegan.png` (rows: input A, G_ab(A), G_ba(G_ab(A)), the same digits drawn in B).", ""]
+        print("\n".join(lines[-9:]), flush=True)
+    lines.append(f"Total wall time {time.perf_counter() - t0:.0f} s.")
+    OUT.write_text("\n".join(lines) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
