@@ -56,6 +56,9 @@ class ModelConfig:
     g_spectral: bool = False  # spectral norm on G's layers too (SAGAN, Zhang et al. 2019)
     mbstd: int = 0  # minibatch std group size (Karras et al. 2018): an extra feature before D's head; 0 = off
     d_ensemble: int = 1  # K independently initialised D's; G plays against their mean loss
+    w_dim: int = 0  # stylegan2: size of the intermediate latent w; 0 = model.z_dim
+    mapping_depth: int = 8  # stylegan2: layers of the mapping network z -> w (0 = w is the normalised z)
+    mixing_prob: float = 0.0  # stylegan2: chance per training batch that a second z's w takes over from a random layer
 
 
 @dataclass(frozen=True)
