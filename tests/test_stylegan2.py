@@ -189,3 +189,27 @@ def test_spec_refuses_what_stylegan2_does_not_offer():
         spec.check(load_config("stylegan2_digits", ["model.d_norm=spectral"]), (1, 16, 16))
     with pytest.raises(GanforgeError, match="model.g_spectral"):
         build_models(load_config("stylegan2_digits", ["model.g_spectral=true"]), (1, 16, 16), 0)
+
+
+def test_truncation_on_sample_interpolate_and_synth_via_the_cli(tmp_path, images_no_eval, capsys):
+    from PIL import Image
+
+    from ganforge.cli import main
+
+    _run(tmp_path, "sg", images_no_eval, "train.steps=2", "reg.path_length.weight=0")
+    cfg = load_config("digits", images_no_eval + ["train.steps=2"])
+    (tmp_path / "dc").mkdir()
+    train(cfg, tmp_path / "dc")
+    sg, dc = str(tmp_path / "sg"), str(tmp_path / "dc")
+    assert main(["sample", sg, "--n", "4", "--out", str(tmp_path / "t.png"), "--truncation", "0.5"]) == 0
+    assert Image.open(tmp_path / "t.png").text["truncation"] == "0.5"  # the PNG says how it was drawn
+    assert main(["interpolate", sg, "--out", str(tmp_path / "i.png"), "--rows", "1", "--steps", "3",
+                 "--truncation", "0"]) == 0
+    assert main(["synth", sg, "--n", "3", "--out", str(tmp_path / "s.npy"), "--truncation", "0.7"]) == 0
+    capsys.readouterr()
+    for args, words in (([dc, "--truncation", "0.5"], "no truncation trick"), ([sg, "--truncation", "1.5"], "[0, 1]")):
+        assert main(["sample", *args[:1], "--n", "2", "--out", str(tmp_path / "x.png"), *args[1:]]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("ganforge: error:") and "\n" not in err and words in err, err
+    assert main(["evaluate", dc, "--truncation", "0.5"]) == 2  # refused before any sample is measured
+    assert "no truncation trick" in capsys.readouterr().err

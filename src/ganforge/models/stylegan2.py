@@ -5,9 +5,10 @@ layers at 0.01 of the learning rate, on pixel-normalised z), then a synthesis ne
 learned constant 4x4 input: per resolution, a bilinear 2x upsampling, two modulated and
 demodulated 3x3 convolutions with per-pixel noise of learned strength, and a toRGB output that
 is added to the upsampled image so far (the skip generator). Its L = 2 + 2 log2(R / 4) ws
-(one per convolution, each toRGB sharing the next convolution's, as in the paper) (``synthesis`` accepts (B, w_dim) or per-layer (B, L, w_dim)). During training
-a second z's w takes over from a random layer with probability ``model.mixing_prob`` (style
-mixing), and ``w_avg`` follows the mean w (moving average, beta 0.995) for the truncation trick
+(one per convolution, each toRGB sharing the next convolution's, as in the paper);
+``synthesis`` accepts (B, w_dim) or per-layer (B, L, w_dim). During training a second z's w
+takes over from a random layer with probability ``model.mixing_prob`` (style mixing), and
+``w_avg`` follows the mean w (moving average, beta 0.995) for the truncation trick
 (:meth:`StyleGenerator.truncated`).
 
 D: fromRGB (1x1), residual blocks down to 4x4, minibatch standard deviation (group
