@@ -94,8 +94,9 @@ def _draw(run, labels: Optional[Tensor], n: int, seed: int, min_confidence: Opti
           truncation: Optional[float] = None) -> tuple[Tensor, int]:
     """n samples (data space) for the requested labels; with ``min_confidence`` only those the
     judge reads as their label with at least that probability. Returns (samples, rejected)."""
+    kw = {"truncation": truncation} if truncation is not None else {}  # (stand-in runs may not take it)
     if min_confidence is None:
-        return run.generate(n, seed, labels, truncation), 0
+        return run.generate(n, seed, labels, **kw), 0
     clf = judge(run.data)
     kept = [[] for _ in range(n)]  # a slot per requested sample, filled in order of draws
     rejected, draw = 0, 0
@@ -104,7 +105,7 @@ def _draw(run, labels: Optional[Tensor], n: int, seed: int, min_confidence: Opti
         if draw >= MAX_DRAWS:
             raise GanforgeError(f"--min-confidence {min_confidence}: after {MAX_DRAWS} draws, {len(todo)} of {n} "
                                 "samples still fall below it; lower it or train the run longer")
-        x = run.generate(len(todo), seed + 7919 * draw, labels[todo], truncation)  # fresh noise on each redraw
+        x = run.generate(len(todo), seed + 7919 * draw, labels[todo], **kw)  # fresh noise on each redraw
         p = torch.softmax(clf.logits(x).float(), dim=1).view(len(x), -1, clf.n_classes)[:, 0]  # (m, K)
         ok = p[torch.arange(len(x)), labels[todo]] >= min_confidence
         for i, slot in enumerate(todo.tolist()):
