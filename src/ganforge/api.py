@@ -158,30 +158,35 @@ class Run:
         """Classes G is conditioned on; 0 for an unconditional run."""
         return self._generator().n_classes
 
-    def sample(self, n: int, seed: int = 0, label: Optional[int] = None) -> Tensor:
+    def sample(self, n: int, seed: int = 0, label: Optional[int] = None, truncation: Optional[float] = None) -> Tensor:
         """``n`` samples (n, *shape) in data space: points as trained, images in [0, 1].
         The same seed gives the same samples. ``label``: the class of every sample
-        (conditional runs); None draws classes uniformly."""
+        (conditional runs); None draws classes uniformly. ``truncation``: psi in [0, 1] of the
+        truncation trick, for style-based runs (None: off)."""
         if n < 1:
             raise GanforgeError(f"--n {n}: must be >= 1")
         g = self._generator()
         _label_ok(g.n_classes, label)
-        return g.generate(n, seed, label)
+        return g.generate(n, seed, label, truncation)
 
-    def interpolate(self, rows: int = 4, steps: int = 10, seed: int = 0, label: Optional[int] = None) -> Tensor:
+    def interpolate(self, rows: int = 4, steps: int = 10, seed: int = 0, label: Optional[int] = None,
+                    truncation: Optional[float] = None) -> Tensor:
         """``rows`` latent paths of ``steps`` samples each, (rows * steps, *shape), in data space."""
         if steps < 2 or rows < 1:
             raise GanforgeError("--steps must be >= 2 and --rows >= 1")
         g = self._generator()
         _label_ok(g.n_classes, label)
-        return g.interpolate(rows, steps, seed, label)
+        return g.interpolate(rows, steps, seed, label, truncation=truncation)
 
-    def meta(self) -> dict:
-        """Provenance of what this run generates (PNG text chunks): synthetic, run and step."""
-        return synthetic_meta(self.path.resolve().name, self.step)
+    def meta(self, truncation: Optional[float] = None) -> dict:
+        """Provenance of what this run generates (PNG text chunks): synthetic, run and step (and
+        the truncation psi, when one was used)."""
+        meta = synthetic_meta(self.path.resolve().name, self.step)
+        return meta if truncation is None else {**meta, "truncation": str(truncation)}
 
     def evaluate(self, n: Optional[int] = None, seed: Optional[int] = None, inception_weights: Optional[str] = None,
-                 plot: Optional[PathLike] = None, inception: bool = False) -> Evaluation:
+                 plot: Optional[PathLike] = None, inception: bool = False,
+                 truncation: Optional[float] = None) -> Evaluation:
         """Measure ``n`` samples (default ``eval.n_samples``) drawn with ``seed`` (default
         ``eval.seed``) against the run's data, by the evaluator its data names; a conditional
         run is asked for every class equally often. ``inception_weights``: FID/KID in
@@ -204,8 +209,10 @@ class Run:
         stacked = data.evaluator == "digits" and data.shape[0] == 3  # classes are digit triples
         if g.n_classes and not stacked:
             labels = torch.arange(n) % g.n_classes  # every class equally often
-        x = g.generate(n, seed, labels)
+        x = g.generate(n, seed, labels, truncation)
         metrics = sample_metrics(x, data, seed, labels, inception_weights=weights)
+        if truncation is not None:  # the samples measured were truncated: say so with the metrics
+            metrics["truncation"] = truncation
         if plot is not None:
             from .report.plots import scatter
 

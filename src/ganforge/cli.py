@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="points: FILE.npy or FILE.csv; images: GRID.png, DIR/ (one PNG each) or FILE.npy")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--class", dest="label", type=int, help="draw every sample from this class (conditional runs)")
+    s.add_argument("--truncation", type=float, metavar="PSI",
+                   help="truncation psi in [0, 1] (w = w_avg + psi (w - w_avg)), for style-based runs")
 
     e = sub.add_parser("evaluate", help="measure a trained run's samples, or samples from another program")
     e.add_argument("run", metavar="RUN", nargs="?", help="a run directory (or use --samples)")
@@ -67,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--inception", action="store_true",
                    help="images: fetch torch-fidelity's Inception-v3 weights once into $GANFORGE_CACHE (checked "
                         "against their published hash) and measure FID/KID with them")
+    e.add_argument("--truncation", type=float, metavar="PSI",
+                   help="truncation psi in [0, 1] (w = w_avg + psi (w - w_avg)), for style-based runs")
 
     i = sub.add_parser("interpolate", help="a strip of images along paths between random latents")
     i.add_argument("run", metavar="RUN")
@@ -77,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--class", dest="label", type=int, help="class of every image (conditional runs)")
     i.add_argument("--from", dest="from_image", metavar="A.png", help="start at this real image (projected first)")
     i.add_argument("--to", dest="to_image", metavar="B.png", help="end at this real image (projected first)")
+    i.add_argument("--truncation", type=float, metavar="PSI",
+                   help="truncation psi in [0, 1] (w = w_avg + psi (w - w_avg)), for style-based runs")
 
     d = sub.add_parser("doctor", help="diagnose a run: phases, failure events and remedies")
     d.add_argument("run", metavar="RUN")

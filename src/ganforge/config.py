@@ -54,9 +54,12 @@ class ModelConfig:
     g_cond: str = "concat"  # conditional G: concat (embedding to z) or cbn (conditional batch norm), as the model offers
     d_cond: str = "projection"  # conditional D: projection or concat, as the model offers
     g_spectral: bool = False  # spectral norm on G's layers too (SAGAN, Zhang et al. 2019)
-    mbstd: int = 0  # minibatch std group size (Karras et al. 2018): an extra feature before D's head; 0 = off
+    mbstd: int = 0  # minibatch std group (Karras et al. 2018): an extra feature before D's head; 0 = off (stylegan2: 4)
     d_ensemble: int = 1  # K independently initialised D's; G plays against their mean loss
     scale: int = 4  # super-resolution (srnet): upscaling factor 2 or 4; inputs are crops bicubic-downscaled by it
+    w_dim: int = 0  # stylegan2: size of the intermediate latent w; 0 = model.z_dim
+    mapping_depth: int = 8  # stylegan2: layers of the mapping network z -> w (0 = w is the normalised z)
+    mixing_prob: float = 0.0  # stylegan2: chance per training batch that a second z's w drives the later layers
 
 
 @dataclass(frozen=True)

@@ -42,20 +42,40 @@ class TrainedRun:
             raise GanforgeError(f"this run (model.name={self.cfg.model.name}) maps images to images, not noise to "
                                 f"samples; use ganforge {use} RUN --input ... --out DIR/")
 
-    def generate(self, n: int, seed: int, label=None) -> Tensor:
-        """``n`` samples (n, *shape) in data space; ``label``: an int, a tensor (n,), or None (drawn)."""
+    def generate(self, n: int, seed: int, label=None, truncation: Optional[float] = None) -> Tensor:
+        """``n`` samples (n, *shape) in data space; ``label``: an int, a tensor (n,), or None (drawn);
+        ``truncation``: psi of the truncation trick (style-based runs), None = off."""
         self._from_noise()
-        return generate(self.G, self.prior, n, seed, self.data, self.n_classes, label)
+        G = truncated(self.G, truncation, self.cfg.model.name)
+        return generate(G, self.prior, n, seed, self.data, self.n_classes, label)
 
-    def interpolate(self, rows: int, steps: int, seed: int, label=None, ends=None) -> Tensor:
+    def interpolate(self, rows: int, steps: int, seed: int, label=None, ends=None,
+                    truncation: Optional[float] = None) -> Tensor:
         """``rows`` latent paths of ``steps`` samples each, (rows * steps, *shape), in data space;
         ``ends``: (first, last) latents (rows, z_dim), else drawn from the prior."""
         self._from_noise()
-        return interpolate(self.G, self.prior, self.data, self.n_classes, rows, steps, seed, label, ends)
+        G = truncated(self.G, truncation, self.cfg.model.name)
+        return interpolate(G, self.prior, self.data, self.n_classes, rows, steps, seed, label, ends)
 
-    def meta(self, run_dir) -> dict:
-        """PNG text metadata for what this run generates: it is synthetic, and whose it is."""
-        return synthetic_meta(Path(run_dir).resolve().name, self.step)
+    def meta(self, run_dir, truncation: Optional[float] = None) -> dict:
+        """PNG text metadata for what this run generates: it is synthetic, and whose it is (and
+        the truncation psi it was drawn with, if any)."""
+        meta = synthetic_meta(Path(run_dir).resolve().name, self.step)
+        return meta if truncation is None else {**meta, "truncation": str(truncation)}
+
+
+def truncated(G: nn.Module, psi: Optional[float], model: str) -> nn.Module:
+    """The truncation hook: a generator that supports the truncation trick (StyleGAN2:
+    w = w_avg + psi (w - w_avg)) offers ``G.truncated(psi) -> nn.Module`` with G's (z, y)
+    signature; the others refuse a psi with a one-line error. ``psi=None``: G itself."""
+    if psi is None:
+        return G
+    if not 0 <= psi <= 1:
+        raise GanforgeError(f"--truncation {psi}: psi must be in [0, 1] (1 = no truncation)")
+    if not callable(getattr(G, "truncated", None)):
+        raise GanforgeError(f"--truncation: model.name={model} has no truncation trick (a style-based generator "
+                            "with a mapping network has one); leave --truncation out")
+    return G.truncated(psi)
 
 
 def load_run(run_dir: PathLike, device: str = "cpu", step: Optional[int] = None,

@@ -129,6 +129,9 @@ def _validate_remedies(cfg: Any) -> None:
             g = min(m.mbstd, per_d)
             _check(per_d % g == 0, key, f"{key} / model.pac = {per_d} samples reach D, which must be a multiple of "
                    f"the minibatch-std group min(model.mbstd, {per_d}) = {g}", n)
+    _check(m.w_dim >= 0, "model.w_dim", "it must be >= 0 (0 = model.z_dim)", m.w_dim)
+    _check(m.mapping_depth >= 0, "model.mapping_depth", "it must be >= 0", m.mapping_depth)
+    _check(0 <= m.mixing_prob <= 1, "model.mixing_prob", "it must be in [0, 1]", m.mixing_prob)
     _check(m.d_ensemble >= 1, "model.d_ensemble", "it must be >= 1 (1 = a single D)", m.d_ensemble)
     s = cfg.loss.label_smoothing
     _check(0 <= s < 0.5, "loss.label_smoothing", "it must be in [0, 0.5): the real target 1 - s stays above 1/2", s)

@@ -41,7 +41,7 @@ from ..errors import GanforgeError
 from ..evaluation import generate
 from ..io import sha256_file, write_bytes_atomic
 from ..priors import Prior
-from ..trained import TrainedRun
+from ..trained import TrainedRun, truncated
 
 
 FORMATS = ("onnx", "torchscript", "safetensors")
@@ -93,20 +93,6 @@ def _plain(G: nn.Module) -> nn.Module:
     return G
 
 
-def _truncated(G: nn.Module, psi: Optional[float], model: str) -> nn.Module:
-    """The truncation hook: a generator that supports the truncation trick (StyleGAN2:
-    w = w_avg + psi (w - w_avg)) offers ``G.truncated(psi) -> nn.Module`` with G's (z, y)
-    signature; the others refuse a psi."""
-    if psi is None:
-        return G
-    if not 0 <= psi <= 1:
-        raise GanforgeError(f"--truncation {psi}: psi must be in [0, 1] (1 = no truncation)")
-    if not callable(getattr(G, "truncated", None)):
-        raise GanforgeError(f"--truncation: model.name={model} has no truncation trick (a style-based generator "
-                            "with a mapping network has one); leave --truncation out")
-    return G.truncated(psi)
-
-
 def provenance(g: TrainedRun, run_dir: Path, fmt: str, truncation: Optional[float]) -> dict:
     """What every export says about itself (all values strings, for every format's metadata)."""
     ckpt = g.ckpt_path
@@ -141,7 +127,7 @@ def export_generator(g: TrainedRun, run_dir: Path, fmt: str, out: Path,
     """Write ``g``'s sampler to ``out`` as ``fmt`` and check it on fixed noise (see the module)."""
     if fmt not in FORMATS:
         raise GanforgeError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
-    G = _truncated(g.G, truncation, g.cfg.model.name)
+    G = truncated(g.G, truncation, g.cfg.model.name)
     if fmt == "safetensors" and truncation is not None:
         raise GanforgeError("--truncation: a safetensors export holds G's weights; truncate when sampling from it, "
                             "or export onnx or torchscript")

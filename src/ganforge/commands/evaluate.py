@@ -20,8 +20,9 @@ def run(args) -> int:
     if args.inception_weights and not Path(args.inception_weights).expanduser().is_file():
         raise GanforgeError(f"--inception-weights {args.inception_weights}: no such file (never downloaded)")
     if args.samples:
-        if args.run or args.plot or args.inception_weights or args.inception:
-            raise GanforgeError("--samples measures a file of samples: give no RUN, --plot or --inception*")
+        if args.run or args.plot or args.inception_weights or args.inception or args.truncation is not None:
+            raise GanforgeError("--samples measures a file of samples: give no RUN, --plot, --inception* "
+                                "or --truncation")
         if not (args.data or args.data_path):
             raise GanforgeError("--samples: name the real data with --data NAME or --data-path PATH")
         ev = evaluate_samples(args.samples, args.data, args.data_path, seed=args.seed or 0, n=args.n)
@@ -30,7 +31,8 @@ def run(args) -> int:
             raise GanforgeError("evaluate: give a RUN directory, or --samples FILE with --data NAME")
         if args.data or args.data_path:
             raise GanforgeError("--data and --data-path go with --samples; a run measures against its own data")
-        ev = load(args.run).evaluate(args.n, args.seed, args.inception_weights, args.plot, args.inception)
+        ev = load(args.run).evaluate(args.n, args.seed, args.inception_weights, args.plot, args.inception,
+                                      args.truncation)
     if args.json:
         print(json.dumps(ev.to_dict()))
     else:

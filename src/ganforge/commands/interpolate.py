@@ -22,7 +22,7 @@ def run(args) -> int:
     if len(run.shape) != 3:
         raise GanforgeError(f"{args.run}: interpolate draws image strips; this run generates points")
     if args.from_image is None:
-        x = run.interpolate(args.rows, args.steps, args.seed, args.label)  # (rows * steps, C, H, W)
+        x = run.interpolate(args.rows, args.steps, args.seed, args.label, args.truncation)  # (rows * steps, C, H, W)
     else:  # between two real images: project both, then walk between their latents
         from ..apps.project import project, read_images
 
@@ -30,7 +30,7 @@ def run(args) -> int:
         imgs = torch.cat([read_images(g, Path(p))[0] for p in (args.from_image, args.to_image)])  # (2, C, H, W)
         p = project(g, imgs, seed=args.seed)
         label = args.label if args.label is not None else (int(p.labels[0]) if p.labels is not None else None)
-        x = g.interpolate(1, args.steps, args.seed, label, ends=(p.z[:1], p.z[1:]))
-    image_grid(x, Path(args.out), nrow=args.steps, meta=run.meta())
+        x = g.interpolate(1, args.steps, args.seed, label, ends=(p.z[:1], p.z[1:]), truncation=args.truncation)
+    image_grid(x, Path(args.out), nrow=args.steps, meta=run.meta(args.truncation))
     print(f"wrote {args.rows} interpolation paths of {args.steps} images to {args.out}")
     return 0

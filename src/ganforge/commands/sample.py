@@ -27,16 +27,16 @@ def run(args) -> int:
         raise GanforgeError(f"--out {args.out}: PNG output is for image runs; use .npy or .csv")
     if out.suffix == ".csv" and images:
         raise GanforgeError(f"--out {args.out}: CSV output is for points; use GRID.png, DIR/ or .npy")
-    x = run.sample(args.n, args.seed, args.label)
+    x = run.sample(args.n, args.seed, args.label, args.truncation)
     if not is_dir:
         out.parent.mkdir(parents=True, exist_ok=True)
     if is_dir or out.suffix == ".png":
         from ..io import image_files, image_grid
 
         if is_dir:
-            image_files(x, out, run.meta())
+            image_files(x, out, run.meta(args.truncation))
         else:
-            image_grid(x, out, meta=run.meta())
+            image_grid(x, out, meta=run.meta(args.truncation))
     else:
         from ..io import atomic_open, sha256_file, write_provenance
 
@@ -48,8 +48,9 @@ def run(args) -> int:
                 header = ",".join(f"x{i}" for i in range(flat.shape[1]))
                 np.savetxt(f, flat, delimiter=",", header=header, comments="", fmt="%.8g")
         g = run.generator  # a PNG carries its provenance inside; an array file gets a sidecar
-        write_provenance(out, {**run.meta(), "synthetic": True, "file": out.name, "sha256": sha256_file(out),
-                               "n": len(x), "seed": args.seed, "class": args.label,
+        write_provenance(out, {**run.meta(args.truncation), "synthetic": True, "file": out.name,
+                               "sha256": sha256_file(out), "n": len(x), "seed": args.seed, "class": args.label,
+                               "truncation": args.truncation,
                                "checkpoint_sha256": sha256_file(g.ckpt_path) if g.ckpt_path else None})
     print(f"wrote {len(x)} samples of run {args.run} (step {run.step}) to {out}")
     return 0

@@ -42,8 +42,12 @@ def _preset(name: str) -> Config:
 
 
 def reference(cfg: Config) -> tuple[str, Config]:
-    """The shipped preset to compare with: the one named as the dataset (grid25, digits, ...) or
-    else the default image or point preset."""
+    """The shipped preset to compare with: the one named as the model and dataset
+    (stylegan2_digits), else as the dataset (grid25, digits, ...), else the default image or
+    point preset."""
+    own = f"{cfg.model.name}_{cfg.data.name}"  # e.g. stylegan2_digits: its rates differ from DCGAN's
+    if own in preset_names():
+        return own, _preset(own)
     if cfg.data.name in preset_names():
         return cfg.data.name, _preset(cfg.data.name)
     name = "grid25" if cfg.model.name == "mlp" else "digits"

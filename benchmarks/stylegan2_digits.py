@@ -1,0 +1,126 @@
+"""StyleGAN2 vs DCGAN on the bundled digits at an equal wall-clock budget, written to
+benchmarks/results/stylegan2_digits.md.
+
+    python benchmarks/stylegan2_digits.py --budget 300 --seeds 1            # the quick run
+    python benchmarks/stylegan2_digits.py --budget 300 --seeds 3 --conditional  # the full protocol
+
+Each preset first trains a short calibration run to measure its seconds per training step
+(steps after the first 10, no evaluation), then trains ``budget / (s per step)`` steps from
+scratch and is measured like ``benchmarks/images.py digits``: 2,000 samples from G_ema against
+the real digits in the digit classifier's space (FID, KID, precision, recall, density,
+coverage, classes). Seconds per 1,000 training images counts real images seen by D (batch x D
+steps per step). One run at a time, each in a spawned process, ``--threads`` torch threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import statistics
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).parent / "results"
+KEYS = ["fid", "kid", "precision", "recall", "density", "coverage", "classes", "class_kl"]
+
+
+def _timed_train(preset: str, seed: int, threads: int, steps: int, overrides: list) -> tuple:
+    """Train ``steps`` steps; returns (run dir, seconds per step after the first 10, batch x d_steps)."""
+    from ganforge.api import callbacks_for
+    from ganforge.config import load_config
+    from ganforge.train.callbacks import Callback
+    from ganforge.train.loop import train
+
+    class Clock(Callback):
+        times: list = []
+
+        def on_step_end(self, run, step: int) -> None:
+            self.times.append(time.perf_counter())
+
+    torch.set_num_threads(threads)
+    cfg = load_config(preset, [f"train.seed={seed}", f"train.threads={threads}", "train.progress=false",
+                               "train.tensorboard=false", "train.sample_every=0", "eval.every=0",
+                               "doctor.enabled=false", f"train.steps={steps}", f"train.ckpt_every={steps}",
+                               *overrides])
+    d = Path(tempfile.mkdtemp())
+    clock = Clock()
+    clock.times = []
+    train(cfg, d, callbacks=[cb for cb in callbacks_for(cfg, [clock]) if type(cb).__name__ != "Evaluation"])
+    t = clock.times[10:]
+    per_step = (t[-1] - t[0]) / (len(t) - 1)
+    return d, per_step, cfg.train.batch_size * cfg.train.d_steps
+
+
+def job(args: tuple) -> dict:
+    from ganforge.evaluation import sample_metrics
+    from ganforge.trained import load_run
+
+    preset, seed, threads, budget, n, overrides = args
+    _, s_calib, imgs = _timed_train(preset, seed, threads, 40, overrides)
+    steps = max(20, int(budget / s_calib))
+    d, s_step, imgs = _timed_train(preset, seed, threads, steps, overrides)
+    run = load_run(d)
+    labels = torch.arange(n) % 10 if run.n_classes else None
+    x = run.generate(n, seed=10_000 + seed, label=labels)
+    m = sample_metrics(x, run.data, seed=10_000 + seed, labels=labels)
+    if labels is not None:
+        from ganforge.metrics.features import digit_classifier
+
+        pred = digit_classifier().logits(x).argmax(1)
+        m["min_class_acc"] = min(float((pred[labels == c] == c).double().mean()) for c in range(10))
+    return {"preset": preset, "overrides": overrides, "seed": seed, "steps": steps,
+            "s_per_kimg": 1000 * s_step / imgs, **m}
+
+
+def _pm(xs, fmt="{:.3g}"):
+    se = statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else 0.0
+    return f"{fmt.format(statistics.mean(xs))} ± {fmt.format(se)}" if len(xs) > 1 else fmt.format(xs[0])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--budget", type=float, default=300, help="seconds of training per run")
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--conditional", action="store_true", help="also the conditional models")
+    p.add_argument("--presets", nargs="+", default=["digits", "stylegan2_digits"])
+    p.add_argument("--out", default=str(RESULTS / "stylegan2_digits.md"))
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    variants = [[]] + ([["model.conditional=true"]] if a.conditional else [])
+    jobs = [(pr, s, a.threads, a.budget, a.n, v) for v in variants for pr in a.presets for s in range(a.seeds)]
+    rows = []
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for r in pool.map(job, jobs):
+            print({k: v for k, v in r.items() if k != "provenance"}, flush=True)
+            rows.append(r)
+    cmd = f"python benchmarks/stylegan2_digits.py --budget {a.budget:g} --seeds {a.seeds} --threads {a.threads}" + \
+        (" --conditional" if a.conditional else "")
+    lines = ["# StyleGAN2 vs DCGAN on digits at an equal training budget", "",
+             f"{a.seeds} seed(s) per row, {a.budget:g} s of training per run (steps set from a calibration run), "
+             f"{a.n} samples from G_ema per evaluation; torch {torch.__version__}, {a.threads} thread(s) per run, "
+             f"one run at a time. Command: `{cmd}`.", "",
+             "| preset | conditional | steps | s / 1,000 images | " + " | ".join(KEYS) + " | min class acc |",
+             "|---" * (len(KEYS) + 5) + "|"]
+    for v in variants:
+        for pr in a.presets:
+            rs = [r for r in rows if r["preset"] == pr and r["overrides"] == v]
+            acc = _pm([r["min_class_acc"] for r in rs]) if "min_class_acc" in rs[0] else ""
+            lines.append(f"| `{pr}` | {'yes' if v else 'no'} | {_pm([r['steps'] for r in rs], '{:.0f}')} | "
+                         f"{_pm([r['s_per_kimg'] for r in rs])} | " + " | ".join(_pm([r[k] for r in rs]) for k in KEYS)
+                         + f" | {acc} |")
+    lines += ["", f"Feature space: {rows[0]['provenance']['feature_space']}."]
+    table = "\n".join(lines) + "\n"
+    print(table)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(table)
+
+
+if __name__ == "__main__":
+    main()
