@@ -21,8 +21,10 @@ import torch
 
 FIXTURE = Path(__file__).parent / "data" / "golden.json"
 
+# train.reuse_fakes=false: the runs were recorded with two G batches per iteration (the default
+# before reuse_fakes); the "reuse_fakes" run below covers the one-batch path
 _COMMON = ["train.progress=false", "train.tensorboard=false", "train.threads=1", "train.sample_every=0",
-           "doctor.warmup=2"]
+           "doctor.warmup=2", "train.reuse_fakes=false"]
 _TOY = ["model.g_width=16", "model.d_width=16", "model.g_depth=2", "model.d_depth=2", "train.batch_size=32",
         "train.log_every=5", "train.ckpt_every=30", "eval.every=30", "eval.n_samples=300", "doctor.probe_n=64"]
 _IMG = ["data.resolution=8", "model.g_width=4", "model.d_width=4", "model.z_dim=8", "train.batch_size=16",
@@ -59,6 +61,9 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "mlp_grid25_divergence_rollback": ("grid25", _TOY + [
         "train.steps=120", "optim.name=sgd", "optim.d_lr=0.3", "optim.g_lr=0.3", "doctor.max_retries=3",
         "train.ckpt_every=20"]),
+    "dcgan_digits_reuse_fakes": ("digits", _IMG + [
+        "train.steps=30", "train.reuse_fakes=true", "train.ema_beta=0.9", "reg.r1.weight=1", "reg.r1.interval=4",
+        "augment.policy=translation"]),
 }
 
 

@@ -211,6 +211,7 @@ def noise_to_data(cfg: Config, data, device: torch.device) -> NoiseToData:
         clip=cfg.loss.clip if loss.clip_weights else 0.0,
         unroll_steps=cfg.train.unroll_steps,
         n_classes=classes,
+        reuse_fakes=cfg.train.reuse_fakes,
     )
     prior = Prior(cfg.model.prior, cfg.model.z_dim)
     return NoiseToData(players, policy, prior, gen, DInput(build_augment(cfg, data.shape, device)))

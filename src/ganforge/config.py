@@ -120,6 +120,9 @@ class TrainConfig:
     ema_beta: float = 0.0  # EMA of G's weights (with ramp-up); 0 = off
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, in model units (Sonderby et al. 2016); 0 = off
     instance_noise_steps: int = 0  # ... annealed linearly to 0 over this many steps; 0 = over train.steps
+    # one G forward pass per iteration: D's fakes, detached, are G's too (the canonical DCGAN loop;
+    # fresh noise each iteration); applies only with d_steps=1 and no unrolling, else two batches
+    reuse_fakes: bool = True
     unroll_steps: int = 0  # unrolled GAN (Metz et al. 2016): G plays D after K look-ahead updates; 0 = off
     log_every: int = 50  # steps between log records (and doctor checks)
     ckpt_every: int = 1000  # steps between checkpoints; 0 = only at the end

@@ -40,6 +40,13 @@ class Policy:
     clip: float = 0.0  # WGAN weight clipping of D; 0 = off
     unroll_steps: int = 0  # unrolled GAN: look-ahead D updates before G's, undone afterwards
     n_classes: int = 0  # > 0: a conditional GAN; fakes get labels drawn uniformly
+    # generate each iteration's fakes once: D learns on them detached, G through them (the
+    # canonical DCGAN loop); only where that is the same game, one D step and no unrolling
+    reuse_fakes: bool = False
+
+    @property
+    def reusing(self) -> bool:
+        return self.reuse_fakes and self.d_steps == 1 and self.unroll_steps == 0
 
 
 class NoiseToData:
@@ -51,6 +58,7 @@ class NoiseToData:
         self.d_input = d_input or DInput()
         self.d_updates = 0  # D updates so far: the clock of lazy D penalties and ADA
         self.g_updates = 0  # G updates so far: the clock of lazy G penalties
+        self._kept: Optional[tuple] = None  # reuse_fakes: this iteration's fakes with their graph
         self.runtime: Optional[Runtime] = None  # how G and D are called (AMP, compile, DDP); None: plainly
         self.shard: Optional[Callable[[Tensor], Tensor]] = None  # DDP: this rank's rows of a global batch
 
@@ -89,6 +97,7 @@ class NoiseToData:
         ############################
         # (1) Update D: maximise log D(x) + log(1 - D(G(z))), k times, fresh reals and noise each
         ############################
+        self._kept = None  # with reuse_fakes: (fake with its graph into G, its labels) from D's update
         for _ in range(P.d_steps):
             loss_d, real_logits, fake_logits = self.d_update(next_real, B, values, rt, out, stats)
 
@@ -130,8 +139,13 @@ class NoiseToData:
         y_real = y_real if P.n_classes else None
         y_fake = self.fake_labels(B)  # (B,) or None
         z = self.prior.sample(B, self.gen, device)  # (B, z_dim)
-        with torch.no_grad():
-            fake = rt.g_fake(z, y_fake)  # (B, *shape); no graph back into G
+        if P.reusing and not ahead:  # G's forward pass of this iteration, kept for G's update
+            fake = rt.g_train(z, y_fake)  # (B, *shape), with its graph into G
+            self._kept = (fake, y_fake)
+            fake = fake.detach()  # D's update does not reach G
+        else:
+            with torch.no_grad():
+                fake = rt.g_fake(z, y_fake)  # (B, *shape); no graph back into G
         real, fake = self.d_input.pair(real, fake, self.gen, values.instance_noise)  # as D (and penalties) see them
         real_logits, fake_logits = rt.d_train(real, y_real), rt.d_train(fake, y_fake)  # (B,), (B,)
         loss_d = P.loss.d_loss(real_logits, fake_logits)
@@ -159,13 +173,19 @@ class NoiseToData:
 
     def g_update(self, B: int, values: StepValues, rt: Runtime, real_logits: Tensor, out: dict,
                  stats: bool) -> Tensor:
-        """G's loss on fresh noise, backed up into G's gradients (D frozen); returns loss_g."""
+        """G's loss on fresh noise (or, with reuse_fakes, on the fakes D was just updated on),
+        backed up into G's gradients (D frozen); returns loss_g."""
         P, G = self.policy, self.G
         device = next(G.parameters()).device
-        z = self.prior.sample(B, self.gen, device)  # (B, z_dim)
-        y_fake = self.fake_labels(B)
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            fake, y_fake = kept  # (B, *shape) with its graph, (B,) or None
+        else:
+            z = self.prior.sample(B, self.gen, device)  # (B, z_dim)
+            y_fake = self.fake_labels(B)
+            fake = rt.g_train(z, y_fake)
         with frozen(self.D):
-            fake = self.d_input(rt.g_train(z, y_fake), self.gen, values.instance_noise)  # G learns through both
+            fake = self.d_input(fake, self.gen, values.instance_noise)  # G learns through both
             fake_logits = rt.d_judge(fake, y_fake)  # (B,)
             loss_g = P.loss.g_loss(fake_logits, real_logits.detach())
         if stats:  # how much gradient the loss passes to each fake logit: ~0 when it saturates
