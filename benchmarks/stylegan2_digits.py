@@ -4,9 +4,9 @@ benchmarks/results/stylegan2_digits.md.
     python benchmarks/stylegan2_digits.py --budget 300 --seeds 1            # the quick run
     python benchmarks/stylegan2_digits.py --budget 300 --seeds 3 --conditional  # the full protocol
 
-Each preset first trains a short calibration run to measure its seconds per training step
-(steps after the first 10, no evaluation), then trains ``budget / (s per step)`` steps from
-scratch and is measured like ``benchmarks/images.py digits``: 2,000 samples from G_ema against
+Each preset trains until ``--budget`` seconds of training steps have passed (counted from the
+first step; checkpoints every 10 steps, so the run stops within 10 steps of the budget) and is
+measured like ``benchmarks/images.py digits``: 2,000 samples from G_ema against
 the real digits in the digit classifier's space (FID, KID, precision, recall, density,
 coverage, classes). Seconds per 1,000 training images counts real images seen by D (batch x D
 steps per step). One run at a time, each in a spawned process, ``--threads`` torch threads.
@@ -29,10 +29,11 @@ RESULTS = Path(__file__).parent / "results"
 KEYS = ["fid", "kid", "precision", "recall", "density", "coverage", "classes", "class_kl"]
 
 
-def _timed_train(preset: str, seed: int, threads: int, steps: int, overrides: list) -> tuple:
-    """Train ``steps`` steps; returns (run dir, seconds per step after the first 10, batch x d_steps)."""
+def _timed_train(preset: str, seed: int, threads: int, budget: float, overrides: list) -> tuple:
+    """Train for ``budget`` seconds; returns (run dir, seconds per step after the first 10, batch x d_steps)."""
     from ganforge.api import callbacks_for
     from ganforge.config import load_config
+    from ganforge.errors import RunStopped
     from ganforge.train.callbacks import Callback
     from ganforge.train.loop import train
 
@@ -41,16 +42,21 @@ def _timed_train(preset: str, seed: int, threads: int, steps: int, overrides: li
 
         def on_step_end(self, run, step: int) -> None:
             self.times.append(time.perf_counter())
+            if self.times[-1] - self.times[0] > budget:
+                run.stop_reason = f"the budget of {budget:g} s"
 
     torch.set_num_threads(threads)
     cfg = load_config(preset, [f"train.seed={seed}", f"train.threads={threads}", "train.progress=false",
                                "train.tensorboard=false", "train.sample_every=0", "eval.every=0",
-                               "doctor.enabled=false", f"train.steps={steps}", f"train.ckpt_every={steps}",
+                               "doctor.enabled=false", "train.steps=1000000", "train.ckpt_every=10",
                                *overrides])
     d = Path(tempfile.mkdtemp())
     clock = Clock()
     clock.times = []
-    train(cfg, d, callbacks=[cb for cb in callbacks_for(cfg, [clock]) if type(cb).__name__ != "Evaluation"])
+    try:
+        train(cfg, d, callbacks=[cb for cb in callbacks_for(cfg, [clock]) if type(cb).__name__ != "Evaluation"])
+    except RunStopped:
+        pass  # the budget ran out: the newest checkpoint (at most 10 steps back) is measured
     t = clock.times[10:]
     per_step = (t[-1] - t[0]) / (len(t) - 1)
     return d, per_step, cfg.train.batch_size * cfg.train.d_steps
@@ -61,10 +67,9 @@ def job(args: tuple) -> dict:
     from ganforge.trained import load_run
 
     preset, seed, threads, budget, n, overrides = args
-    _, s_calib, imgs = _timed_train(preset, seed, threads, 40, overrides)
-    steps = max(20, int(budget / s_calib))
-    d, s_step, imgs = _timed_train(preset, seed, threads, steps, overrides)
+    d, s_step, imgs = _timed_train(preset, seed, threads, budget, overrides)
     run = load_run(d)
+    steps = run.step
     labels = torch.arange(n) % 10 if run.n_classes else None
     x = run.generate(n, seed=10_000 + seed, label=labels)
     m = sample_metrics(x, run.data, seed=10_000 + seed, labels=labels)
@@ -103,7 +108,7 @@ def main() -> None:
     cmd = f"python benchmarks/stylegan2_digits.py --budget {a.budget:g} --seeds {a.seeds} --threads {a.threads}" + \
         (" --conditional" if a.conditional else "")
     lines = ["# StyleGAN2 vs DCGAN on digits at an equal training budget", "",
-             f"{a.seeds} seed(s) per row, {a.budget:g} s of training per run (steps set from a calibration run), "
+             f"{a.seeds} seed(s) per row, {a.budget:g} s of training per run (stopped by the clock), "
              f"{a.n} samples from G_ema per evaluation; torch {torch.__version__}, {a.threads} thread(s) per run, "
              f"one run at a time. Command: `{cmd}`.", "",
              "| preset | conditional | steps | s / 1,000 images | " + " | ".join(KEYS) + " | min class acc |",
