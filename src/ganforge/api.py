@@ -33,7 +33,6 @@ from .diagnostics.doctor import Diagnosis, diagnose, run_config
 from .diagnostics.settings import review_settings
 from .errors import GanforgeError, GanforgeWarning
 from .evaluation import sample_metrics
-from .io import synthetic_meta
 from .metrics.fetch import fetch_inception_weights
 from .report.samples import SamplePlots
 from .resume import resume_config
@@ -178,11 +177,11 @@ class Run:
         _label_ok(g.n_classes, label)
         return g.interpolate(rows, steps, seed, label, truncation=truncation)
 
-    def meta(self, truncation: Optional[float] = None) -> dict:
+    def meta(self, truncation: Optional[float] = None, watermark: bool = True) -> dict:
         """Provenance of what this run generates (PNG text chunks): synthetic, run and step (and
-        the truncation psi, when one was used)."""
-        meta = synthetic_meta(self.path.resolve().name, self.step)
-        return meta if truncation is None else {**meta, "truncation": str(truncation)}
+        the truncation psi, when one was used), and the run's watermark key for the image
+        writers (``watermark=False``: unmarked, and said; see :mod:`ganforge.watermark`)."""
+        return self._generator().meta(self.path, truncation, watermark)
 
     def evaluate(self, n: Optional[int] = None, seed: Optional[int] = None, inception_weights: Optional[str] = None,
                  plot: Optional[PathLike] = None, inception: bool = False,

@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.steps=2000 loss.name=hinge")
 
     s = sub.add_parser("sample", help="draw samples from a trained run")
+    _no_watermark(s)
     s.add_argument("run", metavar="RUN")
     s.add_argument("--n", type=int, required=True, help="number of samples")
     s.add_argument("--out", required=True,
@@ -73,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="truncation psi in [0, 1] (w = w_avg + psi (w - w_avg)), for style-based runs")
 
     i = sub.add_parser("interpolate", help="a strip of images along paths between random latents")
+    _no_watermark(i)
     i.add_argument("run", metavar="RUN")
     i.add_argument("--out", required=True, help="output PNG")
     i.add_argument("--steps", type=int, default=10, help="images per path, ends included")
@@ -110,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1: this machine only")
 
     _applications(sub)
+    _verify(sub)
     sub.add_parser("presets", help="list the shipped presets, each with what it trains")
     c = sub.add_parser("cache", help="show or clean $GANFORGE_CACHE (classifiers, real-image features)")
     c.add_argument("action", nargs="?", choices=("show", "clean"), default="show")
@@ -119,9 +122,23 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _verify(sub) -> None:
+    v = sub.add_parser("verify", help="is ganforge's invisible mark in these images? (z-score, p-value)")
+    v.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
+    g = v.add_mutually_exclusive_group(required=True)
+    g.add_argument("--run", help="the run whose key to check for (RUN/watermark.key)")
+    g.add_argument("--key", help="a watermark key file (a copy of RUN/watermark.key)")
+
+
+def _no_watermark(p) -> None:
+    p.add_argument("--no-watermark", action="store_true",
+                   help="leave the images unmarked (the provenance says so); see `ganforge verify`")
+
+
 def _applications(sub) -> None:
     """Synthetic datasets, the encoder, inversion, latent directions and edits."""
     s = sub.add_parser("synth", help="a labelled synthetic dataset with provenance (folders, npz, csv, npy)")
+    _no_watermark(s)
     s.add_argument("run", metavar="RUN")
     s.add_argument("--out", required=True, help="DIR/ (class sub-folders of PNGs), FILE.npz, FILE.csv or FILE.npy")
     s.add_argument("--n", type=int, help="number of samples (classes in turn for a conditional run)")
@@ -138,6 +155,7 @@ def _applications(sub) -> None:
         t.add_argument("--input", required=True, help="an image file (PNG/JPEG) or a folder of them")
         t.add_argument("--out", required=True, help="output folder: NAME.png per input and manifest.json")
         t.add_argument("--tile", type=int, default=256, help="inputs larger than this (px a side) go in tiles")
+        _no_watermark(t)
         if name == "translate":
             t.add_argument("--direction", default="a2b", choices=("a2b", "b2a"), help="CycleGAN: which generator")
         else:
@@ -149,6 +167,7 @@ def _applications(sub) -> None:
     e.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("project", help="find latents whose images reconstruct given images (inversion)")
+    _no_watermark(p)
     p.add_argument("run", metavar="RUN")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--image", help="one image file (PNG/JPEG), the run's size and channels")
@@ -165,6 +184,7 @@ def _applications(sub) -> None:
     d.add_argument("--k", type=int, default=8, help="principal directions to keep")
 
     x = sub.add_parser("edit", help="a strip of images moved along a latent direction, or to another class")
+    _no_watermark(x)
     x.add_argument("run", metavar="RUN")
     src = x.add_mutually_exclusive_group(required=True)
     src.add_argument("--latent", help="z.npy (from `ganforge project`), one latent per row")

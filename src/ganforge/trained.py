@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from .build import build_data, build_models, model_spec, n_classes
 from .config import Config, load_config
+from .watermark import mark_meta
 from .data.base import DataSource
 from .errors import GanforgeError
 from .evaluation import generate, interpolate
@@ -57,10 +58,11 @@ class TrainedRun:
         G = truncated(self.G, truncation, self.cfg.model.name)
         return interpolate(G, self.prior, self.data, self.n_classes, rows, steps, seed, label, ends)
 
-    def meta(self, run_dir, truncation: Optional[float] = None) -> dict:
+    def meta(self, run_dir, truncation: Optional[float] = None, watermark: bool = True) -> dict:
         """PNG text metadata for what this run generates: it is synthetic, and whose it is (and
-        the truncation psi it was drawn with, if any)."""
-        meta = synthetic_meta(Path(run_dir).resolve().name, self.step)
+        the truncation psi it was drawn with, if any), with the run's watermark key for the
+        image writers (``watermark=False``: unmarked, and said)."""
+        meta = {**synthetic_meta(Path(run_dir).resolve().name, self.step), **mark_meta(Path(run_dir), watermark)}
         return meta if truncation is None else {**meta, "truncation": str(truncation)}
 
 

@@ -118,8 +118,10 @@ def _draw(run, labels: Optional[Tensor], n: int, seed: int, min_confidence: Opti
 
 
 def synth(run, run_dir: Path, out: str, n: Optional[int] = None, per_class: Optional[int] = None, seed: int = 0,
-          min_confidence: Optional[float] = None, truncation: Optional[float] = None) -> SynthResult:
-    """Write a labelled synthetic dataset of ``run`` (a :class:`~ganforge.trained.TrainedRun`) to ``out``."""
+          min_confidence: Optional[float] = None, truncation: Optional[float] = None,
+          watermark: bool = True) -> SynthResult:
+    """Write a labelled synthetic dataset of ``run`` (a :class:`~ganforge.trained.TrainedRun`) to ``out``;
+    PNGs carry the run's invisible mark unless ``watermark=False`` (arrays never do)."""
     path, is_dir = check_request(run, out, n, per_class, min_confidence)
     if truncation is not None:  # a psi the run cannot use fails before any work
         truncated(run.G, truncation, run.cfg.model.name)
@@ -134,10 +136,13 @@ def synth(run, run_dir: Path, out: str, n: Optional[int] = None, per_class: Opti
     counts = {int(k): int(v) for k, v in zip(*torch.unique(labels, return_counts=True))} if labels is not None else {}
     result = SynthResult(path, total, counts, rejected)
     if is_dir:
-        result.files = _write_folder(x, labels, path, run.meta(run_dir, truncation), prov)
+        meta = run.meta(run_dir, truncation, watermark)
+        prov["watermark"] = meta["watermark"]
+        result.files = _write_folder(x, labels, path, meta, prov)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_file(x, labels, path, len(run.data.shape) == 3)
+        prov["watermark"] = "none: numbers, not images (only images carry the mark)"
         result.files = [path, write_provenance(path, {**prov, "file": path.name, "sha256": sha256_file(path),
                                                       "per_class": counts})]
     return result

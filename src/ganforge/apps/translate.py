@@ -131,7 +131,7 @@ def apply_to_files(tr: Translator, inputs: list[tuple[str, Tensor]], out: Path, 
         path = out / f"{name}.png"
         image_file(tr(x, tile)[0], path, meta)
         files.append(path)
-    manifest = {**meta, "synthetic": True, "game": tr.game, "scale": tr.scale,
+    manifest = {**{k: v for k, v in meta.items() if not k.startswith("_")}, "synthetic": True, "game": tr.game, "scale": tr.scale,
                 "checkpoint_sha256": sha256_file(ckpt_path) if ckpt_path else None,
                 "files": [{"file": p.name, "sha256": sha256_file(p)} for p in files]}
     write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1) + "\n")

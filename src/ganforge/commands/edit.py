@@ -50,6 +50,6 @@ def run(args) -> int:
         grid, nrow = x, len(x)
     else:
         grid, nrow = edit(g, z, d, strengths, labels), len(strengths)
-    image_grid(grid, Path(args.out), nrow=nrow, meta=r.meta())
+    image_grid(grid, Path(args.out), nrow=nrow, meta=r.meta(watermark=not args.no_watermark))
     print(f"wrote {args.out}")
     return 0

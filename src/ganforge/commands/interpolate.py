@@ -31,6 +31,6 @@ def run(args) -> int:
         p = project(g, imgs, seed=args.seed)
         label = args.label if args.label is not None else (int(p.labels[0]) if p.labels is not None else None)
         x = g.interpolate(1, args.steps, args.seed, label, ends=(p.z[:1], p.z[1:]), truncation=args.truncation)
-    image_grid(x, Path(args.out), nrow=args.steps, meta=run.meta(args.truncation))
+    image_grid(x, Path(args.out), nrow=args.steps, meta=run.meta(args.truncation, not args.no_watermark))
     print(f"wrote {args.rows} interpolation paths of {args.steps} images to {args.out}")
     return 0

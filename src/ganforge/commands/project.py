@@ -34,7 +34,7 @@ def run(args) -> int:
     latents = out / "latents.npy"
     np.save(latents, p.z.numpy())
     pairs = torch.stack([x, p.recon], 1).reshape(-1, *x.shape[1:])  # (2N, C, H, W): input, reconstruction
-    image_grid(pairs, out / "side_by_side.png", nrow=2, meta=r.meta())
+    image_grid(pairs, out / "side_by_side.png", nrow=2, meta=r.meta(watermark=not args.no_watermark))
     rows = [{"image": n, "mse": float(m), **({"feature_distance": float(f)} if p.feature_dist is not None else {}),
              **({"class": int(c)} if p.labels is not None else {})}
             for n, m, f, c in zip(names, p.mse, p.feature_dist if p.feature_dist is not None else p.mse,

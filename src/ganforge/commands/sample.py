@@ -6,6 +6,8 @@ from pathlib import Path
 
 from ..errors import GanforgeError
 
+NUMERIC = "none: numbers, not an image (only images carry the mark)"
+
 
 def run(args) -> int:
     import numpy as np
@@ -34,9 +36,9 @@ def run(args) -> int:
         from ..io import image_files, image_grid
 
         if is_dir:
-            image_files(x, out, run.meta(args.truncation))
+            image_files(x, out, run.meta(args.truncation, not args.no_watermark))
         else:
-            image_grid(x, out, meta=run.meta(args.truncation))
+            image_grid(x, out, meta=run.meta(args.truncation, not args.no_watermark))
     else:
         from ..io import atomic_open, sha256_file, write_provenance
 
@@ -48,7 +50,7 @@ def run(args) -> int:
                 header = ",".join(f"x{i}" for i in range(flat.shape[1]))
                 np.savetxt(f, flat, delimiter=",", header=header, comments="", fmt="%.8g")
         g = run.generator  # a PNG carries its provenance inside; an array file gets a sidecar
-        write_provenance(out, {**run.meta(args.truncation), "synthetic": True, "file": out.name,
+        write_provenance(out, {**run.meta(args.truncation, False), "watermark": NUMERIC, "synthetic": True, "file": out.name,
                                "sha256": sha256_file(out), "n": len(x), "seed": args.seed, "class": args.label,
                                "truncation": args.truncation,
                                "checkpoint_sha256": sha256_file(g.ckpt_path) if g.ckpt_path else None})

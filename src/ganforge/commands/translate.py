@@ -14,7 +14,7 @@ def run(args, upscale: bool = False) -> int:
     r = load_run(args.run)
     tr = translator(r, getattr(args, "direction", "a2b"), getattr(args, "scale", None), upscale)
     inputs = read_inputs(args.input, tr.channels, max(tr.multiple, 4) if upscale else tr.multiple)
-    files = apply_to_files(tr, inputs, Path(args.out), r.meta(args.run), r.ckpt_path, args.tile)
+    files = apply_to_files(tr, inputs, Path(args.out), r.meta(args.run, watermark=not args.no_watermark), r.ckpt_path, args.tile)
     what = f"upscaled x{tr.scale}" if upscale else "translated"
     print(f"{what} {len(files)} image(s) with run {args.run} (step {r.step}) into {args.out}")
     return 0
