@@ -111,7 +111,8 @@ def superres(scale: int, pre: int, more: int, n_test: int, weights: tuple = ()) 
                      {"bicubic": None, "L1 network": t_l1, "GAN": t_gan}[name]))
     grid = torch.cat([F.interpolate(lr[:8] * 0.5 + 0.5, scale_factor=scale, mode="nearest")]
                      + [outs[k][:8].clamp(-1, 1) * 0.5 + 0.5 for k in outs] + [hr[:8]])
-    image_grid(grid, GRIDS / f"sr_x{scale}{'_' + '_'.join(weights) if weights != DEFAULT_SR else ''}.png", nrow=8, scale=3)
+    tag = "" if weights == DEFAULT_SR else "_" + "_".join(w.split(".")[-1].replace("=", "") for w in weights)
+    image_grid(grid, GRIDS / f"sr_x{scale}{tag}.png", nrow=8, scale=3)
     return rows
 
 
