@@ -39,6 +39,7 @@ from ganforge.models.srnet import downscale
 
 OUT = Path(__file__).parent / "results" / "img2img.md"
 GRIDS = OUT.parent / "img2img"
+DEFAULT_SR = ("i2i.sr_adv_weight=0.005", "i2i.content_weight=0.1")
 
 
 def make(preset: str, over: list[str]):
@@ -92,8 +93,8 @@ def sr_scores(out: torch.Tensor, gt: torch.Tensor) -> dict:
 
 
 @torch.no_grad()
-def superres(scale: int, pre: int, more: int, n_test: int) -> list[tuple]:
-    cfg, data, gan = make("srgan_demo", [f"model.scale={scale}", f"i2i.pretrain_steps={pre}"])
+def superres(scale: int, pre: int, more: int, n_test: int, weights: tuple = ()) -> list[tuple]:
+    cfg, data, gan = make("srgan_demo", [f"model.scale={scale}", f"i2i.pretrain_steps={pre}", *weights])
     b = cfg.train.batch_size
     with torch.enable_grad():
         t_l1 = run_steps(gan, data, pre, b)
@@ -110,7 +111,8 @@ def superres(scale: int, pre: int, more: int, n_test: int) -> list[tuple]:
                      {"bicubic": None, "L1 network": t_l1, "GAN": t_gan}[name]))
     grid = torch.cat([F.interpolate(lr[:8] * 0.5 + 0.5, scale_factor=scale, mode="nearest")]
                      + [outs[k][:8].clamp(-1, 1) * 0.5 + 0.5 for k in outs] + [hr[:8]])
-    image_grid(grid, GRIDS / f"sr_x{scale}.png", nrow=8, scale=3)
+    tag = "" if weights == DEFAULT_SR else "_" + "_".join(w.split(".")[-1].replace("=", "") for w in weights)
+    image_grid(grid, GRIDS / f"sr_x{scale}{tag}.png", nrow=8, scale=3)
     return rows
 
 
@@ -174,8 +176,12 @@ def unpaired(steps: int) -> list[tuple]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--full", action="store_true", help="4x the steps of every phase")
-    p.add_argument("--only", choices=("sr", "paired", "unpaired"), help="one part only (the table keeps the others empty)")
+    p.add_argument("--only", choices=("sr", "paired", "unpaired"), help="one part only (into img2img_PART.md)")
+    p.add_argument("--sr-adv", type=float, default=0.005, help="i2i.sr_adv_weight of the SR GAN")
+    p.add_argument("--sr-content", type=float, default=0.1, help="i2i.content_weight of the SR GAN")
     a = p.parse_args()
+    out = OUT.with_name(f"img2img_{a.only}.md") if a.only else OUT
+    sr_w = (f"i2i.sr_adv_weight={a.sr_adv}", f"i2i.content_weight={a.sr_content}")
     torch.set_num_threads(1)
     k = 4 if a.full else 1
     GRIDS.mkdir(parents=True, exist_ok=True)
@@ -185,10 +191,10 @@ def main() -> None:
              f"{torch.__version__}, one thread, a shared machine (timings are indicative). Held-out material only.", ""]
     if a.only in (None, "sr"):
         pre, more = 1200 * k, 800 * k
-        rows = superres(2, pre, more, 256) + superres(4, pre, more, 256)
+        rows = superres(2, pre, more, 256, sr_w) + superres(4, pre, more, 256, sr_w)
         lines += ["## Super-resolution (demo:photos, 32 px crops of the two held-out photos, 256 crops)", "",
                   f"L1 pre-training {pre} steps, then {more} more steps: on L1 alone (L1 network) or as a GAN "
-                  "(relativistic D, + 0.1 random-conv content + 0.005 adversarial). Spectrum: mean |log10 P_out(r) "
+                  f"(relativistic D, + {a.sr_content} random-conv content + {a.sr_adv} adversarial). Spectrum: mean |log10 P_out(r) "
                   "- log10 P_gt(r)| over radii (lower is closer to the ground truth's sharpness).", "",
                   "| scale | method | PSNR dB | SSIM | spectrum distance | s / 1000 images |", "|---|---|---|---|---|---|"]
         for scale, name, m, t in rows:
@@ -225,8 +231,8 @@ def main() -> None:
                   "Grid: `img2img/cyclegan.png` (rows: input A, G_ab(A), G_ba(G_ab(A)), the same digits drawn in B).", ""]
         print("\n".join(lines[-9:]), flush=True)
     lines.append(f"Total wall time {time.perf_counter() - t0:.0f} s.")
-    OUT.write_text("\n".join(lines) + "\n")
-    print(f"wrote {OUT}")
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
