@@ -51,6 +51,7 @@ class ModelConfig:
     pac: int = 1  # PacGAN packing (Lin et al. 2018): D judges pac samples at once
     conditional: bool = False  # condition G and D on the dataset's class labels
     d_norm: str = "none"  # D's normalisation: none, batch, spectral, instance or layer, as the model offers
+    g_norm: str = "default"  # G's normalisation: default (the architecture's own), or none/batch as the model offers
     g_cond: str = "concat"  # conditional G: concat (embedding to z) or cbn (conditional batch norm), as the model offers
     d_cond: str = "projection"  # conditional D: projection or concat, as the model offers
     g_spectral: bool = False  # spectral norm on G's layers too (SAGAN, Zhang et al. 2019)
