@@ -14,6 +14,8 @@ scenario was built to have. Writes ``benchmarks/results/doctor.md``:
 Scenarios (onset = the step from which the failure is present by construction):
 
 - ``healthy_grid25`` / ``healthy_ring8``: the tuned presets, shortened to 4,000 steps.
+- ``healthy_digits``: the ``overfitting`` scenario on the full training set (1,437 digits, the
+  360 held-out ones as the probe): the same D and budget must raise no alarm.
 - ``vanishing``: the saturating minimax loss against a much stronger D (5 D steps at lr 1e-3,
   G at lr 1e-5); onset 0.
 - ``collapse``: grid25 learns for 1,500 steps, then D is frozen (lr 1e-6) and G rushed (lr
@@ -28,7 +30,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
+import shutil
 import statistics
 import tempfile
 import time
@@ -43,6 +47,9 @@ COMMON = ["train.progress=false", "train.tensorboard=false", "train.sample_every
 SCENARIOS = {
     "healthy_grid25": (None, None, [("grid25", ["train.steps=4000", "eval.every=1000"])]),
     "healthy_ring8": (None, None, [("ring8", ["train.steps=4000", "eval.every=1000"])]),
+    "healthy_digits": (None, None, [("digits", [
+        "model.d_width=64", "train.steps=600", "train.log_every=20", "eval.every=0", "train.ema_beta=0",
+        "train.ckpt_every=0"])]),
     "vanishing": ("vanishing_gradients", 0, [("grid25", [
         "loss.name=minimax", "train.steps=300", "train.log_every=20", "train.d_steps=5", "optim.d_lr=1e-3",
         "optim.g_lr=1e-5", "train.batch_size=128", "optim.schedule=constant", "eval.every=0"])]),
@@ -62,7 +69,7 @@ SCENARIOS = {
 }
 
 
-def run_scenario(name: str, seed: int, threads: int) -> dict:
+def run_scenario(name: str, seed: int, threads: int, keep: str | None = None) -> dict:
     from ganforge.config import load_config
     from ganforge.errors import TrainingDiverged
     from ganforge.train.loop import train
@@ -72,6 +79,10 @@ def run_scenario(name: str, seed: int, threads: int) -> dict:
     stopped = False
     with tempfile.TemporaryDirectory() as d:
         run_dir = Path(d)
+        if keep:  # kept for replaying other detectors over the same records (ganforge doctor RUN)
+            run_dir = Path(keep) / f"{name}_{seed}"
+            shutil.rmtree(run_dir, ignore_errors=True)
+            run_dir.mkdir(parents=True)
         t0 = time.perf_counter()
         cfg = None
         for preset, overrides in phases:
@@ -88,6 +99,13 @@ def run_scenario(name: str, seed: int, threads: int) -> dict:
                 stopped = True
         wall = time.perf_counter() - t0
         records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    return _row(name, seed, records, stopped or any(r.get("event") == "stopped" for r in records), wall,
+                cfg.train.log_every)
+
+
+def _row(name: str, seed: int, records: list, stopped: bool, wall: float, log_every: int) -> dict:
+    """A run's row from its records (logged live, or the events of a replay)."""
+    expected, onset, _ = SCENARIOS[name]
     events = [r for r in records if "event" in r and r.get("state", "raised") == "raised"]
     warnings = [e for e in events if e.get("severity") in ("warning", "error")]
     hit = [e for e in warnings if e["event"] == expected] if expected else []
@@ -102,8 +120,23 @@ def run_scenario(name: str, seed: int, threads: int) -> dict:
         "first_step": first, "delay": (first - onset) if (first is not None and onset is not None) else None,
         "early": bool(first is not None and onset and first <= onset),  # raised before the onset: wrong
         "rollbacks": sum(e["event"] == "rollback" for e in events), "stopped": stopped,
-        "log_every": cfg.train.log_every,
+        "log_every": log_every,
     }
+
+
+def replay_scenario(name: str, seed: int, keep: str) -> dict:
+    """The row of a kept run (``--keep``) with today's detectors: ``ganforge doctor``'s replay
+    finds what a live run would (the detectors are pure functions of the records)."""
+    from ganforge.diagnostics.doctor import diagnose
+
+    d = diagnose(Path(keep) / f"{name}_{seed}")
+    return _row(name, seed, d.events, any(e["event"] == "stopped" for e in d.events), math.nan,
+                d.cfg.train.log_every)
+
+
+def _wall(rs: list) -> str:
+    walls = [r["wall_s"] for r in rs if math.isfinite(r["wall_s"])]
+    return f"{statistics.mean(walls):.0f}" if walls else "-"
 
 
 def table(rows: list[dict], args) -> str:
@@ -113,7 +146,9 @@ def table(rows: list[dict], args) -> str:
         f"{args.seeds} seeds per scenario; every run is a real ganforge run with the doctor on "
         f"(defaults: patience 3 log steps, warmup 10, window 20). Machine: {platform.machine()}, "
         f"{args.threads} torch thread(s), torch {torch.__version__}. Command: "
-        f"`python benchmarks/doctor.py --seeds {args.seeds}`. Scenarios are described in the script's docstring.",
+        f"`python benchmarks/doctor.py --seeds {args.seeds}`. Scenarios are described in the script's docstring."
+        + (f" Replayed: today's detectors over runs kept with `--keep` (`--replay {args.replay}`); the detectors "
+           "are pure functions of the records, so a replay finds what a live run would." if args.replay else ""),
         "",
         "| scenario | expected | runs | detected | false alarms (runs) | delay, steps: median (min..max) | "
         "log every | wall s / run |",
@@ -131,7 +166,7 @@ def table(rows: list[dict], args) -> str:
         lines.append(
             f"| {name} | {expected} | {len(rs)} | {sum(r['detected'] for r in rs)} | "
             f"{len(fa)}{' (' + ', '.join(fa_kinds) + ')' if fa_kinds else ''} | {delay} | "
-            f"{rs[0]['log_every']} | {statistics.mean(r['wall_s'] for r in rs):.0f} |"
+            f"{rs[0]['log_every']} | {_wall(rs)} |"
         )
     lines += ["", "## Per run", "", "| scenario | seed | detected | first alarm step | other warnings | rollbacks | stopped |",
               "|---|---|---|---|---|---|---|"]
@@ -148,11 +183,18 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--only", nargs="+", choices=list(SCENARIOS), help="run these scenarios only")
     p.add_argument("--out", default=str(RESULTS / "doctor.md"))
+    p.add_argument("--keep", metavar="DIR", help="keep each run's directory under DIR (to replay with ganforge doctor)")
+    p.add_argument("--replay", metavar="DIR", help="no training: replay today's detectors over runs kept in DIR")
     args = p.parse_args()
     rows = []
     for name in args.only or SCENARIOS:
         for seed in range(args.seeds):
-            r = run_scenario(name, seed, args.threads)
+            if args.replay:
+                if not (Path(args.replay) / f"{name}_{seed}" / "metrics.jsonl").is_file():
+                    continue
+                r = replay_scenario(name, seed, args.replay)
+            else:
+                r = run_scenario(name, seed, args.threads, args.keep)
             rows.append(r)
             print(f"{name:<15} seed {seed}: detected {r['detected']}, first alarm {r['first_step']}, "
                   f"other warnings {r['false_alarms'] or '-'}, {r['wall_s']:.0f} s", flush=True)

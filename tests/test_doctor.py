@@ -84,11 +84,42 @@ def test_oscillation_is_swinging_without_trend():
     assert not kinds(feed(Doctor(cfg()), calm))
 
 
+def test_fast_swings_are_seen_within_a_few_log_steps_even_during_warm_up():
+    # the margin jumps by 0.2-0.4 between log steps from the start (k = 1, beta1 = 0.9)
+    jumps = [0.2, 0.6, 0.4, 0.65, 0.3, 0.55, 0.25, 0.6, 0.35, 0.5]
+    events = feed(Doctor(cfg("doctor.warmup=10")), [rec(s, d_real=0.5 + m / 2, d_fake=0.5 - m / 2)
+                                                    for s, m in enumerate(jumps, 1)])
+    assert kinds(events) == ["oscillation"]
+    assert events[0]["step"] == 8 and events[0]["evidence"]["window"] == 6  # 6 log steps, then patience 3
+    # a healthy run's margin drifts by 0.01-0.04 per log step: nothing
+    drift = [0.0, 0.01, 0.03, 0.02, 0.05, 0.04, 0.08, 0.1, 0.09, 0.12]
+    assert not feed(Doctor(cfg("doctor.warmup=10")), [rec(s, d_real=0.5 + m / 2, d_fake=0.5 - m / 2)
+                                                      for s, m in enumerate(drift, 1)])
+    # one large step (D pulls ahead) is a trend, not a swing
+    step = [0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    assert not feed(Doctor(cfg("doctor.warmup=10")), [rec(s, d_real=0.5 + m / 2, d_fake=0.5 - m / 2)
+                                                      for s, m in enumerate(step, 1)])
+
+
 def test_overfitting_is_a_gap_between_training_and_held_out_reals():
     over = [rec(s, d_train=0.9, d_holdout=0.5) for s in range(1, 10)]
     events = feed(Doctor(cfg()), over)
     assert kinds(events) == ["d_overfitting"] and events[0]["evidence"]["gap"] == pytest.approx(0.4)
     assert not kinds(feed(Doctor(cfg()), [rec(s, d_train=0.55, d_holdout=0.5) for s in range(1, 10)]))
+
+
+def test_overfitting_is_seen_when_d_ranks_training_reals_first_though_its_outputs_stay_near_half():
+    # 200 digits: D's mean outputs differ by 0.03, yet it ranks a training digit first 70 % of the time
+    auc = [0.55, 0.7, 0.68, 0.72, 0.5, 0.71, 0.69, 0.74, 0.7, 0.73, 0.7, 0.72]  # one noisy probe at step 5
+    events = feed(Doctor(cfg()), [rec(s, d_train=0.53, d_holdout=0.5, d_auc=a, r_t=0.4) for s, a in enumerate(auc, 1)])
+    assert kinds(events) == ["d_overfitting"]
+    # a median of 5 probes, then patience 3
+    assert events[0]["step"] == 7 and events[0]["evidence"]["d_auc"] == 0.69 and events[0]["remedy"]
+    # full data: the ranking is a coin toss, with a stray high probe or two
+    fair = [0.52, 0.48, 0.66, 0.55, 0.5, 0.58, 0.47, 0.63, 0.51, 0.56, 0.49, 0.53]
+    assert not feed(Doctor(cfg()), [rec(s, d_train=0.5, d_holdout=0.5, d_auc=a) for s, a in enumerate(fair, 1)])
+    # no held-out probe (stacked digits, a user's points): nothing to judge
+    assert not feed(Doctor(cfg()), [rec(s, d_auc=0.9) for s in range(1, 12)])
 
 
 def test_equilibrium_is_good_news_and_needs_flat_quality():
@@ -170,11 +201,11 @@ def test_doctor_cli_prints_phases_events_and_remedies(tmp_path, capsys):
     capsys.readouterr()
     assert main(["doctor", str(d)]) == 0
     text = capsys.readouterr().out
-    assert "phases" in text and "early" in text and "vanishing_gradients" in text
+    assert "phases" in text and "d_ahead" in text and "vanishing_gradients" in text  # D wins at once
     assert "try: loss.name=non_saturating" in text
     assert main(["doctor", str(d), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["phases"][0]["phase"] == "early" and out["events"]
+    assert out["phases"][0]["phase"] == "d_ahead" and out["events"]
     # the replay finds what the live run logged
     live = [(e["step"], e["event"], e["state"]) for e in events_of(d) + events_of(d, "cleared")]
     replay = [(e["step"], e["event"], e["state"]) for e in diagnose(d).events]
@@ -208,7 +239,7 @@ def test_a_healthy_grid25_run_raises_no_alarm(tmp_path):
         "train.tensorboard=false", "train.sample_every=0", "train.threads=1", "train.ckpt_every=0")
     warnings = [e for e in events_of(tmp_path / "ok") if e["severity"] != "info"]
     assert warnings == []
-    assert diagnose(tmp_path / "ok").phases[0][0] == "early"
+    assert diagnose(tmp_path / "ok").phases[0][0] == "both_weak"
 
 
 def test_the_live_doctor_holds_a_bounded_history_and_counts_every_record(monkeypatch):
@@ -244,3 +275,16 @@ def test_doctor_without_config_yaml_uses_the_checkpoints_config_and_says_so(tmp_
         p.unlink()
     assert main(["doctor", str(out)]) == 2
     assert "not a ganforge run directory" in capsys.readouterr().err
+
+
+def test_phases_follow_the_seeds_story_from_d_s_margin():
+    from ganforge.diagnostics.phases import PhaseTracker
+
+    margins = [0.01, 0.02, 0.0, 0.3, 0.4, 0.5, 0.5, 0.5, 0.5, 0.3, 0.25, 0.2, 0.2, 0.2, 0.02, 0.01, 0.03, 0.0, 0.01]
+    t = PhaseTracker()
+    labels = [t.label(rec(s, d_real=0.5 + m / 2, d_fake=0.5 - m / 2)) for s, m in enumerate(margins, 1)]
+    order = [lab for i, lab in enumerate(labels) if i == 0 or lab != labels[i - 1]]
+    assert order == ["both_weak", "d_ahead", "g_catching_up", "d_cannot_tell"]
+    # a weak D that never pulled ahead is not "D can no longer tell"
+    t = PhaseTracker()
+    assert {t.label(rec(s, d_real=0.51, d_fake=0.5)) for s in range(20)} == {"both_weak"}

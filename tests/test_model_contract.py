@@ -23,13 +23,14 @@ def _cfg(spec, *extra):
 
 
 NOISE = [name for name in MODELS.names() if MODELS.get(name).game == "noise_to_data"]
-CASES = [(name, cond, norm) for name in NOISE for cond in (False, True) for norm in MODELS.get(name).d_norms]
+CASES = [(name, cond, norm, g_norm) for name in NOISE for cond in (False, True)
+         for norm in MODELS.get(name).d_norms for g_norm in MODELS.get(name).g_norms]
 
 
-@pytest.mark.parametrize("name, conditional, norm", CASES)
-def test_shapes_finite_outputs_and_gradients_reach_both_players(name, conditional, norm):
+@pytest.mark.parametrize("name, conditional, norm, g_norm", CASES)
+def test_shapes_finite_outputs_and_gradients_reach_both_players(name, conditional, norm, g_norm):
     spec = MODELS.get(name)
-    cfg = _cfg(spec, f"model.d_norm={norm}", f"model.conditional={str(conditional).lower()}")
+    cfg = _cfg(spec, f"model.d_norm={norm}", f"model.g_norm={g_norm}", f"model.conditional={str(conditional).lower()}")
     shape, k, B = _shape(spec), 3 if conditional else 0, 4
     spec.check(cfg, shape)
     torch.manual_seed(0)
@@ -69,6 +70,8 @@ def test_the_spec_refuses_what_the_model_cannot_build(name):
     spec = MODELS.get(name)
     with pytest.raises(GanforgeError, match="model.d_norm=nonsense"):
         spec.check(_cfg(spec, "model.d_norm=nonsense"), _shape(spec))
+    with pytest.raises(GanforgeError, match="model.g_norm=nonsense"):
+        spec.check(_cfg(spec, "model.g_norm=nonsense"), _shape(spec))
     if spec.images:
         lo, hi = spec.resolutions
         for bad in ((3, lo * 2, lo), (3, hi * 2, hi * 2), (3, lo + 1, lo + 1), (2,)):

@@ -32,6 +32,7 @@ def test_a_learning_rate_a_thousand_times_the_presets_is_named_with_the_presets_
     (["train.batch_size=4"], "train.batch_size"),
     (["train.d_steps=10"], "train.d_steps"),
     (["model.d_norm=spectral"], "model.d_norm"),
+    (["model.d_norm=batch"], "model.d_norm"),
     (["loss.name=wasserstein"], "loss.clip"),
 ])
 def test_each_rule(overrides, key):

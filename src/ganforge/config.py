@@ -51,6 +51,7 @@ class ModelConfig:
     pac: int = 1  # PacGAN packing (Lin et al. 2018): D judges pac samples at once
     conditional: bool = False  # condition G and D on the dataset's class labels
     d_norm: str = "none"  # D's normalisation: none, batch, spectral, instance or layer, as the model offers
+    g_norm: str = "default"  # G's normalisation: default (the architecture's own), or none/batch as the model offers
     g_cond: str = "concat"  # conditional G: concat (embedding to z) or cbn (conditional batch norm), as the model offers
     d_cond: str = "projection"  # conditional D: projection or concat, as the model offers
     g_spectral: bool = False  # spectral norm on G's layers too (SAGAN, Zhang et al. 2019)
@@ -163,6 +164,7 @@ class DoctorConfig:
     window: int = 20  # log steps over which oscillation and equilibrium are judged
     collapse_diversity: float = 0.5  # fake/real diversity below this is mode collapse
     overfit_gap: float = 0.15  # mean D(train reals) - D(held-out reals) above this is overfitting
+    overfit_auc: float = 0.57  # P(D ranks a training real above a held-out one) above this is overfitting (benchmarks/results/doctor.md)
     stop_after: int = 0  # stop a run (exit 3) whose mode collapse has lasted this many log steps; 0 = never
     max_retries: int = 3  # divergence: roll back to the last good state at most this often
     retry_lr_factor: float = 0.5  # ... multiplying both learning rates by this each time

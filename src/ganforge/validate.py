@@ -95,6 +95,7 @@ def validate(cfg: Any) -> None:
         _check(getattr(dr, key) >= 0, f"doctor.{key}", "it must be >= 0", getattr(dr, key))
     _check(0 < dr.collapse_diversity < 1, "doctor.collapse_diversity", "it must be in (0, 1)", dr.collapse_diversity)
     _check(0 < dr.overfit_gap < 1, "doctor.overfit_gap", "it must be in (0, 1)", dr.overfit_gap)
+    _check(0.5 < dr.overfit_auc < 1, "doctor.overfit_auc", "it must be in (0.5, 1)", dr.overfit_auc)
     _check(0 < dr.retry_lr_factor < 1, "doctor.retry_lr_factor", "it must be in (0, 1)", dr.retry_lr_factor)
     for name, p in cfg.reg.items():
         _check(p.weight >= 0, f"reg.{name}.weight", "it must be >= 0", p.weight)

@@ -3,13 +3,14 @@
 It replays the detectors over ``metrics.jsonl`` (they are pure functions of the records, so
 the replay finds what the live run found, and runs trained with the doctor off get a
 diagnosis too), keeps the loop's own events (divergence, rollback, stop), and divides the
-run into phases:
+run into the phases of :mod:`.phases` (both players weak; D pulls ahead; G catches up; D can
+no longer tell), with two that override them:
 
-- ``early``: the first ``doctor.warmup`` log steps, before any judgement;
-- ``learning``: the game is moving and no alarm is raised;
-- ``equilibrium``: D cannot tell real from fake and quality stopped changing (good news);
 - ``collapsed``: a mode-collapse alarm is raised;
 - ``diverged``: the run ended in NaN or Inf.
+
+The equilibrium detector's info event says when ``d_cannot_tell`` is also the optimum
+(V(D, G) near -log 4 and quality flat).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import yaml
 
 from ..config import Config, load_config
 from ..errors import GanforgeError, GanforgeWarning
-from ..runlog import (DIVERGENCE, LOOP_EVENTS, STOPPED, History, Kind, keep_branch, read_records, record_kind,
+from ..runlog import (DIVERGENCE, LOOP_EVENTS, STOPPED, Kind, keep_branch, read_records, record_kind,
                       rollback_to)
-from .detectors import Doctor, Equilibrium
+from .detectors import Doctor
+from .phases import DESCRIPTIONS, PhaseTracker
 
 
 @dataclass
@@ -54,16 +56,6 @@ class Diagnosis:
         elif seen:
             verdict += "; none open at the end"
         return verdict
-
-
-def _phase_of(i: int, rec: dict, cfg: Config, collapsed: bool, history: History) -> str:
-    if collapsed:
-        return "collapsed"
-    if i < cfg.doctor.warmup:
-        return "early"
-    if Equilibrium(cfg).check(history) is not None:
-        return "equilibrium"
-    return "learning"
 
 
 def _merge_phases(labels: list) -> list:
@@ -102,6 +94,7 @@ def diagnose(run_dir: Path) -> Diagnosis:
     records, _ = read_records(path, warn=True)  # a torn last line (a run still writing) is skipped, and said
 
     doctor, events, labels = Doctor(cfg), [], []  # labels: (phase, step) of the kept timeline
+    tracker, seen = PhaseTracker(), []  # seen: the step records of the kept timeline, for a rollback's replay
     for rec in records:
         kind = record_kind(rec)
         if kind is Kind.EVENT:
@@ -110,13 +103,18 @@ def diagnose(run_dir: Path) -> Diagnosis:
                 to_step = rollback_to(rec)
                 if to_step is not None:
                     labels = keep_branch(labels, to_step, step=lambda lab: lab[1])
+                    seen = [r for r in seen if r["step"] <= to_step]
+                    tracker = PhaseTracker()
+                    for r in seen:
+                        tracker.label(r)
                     doctor.observe(rec)
             continue
         new = doctor.observe(rec)
         events += new
         if kind is Kind.STEP:
-            collapsed = doctor.active["mode_collapse"]
-            labels.append((_phase_of(len(labels), rec, cfg, collapsed, doctor.history), rec["step"]))
+            seen.append(rec)
+            phase = tracker.label(rec)
+            labels.append(("collapsed" if doctor.active["mode_collapse"] else phase, rec["step"]))
     stopped = any(e["event"] == STOPPED for e in events) or (
         events and events[-1]["event"] == DIVERGENCE)
     if stopped:
@@ -143,7 +141,7 @@ def format_diagnosis(d: Diagnosis) -> str:
     lines = [f"run {d.run}: {c.data.name}, {c.model.name}, loss {c.loss.name}, "
              f"step {d.last_step} of {c.train.steps}", "", "phases"]
     for name, a, b in d.phases:
-        lines.append(f"  {name:<12} steps {a}-{b}")
+        lines.append(f"  {name:<14} steps {a}-{b}  ({DESCRIPTIONS.get(name, '')})")
     if not d.phases:
         lines.append("  (no training records yet)")
     if d.causes:

@@ -9,7 +9,8 @@ It reports, in model space:
 - ``diversity``: mean pairwise distance of G's samples on the fixed noise divided by that of
   real data (1: as spread out as the data; near 0: every noise vector gives the same sample);
 - ``d_train`` and ``d_holdout``: mean D(x) on training reals and on reals D never trained on
-  (their gap grows when D memorises its training set, Karras et al. 2020);
+  (their gap grows when D memorises its training set, Karras et al. 2020); ``d_auc``, how
+  often D ranks a training real above a held-out one, and ADA's ``r_t``;
 - ``modes_probe``: modes covered by the fixed-noise samples (of ``n_modes``), where the data
   has known modes.
 """
@@ -78,6 +79,18 @@ def _class_diversity(x: Tensor, y: Tensor, n_classes: int) -> float:
     return sum(per) / len(per) if per else 0.0
 
 
+def _overfit_stats(lt: Tensor, lh: Tensor) -> dict:
+    """From D's logits on training reals ``lt`` (n,) and held-out reals ``lh`` (m,):
+
+    - ``d_auc``: P(D ranks a training real above a held-out one), ties counted half: 0.5 when D
+      cannot tell them apart, 1 when it has memorised its training set; free of the loss's
+      scale (a critic's logits are unbounded) and of D's overall confidence;
+    - ``r_t``: E[sign(D(x))] on training reals, ADA's overfitting heuristic (Karras et al. 2020).
+    """
+    above = (lt[:, None] > lh[None, :]).float().mean() + 0.5 * (lt[:, None] == lh[None, :]).float().mean()
+    return {"d_auc": float(above), "r_t": float(torch.sign(lt).mean())}
+
+
 class Probe:
     """Measures ``G`` and ``D`` on fixed inputs; see the module docstring."""
 
@@ -107,8 +120,10 @@ class Probe:
                 n_classes = int(self.y.max()) + 1
                 out["class_diversity"] = _class_diversity(fake, self.y, n_classes) / self.real_class_diversity
             if self.held is not None:
-                out["d_train"] = float(torch.sigmoid(D(self.real, self.y_real)).mean())
-                out["d_holdout"] = float(torch.sigmoid(D(*self.held)).mean())
+                lt, lh = D(self.real, self.y_real).float(), D(*self.held).float()  # logits (n // pac,)
+                out["d_train"] = float(torch.sigmoid(lt).mean())
+                out["d_holdout"] = float(torch.sigmoid(lh).mean())
+                out.update(_overfit_stats(lt, lh))
         if self.modes is not None:
             m = mode_metrics(self.data.decode(fake.float().cpu()), self.modes.centers, self.modes.std)
             out["modes_probe"], out["n_modes"] = m["modes"], m["n_modes"]

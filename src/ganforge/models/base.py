@@ -25,6 +25,7 @@ class ModelSpec:
     name: str
     build: Builder  # (cfg.model, data_shape, n_classes) -> (G, D)
     d_norms: tuple[str, ...] = ("none",)  # model.d_norm values D offers
+    g_norms: tuple[str, ...] = ("default",)  # model.g_norm values G offers ("default": the architecture's own)
     g_conds: tuple[str, ...] = ("concat",)  # model.g_cond values a conditional G offers
     d_conds: tuple[str, ...] = ("projection",)  # model.d_cond values a conditional D offers
     resolutions: Optional[tuple[int, int]] = None  # images: smallest and largest power-of-two size; None: any shape
@@ -41,9 +42,9 @@ class ModelSpec:
         """One-line errors for settings this architecture cannot build on data of ``shape``
         (one sample's shape). ``cfg`` is the whole Config."""
         m = cfg.model
-        for key, value, offered in (("d_norm", m.d_norm, self.d_norms), ("g_cond", m.g_cond, self.g_conds),
-                                    ("d_cond", m.d_cond, self.d_conds)):
-            if value not in offered and (key == "d_norm" or m.conditional):
+        for key, value, offered in (("d_norm", m.d_norm, self.d_norms), ("g_norm", m.g_norm, self.g_norms),
+                                    ("g_cond", m.g_cond, self.g_conds), ("d_cond", m.d_cond, self.d_conds)):
+            if value not in offered and (key in ("d_norm", "g_norm") or m.conditional):
                 raise GanforgeError(f"model.{key}={value}: model.name={self.name} offers {', '.join(offered)}")
         if self.images:
             lo, hi = self.resolutions

@@ -13,10 +13,13 @@ from .base import register_model
 from .layers import MinibatchStd, maybe_spectral
 
 
-def _stack(d_in: int, width: int, depth: int, d_out: int, act) -> nn.Sequential:
+def _stack(d_in: int, width: int, depth: int, d_out: int, act, batch_norm: bool = False) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(depth):
-        layers += [nn.Linear(d_in if i == 0 else width, width), act()]
+        layers.append(nn.Linear(d_in if i == 0 else width, width))
+        if batch_norm:  # (B, width) normalised over the batch, as in DCGAN's G (Radford et al. 2016)
+            layers.append(nn.BatchNorm1d(width))
+        layers.append(act())
     layers.append(nn.Linear(width if depth else d_in, d_out))
     return nn.Sequential(*layers)
 
@@ -26,14 +29,16 @@ class MLPGenerator(nn.Module):
 
     Conditional (``n_classes > 0``): a learned class embedding of size z_dim is concatenated
     to z (Mirza and Osindero 2014). ``spectral``: spectral norm on every linear layer.
+    ``norm``: ``none`` or ``batch`` (BatchNorm1d after each hidden linear layer).
     """
 
     def __init__(self, z_dim: int, shape: tuple, width: int, depth: int, n_classes: int = 0,
-                 spectral: bool = False):
+                 spectral: bool = False, norm: str = "none"):
         super().__init__()
         self.shape = tuple(shape)
         self.embed = nn.Embedding(n_classes, z_dim) if n_classes else None
-        self.net = _stack(z_dim * (2 if n_classes else 1), width, depth, math.prod(self.shape), nn.ReLU)
+        self.net = _stack(z_dim * (2 if n_classes else 1), width, depth, math.prod(self.shape), nn.ReLU,
+                          norm == "batch")
         sn = maybe_spectral(spectral)
         for i, layer in enumerate(self.net):
             if isinstance(layer, nn.Linear):
@@ -52,8 +57,9 @@ class MLPDiscriminator(nn.Module):
     judged jointly, which lets D see a lack of diversity; B must be a multiple of ``pac``.
     Conditional (``n_classes > 0``): a projection head (Miyato and Koyama 2018) adds
     <embed(y), h> to the logit, h being the last hidden features.
-    ``norm``: ``none``, ``spectral`` (spectral norm on every linear layer, Miyato et al. 2018)
-    or ``layer`` (LayerNorm after each hidden linear layer). ``mbstd > 0``: a minibatch
+    ``norm``: ``none``, ``spectral`` (spectral norm on every linear layer, Miyato et al. 2018),
+    ``layer`` (LayerNorm after each hidden linear layer) or ``batch`` (BatchNorm1d there, which
+    mixes the samples of a batch: reals and fakes are judged in separate batches). ``mbstd > 0``: a minibatch
     standard deviation feature (Karras et al. 2018) over groups of ``mbstd`` packed samples is
     appended before the head.
     """
@@ -67,8 +73,8 @@ class MLPDiscriminator(nn.Module):
         layers: list[nn.Module] = []  # as _stack, the same layers in the same order, normalised
         for i in range(depth):
             layers.append(sn(nn.Linear(d_in if i == 0 else width, width)))
-            if norm == "layer":
-                layers.append(nn.LayerNorm(width))
+            if norm in ("layer", "batch"):
+                layers.append(nn.LayerNorm(width) if norm == "layer" else nn.BatchNorm1d(width))
             layers.append(nn.LeakyReLU(0.2))
         d_hidden = width if depth else d_in
         self.features = nn.Sequential(*layers)  # (B // pac, d_hidden)
@@ -85,8 +91,10 @@ class MLPDiscriminator(nn.Module):
         return logits
 
 
-@register_model(d_norms=("none", "spectral", "layer"))  # batch/instance norm are for image features
+# instance norm is for image features; "default" G norm is none here
+@register_model(d_norms=("none", "spectral", "layer", "batch"), g_norms=("default", "none", "batch"))
 def mlp(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
-    G = MLPGenerator(cfg.z_dim, shape, cfg.g_width, cfg.g_depth, n_classes, cfg.g_spectral)
+    g_norm = "none" if cfg.g_norm == "default" else cfg.g_norm
+    G = MLPGenerator(cfg.z_dim, shape, cfg.g_width, cfg.g_depth, n_classes, cfg.g_spectral, g_norm)
     D = MLPDiscriminator(shape, cfg.d_width, cfg.d_depth, cfg.pac, n_classes, cfg.d_norm, cfg.mbstd)
     return G, D

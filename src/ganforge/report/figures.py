@@ -27,7 +27,7 @@ SMALL = (3.6, 2.3)  # small multiples (one quality metric each): 288 x 184 px
 SEVERITY_COLOURS = {"info": "#7f7f7f", "warning": "#ff9f1c", "error": "#d62728"}
 OTHER_SEVERITY = "#9467bd"
 PHASE_COLOURS = {
-    "early": "#e0e0e0", "learning": "#cfe3f5", "equilibrium": "#d3efcc",
+    "both_weak": "#e0e0e0", "d_ahead": "#cfe3f5", "g_catching_up": "#e6dcf5", "d_cannot_tell": "#d3efcc",
     "collapsed": "#fde0c0", "diverged": "#fcc9bb",
 }
 _SPARE_PHASE_COLOURS = ("#efe3f7", "#f7f3c6", "#d9f2f2", "#f2d9e6")
