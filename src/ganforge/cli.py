@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="points: FILE.npy or FILE.csv; images: GRID.png, DIR/ (one PNG each) or FILE.npy")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--class", dest="label", type=int, help="draw every sample from this class (conditional runs)")
+    s.add_argument("--condition", metavar="COL=VALUE", help="tables: every row holds this category")
 
     e = sub.add_parser("evaluate", help="measure a trained run's samples, or samples from another program")
     e.add_argument("run", metavar="RUN", nargs="?", help="a run directory (or use --samples)")
