@@ -60,6 +60,13 @@ def _idx(root):
     return DataConfig(name="idx", path=str(root / "mnist"), resolution=RES)
 
 
+def _table(root):
+    g = np.random.default_rng(4)
+    n = 40
+    (root / "t.csv").write_text("v,k\n" + "".join(f"{g.normal():.4f},{'ab'[i % 2]}\n" for i in range(n)))
+    return DataConfig(name="table", path=str(root / "t.csv"), target="k")
+
+
 def _cifar10(root):
     g = np.random.default_rng(4)
     (root / "cifar").mkdir()
@@ -113,6 +120,7 @@ CONFIGS = {
     "paired": _paired,
     "unpaired": _unpaired,
     "superres": _superres,
+    "table": _table,
 }
 
 # The exact mode metrics need no feature space; their records predate provenance and stay

@@ -24,6 +24,8 @@ def _leaves(tp, prefix=""):
             out += _leaves(t, f"{prefix}{f.name}.")
         elif f.name == "reg":
             out += [f"reg.NAME.{n}" for n in ("weight", "interval")]
+        elif f.name == "columns":  # data.columns: a dict of plain values, one key per column
+            out.append(f"{prefix}{f.name}.NAME")
         else:
             out.append(f"{prefix}{f.name}")
     return out

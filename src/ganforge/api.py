@@ -206,7 +206,7 @@ class Run:
             raise GanforgeError("--plot: scatter plots are for 2D data")
         labels = None
         stacked = data.evaluator == "digits" and data.shape[0] == 3  # classes are digit triples
-        if g.n_classes and not stacked:
+        if g.n_classes and not stacked and not hasattr(g.G, "draw_labels"):  # tabular G draws its own
             labels = torch.arange(n) % g.n_classes  # every class equally often
         x = g.generate(n, seed, labels, truncation)
         metrics = sample_metrics(x, data, seed, labels, inception_weights=weights)

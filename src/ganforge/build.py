@@ -120,15 +120,17 @@ def n_classes(cfg: Config, data: DataSource) -> int:
     return data.n_classes
 
 
-def build_models(cfg: Config, shape: tuple, classes: int = 0) -> tuple[nn.Module, nn.Module]:
+def build_models(cfg: Config, shape: tuple, classes: int = 0, layout: Optional[dict] = None) -> tuple[nn.Module, nn.Module]:
+    """``layout``: a table's column layout (``data.layout``), passed only to models that take it."""
     spec = model_spec(cfg)
     spec.check(cfg, tuple(shape))
-    G, D = spec.build(cfg.model, tuple(shape), classes)
+    extra = {"layout": layout} if layout is not None else {}
+    G, D = spec.build(cfg.model, tuple(shape), classes, **extra)
     if cfg.model.d_ensemble > 1:
         # K - 1 more D's, each initialised independently (drawn after D, so member 0 is the D of a
         # single-D run with the same seed); the G's built alongside them are discarded
-        extra = [spec.build(cfg.model, tuple(shape), classes)[1] for _ in range(cfg.model.d_ensemble - 1)]
-        D = DiscriminatorEnsemble([D] + extra)
+        more = [spec.build(cfg.model, tuple(shape), classes, **extra)[1] for _ in range(cfg.model.d_ensemble - 1)]
+        D = DiscriminatorEnsemble([D] + more)
     return G, D
 
 
@@ -185,7 +187,7 @@ def noise_to_data(cfg: Config, data, device: torch.device) -> NoiseToData:
     """Models (initialised from torch's global RNG, which the caller seeds), optimizers, the
     policy and the noise generator of the noise -> data game."""
     classes = n_classes(cfg, data)
-    G, D = build_models(cfg, data.shape, classes)
+    G, D = build_models(cfg, data.shape, classes, getattr(data, "layout", None))
     G, D = G.to(device), D.to(device)
     loss = smooth_real_labels(build_loss(cfg.loss.name), cfg.loss.label_smoothing)
     o = cfg.optim

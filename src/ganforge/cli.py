@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--class", dest="label", type=int, help="draw every sample from this class (conditional runs)")
     s.add_argument("--truncation", type=float, metavar="PSI",
                    help="truncation psi in [0, 1] (w = w_avg + psi (w - w_avg)), for style-based runs")
+    s.add_argument("--condition", metavar="COL=VALUE", help="tables: every row holds this category")
 
     e = sub.add_parser("evaluate", help="measure a trained run's samples, or samples from another program")
     e.add_argument("run", metavar="RUN", nargs="?", help="a run directory (or use --samples)")

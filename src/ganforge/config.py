@@ -37,6 +37,8 @@ class DataConfig:
     resolution: int = 32  # images: resized to resolution x resolution (a power of two, 8..128)
     channels: int = 0  # images: 1 (grey) or 3 (RGB); 0 keeps the dataset's own
     limit: int = 0  # finite datasets: train on the first N items only (small-data studies); 0 = all
+    columns: Dict[str, str] = field(default_factory=dict)  # table: column -> type (continuous, integer, categorical, boolean, datetime)
+    target: Optional[str] = None  # table: the label column (stratified split, TSTR)
 
 
 @dataclass(frozen=True)

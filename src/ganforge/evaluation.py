@@ -29,7 +29,9 @@ def generate(G: nn.Module, prior: Prior, n: int, seed: int, data: Optional[DataS
         z = prior.sample(b, gen, device)  # (b, z_dim)
         y = None
         if n_classes:
-            if label is None:
+            if label is None and hasattr(G, "draw_labels"):  # tabular: conditions at the data's frequencies
+                y = G.draw_labels(b, gen, empirical=True)
+            elif label is None:
                 y = torch.randint(n_classes, (b,), generator=gen)
             elif isinstance(label, Tensor):
                 y = label[start : start + b]

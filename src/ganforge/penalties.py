@@ -208,3 +208,13 @@ def path_length(G: nn.Module, z: Tensor, y: Labels = None, gen: Optional[torch.G
     mean = state.get("pl_mean", torch.zeros((), device=lengths.device))
     state["pl_mean"] = mean.lerp(lengths.detach().to(mean.dtype).mean(), PL_DECAY)
     return (lengths - state["pl_mean"]).pow(2).mean()
+
+
+@G_PENALTIES.register
+def cond_ce(G: nn.Module, z: Tensor, y: Labels = None, gen: Optional[torch.Generator] = None) -> Tensor:
+    """The tabular generator's conditional loss (Xu et al. 2019): cross-entropy between the
+    category G was asked for and its logits on that column (``G.cond_loss``); 0 for other G's."""
+    fn = getattr(G, "cond_loss", None)
+    if fn is None or y is None:
+        return z.new_zeros(())
+    return fn(z, y)

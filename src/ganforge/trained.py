@@ -90,7 +90,7 @@ def load_run(run_dir: PathLike, device: str = "cpu", step: Optional[int] = None,
     data = build_data(cfg)
     data.loc, data.scale = ckpt["data_norm"]["loc"], ckpt["data_norm"]["scale"]  # as trained
     classes = n_classes(cfg, data)
-    G, _ = build_models(cfg, data.shape, classes)
+    G, _ = build_models(cfg, data.shape, classes, getattr(data, "layout", None))
     state = ckpt.get("G_ema")
     if ema and state is None:
         raise GanforgeError(f"{run_dir}: --ema: this run kept no EMA of G (train.ema_beta=0); leave --ema out")

@@ -83,6 +83,10 @@ def check_request(run, out: str, n: Optional[int], per_class: Optional[int], min
 
 
 def _requested_labels(run, n: Optional[int], per_class: Optional[int]) -> Optional[Tensor]:
+    if hasattr(run.data, "to_frame"):  # a table: G draws its conditions at the data's frequencies
+        if per_class is not None:
+            raise GanforgeError("--per-class: a table run samples rows as the table holds them; use --n")
+        return None
     if not run.n_classes:
         return None
     if per_class is not None:
@@ -141,7 +145,13 @@ def synth(run, run_dir: Path, out: str, n: Optional[int] = None, per_class: Opti
         result.files = _write_folder(x, labels, path, meta, prov)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_file(x, labels, path, len(run.data.shape) == 3)
+        if hasattr(run.data, "to_frame"):  # a table: its own columns, types and labels
+            if path.suffix != ".csv":
+                raise GanforgeError(f"--out {out}: a table run writes FILE.csv")
+            with atomic_open(path, "w") as f:
+                run.data.to_frame(x).to_csv(f, index=False)
+        else:
+            _write_file(x, labels, path, len(run.data.shape) == 3)
         prov["watermark"] = "none: numbers, not images (only images carry the mark)"
         result.files = [path, write_provenance(path, {**prov, "file": path.name, "sha256": sha256_file(path),
                                                       "per_class": counts})]

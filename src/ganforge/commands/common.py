@@ -18,4 +18,10 @@ def metrics_line(m: dict) -> str:
         return f"{line}\nfeature space of fid/kid: {fid_space}\nfeature space of the rest: {prov['feature_space']}"
     if any(k.endswith("psnr_test") for k in m):  # image-to-image runs: held-out scores
         return "  ".join(f"{k} {v:.4g}" for k, v in m.items() if k != "step" and isinstance(v, (int, float)))
+    if "quality" in m:  # a table (metrics/table.py)
+        keys = ("quality", "column_shapes", "column_pair_trends", "tstr", "trtr", "dcr_holdout", "dcr_train",
+                "exact_copies")
+        line = "  ".join(f"{k} {m[k]:.4g}" for k in keys if k in m)
+        flag = "\nWARNING: the synthetic rows copy training rows (memorising)" if m.get("memorising") else ""
+        return f"{line}  (n={m['n']}, against the held-out split){flag}"
     return f"energy distance {m['energy']:.4f} in {m['provenance']['feature_space']}  (n={m['n']})"

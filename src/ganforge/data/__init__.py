@@ -9,7 +9,7 @@ metrics, ``encode`` / ``decode`` between data and model space, ``state_dict()`` 
 capabilities are the small protocols :class:`Finite`, :class:`ImageSet` and :class:`KnownModes`.
 """
 
-from . import images, paired, toy2d  # noqa: F401  (registers the datasets)
+from . import images, paired, table, toy2d  # noqa: F401  (registers the datasets)
 from .base import DATASETS, DataSource, Finite, ImageSet, KnownModes
 from .images import ImageData, StackedDigits
 from .toy2d import KnownDensity, MixtureData, PointsData, load_points

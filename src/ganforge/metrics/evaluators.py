@@ -108,4 +108,17 @@ def energy(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = No
             "provenance": {"feature_space": space, "n_real": len(real), "n_fake": len(x), "seed": seed}}
 
 
-__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "modes", "own_labels"]
+@EVALUATORS.register
+def table(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
+          inception_weights: Optional[str] = None) -> dict:
+    """Rows of a table's layout: quality (SDMetrics' definitions) against the held-out split,
+    TSTR / TRTR and privacy (``metrics/table.py``)."""
+    from .table import table_metrics
+
+    synth = data.to_frame(x)
+    m = table_metrics(synth, data.train, data.holdout, data.types, data.target, seed)
+    return {**m, "n": len(x), "provenance": {"feature_space": "table columns", "n_real": len(data.holdout),
+                                              "n_fake": len(x), "seed": seed}}
+
+
+__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "modes", "own_labels", "table"]

@@ -74,7 +74,9 @@ class NoiseToData:
         """Class labels (n,) for generated samples, or None for an unconditional GAN."""
         if not self.policy.n_classes:
             return None
-        y = torch.randint(self.policy.n_classes, (n,), generator=self.gen, device=self.gen.device)
+        draw = getattr(self.players.G, "draw_labels", None)  # a G with its own condition sampler (tabular)
+        y = draw(n, self.gen) if draw is not None else \
+            torch.randint(self.policy.n_classes, (n,), generator=self.gen, device=self.gen.device)
         return self.shard(y) if self.shard is not None else y  # DDP: drawn for the global batch
 
     def step(self, next_real: NextReal, batch_size: int, values: StepValues = StepValues(),

@@ -1,0 +1,155 @@
+"""ganforge's tabular GAN vs CTGAN, side by side (issue 15).
+
+For each bundled table (breast_cancer, wine, penguins) and seed, both models are fitted on the
+same training split (ganforge's stratified 70/30 split, fixed split seed), each draws 1000
+synthetic rows, and both are measured by the same code (``ganforge.metrics.table``): quality
+against the held-out split (SDMetrics' QualityReport definitions), TSTR next to TRTR, DCR and
+exact copies. Fit seconds and peak resident memory are each fit's own process.
+
+CTGAN (``ctgan`` 0.12.1, its defaults except ``epochs``) runs in a separate environment, never
+a ganforge dependency: ``benchmarks/ctgan_fit.py`` under ``--ctgan-python``. Both sides run on
+one CPU thread. Results: ``benchmarks/results/tabular.md``.
+
+    python benchmarks/tabular.py                                   # full protocol: 3 seeds, CTGAN 300 and 3000 epochs
+    python benchmarks/tabular.py --seeds 1 --ctgan-epochs 300      # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE.parent / "src"
+
+
+def ganforge_fit(table: str, seed: int, steps: int, out_csv: str, run_dir: str) -> None:
+    """In a child process: train the table_demo recipe on ``table``, write 1000 rows; print JSON."""
+    import resource
+
+    torch.set_num_threads(1)
+    from ganforge import api
+
+    t = time.perf_counter()
+    run = api.train(preset="table_demo", out=run_dir, progress=False,
+                    overrides=[f"data.path={table}", f"train.seed={seed}", f"train.steps={steps}", "train.threads=1",
+                               "eval.n_samples=200", f"train.ckpt_every={steps}"])
+    fit_s = time.perf_counter() - t
+    g = api.load(run_dir)._generator()
+    g.data.to_frame(g.generate(1000, seed)).to_csv(out_csv, index=False)
+    print(json.dumps({"fit_s": fit_s, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "step": run.step}))
+
+
+def _child(cmd: list) -> dict:
+    r = subprocess.run(cmd, capture_output=True, text=True, env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
+    if r.returncode:
+        raise RuntimeError(f"{cmd[:3]} failed:\n{r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--tables", nargs="+", default=["breast_cancer", "wine", "penguins"])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=1000, help="ganforge: generator updates")
+    p.add_argument("--ctgan-epochs", type=int, nargs="*", default=[300, 3000])
+    p.add_argument("--ctgan-python", default="/work/ctgan-venv/bin/python")
+    p.add_argument("--out", default=str(HERE / "results" / "tabular.md"))
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    sys.path.insert(0, str(SRC))
+    from ganforge.config import load_config
+    from ganforge.build import build_data
+    from ganforge.data.table_transform import DISCRETE
+    from ganforge.metrics.table import table_metrics
+
+    rows = []
+    tmp = Path(tempfile.mkdtemp(prefix="tabular-bench-"))
+    for table in a.tables:
+        data = build_data(load_config(preset="table_demo", overrides=[f"data.path={table}"]))
+        train_csv = tmp / f"{table}-train.csv"
+        numeric = [c for c, k in data.types.items() if k not in DISCRETE]
+        data.train.dropna(subset=numeric).to_csv(train_csv, index=False)  # CTGAN refuses missing numbers
+        discrete = ",".join(c for c, k in data.types.items() if k in DISCRETE)
+        for seed in range(a.seeds):
+            fits = [("ganforge", f"{a.steps} steps")] + [("CTGAN", f"{e} epochs") for e in a.ctgan_epochs]
+            for model, budget in fits:
+                out = tmp / f"{table}-{model}-{budget.split()[0]}-{seed}.csv"
+                if model == "ganforge":
+                    cmd = [sys.executable, __file__, "--fit", table, str(seed), str(a.steps), str(out),
+                           str(tmp / f"run-{table}-{seed}")]
+                else:
+                    cmd = [a.ctgan_python, str(HERE / "ctgan_fit.py"), str(train_csv), str(out), "--discrete",
+                           discrete, "--epochs", budget.split()[0], "--seed", str(seed)]
+                info = _child(cmd)
+                import pandas as pd
+
+                synth = pd.read_csv(out)
+                m = table_metrics(synth, data.train, data.holdout, data.types, data.target, seed)
+                rows.append({"table": table, "model": model, "budget": budget, "seed": seed, **m, **info})
+                print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}),
+                      flush=True)
+    write(rows, a)
+
+
+def write(rows: list, a) -> None:
+    keys = ("quality", "column_shapes", "column_pair_trends", "tstr", "trtr", "dcr_holdout", "exact_copies",
+            "fit_s", "peak_mb")
+    head = "| table | model | budget | " + " | ".join(keys) + " |"
+    lines = [head, "|" + "---|" * (3 + len(keys))]
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["table"], r["model"], r["budget"]), []).append(r)
+    for (table, model, budget), rs in groups.items():
+        cells = []
+        for k in keys:
+            v = [r[k] for r in rs if k in r]
+            if not v:
+                cells.append("-")
+                continue
+            mean = statistics.fmean(v)
+            sd = statistics.stdev(v) if len(v) > 1 else 0.0
+            fmt = "{:.0f}" if k in ("fit_s", "peak_mb") else "{:.3f}"
+            cells.append(fmt.format(mean) + (f" ± {fmt.format(sd)}" if len(v) > 1 else ""))
+        lines.append(f"| {table} | {model} | {budget} | " + " | ".join(cells) + " |")
+    n_seeds = len({r["seed"] for r in rows})
+    text = "\n".join([
+        "# Tabular GANs: ganforge vs CTGAN",
+        "",
+        f"`python benchmarks/tabular.py --seeds {a.seeds} --steps {a.steps} --ctgan-epochs "
+        f"{' '.join(map(str, a.ctgan_epochs))}`; mean ± sd over {n_seeds} seed(s).",
+        "",
+        "Same training split (stratified 70/30, split seed 0), 1000 synthetic rows per fit, one evaluation "
+        "code (`ganforge.metrics.table`): quality against the held-out split (SDMetrics QualityReport "
+        "definitions), TSTR / TRTR (random forest, accuracy on the held-out split), DCR = median distance of a "
+        "synthetic row to its nearest held-out row, exact copies of training rows. fit_s: ganforge's includes "
+        "reading the table, fitting the transform, the doctor and a small final evaluation; CTGAN's is its "
+        "`fit`. peak_mb: the fitting process's peak resident memory. Both on one CPU thread "
+        "(`torch.set_num_threads(1)`) on a shared 2-core machine with other jobs running: timings are noisy. "
+        "CTGAN 0.12.1 runs in a separate environment with its defaults except epochs; it refuses missing "
+        "numbers, so it gets the penguins training rows without them (2 of 240).",
+        "",
+        *lines,
+        "",
+    ])
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--fit":
+        sys.path.insert(0, str(SRC))
+        ganforge_fit(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])
+    else:
+        main()
