@@ -55,7 +55,8 @@ def run(args) -> int:
                 header = ",".join(f"x{i}" for i in range(flat.shape[1]))
                 np.savetxt(f, flat, delimiter=",", header=header, comments="", fmt="%.8g")
         g = run.generator  # a PNG carries its provenance inside; an array file gets a sidecar
-        write_provenance(out, {**run.meta(args.truncation, False), "watermark": NUMERIC, "synthetic": True, "file": out.name,
+        write_provenance(out, {**run.meta(args.truncation, False), "watermark": NUMERIC, "synthetic": True,
+                               "file": out.name,
                                "sha256": sha256_file(out), "n": len(x), "seed": args.seed, "class": args.label,
                                "truncation": args.truncation,
                                "checkpoint_sha256": sha256_file(g.ckpt_path) if g.ckpt_path else None})
