@@ -124,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _verify(sub) -> None:
+    j = sub.add_parser("score", help="the discriminator's probability that each input is real (a judge)")
+    j.add_argument("run", metavar="RUN")
+    j.add_argument("--data", required=True, help="a folder of images, an image, or points in .csv/.npy/.npz")
+    j.add_argument("--out", required=True, help="scores.csv: one row per input")
+    j.add_argument("--label", type=int, metavar="K", help="conditional runs: judge every input as class K")
+
     v = sub.add_parser("verify", help="is ganforge's invisible mark in these images? (z-score, p-value)")
     v.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
     g = v.add_mutually_exclusive_group(required=True)

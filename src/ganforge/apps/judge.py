@@ -1,0 +1,117 @@
+"""The discriminator as a judge of authenticity: D's probability that each input is real.
+
+D was trained to tell the run's data from G's samples, so sigmoid(D(x)) is its belief that x
+came from the data; at the game's equilibrium it is 1/2 everywhere (Goodfellow et al. 2014),
+so a well-trained run's D is a weak judge by design, and a strong judge means G has not caught
+up. Scores are in [0, 1] for every loss (for the critic losses, sigmoid of the critic's score).
+
+- A packed D (PacGAN, ``model.pac`` = m) judges m samples at once: each input is judged packed
+  with m - 1 copies of itself, so its score depends on it alone.
+- A conditional D needs a class: ``label`` for all inputs, else, for image runs with a judge
+  classifier (digits, labelled images), the class that classifier reads; else refused.
+- Image runs also get the judge classifier's class and confidence, when one applies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from ..build import build_data, build_models, n_classes
+from ..config import load_config
+from ..errors import GanforgeError
+from ..metrics.evaluators import judge
+from ..train.checkpoint import load_checkpoint
+
+
+def load_discriminator(run_dir: Path, device: str = "cpu"):
+    """(D in eval mode, config, data source with the run's normalisation, classes) of the
+    newest checkpoint of ``run_dir``."""
+    ckpt = load_checkpoint(Path(run_dir), map_location=device)
+    cfg = load_config(base=ckpt["config"])
+    data = build_data(cfg)
+    data.loc, data.scale = ckpt["data_norm"]["loc"], ckpt["data_norm"]["scale"]
+    classes = n_classes(cfg, data)
+    _, D = build_models(cfg, data.shape, classes)
+    D.load_state_dict(ckpt["D"])
+    return D.to(device).eval(), cfg, data, classes, int(ckpt["step"])
+
+
+def read_inputs(data, path: Path) -> tuple[Tensor, list[str]]:
+    """The user's inputs in data space: images (N, C, H, W) in [0, 1] of the run's size, or
+    points (N, d) from a .csv/.npy/.npz; with their names."""
+    import numpy as np
+
+    from ..data.toy2d import load_points
+    from .project import read_images
+
+    class _Shape:  # read_images asks only for run.data.shape
+        pass
+
+    if len(data.shape) == 3:
+        run = _Shape()
+        run.data = data
+        return read_images(run, path)
+    if not path.is_file():
+        raise GanforgeError(f"--data {path}: no such file (a point run scores a .csv, .npy or .npz)")
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            x = torch.as_tensor(z[z.files[0]], dtype=torch.float32)
+    else:
+        x = load_points(str(path)).float()
+    if x.dim() != 2 or x.shape[1] != data.shape[0]:
+        raise GanforgeError(f"--data {path}: rows of {tuple(x.shape[1:])} values; this run's data has "
+                            f"{data.shape[0]} columns")
+    if len(x) == 0:
+        raise GanforgeError(f"--data {path}: no rows")
+    return x, [str(i) for i in range(len(x))]
+
+
+@torch.no_grad()
+def score(run_dir: Path, path: Path, label: Optional[int] = None, batch: int = 256) -> tuple[list[dict], dict]:
+    """One row per input of ``path``: ``name``, ``p_real`` (D's probability) and, for image runs
+    with a judge classifier, ``class`` and ``confidence``; and what was used (``about``)."""
+    D, cfg, data, classes, step = load_discriminator(run_dir)
+    x, names = read_inputs(data, Path(path))
+    clf = judge(data) if len(data.shape) == 3 else None
+    read = None
+    if clf is not None:
+        probs = torch.softmax(clf.logits(x), dim=1)  # (N * C, K) for per-channel digits
+        per = probs.reshape(len(x), -1, probs.shape[1])  # (N, C or 1, K)
+        conf, cls = per.max(dim=2)  # (N, C)
+        read = (cls, conf.prod(dim=1))
+    y = None
+    if classes:
+        if label is not None:
+            if not 0 <= label < classes:
+                raise GanforgeError(f"--label {label}: this run has classes 0..{classes - 1}")
+            y = torch.full((len(x),), label, dtype=torch.long)
+        elif read is not None and read[0].shape[1] == 1 and clf.n_classes == classes:
+            y = read[0][:, 0]
+        else:
+            raise GanforgeError("this run's D is conditional: give --label K (the class to judge the inputs as)")
+    m = cfg.model.pac
+    p_real = []
+    for i in range(0, len(x), batch):
+        xb = data.encode(x[i: i + batch])  # model space
+        yb = y[i: i + batch] if y is not None else None
+        if m > 1:  # PacGAN: each input packed with copies of itself
+            xb = xb.repeat_interleave(m, dim=0)
+            yb = yb.repeat_interleave(m) if yb is not None else None
+        p_real.append(torch.sigmoid(D(xb, yb).float()))
+    p = torch.cat(p_real)
+    rows = []
+    for i, name in enumerate(names):
+        row = {"name": name, "p_real": round(float(p[i]), 6)}
+        if y is not None:
+            row["judged_as_class"] = int(y[i])
+        if read is not None:
+            row["class"] = "".join(str(int(c)) for c in read[0][i])
+            row["confidence"] = round(float(read[1][i]), 6)
+        rows.append(row)
+    about = {"run": Path(run_dir).resolve().name, "step": step, "pac": m, "loss": cfg.loss.name,
+             "classifier": getattr(clf, "space", None) if clf is not None else None}
+    return rows, about
