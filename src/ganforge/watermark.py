@@ -126,11 +126,15 @@ def _z(y: np.ndarray, key: bytes) -> float:
 
 
 def detect(img: np.ndarray, key: bytes) -> tuple[float, float]:
-    """(z, p-value) of the mark of ``key`` in ``img``: the best of the shifts tried, and its
-    p-value multiplied by the number of tries (Bonferroni)."""
+    """(z, p-value) of the mark of ``key`` in ``img``: the best of the alignments tried (circular
+    shifts, and edge padding that undoes a crop of a row or column or two), its p-value
+    multiplied by the number of tries (Bonferroni)."""
     y = _luma(img)
-    tries = [(dy, dx) for dy in range(-SHIFTS, SHIFTS + 1) for dx in range(-SHIFTS, SHIFTS + 1)]
-    z = max(_z(np.roll(y, (dy, dx), axis=(0, 1)), key) for dy, dx in tries)
+    r = range(-SHIFTS, SHIFTS + 1)
+    tries = [np.roll(y, (dy, dx), axis=(0, 1)) for dy in r for dx in r]
+    tries += [np.pad(y, ((top, 0), (left, 0)), mode="edge") for top in range(SHIFTS + 1) for left in range(SHIFTS + 1)
+              if top or left]
+    z = max(_z(t, key) for t in tries)
     return z, float(min(1.0, len(tries) * norm.sf(z)))
 
 
