@@ -83,11 +83,10 @@ def test_mlp_d_norms_shapes_and_gradients(norm):
     assert len(spectral_layers(gan.D)) == (cfg.model.d_depth + 1 if norm == "spectral" else 0)
 
 
-def test_mlp_rejects_batch_and_instance_norm():
-    for norm in ("batch", "instance"):
-        cfg = load_config("grid25", [f"model.d_norm={norm}"])
-        with pytest.raises(GanforgeError, match="model.d_norm.*mlp offers none, spectral, layer"):
-            build_data(cfg) and build_game(cfg, build_data(cfg), torch.device("cpu"))
+def test_mlp_rejects_instance_norm():
+    cfg = load_config("grid25", ["model.d_norm=instance"])
+    with pytest.raises(GanforgeError, match="model.d_norm=instance: model.name=mlp offers none, spectral, layer, batch"):
+        build_game(cfg, build_data(cfg), torch.device("cpu"))
     cfg = load_config("digits", ["model.d_norm=group"])
     with pytest.raises(GanforgeError, match="model.d_norm=group: model.name=dcgan offers none, batch"):
         build_game(cfg, build_data(cfg), torch.device("cpu"))
