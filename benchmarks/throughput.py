@@ -21,10 +21,11 @@ applied to both loops alike: ganforge through its own runtime (``train/runtime.p
 reference by hand (autocast, an fp16 GradScaler, NHWC models, ``torch.compile``). The fraction
 of peak is taken against a matmul peak measured in the dtype of the run's autocast.
 
-Writes ``benchmarks/results/throughput.md`` (``--suite``: ``throughput_suite.md``). Note the two
-loops do slightly different work by design: ganforge draws fresh noise for the G update (a
-second G forward, with grad) but skips D's weight gradients in the G phase; the reference
-reuses the D-phase fakes.
+Writes ``benchmarks/results/throughput.md`` (``--suite``: ``throughput_suite.md``). ganforge
+runs with its defaults, so ``train.reuse_fakes`` is on: like the reference it runs G once per
+iteration and reuses the D-phase fakes for G's update; unlike the reference it skips D's weight
+gradients in the G phase. ``--two-batches`` measures ganforge's older path (a second G forward
+on fresh noise, ``train.reuse_fakes=false``).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def build(batch: int, device: torch.device, resolution: int, options: tuple = ()
     from ganforge.build import build_game
     from ganforge.config import load_config
 
-    cfg = load_config("digits", [*options, 
+    cfg = load_config("digits", [*options,
         "model.name=dcgan", "model.z_dim=100", "model.g_width=64", "model.d_width=64", "model.d_norm=batch",
         f"data.resolution={resolution}", "data.channels=3", "loss.name=non_saturating", "optim.g_lr=2e-4",
         "optim.d_lr=2e-4", "optim.g_betas=[0.5,0.999]", "optim.d_betas=[0.5,0.999]", f"train.batch_size={batch}",
@@ -132,7 +133,8 @@ def measure(a, device: torch.device, resolution: int, precision: str, channels_l
     from ganforge.train.runtime import attach
 
     options = (f"train.precision={precision}", f"train.channels_last={str(channels_last).lower()}",
-               f"train.compile={str(compile_).lower()}", f"optim.impl={a.optim_impl}")
+               f"train.compile={str(compile_).lower()}", f"optim.impl={a.optim_impl}",
+               f"train.reuse_fakes={'false' if getattr(a, 'two_batches', False) else 'true'}")
     gan, images, cfg = build(a.batch, device, resolution, options)
     z_dim = 100
     G_ref, D_ref = copy.deepcopy(gan.G), copy.deepcopy(gan.D)  # the same initial weights
@@ -219,6 +221,7 @@ def main() -> None:
                    help="ganforge's optim.impl; the reference gets the same kernels (foreach: torch's default)")
     p.add_argument("--suite", action="store_true",
                    help="fp32 eager, bf16, bf16+channels_last+compile at 32x32 and 64x64 (for a GPU)")
+    p.add_argument("--two-batches", action="store_true", help="ganforge with train.reuse_fakes=false")
     p.add_argument("--out", default=None)
     a = p.parse_args()
     device = torch.device(a.device)
@@ -266,7 +269,10 @@ def main() -> None:
         ]
         lines += [f"| {n} | {ips:.1f} | {t:.3f} | {gf:.1f} | {gfs:.1f} | {100 * fr:.0f} % |"
                   for n, ips, t, gf, gfs, fr in rows]
-        lines += ["", f"Ratio ganforge / reference (images/s): **{ratio:.2f}** (target >= 1.0).",
+        per_round = [r / g for r, g in zip(m["times"]["reference"], m["times"]["ganforge"])]
+        lines += ["", f"Ratio ganforge / reference (images/s): **{ratio:.2f}** (target >= 1.2); per round "
+                  f"{', '.join(f'{x:.2f}' for x in per_round)} (min {min(per_round):.2f}, max {max(per_round):.2f}). "
+                  f"ganforge {'two batches (reuse_fakes=false)' if a.two_batches else 'with reuse_fakes'}.",
                   "", "Per-round seconds per iteration: " + "; ".join(
                       f"{n}: " + ", ".join(f"{x:.3f}" for x in m["times"][n]) for n in m["times"])]
         out = a.out or str(RESULTS / "throughput.md")
