@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from scipy.fft import dctn, idctn
-from scipy.stats import norm
 
 KEY_FILE = "watermark.key"
 SCHEME = "ganforge-qim-v1"
@@ -95,6 +93,8 @@ def _luma(img: np.ndarray) -> np.ndarray:
 
 def embed(img: np.ndarray, key: bytes) -> np.ndarray:
     """``img`` (H, W) or (H, W, C) uint8 with the mark; same shape and dtype."""
+    from scipy.fft import dctn, idctn  # scipy only when an image is marked (not at import)
+
     y = _luma(img)
     h, w = y.shape
     u, v = _band(h, w)
@@ -116,6 +116,8 @@ def embed(img: np.ndarray, key: bytes) -> np.ndarray:
 
 
 def _z(y: np.ndarray, key: bytes) -> float:
+    from scipy.fft import dctn
+
     h, w = y.shape
     u, v = _band(h, w)
     if len(u) < MIN_COEFFS:
@@ -129,6 +131,8 @@ def detect(img: np.ndarray, key: bytes) -> tuple[float, float]:
     """(z, p-value) of the mark of ``key`` in ``img``: the best of the alignments tried (circular
     shifts, and edge padding that undoes a crop of a row or column or two), its p-value
     multiplied by the number of tries (Bonferroni)."""
+    from scipy.stats import norm
+
     y = _luma(img)
     r = range(-SHIFTS, SHIFTS + 1)
     tries = [np.roll(y, (dy, dx), axis=(0, 1)) for dy in r for dx in r]
