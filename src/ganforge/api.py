@@ -247,6 +247,24 @@ class Run:
             diagnosis = None
         return write_card(self.path, self._generator(), diagnosis, Path(out) if out else None)
 
+    def anomaly_fit(self, steps: int = 2000, kappa: float = 1.0, seed: int = 0, progress=None):
+        """Fit the anomaly detector (f-AnoGAN's izi_f encoder; see :mod:`ganforge.apps.anomaly`)
+        on the run's data, with 20 % held out to calibrate thresholds; writes ``RUN/anomaly/``.
+        Returns (that folder, the fitted detector)."""
+        from .apps.anomaly_io import fit_run
+
+        return fit_run(self.path, self._generator(), steps, kappa, seed, progress)
+
+    def anomaly_score(self, data: PathLike, threshold: Optional[float] = None,
+                      fpr: Optional[float] = None) -> tuple[list, dict]:
+        """Score the inputs in ``data`` (a folder, image or .npz of images; points in .csv/.npy/.npz):
+        one dict per input (name, score, pixel, feature, flag) and what was used (weights,
+        threshold: ``threshold`` as given, else at ``fpr``, default 0.05, on held-out normals)."""
+        from .apps.anomaly_io import score_rows
+
+        rows, about, _ = score_rows(self.path, self._generator(), Path(data), threshold, fpr)
+        return rows, about
+
 
 # ----------------------------------------------------------------------------- entry points
 

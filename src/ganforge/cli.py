@@ -114,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _applications(sub)
     _verify(sub)
+    _anomaly(sub)
     sub.add_parser("presets", help="list the shipped presets, each with what it trains")
     c = sub.add_parser("cache", help="show or clean $GANFORGE_CACHE (classifiers, real-image features)")
     c.add_argument("action", nargs="?", choices=("show", "clean"), default="show")
@@ -135,6 +136,23 @@ def _verify(sub) -> None:
     g = v.add_mutually_exclusive_group(required=True)
     g.add_argument("--run", help="the run whose key to check for (RUN/watermark.key)")
     g.add_argument("--key", help="a watermark key file (a copy of RUN/watermark.key)")
+
+
+def _anomaly(sub) -> None:
+    a = sub.add_parser("anomaly", help="anomaly detection with a run trained on normal data (fit, then score)")
+    acts = a.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    f = acts.add_parser("fit", help="train the anomaly encoder on the run's data (RUN/anomaly/)")
+    f.add_argument("run", metavar="RUN")
+    f.add_argument("--encoder-steps", type=int, default=2000)
+    f.add_argument("--kappa", type=float, default=1.0, help="weight of D's feature residual in the score")
+    f.add_argument("--seed", type=int, default=0)
+    s = acts.add_parser("score", help="score inputs: one CSV row each (score, pixel, feature, flag)")
+    s.add_argument("run", metavar="RUN")
+    s.add_argument("--data", required=True, help="a folder of images, an image, an .npz, or points in .csv/.npy/.npz")
+    s.add_argument("--out", required=True, help="scores.csv")
+    t = s.add_mutually_exclusive_group()
+    t.add_argument("--threshold", type=float, metavar="T", help="flag inputs whose score is above T")
+    t.add_argument("--fpr", type=float, help="threshold at this false-positive rate on held-out normals (default 0.05)")
 
 
 def _no_watermark(p) -> None:

@@ -1,0 +1,172 @@
+"""Files of the anomaly detector (:mod:`.anomaly`): ``RUN/anomaly/encoder.pt`` and
+``RUN/anomaly/anomaly.json``, the user's inputs to score, and the threshold chosen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import GanforgeError
+from ..io import save_atomic, write_text_atomic
+from .anomaly import Fitted, Parts
+from .encoder import Encoder
+
+DIR, CKPT, META = "anomaly", "encoder.pt", "anomaly.json"
+
+
+def _round(t: Tensor) -> list:
+    return [float(f"{v:.7g}") for v in t.tolist()]
+
+
+def save(fitted: Fitted, run_dir: Path) -> Path:
+    """Write E (state_dict and settings) and the calibration; returns ``RUN/anomaly``. The
+    json is written last: a folder without it is an unfinished fit."""
+    out = Path(run_dir) / DIR
+    out.mkdir(exist_ok=True)
+    E = fitted.E
+    save_atomic({"state": E.state_dict(), "shape": list(E.shape), "z_dim": E.z_dim, "width": E.width,
+                 "g_step": fitted.g_step, "kappa": fitted.kappa}, out / CKPT)
+    c = fitted.calibration
+    meta = {"method": "f-AnoGAN izi_f (Schlegl et al. 2019): E trained on the run's real data with G and D frozen",
+            "score": "pixel + kappa * feature; pixel = mean squared residual |x - G(E(x))|^2 in model space, "
+                     "feature = mean squared difference of D's penultimate features",
+            "weights": {"pixel": 1.0, "feature": fitted.kappa}, "kappa": fitted.kappa, "g_step": fitted.g_step,
+            **fitted.info,
+            "calibration": {"what": "scores of the held-out split of the run's training data (kept out of E's "
+                                    "training; G saw it)",
+                            "score": _round(c.score), "pixel": _round(c.pixel), "feature": _round(c.feature)}}
+    write_text_atomic(out / META, json.dumps(meta, indent=1) + "\n")
+    return out
+
+
+def load(run_dir: Path, run) -> Fitted:
+    """The run's fitted anomaly encoder; refused (one line naming the command that fits one)
+    when missing, unreadable or fitted to another checkpoint's G."""
+    d = Path(run_dir) / DIR
+    fit_cmd = f"`ganforge anomaly fit {run_dir}`"
+    if not (d / CKPT).is_file() or not (d / META).is_file():
+        raise GanforgeError(f"{run_dir}: no fitted anomaly encoder ({DIR}/{CKPT}); run {fit_cmd} first")
+    try:
+        saved = torch.load(d / CKPT, map_location="cpu", weights_only=True)
+        E = Encoder(tuple(saved["shape"]), int(saved["z_dim"]), int(saved["width"]))
+        E.load_state_dict(saved["state"])
+        meta = json.loads((d / META).read_text())
+        cal = meta["calibration"]
+        parts = Parts(*(torch.tensor(cal[k], dtype=torch.float64) for k in ("pixel", "feature", "score")))
+    except Exception as e:  # noqa: BLE001 - any failure means: not a fit of ours
+        raise GanforgeError(f"{d}: not a readable anomaly encoder ({type(e).__name__}); run {fit_cmd} again") from None
+    if int(saved["g_step"]) != run.step or tuple(saved["shape"]) != tuple(run.data.shape):
+        raise GanforgeError(f"{d / CKPT} was fitted to the generator of step {saved['g_step']}, the run is at step "
+                            f"{run.step}; run {fit_cmd} again")
+    info = {k: v for k, v in meta.items() if k not in ("calibration",)}
+    return Fitted(E.eval(), float(saved["kappa"]), int(saved["g_step"]), parts, info)
+
+
+def pick_threshold(fitted: Fitted, threshold: Optional[float], fpr: Optional[float]) -> tuple[float, str]:
+    """(T, how it was chosen): ``threshold`` as given, else the held-out normals' (1 - fpr)
+    quantile (``fpr`` default 0.05)."""
+    if threshold is not None:
+        if not np.isfinite(threshold):
+            raise GanforgeError(f"--threshold {threshold}: must be a finite number")
+        return float(threshold), "given (--threshold)"
+    fpr = 0.05 if fpr is None else fpr
+    return fitted.threshold(fpr), f"false-positive rate {fpr} on {len(fitted.calibration.score)} held-out normals"
+
+
+def _images_npz(data, path: Path) -> Tensor:
+    """An .npz of images (``images`` or its only array): (N, H, W), (N, H, W, C) or (N, C, H, W),
+    uint8 or float in [0, 1], exactly the run's size and channels -> (N, C, H, W) in [0, 1]."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arr = f["images"] if "images" in f.files else (f[f.files[0]] if len(f.files) == 1 else None)
+            names = ", ".join(f.files)
+    except Exception as e:  # noqa: BLE001 - numpy raises many kinds for a malformed file
+        raise GanforgeError(f"--data {path}: not a readable .npz ({type(e).__name__})") from None
+    if arr is None:
+        raise GanforgeError(f"--data {path}: no array named 'images' (found {names or 'none'})")
+    c, h, w = data.shape
+    if arr.ndim == 3 and c == 1:
+        arr = arr[:, None]
+    elif arr.ndim == 4 and arr.shape[-1] == c and arr.shape[1] != c:
+        arr = arr.transpose(0, 3, 1, 2)
+    if arr.ndim != 4 or tuple(arr.shape[1:]) != (c, h, w):
+        raise GanforgeError(f"--data {path}: images of shape {tuple(arr.shape[1:])}; this run's data is {(c, h, w)} "
+                            "(channels, height, width)")
+    if len(arr) == 0:
+        raise GanforgeError(f"--data {path}: no images")
+    if arr.dtype.kind in "ui":
+        return torch.from_numpy(arr.astype(np.float32) / 255)
+    if arr.dtype.kind != "f" or not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+        raise GanforgeError(f"--data {path}: expected uint8 images or floats in [0, 1]")
+    return torch.from_numpy(arr.astype(np.float32))
+
+
+def read_data(data, path: Path) -> tuple[Tensor, list[str]]:
+    """The user's inputs in data space and their names: for image runs a folder of images, an
+    image or an .npz of images; for point runs a .csv/.npy/.npz of rows. Anything that does not
+    match the run's data is one line."""
+    from .judge import read_inputs
+
+    path = Path(path)
+    if len(data.shape) == 3 and path.suffix.lower() == ".npz":
+        if not path.is_file():
+            raise GanforgeError(f"--data {path}: no such file")
+        x = _images_npz(data, path)
+        return x, [f"{path.name}[{i}]" for i in range(len(x))]
+    if len(data.shape) == 3 and path.suffix.lower() in (".csv", ".npy"):
+        raise GanforgeError(f"--data {path}: this run makes images; give a folder of images, an image or an .npz")
+    return read_inputs(data, path)
+
+
+# ----------------------------------------------------------------------------- what the API and the command call
+
+
+def fit_run(run_dir: Path, run, steps: int = 2000, kappa: float = 1.0, seed: int = 0, progress=None) -> tuple[Path, Fitted]:
+    """Fit and save the anomaly encoder of the run in ``run_dir`` (``run``: its TrainedRun).
+    E starts from ``RUN/encoder.pt`` when one was fitted to this G (`ganforge encoder`)."""
+    from .anomaly import fit
+    from .encoder import load_encoder
+    from .judge import load_discriminator
+
+    init = None
+    if (Path(run_dir) / "encoder.pt").is_file():
+        try:
+            init = load_encoder(Path(run_dir), run)
+        except GanforgeError:  # fitted to another step or unreadable: start fresh
+            init = None
+    D = load_discriminator(Path(run_dir))[0]
+    fitted = fit(run, D, steps=steps, kappa=kappa, seed=seed, init=init, progress=progress,
+                 width=init.width if init is not None else 32)
+    fitted.info["init"] = "RUN/encoder.pt" if init is not None else "random"
+    return save(fitted, run_dir), fitted
+
+
+def score_rows(run_dir: Path, run, data_path: Path, threshold: Optional[float] = None,
+               fpr: Optional[float] = None) -> tuple[list[dict], dict, Parts]:
+    """One row per input of ``data_path`` (name, score, pixel, feature, flag), what was used
+    (``about``: weights, threshold and how it was set), and the scores with residual maps."""
+    from .anomaly import score
+    from .judge import load_discriminator
+
+    if threshold is not None and fpr is not None:
+        raise GanforgeError("give --threshold or --fpr, not both")
+    fitted = load(run_dir, run)
+    T, how = pick_threshold(fitted, threshold, fpr)
+    x, names = read_data(run.data, Path(data_path))
+    D = load_discriminator(Path(run_dir))[0] if fitted.kappa > 0 else None
+    parts = score(fitted, run, D, x)
+    rows = []
+    for i, name in enumerate(names):
+        row = {"name": name, "score": float(f"{parts.score[i]:.7g}"), "pixel": float(f"{parts.pixel[i]:.7g}"),
+               "feature": float(f"{parts.feature[i]:.7g}"), "flag": int(parts.score[i] > T)}
+        if parts.label is not None:
+            row["class"] = int(parts.label[i])
+        rows.append(row)
+    about = {"run": Path(run_dir).resolve().name, "step": run.step, "weights": {"pixel": 1.0, "feature": fitted.kappa},
+             "threshold": T, "threshold_from": how, "n": len(rows), "flagged": sum(r["flag"] for r in rows)}
+    return rows, about, parts
