@@ -90,10 +90,10 @@ def _images_npz(data, path: Path) -> Tensor:
     if arr is None:
         raise GanforgeError(f"--data {path}: no array named 'images' (found {names or 'none'})")
     c, h, w = data.shape
-    if arr.ndim == 3 and c == 1:
+    if arr.ndim == 3:  # grey (N, H, W)
         arr = arr[:, None]
-    elif arr.ndim == 4 and arr.shape[-1] == c and arr.shape[1] != c:
-        arr = arr.transpose(0, 3, 1, 2)
+    elif arr.ndim == 4 and arr.shape[-1] in (1, 3, 4) and arr.shape[1] not in (1, 3, 4):
+        arr = arr.transpose(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
     if arr.ndim != 4 or tuple(arr.shape[1:]) != (c, h, w):
         raise GanforgeError(f"--data {path}: images of shape {tuple(arr.shape[1:])}; this run's data is {(c, h, w)} "
                             "(channels, height, width)")
