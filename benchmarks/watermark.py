@@ -1,15 +1,26 @@
-"""Does ganforge's mark survive what happens to images, and does it cost quality?
+"""Does ganforge's mark survive what happens to images, at the sizes ganforge writes, and does
+it cost quality?
 
-    python benchmarks/watermark.py            # writes benchmarks/results/watermark.md
+    python benchmarks/watermark.py                  # trains a short digits run (1,500 steps)
+    python benchmarks/watermark.py --run RUN         # or uses a trained 16 px digits run
+    python benchmarks/watermark.py --n 100 --quality-n 2000   # the full protocol
 
-Image sets (nothing downloaded): scikit-learn's digits (held-out half) rendered as ganforge
-writes them, as 8x8 grids enlarged 4x (the `sample GRID.png` layout, 292 px) and as single
-images at 32 px; photographs that scikit-image bundles, random crops at 64 and 128 px. Each
-image is measured unmarked (false positives) and marked with a random key (detection) after
-each attack: none, PNG re-save, JPEG quality 75 and 50, a 1-pixel shift (np.roll; and a crop
-of one pixel row and column), bicubic resizing to 0.9x and 1.1x. "Marked" means z >= 5 (the
-threshold of `ganforge verify`). Quality: PSNR of marked vs unmarked, and how often the digit
-classifier reads the same class on a marked digit as on the unmarked one.
+Image sets (nothing downloaded), each as ganforge's own writers (``ganforge.io``) write them:
+real held-out digits (the test split, never trained on) as single files at 8 px and at 16 px
+(``data.resolution`` 8 and 16, the default); the run's samples (16 px) as single files
+(``sample --out DIR/``, ``synth``) and as 8x8 grids (``sample --out GRID.png``: 548 px);
+photographs that scikit-image bundles, random crops at 32, 64 and 128 px.
+
+Each image is measured unmarked (false positives; for the samples these are the unmarked
+samples, for the others real images) and marked with its own random key (detection) after each
+attack: none, PNG re-save, JPEG quality 75 and 50, a 1-pixel shift (np.roll; and a crop of one
+pixel row and column: the content moves by one pixel and an edge row is lost), bicubic resizing
+to 0.9x and 1.1x, and resizing to 0.9x / 1.1x and back. "Marked" means z >= 5 (the threshold of
+`ganforge verify`).
+
+Quality: PSNR of marked vs unmarked; the digit classifier's agreement on marked vs unmarked
+digits; FID / precision / recall (ganforge's digit-classifier features, `evaluate --samples`)
+of the same samples written as PNGs unmarked and marked.
 """
 
 from __future__ import annotations
@@ -17,6 +28,8 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +53,11 @@ def _resize(a, f):
     return np.asarray(Image.fromarray(a).resize((max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.BICUBIC))
 
 
+def _resize_back(a, f):
+    h, w = a.shape[:2]
+    return np.asarray(Image.fromarray(_resize(a, f)).resize((w, h), Image.Resampling.BICUBIC))
+
+
 ATTACKS = {
     "none": lambda a: a,
     "PNG re-save": lambda a: _resave(a, "PNG"),
@@ -49,32 +67,39 @@ ATTACKS = {
     "shift 1 px (crop)": lambda a: a[1:, 1:],
     "resize 0.9x": lambda a: _resize(a, 0.9),
     "resize 1.1x": lambda a: _resize(a, 1.1),
+    "resize 0.9x and back": lambda a: _resize_back(a, 0.9),
+    "resize 1.1x and back": lambda a: _resize_back(a, 1.1),
 }
 
 
-def digit_sets(n: int, rng):
-    from sklearn.datasets import load_digits
+def _pngs(x: torch.Tensor, folder: Path, key=None) -> list[np.ndarray]:
+    """``x`` (N, C, H, W) in [0, 1] written by ganforge's writer (marked when ``key``), read back."""
+    from ganforge.io import image_files
 
-    d = load_digits().images[len(load_digits().images) // 2:]  # the held-out half
-    ims = (255 - d * 16).clip(0, 255).astype(np.uint8)  # dark digits on white, as the digits are drawn
-    grids, singles = [], []
-    for _ in range(n):
-        idx = rng.choice(len(ims), 64, replace=False)
-        g = np.full((73, 73), 255, np.uint8)
-        for i, k in enumerate(idx):
-            r, q = divmod(i, 8)
-            g[1 + r * 9:9 + r * 9, 1 + q * 9:9 + q * 9] = ims[k]
-        grids.append(np.asarray(Image.fromarray(g).resize((292, 292), Image.Resampling.NEAREST)))
-        singles.append(np.asarray(Image.fromarray(ims[rng.integers(len(ims))]).resize((32, 32), Image.Resampling.NEAREST)))
-    return {"digit grids 292 px": grids, "single digits 32 px": singles}
+    paths = image_files(x, folder, {"_watermark": key} if key is not None else None)
+    return [np.asarray(Image.open(p)) for p in paths]
 
 
-def photo_sets(n: int, rng):
+def _grid(x: torch.Tensor, path: Path, key=None) -> np.ndarray:
+    from ganforge.io import image_grid
+
+    return np.asarray(Image.open(image_grid(x, path, meta={"_watermark": key} if key is not None else None)))
+
+
+def real_digits(resolution: int) -> torch.Tensor:
+    from ganforge.config import DataConfig
+    from ganforge.data.images import digits
+
+    held = digits(DataConfig(name="digits", resolution=resolution, channels=1), 0).holdout[0]
+    return held.float() / 255  # (360, 1, R, R)
+
+
+def photo_crops(n: int, rng) -> dict:
     from skimage import data
 
     photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), np.stack([data.camera()] * 3, -1)]
     out = {}
-    for size in (64, 128):
+    for size in (32, 64, 128):
         crops = []
         for _ in range(n):
             p = photos[rng.integers(len(photos))]
@@ -89,48 +114,105 @@ def psnr(a, b):
     return 10 * np.log10(255 ** 2 / max(mse, 1e-12))
 
 
-def digit_class_agreement(rng, n=200) -> float:
-    """Share of held-out digits (single 32 px images) that the digit classifier reads as the
-    same class marked as unmarked."""
+def train_run(out: Path, steps: int) -> Path:
+    import ganforge
+
+    torch.manual_seed(0)
+    return ganforge.train("digits", [f"train.steps={steps}", "train.progress=false", "eval.every=0",
+                                     "train.sample_every=0"], out).path
+
+
+def quality(run_dir: Path, n: int, tmp: Path, rng) -> list[str]:
+    """FID / precision / recall of the same samples unmarked and marked, and the classifier's
+    agreement on them."""
+    from ganforge import api
     from ganforge.metrics.features import digit_classifier
 
-    sets = digit_sets(n, rng)["single digits 32 px"]
+    x = api.load(run_dir).sample(n, seed=7)  # (n, 1, 16, 16) in [0, 1]
     key = rng.bytes(16)
-    plain = torch.tensor(np.stack(sets), dtype=torch.float32)[:, None] / 255
-    marked = torch.tensor(np.stack([W.embed(a, key) for a in sets]), dtype=torch.float32)[:, None] / 255
+    plain, marked = _pngs(x, tmp / "q_plain"), _pngs(x, tmp / "q_marked", key)
+    rows = []
+    for name in ("q_plain", "q_marked"):
+        ev = api.evaluate_samples(tmp / name, data="digits", seed=0)
+        rows.append(f"| {'unmarked' if name == 'q_plain' else 'marked'} | {ev.fid:.2f} | {ev.precision:.3f} | "
+                    f"{ev.recall:.3f} | {ev.coverage:.3f} |")
     clf = digit_classifier()
-    # the classifier reads light digits on black, as the bundled digits are stored
-    return float((clf.logits(1 - plain).argmax(1) == clf.logits(1 - marked).argmax(1)).float().mean())
+    to_t = lambda ims: torch.tensor(np.stack(ims), dtype=torch.float32)[:, None] / 255  # noqa: E731
+    agree = float((clf.logits(to_t(plain)).argmax(1) == clf.logits(to_t(marked)).argmax(1)).float().mean())
+    held = real_digits(16)
+    hp, hm = _pngs(held, tmp / "h_plain"), _pngs(held, tmp / "h_marked", key)
+    agree_real = float((clf.logits(to_t(hp)).argmax(1) == clf.logits(to_t(hm)).argmax(1)).float().mean())
+    return [f"Samples of the run ({n}, 16 px PNGs as `sample --out DIR/` writes them), measured against the digits "
+            "with ganforge's digit-classifier features (`ganforge evaluate --samples DIR --data digits`):", "",
+            "| samples | FID | precision | recall | coverage |", "|---|---|---|---|---|", *rows, "",
+            f"The digit classifier reads the same class on {100 * agree:.1f} % of these samples marked as unmarked, "
+            f"and on {100 * agree_real:.1f} % of the {len(held)} held-out real digits (16 px)."]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=100, help="images per set")
+    ap.add_argument("--n", type=int, default=60, help="images per set")
+    ap.add_argument("--run", help="a trained digits run (16 px); default: train one")
+    ap.add_argument("--steps", type=int, default=1500, help="steps of the run trained when --run is not given")
+    ap.add_argument("--quality-n", type=int, default=1000, help="samples for FID / precision")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "watermark.md"))
     a = ap.parse_args()
+    torch.set_num_threads(1)
     rng = np.random.default_rng(0)
-    sets = {**digit_sets(a.n, rng), **photo_sets(a.n, rng)}
-    lines = [f"# Watermark: detection after ordinary handling ({a.n} images per set, z >= {W.THRESHOLD_Z:g})", "",
-             "`python benchmarks/watermark.py`. Each cell: marked images detected / unmarked images "
-             "flagged (false positives), in %. Scheme " + W.SCHEME + ".", "",
-             "| attack | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
-    quality = {}
-    results = {name: {} for name in ATTACKS}
-    for set_name, ims in sets.items():
-        keys = [rng.bytes(16) for _ in ims]
-        marked = [W.embed(im, k) for im, k in zip(ims, keys)]
-        quality[set_name] = np.mean([psnr(m, im) for m, im in zip(marked, ims)])
-        for att, f in ATTACKS.items():
-            hit = np.mean([W.detect(f(m), k)[0] >= W.THRESHOLD_Z for m, k in zip(marked, keys)])
-            fp = np.mean([W.detect(f(im), k)[0] >= W.THRESHOLD_Z for im, k in zip(ims, keys)])
-            results[att][set_name] = f"{100 * hit:.0f} / {100 * fp:.0f}"
-    for att in ATTACKS:
-        lines.append(f"| {att} | " + " | ".join(results[att][s] for s in sets) + " |")
-    lines += ["", "| quality | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets),
-              "| PSNR marked vs unmarked (dB) | " + " | ".join(f"{quality[s]:.1f}" for s in sets) + " |"]
-    agree = digit_class_agreement(np.random.default_rng(1))
-    lines += ["", f"The digit classifier reads the same class on {100 * agree:.1f} % of 200 held-out digits "
-              "(32 px) marked as unmarked."]
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        run_dir = Path(a.run) if a.run else train_run(tmp / "run", a.steps)
+        from ganforge import api
+
+        x = api.load(run_dir).sample(a.n, seed=1)  # (n, 1, 16, 16)
+        sets, keys = {}, {}
+        for res in (8, 16):
+            held = real_digits(res)[torch.from_numpy(rng.choice(360, a.n, replace=False))]
+            ks = [rng.bytes(16) for _ in range(a.n)]
+            sets[f"real digits {res} px"] = (_pngs(held, tmp / f"d{res}"),
+                                             [_pngs(held[i:i + 1], tmp / f"d{res}m{i}", k)[0] for i, k in enumerate(ks)])
+            keys[f"real digits {res} px"] = ks
+        ks = [rng.bytes(16) for _ in range(a.n)]
+        sets["samples 16 px"] = (_pngs(x, tmp / "s"), [_pngs(x[i:i + 1], tmp / f"sm{i}", k)[0] for i, k in enumerate(ks)])
+        keys["samples 16 px"] = ks
+        n_grid = max(10, a.n // 3)  # grids are large: fewer of them
+        ks = [rng.bytes(16) for _ in range(n_grid)]
+        xs = [api.load(run_dir).sample(64, seed=100 + i) for i in range(n_grid)]
+        plain = [_grid(g, tmp / f"g{i}.png") for i, g in enumerate(xs)]
+        sets["sample grids 548 px"] = (plain, [_grid(g, tmp / f"gm{i}.png", k) for i, (g, k) in enumerate(zip(xs, ks))])
+        keys["sample grids 548 px"] = ks
+        for name, crops in photo_crops(a.n, rng).items():
+            keys[name] = [rng.bytes(16) for _ in crops]
+            sets[name] = (crops, [W.embed(c, k) for c, k in zip(crops, keys[name])])
+        results = {att: {} for att in ATTACKS}
+        zmed = {}
+        for name, (plain, marked) in sets.items():
+            for att, f in ATTACKS.items():
+                zs = np.array([W.detect(f(m), k)[0] for m, k in zip(marked, keys[name])])
+                z0 = np.array([W.detect(f(p), k)[0] for p, k in zip(plain, keys[name])])
+                results[att][name] = f"{100 * np.mean(zs >= W.THRESHOLD_Z):.0f} / {100 * np.mean(z0 >= W.THRESHOLD_Z):.0f}"
+                zmed[att, name] = float(np.median(zs))
+        qual = quality(run_dir, a.quality_n, tmp, rng)
+    names = list(sets)
+    lines = [f"# Watermark: detection after ordinary handling, and quality (scheme {W.SCHEME})", "",
+             f"`python benchmarks/watermark.py --n {a.n} --quality-n {a.quality_n}`"
+             + (f" (run: a `digits` preset run of {a.steps} steps)" if not a.run else "") + f"; {time.time() - t0:.0f} s "
+             "on one thread of a shared 2-core machine. Each cell: marked images detected / unmarked images flagged "
+             f"(false positives), in %, at z >= {W.THRESHOLD_Z:g}; {a.n} images per set ({n_grid} grids). Profiles: "
+             + ", ".join(f"`{p}` u+v in [{lo}, {hi}) step {s}" for p, (lo, hi, s) in W.PROFILES.items())
+             + f"; `low` for images whose smaller side is {W.LOW_SIZES[0]}-{W.LOW_SIZES[1] - 1} px.", "",
+             "| attack | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines += [f"| {att} | " + " | ".join(results[att][s] for s in names) + " |" for att in ATTACKS]
+    lines += ["", "Median z of the marked images:", "", "| attack | " + " | ".join(names) + " |",
+              "|---|" + "---|" * len(names)]
+    lines += [f"| {att} | " + " | ".join(f"{zmed[att, s]:.1f}" for s in names) + " |" for att in ATTACKS]
+    lines += ["", "| quality | " + " | ".join(names) + " |", "|---|" + "---|" * len(names),
+              "| PSNR marked vs unmarked (dB) | "
+              + " | ".join(f"{np.mean([psnr(m, p) for p, m in zip(*sets[s])]):.1f}" for s in names) + " |",
+              "| RMS change (grey levels) | " + " | ".join(
+                  f"{np.mean([np.sqrt(((m.astype(float) - p) ** 2).mean()) for p, m in zip(*sets[s])]):.2f}"
+                  for s in names) + " |", "", *qual]
     text = "\n".join(lines) + "\n"
     print(text)
     Path(a.out).write_text(text)
