@@ -168,3 +168,40 @@ def test_not_a_csv(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--preset", "table_demo", "--out", str(out), f"data.path={p}", *TINY]) == 2
     assert "data.path" in capsys.readouterr().err and not out.exists()
+
+
+def test_anomaly_and_judge_score_table_rows(tmp_path, capsys):
+    """`anomaly fit/score` and `score` on a table run: rows with impossible values score above
+    normal ones, a category never seen in training is flagged, a missing column is one line."""
+    import csv
+
+    train_csv = write(mixed(400), tmp_path)
+    run = tmp_path / "r"
+    assert main(["train", "--preset", "table_demo", "--out", str(run), f"data.path={train_csv}", "data.target=city",
+                 *TINY, "train.steps=300", "doctor.enabled=false"]) == 0
+    assert main(["anomaly", "fit", str(run), "--encoder-steps", "300"]) == 0
+    normal = mixed(100, seed=5)
+    odd = normal.copy()
+    odd["income"], odd["age"] = -normal["income"], 200  # far outside anything seen
+    unseen = normal.copy()
+    unseen["city"] = "Paris"
+    out = {}
+    for name, df in (("normal", normal), ("odd", odd), ("unseen", unseen)):
+        assert main(["anomaly", "score", str(run), "--data", write(df, tmp_path, f"{name}.csv"),
+                     "--out", str(tmp_path / f"s_{name}.csv")]) == 0
+        with open(tmp_path / f"s_{name}.csv") as f:
+            out[name] = list(csv.DictReader(f))
+    mean = {k: np.mean([float(r["score"]) for r in v]) for k, v in out.items()}
+    assert mean["odd"] > 1.3 * mean["normal"], mean
+    assert all(r["flag"] == "1" and r["unseen_category"] == "1" for r in out["unseen"])
+    assert np.mean([r["flag"] == "1" for r in out["normal"]]) < 0.4
+    assert main(["score", str(run), "--data", str(tmp_path / "normal.csv"), "--out", str(tmp_path / "j.csv")]) == 0
+    with open(tmp_path / "j.csv") as f:
+        judged = list(csv.DictReader(f))
+    assert len(judged) == 100 and all(0 < float(r["p_real"]) < 1 for r in judged)
+    capsys.readouterr()
+    write(normal.drop(columns=["income"]), tmp_path, "short.csv")
+    assert main(["anomaly", "score", str(run), "--data", str(tmp_path / "short.csv"),
+                 "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing column(s) income" in err[0] and not (tmp_path / "s.csv").exists()

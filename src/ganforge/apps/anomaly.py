@@ -92,9 +92,8 @@ def normal_data(data, seed: int, n_points: int = 12000) -> tuple[Tensor, Optiona
         return data.images.float() / 255, data.labels
     if hasattr(data, "points"):  # the user's points
         return data.points.float(), None
-    if hasattr(data, "rows"):
-        raise GanforgeError("anomaly detection: table runs (data.name=table) are not supported yet; image and "
-                            "point runs are")
+    if hasattr(data, "row_labels"):  # a table: its training rows in the layout (N, width), each row's own condition
+        return data.rows.float(), data.row_labels(data.rows)
     return data.reference(n_points, seed + 7919).float(), None  # an endless density: a fixed sample of it
 
 
@@ -170,16 +169,19 @@ def score(fitted: Fitted, run, D: Optional[nn.Module], x: Tensor, batch: int = 2
     G = run.G.eval()
     fD = DFeatures.of(D) if fitted.kappa > 0 else None
     classes = range(run.n_classes) if run.n_classes else [None]
+    own = hasattr(run.data, "row_labels") and run.n_classes  # a table row is scored under the condition it holds
+    classes = ["own"] if own else classes
     image = len(run.data.shape) == 3
     out = {k: [] for k in ("pixel", "feature", "score", "label", "maps")}
     for i in range(0, len(x), batch):
         xb = run.data.encode(x[i: i + batch])  # model space
         best = None
         for k in classes:  # conditional: the class that explains the input best
-            y = torch.full((len(xb),), k, dtype=torch.long) if k is not None else None
+            y = run.data.row_labels(xb) if k == "own" else torch.full((len(xb),), k, dtype=torch.long) \
+                if k is not None else None
             pixel, feature, rec = _residuals(fitted.E, G, fD, xb, y)
             s = pixel + fitted.kappa * feature
-            lab = torch.full_like(s, -1 if k is None else k, dtype=torch.long)
+            lab = y if k == "own" else torch.full_like(s, -1 if k is None else k, dtype=torch.long)
             cand = (pixel, feature, s, lab, rec)
             if best is None:
                 best = cand

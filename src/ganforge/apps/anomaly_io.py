@@ -158,12 +158,17 @@ def score_rows(run_dir: Path, run, data_path: Path, threshold: Optional[float] =
     fitted = load(run_dir, run)
     T, how = pick_threshold(fitted, threshold, fpr)
     x, names = read_data(run.data, Path(data_path))
+    # a table row holding a category never seen in training is anomalous whatever its score
+    unseen = run.data.unseen(x) if hasattr(run.data, "unseen") else None
     D = load_discriminator(Path(run_dir))[0] if fitted.kappa > 0 else None
     parts = score(fitted, run, D, x)
     rows = []
     for i, name in enumerate(names):
         row = {"name": name, "score": float(f"{parts.score[i]:.7g}"), "pixel": float(f"{parts.pixel[i]:.7g}"),
                "feature": float(f"{parts.feature[i]:.7g}"), "flag": int(parts.score[i] > T)}
+        if unseen is not None:
+            row["unseen_category"] = int(unseen[i])
+            row["flag"] = int(row["flag"] or unseen[i])
         if parts.label is not None:
             row["class"] = int(parts.label[i])
         rows.append(row)

@@ -35,14 +35,15 @@ def load_discriminator(run_dir: Path, device: str = "cpu"):
     data = build_data(cfg)
     data.loc, data.scale = ckpt["data_norm"]["loc"], ckpt["data_norm"]["scale"]
     classes = n_classes(cfg, data)
-    _, D = build_models(cfg, data.shape, classes)
+    _, D = build_models(cfg, data.shape, classes, getattr(data, "layout", None))
     D.load_state_dict(ckpt["D"])
     return D.to(device).eval(), cfg, data, classes, int(ckpt["step"])
 
 
 def read_inputs(data, path: Path) -> tuple[Tensor, list[str]]:
-    """The user's inputs in data space: images (N, C, H, W) in [0, 1] of the run's size, or
-    points (N, d) from a .csv/.npy/.npz; with their names."""
+    """The user's inputs in data space: images (N, C, H, W) in [0, 1] of the run's size,
+    points (N, d) from a .csv/.npy/.npz, or a table's rows in its layout (N, width); with their
+    names."""
     import numpy as np
 
     from ..data.toy2d import load_points
@@ -55,6 +56,8 @@ def read_inputs(data, path: Path) -> tuple[Tensor, list[str]]:
         run = _Shape()
         run.data = data
         return read_images(run, path)
+    if hasattr(data, "read_rows"):  # a table run: a table with its columns
+        return data.read_rows(path)
     if not path.is_file():
         raise GanforgeError(f"--data {path}: no such file (a point run scores a .csv, .npy or .npz)")
     if path.suffix == ".npz":
@@ -91,6 +94,8 @@ def score(run_dir: Path, path: Path, label: Optional[int] = None, batch: int = 2
             y = torch.full((len(x),), label, dtype=torch.long)
         elif read is not None and read[0].shape[1] == 1 and clf.n_classes == classes:
             y = read[0][:, 0]
+        elif hasattr(data, "row_labels"):  # a table row is judged under the condition it holds
+            y = data.row_labels(x)
         else:
             raise GanforgeError("this run's D is conditional: give --label K (the class to judge the inputs as)")
     m = cfg.model.pac

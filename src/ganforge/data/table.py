@@ -250,6 +250,45 @@ class TableData(Normalized, DataSource, Finite):
             raise GanforgeError(f"--condition {column}={value}: never seen in training; values: {', '.join(labels)}")
         return [i for i, (c, _) in enumerate(self.cond) if c is info][labels.index(value)]
 
+    def row_labels(self, rows: Tensor) -> Optional[Tensor]:
+        """The condition each row holds itself (N,): the global index of its category in the
+        first discrete column (all-zero one-hots read as that column's first category); None
+        without discrete columns."""
+        if not self.n_classes:
+            return None
+        start, width = self.layout["cond_spans"][0]
+        first = self.layout["groups"][0][0][0]  # global index of that column's first category
+        return rows[:, start : start + width].argmax(1) + first
+
+    def unseen(self, rows: Tensor) -> Tensor:
+        """(N,) bool: rows whose one-hot in some discrete column is all zero (a category never
+        seen in training, see :meth:`read_rows`)."""
+        out = torch.zeros(len(rows), dtype=torch.bool)
+        for start, width in self.layout["cond_spans"]:
+            out |= rows[:, start : start + width].sum(1) < 0.5
+        return out
+
+    def read_rows(self, path: Path) -> tuple[Tensor, list[str]]:
+        """A user's table with this run's columns (extra columns ignored) -> rows of the layout
+        (N, width) and their names (row numbers); categories never seen in
+        training are encoded as an all-zero one-hot (:meth:`unseen` finds them)."""
+        df, _ = read_table(str(path))
+        df.columns = [str(c) for c in df.columns]
+        missing = [c.name for c in self.tf.columns if c.name not in df.columns]
+        if missing:
+            raise GanforgeError(f"--data {path}: missing column(s) {', '.join(missing)}; this run's table has "
+                                f"{', '.join(c.name for c in self.tf.columns)}")
+        if len(df) == 0:
+            raise GanforgeError(f"--data {path}: no rows")
+        for c in self.tf.columns:
+            if c.kind not in DISCRETE:
+                bad = df[c.name].notna() & np.isnan(to_numbers(df[c.name], c.kind))
+                if bad.any():
+                    raise GanforgeError(f"--data {path}: column '{c.name}' is {c.kind} in this run, but row "
+                                        f"{int(np.argmax(bad.to_numpy()))} holds {df[c.name][bad].iloc[0]!r}")
+        rows = torch.from_numpy(self.tf.transform(df, unseen_zero=True))
+        return rows, [str(i) for i in range(len(df))]
+
     def keep_first(self, n: int) -> None:
         self.rows = self.rows[:n]
         self._index_rows()

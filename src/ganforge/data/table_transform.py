@@ -113,9 +113,10 @@ class TableTransformer:
             self.columns.append(info)
         return self
 
-    def transform(self, df: pd.DataFrame) -> np.ndarray:
+    def transform(self, df: pd.DataFrame, unseen_zero: bool = False) -> np.ndarray:
         """Rows (N, width) float32; mode indicators are drawn from each value's posterior with a
-        fixed seed, so the same frame gives the same vectors."""
+        fixed seed, so the same frame gives the same vectors. ``unseen_zero``: a category never
+        seen in training gets an all-zero one-hot (scoring new data) instead of a KeyError."""
         rng = np.random.default_rng(self.seed)
         n, out = len(df), []
         for info in self.columns:
@@ -123,6 +124,10 @@ class TableTransformer:
             if info.kind in DISCRETE:
                 labels = s.astype(object).where(s.notna(), MISSING)
                 index = {v: i for i, v in enumerate(info.categories)}
+                if unseen_zero:  # an extra all-zero row of the identity for unseen labels
+                    idx = np.array([index.get(v, len(info.categories)) for v in labels], dtype=np.int64)
+                    out.append(np.eye(len(info.categories) + 1, len(info.categories), dtype=np.float32)[idx])
+                    continue
                 idx = np.array([index[v] for v in labels])  # the caller checked for unseen labels
                 out.append(np.eye(len(info.categories), dtype=np.float32)[idx])
                 continue
