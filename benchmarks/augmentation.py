@@ -56,14 +56,22 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
 
 
-def train_classifier(x: torch.Tensor, y: torch.Tensor, steps: int, aug: bool, seed: int) -> DigitNet:
-    """The same small CNN and budget for every row: ``steps`` Adam steps of batch 64."""
+def train_classifier(x: torch.Tensor, y: torch.Tensor, steps: int, aug: bool, seed: int,
+                     n_real: int = 0, syn_share: float = 0.0) -> DigitNet:
+    """The same small CNN and budget for every row: ``steps`` Adam steps of batch 64. With
+    ``syn_share`` > 0, ``x`` holds ``n_real`` real images first and synthetic ones after, and
+    that share of every batch is drawn from the synthetic part (else batches are uniform)."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     net = DigitNet(1, 10, x.shape[-1])
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    n_syn = round(64 * syn_share) if syn_share > 0 and 0 < n_real < len(x) else 0
     for _ in range(steps):
-        idx = torch.randint(len(x), (64,), generator=gen)
+        if n_syn:
+            idx = torch.cat([torch.randint(n_real, (64 - n_syn,), generator=gen),
+                             n_real + torch.randint(len(x) - n_real, (n_syn,), generator=gen)])
+        else:
+            idx = torch.randint(len(x), (64,), generator=gen)
         xb = augment(x[idx], gen) if aug else x[idx]
         loss = F.cross_entropy(net(xb), y[idx])
         opt.zero_grad(set_to_none=True)
@@ -93,7 +101,8 @@ def run_setting(k: int, seed: int, a, xtr_all, ytr_all, xte, yte, work: Path) ->
                                        f"data.resolution={a.resolution}", "model.conditional=true",
                                        f"train.steps={a.gan_steps}", f"train.seed={seed}", "train.progress=false",
                                        "train.tensorboard=false", "eval.every=0", "train.sample_every=0",
-                                       f"train.threads={a.threads}", "doctor.enabled=false", "eval.n_samples=200"])
+                                       f"train.threads={a.threads}", "doctor.enabled=false", "eval.n_samples=200",
+                                       *a.gan_set])
     run = api.train(cfg, out=work / f"gan-k{k}-s{seed}")
     labels = torch.arange(10).repeat_interleave(a.per_class)
     syn = run.generator.generate(len(labels), seed=seed, label=labels).clamp(0, 1)  # (10 * per_class, 1, R, R)
@@ -101,7 +110,8 @@ def run_setting(k: int, seed: int, a, xtr_all, ytr_all, xte, yte, work: Path) ->
             "GAN": (torch.cat([x, syn]), torch.cat([y, labels]), False),
             "GAN + classic": (torch.cat([x, syn]), torch.cat([y, labels]), True),
             "synthetic only (TSTR)": (syn, labels, False)}
-    out = {name: accuracy(train_classifier(xs, ys, a.clf_steps, aug, seed), xte, yte) for name, (xs, ys, aug) in data.items()}
+    out = {name: accuracy(train_classifier(xs, ys, a.clf_steps, aug, seed, len(x) if name.startswith("GAN") else 0,
+                                           a.syn_share), xte, yte) for name, (xs, ys, aug) in data.items()}
     return out
 
 
@@ -114,6 +124,9 @@ def main() -> None:
     p.add_argument("--per-class", type=int, default=100, help="synthetic images per class")
     p.add_argument("--resolution", type=int, default=16)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--syn-share", type=float, default=0.0,
+                   help="share of each GAN-row batch drawn from the synthetic images (0: uniform over real + synthetic)")
+    p.add_argument("--gan-set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for the GAN's config")
     p.add_argument("--out", default=str(OUT))
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -136,10 +149,14 @@ def main() -> None:
 
     lines = ["# Does synthetic data help? Held-out digit accuracy (%)", "",
              f"{a.seeds} seed(s); conditional GAN: the `digits_small` preset (spectral-norm D, LeCam, EMA) with "
-             f"model.conditional=true, {a.gan_steps} steps on the K x 10 images alone; {a.per_class} synthetic images "
-             f"per class; the same CNN for every row, {a.clf_steps} Adam steps of batch 64. Machine: "
+             f"model.conditional=true{''.join(', ' + o for o in a.gan_set)}, {a.gan_steps} steps on the K x 10 images "
+             f"alone; {a.per_class} synthetic images per class"
+             + (f", {100 * a.syn_share:.0f} % of each GAN-row batch synthetic" if a.syn_share else
+                ", batches uniform over real + synthetic") + f"; the same CNN for every row, {a.clf_steps} Adam steps of batch 64. Machine: "
              f"{platform.machine()}, {a.threads} thread(s), torch {torch.__version__}. Command: `python "
-             f"benchmarks/augmentation.py --seeds {a.seeds} --ks {' '.join(map(str, a.ks))}`. Total "
+             f"benchmarks/augmentation.py --seeds {a.seeds} --ks {' '.join(map(str, a.ks))}"
+             + (f" --syn-share {a.syn_share:g}" if a.syn_share else "")
+             + (f" --gan-set {' '.join(a.gan_set)}" if a.gan_set else "") + f"`. Total "
              f"{time.perf_counter() - t0:.0f} s.", "",
              "| K per class | " + " | ".join(ROWS) + " |", "|---" * (len(ROWS) + 1) + "|"]
     for k, rows in results.items():

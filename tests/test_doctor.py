@@ -56,11 +56,16 @@ def test_coverage_drop_needs_an_established_peak():
     assert not kinds(feed(d, hop))
     d = Doctor(cfg())
     good = [rec(s, modes_probe=25, n_modes=25) for s in range(1, 8)]
-    drop = [rec(s, modes_probe=12, n_modes=25) for s in range(8, 14)]
+    drop = [rec(s, modes_probe=12, n_modes=25, diversity=0.7) for s in range(8, 14)]
     events = feed(d, good + drop)
     assert kinds(events) == ["mode_collapse"]
     # a running median of 3 probes, then patience 3: raised 4 log steps after the drop
     assert events[0]["step"] == 11 and events[0]["evidence"]["peak"] == 25
+    # the same drop while the samples stay as spread as the data (a healthy grid25 run's
+    # probe hopping 16 -> 11 modes at diversity 1.03) is not collapse
+    d = Doctor(cfg())
+    spread = [rec(s, modes_probe=12, n_modes=25, diversity=1.03) for s in range(8, 14)]
+    assert not kinds(feed(d, good + spread))
 
 
 def test_vanishing_gradients_needs_a_saturated_loss_and_a_winning_d():

@@ -97,6 +97,7 @@ class ModeCollapse(Detector):
     kind = "mode_collapse"
 
     DROP = 0.3  # coverage fell by this fraction of its peak (and by at least 3 modes)
+    SPREAD = 0.9  # ...while the samples' diversity is below this share of the data's
 
     def __init__(self, cfg: Config):
         super().__init__(cfg)
@@ -120,7 +121,10 @@ class ModeCollapse(Detector):
             self.probe_peak = max(self.probe_peak, now)
         if not self.warm(h):
             return None
-        drop = self._dropped(self.probe_peak, now, rec.get("n_modes")) if now is not None else None
+        # a drop in probe coverage while the samples stay as spread as the data (diversity near
+        # 1) is G hopping between modes or drawing points between them, not collapse
+        spread = rec.get("diversity", 0.0) >= self.SPREAD
+        drop = self._dropped(self.probe_peak, now, rec.get("n_modes")) if now is not None and not spread else None
         if drop:
             peak, now = drop
             return (f"coverage on fixed noise fell from {peak:.0f} to {now:.0f} modes",
