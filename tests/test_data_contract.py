@@ -105,6 +105,18 @@ def _superres(root):
     return DataConfig(name="superres", path=str(root / "photos"), resolution=RES)
 
 
+def _built(root):  # packed from the folder above by `ganforge dataset build`, with its labels
+    import warnings
+
+    from ganforge.data.pack import build_dataset
+
+    src = _folder(root) if not (root / "folder").exists() else root / "folder"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build_dataset(src, root / "built.gfd", RES, labels="from-folders", progress=False)
+    return DataConfig(name="built", path=str(root / "built.gfd"), resolution=RES)
+
+
 # name -> (tmp folder -> DataConfig); datasets that need no file are built from their name
 CONFIGS = {
     "ring8": lambda root: DataConfig(name="ring8"),
@@ -114,6 +126,7 @@ CONFIGS = {
     "stacked_digits": lambda root: DataConfig(name="stacked_digits", resolution=RES),
     "points": _points,
     "folder": _folder,
+    "built": _built,
     "npz": _npz,
     "idx": _idx,
     "cifar10": _cifar10,
