@@ -29,6 +29,7 @@ from .apps.export import ExportResult, ExportedGenerator, export_generator, read
 from .build import build_data, check_compatible, check_names
 from .config import Config, load_config, to_dict
 from .data.base import DataSource, KnownModes
+from .data.pack import BuildResult
 from .diagnostics.doctor import Diagnosis, diagnose, run_config
 from .diagnostics.settings import review_settings
 from .errors import GanforgeError, GanforgeWarning
@@ -361,12 +362,12 @@ def evaluate_samples(samples: PathLike, data: Optional[str] = None, data_path: O
 
 
 def build_dataset(src: PathLike, out: PathLike, resolution: int, labels: Optional[str] = None, channels: int = 0,
-                  force: bool = False, progress: bool = True):
+                  force: bool = False, progress: bool = True) -> BuildResult:
     """Pack ``src`` (a folder of PNG/JPEG, an .npz, IDX files or CIFAR-10 batches) once into a built
     dataset ``out`` (a DATA.gfd directory) that training reads without decoding:
     ``data.name=built data.path=out data.resolution=resolution``. ``labels``: ``from-folders``
     (class sub-folders), ``none``, or None (array sources keep theirs). Returns a
-    :class:`ganforge.data.pack.BuildResult`; see ``ganforge/data/built.py`` for the format."""
+    :class:`BuildResult`; see ``ganforge/data/built.py`` for the format."""
     from .data.pack import build_dataset as pack
 
     return pack(src, out, resolution, labels=labels, channels=channels, force=force, progress=progress)
