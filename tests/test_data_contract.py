@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from ganforge.config import DataConfig
-from ganforge.data import DATASETS, DataSource, Finite, ImageSet, KnownModes
+from ganforge.data import DATASETS, DataSource, Finite, ImageSet, KnownModes, Streamed
 from ganforge.evaluation import sample_metrics
 from ganforge.metrics.evaluators import EVALUATORS
 
@@ -259,6 +259,15 @@ def test_capabilities(configs, name):
             assert x.shape[1:] == data.shape and torch.isfinite(x).all()
         if isinstance(a, ImageSet):
             assert len(a.images) == 10
+    if isinstance(data, Streamed):  # read from disk: the same batches once streamed (to the CPU here)
+        a, b = build(configs, name), build(configs, name)
+        b.stream(torch.device("cpu"))
+        assert_same_batches(_batches(a), _batches(b))
+        a.keep_first(10)  # data.limit
+        assert len(a.reference(50, seed=0)) == 10
+        for x, _ in _batches(a):
+            assert x.shape[1:] == data.shape and torch.isfinite(x).all()
+        a.close()
 
 
 @pytest.mark.parametrize("name", DATASETS.names())
