@@ -59,7 +59,7 @@ def test_resume_from_the_command_line(tmp_path, tiny):
         (["sample", "RUN", "--n", "5", "--out", "x.txt"], "FILE.npy, FILE.csv"),
         (["evaluate", "RUN"], "not a ganforge run"),
         (["train", "--resume", "RUN", "--preset", "ring8"], "--resume"),
-        (["train", "--preset", "digits", "data.resolution=24"], "power of two from 8 to 128"),
+        (["train", "--preset", "digits", "data.resolution=24"], "power of two from 8 to 256"),
         (["train", "--preset", "digits", "model.d_norm=group"], "model.name=dcgan offers"),
         (["train", "optim.schedule=step"], "optim.schedule: unknown name 'step'"),
         (["train", "reg.r1.weight=1", "reg.r1.interval=2", "reg.r2.weight=1", "reg.r2.interval=3"], "share one interval"),

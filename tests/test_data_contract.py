@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from ganforge.config import DataConfig
-from ganforge.data import DATASETS, DataSource, Finite, ImageSet, KnownModes
+from ganforge.data import DATASETS, DataSource, Finite, ImageSet, KnownModes, Streamed
 from ganforge.evaluation import sample_metrics
 from ganforge.metrics.evaluators import EVALUATORS
 
@@ -105,6 +105,18 @@ def _superres(root):
     return DataConfig(name="superres", path=str(root / "photos"), resolution=RES)
 
 
+def _built(root):  # packed from the folder above by `ganforge dataset build`, with its labels
+    import warnings
+
+    from ganforge.data.pack import build_dataset
+
+    src = _folder(root) if not (root / "folder").exists() else root / "folder"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build_dataset(src, root / "built.gfd", RES, labels="from-folders", progress=False)
+    return DataConfig(name="built", path=str(root / "built.gfd"), resolution=RES)
+
+
 # name -> (tmp folder -> DataConfig); datasets that need no file are built from their name
 CONFIGS = {
     "ring8": lambda root: DataConfig(name="ring8"),
@@ -114,6 +126,7 @@ CONFIGS = {
     "stacked_digits": lambda root: DataConfig(name="stacked_digits", resolution=RES),
     "points": _points,
     "folder": _folder,
+    "built": _built,
     "npz": _npz,
     "idx": _idx,
     "cifar10": _cifar10,
@@ -246,6 +259,15 @@ def test_capabilities(configs, name):
             assert x.shape[1:] == data.shape and torch.isfinite(x).all()
         if isinstance(a, ImageSet):
             assert len(a.images) == 10
+    if isinstance(data, Streamed):  # read from disk: the same batches once streamed (to the CPU here)
+        a, b = build(configs, name), build(configs, name)
+        b.stream(torch.device("cpu"))
+        assert_same_batches(_batches(a), _batches(b))
+        a.keep_first(10)  # data.limit
+        assert len(a.reference(50, seed=0)) == 10
+        for x, _ in _batches(a):
+            assert x.shape[1:] == data.shape and torch.isfinite(x).all()
+        a.close()
 
 
 @pytest.mark.parametrize("name", DATASETS.names())

@@ -25,11 +25,11 @@ from .config import Config, load_config
 from .errors import GanforgeError
 
 if TYPE_CHECKING:
-    from .api import Evaluation, ExportedGenerator, ExportResult, Run, evaluate_samples, load, load_generator, \
-        resolve_config
+    from .api import Evaluation, ExportedGenerator, ExportResult, Run, build_dataset, check_dataset, \
+        evaluate_samples, load, load_generator, resolve_config
 
-_FROM_API = ("Evaluation", "ExportResult", "ExportedGenerator", "Run", "evaluate_samples", "load", "load_generator",
-             "resolve_config")
+_FROM_API = ("Evaluation", "ExportResult", "ExportedGenerator", "Run", "build_dataset", "check_dataset",
+             "evaluate_samples", "load", "load_generator", "resolve_config")
 
 
 class _CallableTrainPackage(types.ModuleType):
@@ -55,4 +55,4 @@ def __dir__() -> list[str]:
 
 
 __all__ = ["Config", "Evaluation", "ExportResult", "ExportedGenerator", "GanforgeError", "Run", "__version__",
-           "evaluate_samples", "load", "load_config", "load_generator", "resolve_config", "train"]
+           "build_dataset", "check_dataset", "evaluate_samples", "load", "load_config", "load_generator", "resolve_config", "train"]

@@ -8,7 +8,7 @@
     g = ganforge.load_generator("g.safetensors")   # an exported generator, without its run
 
 Public: :func:`train`, :func:`resolve_config`, :func:`load`, :func:`load_generator`,
-:func:`evaluate_samples`, :class:`Run`, :class:`Evaluation`. ``load_run``, ``TrainedRun`` and
+:func:`evaluate_samples`, :func:`build_dataset`, :func:`check_dataset`, :class:`Run`, :class:`Evaluation`. ``load_run``, ``TrainedRun`` and
 ``callbacks_for`` are the internal layer that the command line's handlers and the
 applications share. Below the API, nothing parses arguments or prints.
 """
@@ -29,6 +29,7 @@ from .apps.export import ExportResult, ExportedGenerator, export_generator, read
 from .build import build_data, check_compatible, check_names
 from .config import Config, load_config, to_dict
 from .data.base import DataSource, KnownModes
+from .data.pack import BuildResult
 from .diagnostics.doctor import Diagnosis, diagnose, run_config
 from .diagnostics.settings import review_settings
 from .errors import GanforgeError, GanforgeWarning
@@ -360,5 +361,25 @@ def evaluate_samples(samples: PathLike, data: Optional[str] = None, data_path: O
     return Evaluation(str(samples), None, cfg.data.name, seed, metrics)
 
 
-__all__ = ["Evaluation", "ExportResult", "ExportedGenerator", "Run", "evaluate_samples", "load", "load_generator",
-           "resolve_config", "train"]
+def build_dataset(src: PathLike, out: PathLike, resolution: int, labels: Optional[str] = None, channels: int = 0,
+                  force: bool = False, progress: bool = True) -> BuildResult:
+    """Pack ``src`` (a folder of PNG/JPEG, an .npz, IDX files or CIFAR-10 batches) once into a built
+    dataset ``out`` (a DATA.gfd directory) that training reads without decoding:
+    ``data.name=built data.path=out data.resolution=resolution``. ``labels``: ``from-folders``
+    (class sub-folders), ``none``, or None (array sources keep theirs). Returns a
+    :class:`BuildResult`; see ``ganforge/data/built.py`` for the format."""
+    from .data.pack import build_dataset as pack
+
+    return pack(src, out, resolution, labels=labels, channels=channels, force=force, progress=progress)
+
+
+def check_dataset(path: PathLike) -> dict:
+    """Check a built dataset in full (every byte hashed against its manifest) and return its
+    manifest; a truncated or edited one raises a one-line GanforgeError that says to rebuild."""
+    from .data.built import open_built
+
+    return open_built(path, full_check=True).manifest
+
+
+__all__ = ["Evaluation", "ExportResult", "ExportedGenerator", "Run", "build_dataset", "check_dataset",
+           "evaluate_samples", "load", "load_generator", "resolve_config", "train"]

@@ -15,7 +15,7 @@ from torch import nn
 
 from .augment import OPS, Augment, initial_p, parse_policy
 from .config import Config, OptimConfig
-from .data import DATASETS, DataSource, Finite
+from .data import DATASETS, DataSource, Finite, Streamed
 from .errors import GanforgeError
 from .losses import LOSSES, AdversarialLoss, build_loss, smooth_real_labels
 from .models import MODELS
@@ -103,8 +103,12 @@ def resolve_device(name: str) -> torch.device:
 
 def build_data(cfg: Config) -> DataSource:
     data = DATASETS.get(cfg.data.name)(cfg.data, cfg.train.seed)
+    if cfg.data.workers and not isinstance(data, Streamed):
+        raise GanforgeError(f"data.workers={cfg.data.workers}: data.name={cfg.data.name} is held in memory and its "
+                            "batches are cut there; worker processes read built datasets (data.name=built, made by "
+                            "ganforge dataset build); leave data.workers=0")
     if cfg.data.limit:
-        if not isinstance(data, Finite):
+        if not isinstance(data, (Finite, Streamed)):
             raise GanforgeError(f"data.limit: data.name={cfg.data.name} is an endless source of samples; "
                                 "a limit applies to finite datasets (images, a points file)")
         data.keep_first(cfg.data.limit)

@@ -33,12 +33,13 @@ DEFAULT_PRESET = "digits"  # `ganforge train` with no arguments: a DCGAN on the 
 @dataclass(frozen=True)
 class DataConfig:
     name: str = "grid25"  # a dataset registry key: ring8, grid25, spiral, points
-    path: Optional[str] = None  # the user's data: points (.csv/.npy), folder, npz, idx, cifar10
-    resolution: int = 32  # images: resized to resolution x resolution (a power of two, 8..128)
+    path: Optional[str] = None  # the user's data: points (.csv/.npy), folder, npz, idx, cifar10, built (DATA.gfd)
+    resolution: int = 32  # images: resized to R x R (a power of two the model builds: dcgan 8..256, stylegan2 8..1024)
     channels: int = 0  # images: 1 (grey) or 3 (RGB); 0 keeps the dataset's own
     limit: int = 0  # finite datasets: train on the first N items only (small-data studies); 0 = all
     columns: Dict[str, str] = field(default_factory=dict)  # table: column -> type (continuous, integer, categorical, boolean, datetime)
     target: Optional[str] = None  # table: the label column (stratified split, TSTR)
+    workers: int = 0  # built: DataLoader worker processes reading batches from disk; 0 = in the training process
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ source has; the optional capabilities are separate small protocols, checked with
 - :class:`Finite`: a finite training set held in memory (``data.limit``, ``train.data_on_device``);
 - :class:`ImageSet`: the training images themselves, their labels and a held-out split (the
   doctor's overfitting probe, a classifier trained on the data's own labels);
-- :class:`KnownModes`: a mixture with known mode centres (the exact mode metrics).
+- :class:`KnownModes`: a mixture with known mode centres (the exact mode metrics);
+- :class:`Streamed`: a finite set read from disk batch by batch (a built dataset), never held
+  whole in memory; under torchrun it reads this rank's rows of each global batch only.
 
 A source also names its ``evaluator``: the key of the function in
 ``ganforge.metrics.evaluators.EVALUATORS`` that measures generated samples against it, so a
@@ -105,6 +107,29 @@ class KnownModes(Protocol):
 
     centers: Tensor
     std: float
+
+
+@runtime_checkable
+class Streamed(Protocol):
+    """A finite dataset read from disk by a ``torch.utils.data.DataLoader``, batch by batch.
+
+    The training loop calls :meth:`stream` once before the first batch; from then on
+    ``sample(n)`` returns only this rank's rows of the global batch of ``n`` (n / world rows,
+    on ``device``), so the loop does not cut them again. Not :class:`Finite`: it is never held
+    on a device whole (``train.data_on_device`` does not apply).
+    """
+
+    def keep_first(self, n: int) -> None:
+        """Train on the first ``n`` items only (``data.limit``)."""
+        ...
+
+    def stream(self, device: torch.device, rank: int = 0, world: int = 1) -> None:
+        """Deliver batches to ``device`` (pinned host memory on CUDA), rank ``rank`` of ``world``."""
+        ...
+
+    def close(self) -> None:
+        """Stop the loader's worker processes (a later ``sample`` starts them again)."""
+        ...
 
 
 class Normalized:

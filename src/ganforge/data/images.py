@@ -253,39 +253,75 @@ def stacked_digits(cfg: DataConfig, seed: int) -> StackedDigits:
     return StackedDigits(base, seed)
 
 
-@DATASETS.register
-def folder(cfg: DataConfig, seed: int) -> ImageData:
-    """Every PNG/JPEG under data.path (recursive); the class of an image is its sub-folder."""
+class SkippedImage(Exception):
+    """An image file left undecoded: ``reason`` is ``unreadable`` (corrupt, truncated, not an
+    image) or ``pixel limit`` (over Pillow's ``Image.MAX_IMAGE_PIXELS``: a possible
+    decompression bomb, never decoded)."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def image_files(root: Path) -> list[Path]:
+    """Every PNG/JPEG under ``root`` (recursive), sorted: the order of a folder dataset."""
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def folder_class(root: Path, f: Path) -> str:
+    """The class name of ``f``: its first sub-folder under ``root`` ("" for a file at the top)."""
+    rel = f.relative_to(root)
+    return rel.parts[0] if len(rel.parts) > 1 else ""
+
+
+def read_image(src, mode: str, r: int) -> np.ndarray:
+    """One image file (a path or a binary file object) converted to ``mode`` (L or RGB) and
+    resized to r x r with Lanczos: uint8 (r, r) or (r, r, 3). Raises :class:`SkippedImage`."""
     from PIL import Image, UnidentifiedImageError
 
-    root = _need_path(cfg, "a folder of images")
-    if not root.is_dir():
-        raise GanforgeError(f"data.path: {cfg.path} is not a folder")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    mode = "L" if cfg.channels == 1 else "RGB"
-    r = _check_resolution(cfg)
-    images, names, bad, bombs = [], [], 0, []
-    for f in files:
-        try:
-            with warnings.catch_warnings():  # over Pillow's pixel limit is an error here, not a warning
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(f) as im:
-                    im = im.convert(mode).resize((r, r), Image.Resampling.LANCZOS)
-                    images.append(np.asarray(im, dtype=np.uint8))
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            bombs.append(f)  # Pillow's limit (Image.MAX_IMAGE_PIXELS) is kept: never decoded
-            continue
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
-            bad += 1
-            continue
-        rel = f.relative_to(root)
-        names.append(rel.parts[0] if len(rel.parts) > 1 else "")
+    try:
+        with warnings.catch_warnings():  # over Pillow's pixel limit is an error here, not a warning
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(src) as im:
+                im = im.convert(mode).resize((r, r), Image.Resampling.LANCZOS)
+                return np.asarray(im, dtype=np.uint8)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise SkippedImage(src, "pixel limit") from None  # Pillow's limit is kept: never decoded
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        raise SkippedImage(src, "unreadable") from None
+
+
+def warn_skipped(skipped: list, where) -> None:
+    """One warning per kind of :class:`SkippedImage` among ``skipped``."""
+    from PIL import Image
+
+    bad = [s for s in skipped if s.reason == "unreadable"]
+    bombs = [s.path for s in skipped if s.reason == "pixel limit"]
     if bad:
-        warnings.warn(f"data.path: skipped {bad} unreadable or corrupt image file(s) under {cfg.path}", GanforgeWarning)
+        warnings.warn(f"data.path: skipped {len(bad)} unreadable or corrupt image file(s) under {where}", GanforgeWarning)
     if bombs:
         warnings.warn(f"data.path: skipped {len(bombs)} image(s) over Pillow's limit of {Image.MAX_IMAGE_PIXELS} pixels "
                       f"(possible decompression bombs, not decoded): {bombs[0]}{' ...' if len(bombs) > 1 else ''}",
                       GanforgeWarning)
+
+
+@DATASETS.register
+def folder(cfg: DataConfig, seed: int) -> ImageData:
+    """Every PNG/JPEG under data.path (recursive); the class of an image is its sub-folder."""
+    root = _need_path(cfg, "a folder of images")
+    if not root.is_dir():
+        raise GanforgeError(f"data.path: {cfg.path} is not a folder")
+    mode = "L" if cfg.channels == 1 else "RGB"
+    r = _check_resolution(cfg)
+    images, names, skipped = [], [], []
+    for f in image_files(root):
+        try:
+            images.append(read_image(f, mode, r))
+        except SkippedImage as s:
+            skipped.append(s)
+            continue
+        names.append(folder_class(root, f))
+    warn_skipped(skipped, cfg.path)
     if not images:
         raise GanforgeError(f"data.path: no readable PNG or JPEG image under {cfg.path}")
     x = to_tensor(np.stack(images), cfg, str(root), 1 if mode == "L" else 3)
@@ -294,19 +330,24 @@ def folder(cfg: DataConfig, seed: int) -> ImageData:
     return ImageData(x, labels, seed, len(classes), class_names=classes)
 
 
+def read_npz(p: Path, where: str) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """The arrays ``images`` and ``labels`` (or None) of an .npz, as stored."""
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            if "images" not in f:
+                raise GanforgeError(f"data.path: {where} has no array named 'images' (found {', '.join(f.files)})")
+            return f["images"], (f["labels"] if "labels" in f else None)
+    except GanforgeError:
+        raise
+    except Exception as e:
+        raise GanforgeError(f"data.path: {where} could not be read as .npz: {str(e).splitlines()[0]}") from None
+
+
 @DATASETS.register
 def npz(cfg: DataConfig, seed: int) -> ImageData:
     """An .npz with ``images`` (N, H, W[, C]) uint8 or float in [0, 1] and optional ``labels``."""
     p = _need_path(cfg, "FILE.npz")
-    try:
-        with np.load(p, allow_pickle=False) as f:
-            if "images" not in f:
-                raise GanforgeError(f"data.path: {cfg.path} has no array named 'images' (found {', '.join(f.files)})")
-            arr, lab = f["images"], (f["labels"] if "labels" in f else None)
-    except GanforgeError:
-        raise
-    except Exception as e:
-        raise GanforgeError(f"data.path: {cfg.path} could not be read as .npz: {str(e).splitlines()[0]}") from None
+    arr, lab = read_npz(p, cfg.path)
     x = to_tensor(arr, cfg, str(p), 0)
     y, k = _labels(lab, len(x), str(p))
     return ImageData(x, y, seed, k)
@@ -324,19 +365,23 @@ def _read_idx(path: Path) -> np.ndarray:
     return data.reshape(dims)
 
 
+def read_idx(p: Path, where: str) -> tuple[np.ndarray, Optional[np.ndarray], Path, Path]:
+    """``p``: a folder holding ``train-images-idx3-ubyte[.gz]`` (or any ``*images-idx3-ubyte*``)
+    and its labels file, or an images file. (images, labels or None, images file, labels file)."""
+    if p.is_dir():
+        found = sorted(p.glob("train-images-idx3-ubyte*")) or sorted(p.glob("*images-idx3-ubyte*"))
+        if not found:
+            raise GanforgeError(f"data.path: no *images-idx3-ubyte[.gz] file in {where}")
+        p = found[0]
+    lab_path = p.with_name(p.name.replace("images-idx3", "labels-idx1"))
+    return _read_idx(p), (_read_idx(lab_path) if lab_path.exists() else None), p, lab_path
+
+
 @DATASETS.register
 def idx(cfg: DataConfig, seed: int) -> ImageData:
     """MNIST-style IDX files: data.path is a folder holding ``train-images-idx3-ubyte[.gz]``
     and ``train-labels-idx1-ubyte[.gz]`` (or the path of an ``*images-idx3-ubyte`` file)."""
-    p = _need_path(cfg, "a folder of IDX files")
-    if p.is_dir():
-        found = sorted(p.glob("train-images-idx3-ubyte*")) or sorted(p.glob("*images-idx3-ubyte*"))
-        if not found:
-            raise GanforgeError(f"data.path: no *images-idx3-ubyte[.gz] file in {cfg.path}")
-        p = found[0]
-    arr = _read_idx(p)
-    lab_path = p.with_name(p.name.replace("images-idx3", "labels-idx1"))
-    lab = _read_idx(lab_path) if lab_path.exists() else None
+    arr, lab, p, lab_path = read_idx(_need_path(cfg, "a folder of IDX files"), cfg.path)
     x = to_tensor(arr, cfg, str(p), 1)
     y, k = _labels(lab, len(x), str(lab_path))
     return ImageData(x, y, seed, k)
@@ -355,13 +400,15 @@ class _ArrayUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
 
-@DATASETS.register
-def cifar10(cfg: DataConfig, seed: int) -> ImageData:
-    """The CIFAR-10 python batches (``data_batch_1``..``5``) in the folder data.path."""
-    p = _need_path(cfg, "the cifar-10-batches-py folder")
+def cifar_files(p: Path, where: str) -> list[Path]:
     files = sorted(p.glob("data_batch_*")) if p.is_dir() else [p]
     if not files:
-        raise GanforgeError(f"data.path: no data_batch_* file in {cfg.path}")
+        raise GanforgeError(f"data.path: no data_batch_* file in {where}")
+    return files
+
+
+def read_cifar(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-10 python batches: images (N, 3, 32, 32) uint8 and labels (N,) int64."""
     xs, ys = [], []
     for f in files:
         try:
@@ -370,6 +417,14 @@ def cifar10(cfg: DataConfig, seed: int) -> ImageData:
             ys.append(np.asarray(batch[b"labels"], dtype=np.int64))
         except Exception as e:
             raise GanforgeError(f"data.path: {f} is not a CIFAR-10 python batch ({str(e).splitlines()[0]})") from None
-    x = to_tensor(np.concatenate(xs), cfg, str(p), 3)
-    y, k = _labels(np.concatenate(ys), len(x), str(p))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+@DATASETS.register
+def cifar10(cfg: DataConfig, seed: int) -> ImageData:
+    """The CIFAR-10 python batches (``data_batch_1``..``5``) in the folder data.path."""
+    p = _need_path(cfg, "the cifar-10-batches-py folder")
+    arr, lab = read_cifar(cifar_files(p, cfg.path))
+    x = to_tensor(arr, cfg, str(p), 3)
+    y, k = _labels(lab, len(x), str(p))
     return ImageData(x, y, seed, k)

@@ -53,8 +53,11 @@ class ModelSpec:
                                     f"gives samples of shape {tuple(shape)}")
             r = shape[1]
             if not (lo <= r <= hi and r & (r - 1) == 0):
+                larger = [f"{s.name} (up to {s.resolutions[1]} px)" for s in map(MODELS.get, MODELS.names())
+                          if s.images and r > hi and s.resolutions[1] >= r]
                 raise GanforgeError(f"data.resolution={r}: model.name={self.name} builds sizes that are a power of "
-                                    f"two from {lo} to {hi}")
+                                    f"two from {lo} to {hi}" + (f"; at {r} px use model.name={larger[0]}" if larger and
+                                                                 r & (r - 1) == 0 else ""))
 
 
 MODELS: Registry[ModelSpec] = Registry("model.name")

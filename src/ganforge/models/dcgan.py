@@ -1,4 +1,4 @@
-"""DCGAN (Radford et al. 2016) for square images of any power-of-two size from 8 to 128.
+"""DCGAN (Radford et al. 2016) for square images of any power-of-two size from 8 to 256.
 
 G: z (B, z_dim) -> 4x4 -> ... -> (B, C, R, R) in [-1, 1] with transposed convolutions, batch
 norm and ReLU, tanh at the output (``model.g_spectral=true`` adds spectral norm to G's
@@ -144,7 +144,7 @@ def _dcgan_init(m: nn.Module) -> None:
 
 
 @register_model(d_norms=("none", "batch", "spectral", "instance", "layer"), g_conds=("concat", "cbn"),
-                d_conds=("projection", "concat"), resolutions=(8, 128), spatial_remedies=True,
+                d_conds=("projection", "concat"), resolutions=(8, 256), spatial_remedies=True,
                 spectral_d_remedy=True)
 def dcgan(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     G = DCGANGenerator(cfg.z_dim, shape, cfg.g_width, n_classes, cfg.g_cond, cfg.g_spectral)

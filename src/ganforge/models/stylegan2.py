@@ -1,4 +1,4 @@
-"""StyleGAN2 (Karras et al. 2020) for square images of any power-of-two size from 8 to 128.
+"""StyleGAN2 (Karras et al. 2020) for square images of any power-of-two size from 8 to 1024.
 
 G: a mapping network z (B, z_dim) -> w (B, w_dim) (``model.mapping_depth`` equalized linear
 layers at 0.01 of the learning rate, on pixel-normalised z), then a synthesis network from a
@@ -147,7 +147,7 @@ class StyleDiscriminator(nn.Module):
         return logits
 
 
-@register_model(resolutions=(8, 128), spatial_remedies=True)
+@register_model(resolutions=(8, 1024), spatial_remedies=True)
 def stylegan2(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     if cfg.g_spectral:
         raise GanforgeError("model.g_spectral=true: model.name=stylegan2 uses equalized learning rate, not spectral "

@@ -1,5 +1,5 @@
 """Building blocks of StyleGAN2 (Karras et al. 2020, "Analyzing and improving the image quality
-of StyleGAN"), written for ganforge at small sizes (8 to 128 px).
+of StyleGAN"), written for ganforge at sizes from 8 to 1024 px.
 
 Equalized learning rate: every weight is stored as N(0, 1) / lr_mul and multiplied at run time
 by ``lr_mul / sqrt(fan_in)``, so that Adam's per-parameter steps move every layer at the same

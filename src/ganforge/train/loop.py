@@ -25,6 +25,7 @@ import torch
 
 from ..build import build_data, build_game, resolve_device
 from ..config import Config, to_dict, to_yaml
+from ..data.base import Streamed
 from ..errors import GanforgeError, RunStopped, TrainingDiverged, WriteFailed, os_error_line
 from ..metrics.inception import check_weights
 from ..io import write_text_atomic
@@ -168,12 +169,16 @@ def _train(cfg: Config, run_dir: Path, resume: bool, sinks: Sequence, data, call
         game.runtime.load_state_dict(ckpt.get("amp"))
     if data_on_device(T.data_on_device, data, device):
         data.hold_on(device)
+    streamed = isinstance(data, Streamed)  # read from disk by a DataLoader (a built dataset)
+    if streamed:  # its batches come as this rank's rows, on the device
+        data.stream(device, d.rank, d.world)
     if d.main:
         write_text_atomic(run_dir / "config.yaml", to_yaml(cfg))
 
     def next_real(n: int) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         x, y = data.sample(n)  # (n, *shape), (n,) or None; under DDP the global batch, alike on every rank
-        x, y = d.shard(x), (d.shard(y) if y is not None else None)  # ... of which this rank keeps its rows
+        if not streamed:  # ... of which this rank keeps its rows (a streamed source read only those)
+            x, y = d.shard(x), (d.shard(y) if y is not None else None)
         return x.to(device, non_blocking=True), (y.to(device, non_blocking=True) if y is not None else None)
 
     all_sinks = [JsonlSink(run_dir / "metrics.jsonl", start if resume else None)] if d.main else []
@@ -265,9 +270,13 @@ def _train(cfg: Config, run_dir: Path, resume: bool, sinks: Sequence, data, call
         for s in all_sinks:  # a full disk may fail these too: the first error is the one to tell
             with contextlib.suppress(Exception):
                 s.close()
+        if streamed:
+            data.close()
         raise
     for s in all_sinks:
         s.close()
+    if streamed:
+        data.close()  # the loader's worker processes
     wall_s = time.perf_counter() - t0
     if d.main:
         eval_json = {**run.metrics, "wall_s": wall_s, "hardware": _hardware(device, d.world)}
