@@ -20,7 +20,7 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -248,7 +248,8 @@ class Run:
             diagnosis = None
         return write_card(self.path, self._generator(), diagnosis, Path(out) if out else None)
 
-    def anomaly_fit(self, steps: int = 2000, kappa: float = 1.0, seed: int = 0, progress=None):
+    def anomaly_fit(self, steps: int = 2000, kappa: float = 1.0, seed: int = 0,
+                    progress: Optional[Callable[[int, float], None]] = None) -> tuple[Path, Any]:
         """Fit the anomaly detector (f-AnoGAN's izi_f encoder; see :mod:`ganforge.apps.anomaly`)
         on the run's data, with 20 % held out to calibrate thresholds; writes ``RUN/anomaly/``.
         Returns (that folder, the fitted detector)."""
