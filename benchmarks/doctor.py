@@ -180,6 +180,7 @@ def table(rows: list[dict], args) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seed-from", type=int, default=0, help="run seeds seed-from .. seeds - 1 (add runs to a --keep DIR)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--only", nargs="+", choices=list(SCENARIOS), help="run these scenarios only")
     p.add_argument("--out", default=str(RESULTS / "doctor.md"))
@@ -188,7 +189,7 @@ def main() -> None:
     args = p.parse_args()
     rows = []
     for name in args.only or SCENARIOS:
-        for seed in range(args.seeds):
+        for seed in range(args.seed_from, args.seeds):
             if args.replay:
                 if not (Path(args.replay) / f"{name}_{seed}" / "metrics.jsonl").is_file():
                     continue

@@ -353,3 +353,8 @@ def test_the_command_line_builds_and_trains(tmp_path, capsys):
     assert main(["dataset", "build", str(src), "--out", str(tmp_path / "d.gfd"), "--resolution", "8"]) == 2
     assert main(["train", "--out", str(tmp_path / "run"), *TINY_IMAGES, "doctor.enabled=false", "data.name=built", f"data.path={tmp_path / 'd.gfd'}",
                  "train.steps=3", "train.batch_size=4", "data.workers=1"]) == 0
+    # the model card names the built file's count and pixel hash, not "drawn by the data source"
+    assert main(["card", str(tmp_path / "run"), "--out", str(tmp_path / "card.md")]) == 0
+    card = (tmp_path / "card.md").read_text()
+    manifest = json.loads((tmp_path / "d.gfd" / "manifest.json").read_text())
+    assert manifest["images"]["sha256"] in card and "drawn by the data source" not in card

@@ -41,6 +41,9 @@ def data_facts(data: DataSource, cfg: Config) -> dict:
                      holdout_items=len(data.holdout[0]) if data.holdout is not None else 0)
     elif isinstance(data, KnownModes):
         facts.update(train_items="endless: drawn from a known mixture", modes=len(data.centers), std=data.std)
+    elif getattr(data, "built", None) is not None:  # a built dataset (data.name=built): its manifest's facts
+        b = data.built
+        facts.update(train_items=b.count, sha256=b.images_sha256, built_from=b.manifest.get("source", {}).get("path"))
     else:
         facts.update(train_items="drawn by the data source")
     if cfg.data.limit:
