@@ -83,6 +83,28 @@ def test_point_runs_with_a_packed_d_score_points_off_the_ring_higher(runs, tmp_p
     s_on = [row["score"] for row in r.anomaly_score(tmp_path / "on.csv")[0]]
     s_off = [row["score"] for row in r.anomaly_score(tmp_path / "off.csv")[0]]
     assert len(s_on) == 200 and np.median(s_off) > np.quantile(s_on, 0.9)
+    with pytest.raises(Exception, match="image runs only"):  # no pixels, no maps
+        r.anomaly_score(tmp_path / "on.csv", maps=tmp_path / "maps")
+    assert not (tmp_path / "maps").exists()
+
+
+def test_residual_maps_show_where_an_image_differs(runs, tmp_path):
+    """--maps: one PNG per input on a common scale; a bright square pasted into a digit is
+    where its map is brightest."""
+    import json
+
+    from PIL import Image
+
+    x = _holdout(runs / "img")[:4].clone()  # (4, 1, 8, 8)
+    x[:, :, 0:3, 0:3] = 1.0  # a white corner no digit has
+    np.savez(tmp_path / "odd.npz", images=(x.numpy() * 255).round().astype(np.uint8))
+    assert main(["anomaly", "score", str(runs / "img"), "--data", str(tmp_path / "odd.npz"), "--out",
+                 str(tmp_path / "s.csv"), "--maps", str(tmp_path / "maps")]) == 0
+    manifest = json.loads((tmp_path / "maps" / "manifest.json").read_text())
+    assert list(manifest["maps"].values()) == [f"odd.npz[{i}]" for i in range(4)] and manifest["scale"] > 0
+    maps = np.stack([np.asarray(Image.open(tmp_path / "maps" / f)) for f in manifest["maps"]]).astype(float)
+    assert maps.shape == (4, 8, 8)
+    assert maps[:, 0:3, 0:3].mean() > 2 * maps[:, 4:, 4:].mean()
 
 
 def test_bad_input_is_one_line_exit_2_and_nothing_written(runs, tmp_path, capsys):

@@ -258,13 +258,19 @@ class Run:
         return fit_run(self.path, self._generator(), steps, kappa, seed, progress)
 
     def anomaly_score(self, data: PathLike, threshold: Optional[float] = None,
-                      fpr: Optional[float] = None) -> tuple[list, dict]:
+                      fpr: Optional[float] = None, maps: Optional[PathLike] = None) -> tuple[list, dict]:
         """Score the inputs in ``data`` (a folder, image or .npz of images; points in .csv/.npy/.npz):
         one dict per input (name, score, pixel, feature, flag) and what was used (weights,
-        threshold: ``threshold`` as given, else at ``fpr``, default 0.05, on held-out normals)."""
-        from .apps.anomaly_io import score_rows
+        threshold: ``threshold`` as given, else at ``fpr``, default 0.05, on held-out normals).
+        ``maps``: a folder to write each image input's residual map to (where the anomaly is)."""
+        from .apps.anomaly_io import score_rows, write_maps
 
-        rows, about, _ = score_rows(self.path, self._generator(), Path(data), threshold, fpr)
+        run = self._generator()
+        if maps is not None and len(run.data.shape) != 3:
+            raise GanforgeError("--maps: residual maps exist for image runs only")
+        rows, about, parts = score_rows(self.path, run, Path(data), threshold, fpr)
+        if maps is not None:
+            about["maps"] = str(write_maps(parts, [r["name"] for r in rows], Path(maps), about))
         return rows, about
 
 

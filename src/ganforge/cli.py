@@ -151,6 +151,7 @@ def _anomaly(sub) -> None:
     s.add_argument("run", metavar="RUN")
     s.add_argument("--data", required=True, help="a folder of images, an image, an .npz, or points in .csv/.npy/.npz")
     s.add_argument("--out", required=True, help="scores.csv")
+    s.add_argument("--maps", metavar="DIR/", help="image runs: write each input's residual map (where it differs) here")
     t = s.add_mutually_exclusive_group()
     t.add_argument("--threshold", type=float, metavar="T", help="flag inputs whose score is above T")
     t.add_argument("--fpr", type=float, help="threshold at this false-positive rate on held-out normals (default 0.05)")

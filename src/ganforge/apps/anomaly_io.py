@@ -175,3 +175,23 @@ def score_rows(run_dir: Path, run, data_path: Path, threshold: Optional[float] =
     about = {"run": Path(run_dir).resolve().name, "step": run.step, "weights": {"pixel": 1.0, "feature": fitted.kappa},
              "threshold": T, "threshold_from": how, "n": len(rows), "flagged": sum(r["flag"] for r in rows)}
     return rows, about, parts
+
+
+def write_maps(parts: Parts, names: list[str], folder: Path, about: dict) -> Path:
+    """The residual maps of image inputs as grey PNGs in ``folder`` (one per input, in input
+    order: ``000000.png``...; white = the largest residual), with a ``manifest.json`` naming
+    each map's input and the common scale: every map is divided by the same value (the 99.5th
+    percentile of all the maps' pixels), so brightness compares across inputs."""
+    from ..io import image_files
+
+    if parts.maps is None:
+        raise GanforgeError("--maps: residual maps exist for image runs only")
+    scale = max(float(torch.quantile(parts.maps.flatten().double()[:16_000_000], 0.995)), 1e-12)
+    x = (parts.maps / scale).clamp(0, 1)[:, None]  # (N, 1, H, W) in [0, 1]
+    meta = {"what": "anomaly residual map |x - G(E(x))|^2, mean over channels, divided by scale", "scale": scale,
+            "run": about["run"], "step": about["step"]}
+    paths = image_files(x, Path(folder), meta)
+    manifest = {**meta, "maps": {p.name: name for p, name in zip(paths, names)}}
+    write_text_atomic(Path(folder) / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+    return Path(folder)
+

@@ -30,7 +30,9 @@ def _score(args) -> int:
 
     out = Path(args.out)
     check_output(out, "--out", (".csv",))
-    rows, about = load(args.run).anomaly_score(args.data, threshold=args.threshold, fpr=args.fpr)
+    if args.maps:
+        check_output(Path(args.maps), "--maps", ())
+    rows, about = load(args.run).anomaly_score(args.data, threshold=args.threshold, fpr=args.fpr, maps=args.maps)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]))
     w.writeheader()
@@ -40,7 +42,8 @@ def _score(args) -> int:
     write_provenance(out, {**about, "data": str(args.data),
                            "what": "score = pixel + kappa * feature (f-AnoGAN izi_f); flag = score > threshold"})
     print(f"scored {about['n']} input(s) with run {args.run} (step {about['step']}): {about['flagged']} flagged "
-          f"above {about['threshold']:.4g} ({about['threshold_from']}); wrote {out}")
+          f"above {about['threshold']:.4g} ({about['threshold_from']}); wrote {out}"
+          + (f" and the residual maps in {about['maps']}/" if about.get("maps") else ""))
     return 0
 
 
