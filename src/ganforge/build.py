@@ -226,13 +226,10 @@ def noise_to_data(cfg: Config, data, device: torch.device) -> NoiseToData:
 def _image_to_image(game_cls):
     """A builder of an image-to-image game (``train/games``: paired, cycle, superres): G and D
     (for CycleGAN ModuleDicts of two each) with one Adam/SGD per player, EMA of G if asked, and
-    the game's own generator (image pools, noise) seeded like the noise -> data game's."""
+    the game's own generator (image pools, noise) seeded like the noise -> data game's. AMP,
+    channels_last, compile and DDP are applied afterwards by the loop (``train.runtime.attach``)."""
 
     def build(cfg: Config, data, device: torch.device):
-        T = cfg.train
-        if T.precision != "fp32" or T.compile or T.channels_last or torch.distributed.is_initialized():
-            raise GanforgeError(f"model.name={cfg.model.name}: image-to-image games train in fp32 on one process; "
-                                "leave train.precision=fp32, train.compile and train.channels_last off, no torchrun")
         G, D = build_models(cfg, data.shape)
         G, D = G.to(device), D.to(device)
         o = cfg.optim

@@ -56,6 +56,15 @@ class Dist:
         b = x.shape[0] // self.world
         return x[self.rank * b : (self.rank + 1) * b]
 
+    def gather(self, x: Tensor) -> Tensor:
+        """The inverse of :meth:`shard`: every rank's rows (B / world, ...) of a global batch,
+        concatenated in rank order, (B, ...) on every rank. No gradient flows through it."""
+        if not self.enabled:
+            return x
+        parts = [torch.empty(x.shape, dtype=x.dtype, device=x.device) for _ in range(self.world)]
+        tdist.all_gather(parts, x.detach().contiguous())
+        return torch.cat(parts)
+
 
 def from_env() -> Dist:
     """The torchrun environment, or a single process when there is none."""

@@ -14,6 +14,11 @@ backs losses up through it; it never needs to know which options are on:
 - torchrun: G and D wrapped in DistributedDataParallel for their own updates only. D judging
   G's fakes is frozen (``games.base.frozen``) and called unwrapped, as is G making D's fakes under
   no_grad: a DDP forward that no backward follows would leave its reducer waiting.
+
+The image-to-image games (``games/i2i.py``) use the same runtime. A player held as a
+``ModuleDict`` (CycleGAN's G = {"ab", "ba"}, D = {"a", "b"}) gets each role as a dict of
+callables, one per network, each wrapped on its own (DDP cannot wrap a ModuleDict, which has
+no forward): ``rt.g_train["ab"](a)``.
 """
 
 from __future__ import annotations
@@ -47,11 +52,21 @@ class Call:
     def __call__(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
+        # y only when there is one: image-to-image networks take one input (UNet's 2nd is a flag)
+        args = (x,) if y is None else (x, y)
         if self.dtype is None:
-            return self.module(x, y)
+            return self.module(*args)
         with torch.autocast(self.device_type, dtype=self.dtype):
-            out = self.module(x, y)
+            out = self.module(*args)
         return out.float()
+
+
+def per_net(fn: Callable, player):
+    """``fn(player)``, or for a player of several networks (a ``ModuleDict``, or a dict of their
+    wrappers) ``{name: fn(net)}``: each network is wrapped, compiled and called on its own."""
+    if isinstance(player, (nn.ModuleDict, dict)):
+        return {k: fn(m) for k, m in player.items()}
+    return fn(player)
 
 
 def grad_norm(module: nn.Module) -> Tensor:
@@ -71,6 +86,7 @@ class Runtime:
     g_train: Callable  # G in its own update (DDP-wrapped under torchrun)
     d_judge: Callable  # D judging G's fakes in G's update: frozen, never DDP-wrapped
     scalers: dict = field(default_factory=dict)  # fp16: player ("d", "g") -> torch.amp.GradScaler
+    dist: Dist = field(default_factory=Dist)  # torchrun: this rank's place (shard / gather a batch)
 
     @classmethod
     def plain(cls, G: nn.Module, D: nn.Module) -> "Runtime":
@@ -138,19 +154,21 @@ def attach(game, cfg, device: torch.device, d: Dist) -> Runtime:
     g_own, d_own = G, D
     if d.enabled:
         ids = [device.index] if device.type == "cuda" else None
-        g_own, d_own = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
-        game.prior = ShardedPrior(game.prior, d)
+        ddp = lambda m: DDP(m, device_ids=ids)  # noqa: E731
+        g_own, d_own = per_net(ddp, G), per_net(ddp, D)
+        if game.prior is not None:  # image-to-image games have no prior: their batch is sharded
+            game.prior = ShardedPrior(game.prior, d)
     g_use, d_use = G, D
     if T.compile:
-        g_use, d_use = torch.compile(G), torch.compile(D)
-        g_own = torch.compile(g_own) if d.enabled else g_use
-        d_own = torch.compile(d_own) if d.enabled else d_use
+        g_use, d_use = per_net(torch.compile, G), per_net(torch.compile, D)
+        g_own = per_net(torch.compile, g_own) if d.enabled else g_use
+        d_own = per_net(torch.compile, d_own) if d.enabled else d_use
     dtype = PRECISIONS.get(T.precision)
-    call = lambda m: Call(m, device.type, dtype, T.channels_last)  # noqa: E731
+    call = lambda m: per_net(lambda net: Call(net, device.type, dtype, T.channels_last), m)  # noqa: E731
     scalers = {}
     if T.precision == "fp16":
         scalers = {"d": torch.amp.GradScaler(device.type), "g": torch.amp.GradScaler(device.type)}
-    game.runtime = Runtime(call(g_use), call(d_own), call(g_own), call(d_use), scalers)
+    game.runtime = Runtime(call(g_use), call(d_own), call(g_own), call(d_use), scalers, d)
     game.shard = d.shard
     return game.runtime
 

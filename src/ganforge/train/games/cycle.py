@@ -17,6 +17,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from ..runtime import Runtime
 from .base import NextReal, StepValues, frozen
 from .i2i import ImageToImage, image_scores, split_pair
 
@@ -69,14 +70,15 @@ class Cycle(ImageToImage):
         paper's code. Returns detached 0-dim tensors ``loss_d``, ``loss_g``, ``cycle``,
         ``identity``; with ``stats`` ``d_real``, ``d_fake`` (means over both D's)."""
         self.set_lr(values)
-        w, G, D = self.w, self.G, self.D
-        x, _ = next_real(batch_size)
+        w, D, rt = self.w, self.D, self.rt
+        G, judge, Dt = rt.g_train, rt.d_judge, rt.d_train  # each {name: callable}, as G and D are ModuleDicts
+        x, _ = next_real(batch_size)  # (B, 2C, H, W); under torchrun this rank's rows
         a, b = split_pair(x)  # unrelated images of the two domains, (B, C, H, W) each
 
         ############################
         # (1) Update both G's: fool both D's, close both cycles, leave the other domain alone
         ############################
-        fake_b, fake_a = G["ab"](a), G["ba"](b)
+        fake_b, fake_a = G["ab"](a), G["ba"](b)  # (B, C, H, W) float32 each
         cycle = (G["ba"](fake_b) - a).abs().mean() + (G["ab"](fake_a) - b).abs().mean()
         identity = torch.zeros((), device=x.device)
         if w.identity_weight > 0:
@@ -84,7 +86,8 @@ class Cycle(ImageToImage):
         loss_g = w.cycle_weight * cycle + w.identity_weight * w.cycle_weight * identity
         if w.adv_weight > 0:
             with frozen(D):
-                loss_g = loss_g + w.adv_weight * (self.loss.g_loss(D["b"](fake_b)) + self.loss.g_loss(D["a"](fake_a)))
+                adv = self.loss.g_loss(judge["b"](fake_b)) + self.loss.g_loss(judge["a"](fake_a))
+                loss_g = loss_g + w.adv_weight * adv
         self.step_g(loss_g)
 
         ############################
@@ -92,9 +95,9 @@ class Cycle(ImageToImage):
         ############################
         loss_d = torch.zeros((), device=x.device)
         if w.adv_weight > 0:
-            pooled_b, pooled_a = self.pools["b"].query(fake_b, self.gen), self.pools["a"].query(fake_a, self.gen)
-            rb, fb = D["b"](b), D["b"](pooled_b)
-            ra, fa = D["a"](a), D["a"](pooled_a)
+            pooled_b, pooled_a = self.pooled("b", fake_b, rt), self.pooled("a", fake_a, rt)
+            rb, fb = Dt["b"](b), Dt["b"](pooled_b)  # (B, 1, h, w) each
+            ra, fa = Dt["a"](a), Dt["a"](pooled_a)
             loss_d = 0.5 * (self.loss.d_loss(rb, fb) + self.loss.d_loss(ra, fa))  # halved: D learns slower than G
             self.step_d(loss_d)
         out = {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "cycle": cycle.detach(),
@@ -103,6 +106,12 @@ class Cycle(ImageToImage):
             out["d_real"] = 0.5 * (torch.sigmoid(rb.detach()).mean() + torch.sigmoid(ra.detach()).mean())
             out["d_fake"] = 0.5 * (torch.sigmoid(fb.detach()).mean() + torch.sigmoid(fa.detach()).mean())
         return out
+
+    def pooled(self, domain: str, fakes: Tensor, rt: Runtime) -> Tensor:
+        """This rank's rows of the pool's answer to the global batch of ``fakes``: under torchrun
+        each rank gathers every rank's fakes (B, C, H, W), so every rank's pool holds and draws
+        what a single process's would, and rank 0's checkpoint is right for all."""
+        return rt.dist.shard(self.pools[domain].query(rt.dist.gather(fakes.detach()), self.gen))
 
     def triplets(self, G, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Rows a, G_ab(a), G_ba(G_ab(a)): the input, its translation and its reconstruction."""

@@ -3,8 +3,16 @@ checkpointed state, learning rates from the schedule, and how a batch is split.
 
 A paired or unpaired source serves a pair stacked along the channels, x (B, 2C, H, W) =
 [a | b]; a super-resolution source serves high-resolution crops (B, C, H, W) and the game
-makes the low-resolution inputs. G and D are called directly (fp32, one process): the
-runtime's AMP, compile and DDP wrappers are for the noise -> data game.
+makes the low-resolution inputs.
+
+G and D are called through the loop's :class:`Runtime`, as in the noise -> data game: with
+AMP, channels_last, compile and DDP as ``train.*`` asks (``rt.g_train`` in G's update,
+``rt.d_train`` in D's, ``rt.d_judge`` for the frozen D judging G's outputs; CycleGAN's roles
+are dicts of two networks). Outputs leave autocast as float32, so the pixel, cycle, content and
+adversarial losses are computed in fp32. Under torchrun each rank holds its rows of the global
+batch (the loop shards it); losses are means over equal shards, so DDP's averaged gradients
+are the global batch's, except where a loss takes a batch mean inside (RaGAN's average logit:
+the rank's rows, as batch norm would).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from torch import Tensor
 from ...data.paired import Crops
 from ...errors import GanforgeError
 from ...losses import AdversarialLoss
+from ..runtime import Runtime
 from ..schedule import set_lr
 from .base import Players, StepValues
 
@@ -36,7 +45,7 @@ class ImageToImage:
         self.players, self.cfg, self.w, self.loss, self.gen = players, cfg, cfg.i2i, loss, gen
         self.d_updates = 0
         self.g_updates = 0
-        self.runtime = None  # set by the loop's attach(); unused here beyond its (empty) state
+        self.runtime: Optional[Runtime] = None  # set by the loop's attach(); None: G and D called plainly
         self.shard = None
 
     @property
@@ -52,21 +61,27 @@ class ImageToImage:
         set_lr(self.players.opt_g, o.g_lr, values.lr_factor)
         set_lr(self.players.opt_d, o.d_lr, values.lr_factor)
 
+    @property
+    def rt(self) -> Runtime:
+        """How this step calls G and D (plain calls before attach(); a ModuleDict indexes alike)."""
+        return self.runtime or Runtime.plain(self.G, self.D)
+
     def step_g(self, loss_g: Tensor) -> None:
-        """Back up ``loss_g`` into G, step G's optimizer, update the EMA."""
-        opt = self.players.opt_g
+        """Back up ``loss_g`` into G (through G's loss scale under fp16), step G's optimizer
+        (skipped by the scaler on an fp16 overflow), update the EMA."""
+        rt, opt = self.rt, self.players.opt_g
         opt.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt.step()
+        rt.backward(loss_g, "g")
+        rt.step(opt, "g")
         self.g_updates += 1
         if self.players.ema is not None:
             self.players.ema.update(self.G)
 
     def step_d(self, loss_d: Tensor) -> None:
-        opt = self.players.opt_d
+        rt, opt = self.rt, self.players.opt_d
         opt.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt.step()
+        rt.backward(loss_d, "d")
+        rt.step(opt, "d")
         self.d_updates += 1
 
     # ------------------------------------------------------------------ evaluation and plots
@@ -130,7 +145,7 @@ class ImageToImage:
             "opt_d": pl.opt_d.state_dict(),
             "d_updates": self.d_updates,
             "g_updates": self.g_updates,
-            "amp": {},
+            "amp": self.runtime.state_dict() if self.runtime is not None else {},  # fp16 loss scales
             "game_state": self.extra_state(),
         }
 
@@ -145,6 +160,8 @@ class ImageToImage:
         pl.opt_g.load_state_dict(state["opt_g"])
         pl.opt_d.load_state_dict(state["opt_d"])
         self.d_updates, self.g_updates = int(state["d_updates"]), int(state["g_updates"])
+        if self.runtime is not None:  # a rollback restores the loss scales too
+            self.runtime.load_state_dict(state.get("amp"))
         self.load_extra_state(state.get("game_state"))
 
 

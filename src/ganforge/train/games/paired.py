@@ -20,9 +20,10 @@ class Paired(ImageToImage):
         """One D update then one G update on the same batch of pairs. Returns detached 0-dim
         tensors: ``loss_d``, ``loss_g``, ``l1``; with ``stats`` ``d_real``, ``d_fake``."""
         self.set_lr(values)
-        x, _ = next_real(batch_size)
+        rt = self.rt
+        x, _ = next_real(batch_size)  # (B, 2C, H, W); under torchrun this rank's rows
         a, b = split_pair(x)  # (B, C, H, W) each, model space
-        fake = self.G(a)  # (B, C, H, W)
+        fake = rt.g_train(a)  # (B, C, H, W) float32, with its graph into G
         out: dict[str, Tensor] = {}
         adversarial = self.w.adv_weight > 0
 
@@ -30,8 +31,8 @@ class Paired(ImageToImage):
         # (1) Update D: real pairs (a, b) against fake pairs (a, G(a))
         ############################
         if adversarial:
-            real_logits = self.D(torch.cat([a, b], 1))  # (B, 1, h, w) patch logits
-            fake_logits = self.D(torch.cat([a, fake.detach()], 1))
+            real_logits = rt.d_train(torch.cat([a, b], 1))  # (B, 1, h, w) patch logits
+            fake_logits = rt.d_train(torch.cat([a, fake.detach()], 1))
             loss_d = self.loss.d_loss(real_logits, fake_logits)
             self.step_d(loss_d)
         else:
@@ -44,7 +45,7 @@ class Paired(ImageToImage):
         loss_g = self.w.l1_weight * l1
         if adversarial:
             with frozen(self.D):
-                judged = self.D(torch.cat([a, fake], 1))
+                judged = rt.d_judge(torch.cat([a, fake], 1))  # (B, 1, h, w)
                 loss_g = loss_g + self.w.adv_weight * self.loss.g_loss(judged, real_logits.detach())
         self.step_g(loss_g)
 

@@ -61,22 +61,24 @@ class SuperRes(ImageToImage):
         Returns detached 0-dim tensors ``loss_d``, ``loss_g``, ``pixel``, ``pretrain`` (1 or 0);
         after pre-training also ``content``, ``adv`` and with ``stats`` ``d_real``, ``d_fake``."""
         self.set_lr(values)
-        w = self.w
-        hr, _ = next_real(batch_size)  # (B, C, H, W)
+        w, rt = self.w, self.rt
+        hr, _ = next_real(batch_size)  # (B, C, H, W); under torchrun this rank's rows
         lr = downscale(hr, self.scale)  # (B, C, H/s, W/s), made on the fly
-        sr = self.G(lr)
-        pixel = pixel_loss(sr, hr)
+        sr = rt.g_train(lr)  # (B, C, H, W) float32, with its graph into G
+        pixel = pixel_loss(sr, hr)  # fp32
         pretraining = self.g_updates < w.pretrain_steps or w.sr_adv_weight == 0
-        out: dict[str, Tensor] = {"pixel": pixel.detach(), "pretrain": torch.tensor(float(pretraining))}
+        # on the batch's device: under torchrun the statistics are stacked for one all-reduce
+        out: dict[str, Tensor] = {"pixel": pixel.detach(),
+                                  "pretrain": torch.tensor(float(pretraining), device=hr.device)}
         if pretraining:
             self.step_g(w.pixel_weight * pixel)
-            out["loss_d"], out["loss_g"] = torch.zeros(()), (w.pixel_weight * pixel).detach()
+            out["loss_d"], out["loss_g"] = torch.zeros((), device=hr.device), (w.pixel_weight * pixel).detach()
             return out
 
         ############################
         # (1) Update D on high-res crops against G's outputs
         ############################
-        real_logits, fake_logits = self.D(hr), self.D(sr.detach())  # (B, 1, h, w)
+        real_logits, fake_logits = rt.d_train(hr), rt.d_train(sr.detach())  # (B, 1, h, w)
         d_loss = relativistic_d if w.relativistic else self.loss.d_loss
         loss_d = d_loss(real_logits, fake_logits)
         self.step_d(loss_d)
@@ -85,9 +87,10 @@ class SuperRes(ImageToImage):
         # (2) Update G: pixel + content + adversarial
         ############################
         with frozen(self.D):
-            judged = self.D(sr)
+            judged = rt.d_judge(sr)  # (B, 1, h, w)
             rl = real_logits.detach()
             adv = relativistic_g(rl, judged) if w.relativistic else self.loss.g_loss(judged, rl)
+        # the fixed feature net runs outside autocast: the content loss is an fp32 L1 of (B, 64, H/2, W/2)
         content = (self.features(sr) - self.features(hr)).abs().mean()
         loss_g = w.pixel_weight * pixel + w.content_weight * content + w.sr_adv_weight * adv
         self.step_g(loss_g)
