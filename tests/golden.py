@@ -39,10 +39,10 @@ RUNS: dict[str, tuple[str, list[str]]] = {
         "train.steps=40", "augment.policy=translation,cutout,color", "reg.lecam.weight=0.1",
         "train.ema_beta=0.9"]),
     "dcgan_digits_ada_bcr_conditional": ("digits", _IMG + [
-        "train.steps=40", "model.conditional=true", "model.g_cond=cbn", "augment.policy=translation,color",
+        "train.steps=40", "model.conditional=true", "model.g_cond=cbn", "model.d_cond=projection", "augment.policy=translation,color",
         "augment.ada_target=0.6", "augment.ada_interval=2", "augment.ada_kimg=1", "reg.bcr.weight=1"]),
     "dcgan_digits_conditional_concat": ("digits", _IMG + [
-        "train.steps=30", "model.conditional=true", "model.d_cond=concat", "model.d_norm=spectral",
+        "train.steps=30", "model.conditional=true", "model.d_cond=concat", "model.g_cond=concat", "model.d_norm=spectral",
         "model.g_spectral=true", "train.d_steps=2"]),
     "mlp_grid25_remedies": ("grid25", _TOY + [
         "train.steps=40", "optim.schedule=linear", "train.instance_noise=0.1", "train.unroll_steps=2",

@@ -98,6 +98,12 @@ def test_collapse_within_classes_is_seen_when_overall_diversity_looks_healthy():
     raised = [e for e in collapsed if e["event"] == "mode_collapse"]
     assert raised and "each class is drawn as a few prototypes" in raised[0]["message"]
     assert raised[0]["evidence"]["class_diversity"] == 0.07
+    assert "model.g_cond" not in " ".join(raised[0]["remedy"])  # the default is already the measured best
+    # the pairs that collapsed within classes on conditional digits: the measured fix comes first
+    old = load_config("digits", ["model.conditional=true", "doctor.warmup=0", "doctor.patience=1",
+                                 "model.g_cond=concat", "model.d_cond=projection"])
+    raised = [e for s in range(1, 4) for e in Doctor(old).observe(_record(s, 0.96, 0.07)) if e["state"] == "raised"]
+    assert raised[0]["remedy"][:2] == ["model.g_cond=cbn", "model.d_cond=concat"]
     healthy = [e for s in range(1, 4) for e in Doctor(cfg).observe(_record(s, 0.96, 0.8))]
     assert not [e for e in healthy if e["event"] == "mode_collapse"]
 

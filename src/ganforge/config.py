@@ -55,8 +55,8 @@ class ModelConfig:
     conditional: bool = False  # condition G and D on the dataset's class labels
     d_norm: str = "none"  # D's normalisation: none, batch, spectral, instance or layer, as the model offers
     g_norm: str = "default"  # G's normalisation: default (the architecture's own), or none/batch as the model offers
-    g_cond: str = "concat"  # conditional G: concat (embedding to z) or cbn (conditional batch norm), as the model offers
-    d_cond: str = "projection"  # conditional D: projection or concat, as the model offers
+    g_cond: str = "default"  # conditional G: default (the model's measured best), concat (embedding to z) or cbn (conditional batch norm), as the model offers
+    d_cond: str = "default"  # conditional D: default (the model's measured best), projection or concat, as the model offers
     g_spectral: bool = False  # spectral norm on G's layers too (SAGAN, Zhang et al. 2019)
     mbstd: int = 0  # minibatch std group (Karras et al. 2018): an extra feature before D's head; 0 = off (stylegan2: 4)
     d_ensemble: int = 1  # K independently initialised D's; G plays against their mean loss

@@ -3,10 +3,9 @@
 Each detector looks at the history of training records (``loss_d``, ``d_real``, ``d_fake``,
 ``value``, gradient norms and the probes of :mod:`.probes`) and evaluation records, and says
 whether its condition holds *now*, with the numbers that show it. The :class:`Doctor` turns
-conditions into events: an alarm is raised when a condition has held for ``doctor.patience``
-consecutive log steps and cleared when it has been false as long, so a lasting problem gives
-one line, not one per step. Divergence (NaN/Inf) is found by the loop itself, which owns the
-recovery; its events pass through here unchanged.
+conditions into events: raised when a condition has held ``doctor.patience`` log steps, cleared
+when false as long, so a lasting problem gives one line. Divergence (NaN/Inf) is found by the
+loop itself, which owns the recovery; its events pass through here unchanged.
 
 The detectors are pure functions of the records (a :class:`ganforge.runlog.History`: step
 records and evaluations of the branch the run kept), so ``ganforge doctor`` replays them over a
@@ -142,7 +141,8 @@ class ModeCollapse(Detector):
             return (f"samples on fixed noise have {100 * div:.0f} % of the data's diversity",
                     {"diversity": _r(div), "threshold": self.dr.collapse_diversity})
         cdiv = rec.get("class_diversity")  # conditional runs: collapse within each class
-        if cdiv is not None and math.isfinite(cdiv) and cdiv < self.dr.collapse_diversity:
+        self.within = cdiv is not None and math.isfinite(cdiv) and cdiv < self.dr.collapse_diversity
+        if self.within:
             return (f"samples of each class on fixed noise have {100 * cdiv:.0f} % of the diversity of that class's "
                     "real data: each class is drawn as a few prototypes",
                     {"class_diversity": _r(cdiv), "threshold": self.dr.collapse_diversity})
@@ -153,7 +153,10 @@ class ModeCollapse(Detector):
         modes of stacked digits at a short budget (57 -> 522 and 333 of 1,000); LeCam and
         spectral norm on G gave the lowest rev_kl of the single remedies on grid25. (Two D
         steps, WGAN-GP and R1 did not help there, so they are not offered.)"""
-        cfg, out = self.cfg, []
+        cfg, out, spec = self.cfg, [], MODELS.get(self.cfg.model.name)
+        if getattr(self, "within", False):  # conditional digits: recall 0 -> 0.64 (results/conditional.md)
+            out += [f"model.{k}={v}" for k, v, offered in (("g_cond", "cbn", spec.g_conds), ("d_cond", "concat",
+                    spec.d_conds)) if v in offered and getattr(cfg.model, k) not in (v, "default")]
         if cfg.model.pac < 2:
             out.append("model.pac=2")
         if cfg.model.mbstd == 0:

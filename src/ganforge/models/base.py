@@ -44,7 +44,7 @@ class ModelSpec:
         m = cfg.model
         for key, value, offered in (("d_norm", m.d_norm, self.d_norms), ("g_norm", m.g_norm, self.g_norms),
                                     ("g_cond", m.g_cond, self.g_conds), ("d_cond", m.d_cond, self.d_conds)):
-            if value not in offered and (key in ("d_norm", "g_norm") or m.conditional):
+            if value not in offered and value != "default" and (key in ("d_norm", "g_norm") or m.conditional):
                 raise GanforgeError(f"model.{key}={value}: model.name={self.name} offers {', '.join(offered)}")
         if self.images:
             lo, hi = self.resolutions
