@@ -43,6 +43,8 @@ VARIANTS = {  # name -> (what it is, overrides)
     "cbn_projection": ("G: conditional batch norm; D: projection", ["model.g_cond=cbn", "model.d_cond=projection"]),
     "cbn_concat": ("G: conditional batch norm; D: label map as an input channel (the default now)",
                    ["model.g_cond=cbn", "model.d_cond=concat"]),
+    "cbn_concat_6000": ("the same, 6,000 steps (the `digits_conditional` preset, the default job)",
+                        ["model.g_cond=cbn", "model.d_cond=concat", "train.steps=6000"]),
 }
 KEYS = ("fid", "precision", "recall", "coverage", "min_class_acc", "mean_class_acc")
 

@@ -301,7 +301,7 @@ def train(preset: Union[str, Config, None] = None, overrides: Overrides = (), ou
           callbacks: Sequence[Callback] = (), data: Optional[DataSource] = None, progress: bool = False) -> Run:
     """Train a GAN and return its :class:`Run`.
 
-    ``preset``: a shipped preset's name, a YAML path or a :class:`Config` (default: ``digits``);
+    ``preset``: a shipped preset's name, a YAML path or a :class:`Config` (default: ``digits_conditional``);
     ``overrides``: ``{"train.steps": 500}`` or ``["train.steps=500"]``; ``out``: the run
     directory (default a new ``runs/NNN-NAME``; an existing run is never written over).
     ``resume``: continue that run from its newest checkpoint instead (with ``overrides``, e.g. a

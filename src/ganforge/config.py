@@ -27,7 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 from .errors import GanforgeError
 from .validate import validate
 
-DEFAULT_PRESET = "digits"  # `ganforge train` with no arguments: a DCGAN on the bundled digits
+DEFAULT_PRESET = "digits_conditional"  # `ganforge train` with no arguments: a conditional DCGAN on the bundled digits
 
 
 @dataclass(frozen=True)
