@@ -48,6 +48,19 @@ def test_dcgan_shapes_at_every_resolution(res, extra):
     assert logits.shape == (4 // cfg.model.pac,) and torch.isfinite(logits).all()
 
 
+def test_conditional_dcgan_defaults_to_cbn_in_g_and_a_label_map_in_d():
+    """The measured best pair (benchmarks/results/conditional.md); the others stay available."""
+    from ganforge.build import build_models
+
+    cfg = load_config("digits", ["model.conditional=true", "model.g_width=4", "model.d_width=4"])
+    assert (cfg.model.g_cond, cfg.model.d_cond) == ("default", "default")
+    G, D = build_models(cfg, (1, 16, 16), 10)
+    assert G.cbn and G.embed is None and D.cond_map is not None and D.project is None
+    old = load_config("digits", ["model.conditional=true", "model.g_cond=concat", "model.d_cond=projection"])
+    G, D = build_models(old, (1, 16, 16), 10)
+    assert not G.cbn and G.embed is not None and D.cond_map is None and D.project is not None
+
+
 def test_dcgan_rejects_non_square_data():
     with pytest.raises(GanforgeError, match="square images"):
         MODELS.get("dcgan").check(load_config("digits"), (2,))
