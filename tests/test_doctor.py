@@ -106,6 +106,24 @@ def test_fast_swings_are_seen_within_a_few_log_steps_even_during_warm_up():
                                                       for s, m in enumerate(step, 1)])
 
 
+def test_swinging_samples_are_oscillation_while_the_margin_looks_calm():
+    # k = 1, beta1 = 0.9 on grid25 (benchmarks/doctor.py): the sampled margin settles, but the
+    # diversity of G's samples on fixed noise reads 0.15, 0.09, 2.45, 0.20, 1.21, ...
+    div = [0.15, 0.09, 2.45, 0.20, 1.21, 1.36, 0.56, 0.97, 0.47, 1.17, 0.76, 1.11]
+    events = feed(Doctor(cfg("doctor.warmup=10")), [rec(s, diversity=v, d_real=0.55, d_fake=0.5)
+                                                    for s, v in enumerate(div, 1)])
+    assert kinds(events) == ["oscillation"]
+    # 6 probes, then patience 3; the evidence names the samples, not the margin
+    assert events[0]["step"] == 8 and "diversity_jump" in events[0]["evidence"]
+    # a healthy run's diversity moves by a few hundredths around 1
+    calm = [1.0, 1.03, 0.96, 1.01, 1.01, 0.93, 0.95, 0.97, 1.01, 1.0, 0.97, 0.94]
+    assert not feed(Doctor(cfg("doctor.warmup=10")), [rec(s, diversity=v) for s, v in enumerate(calm, 1)])
+    # samples collapsing steadily are a trend (mode collapse's business), not a swing
+    fall = [1.0, 0.8, 0.6, 0.45, 0.3, 0.2, 0.12, 0.08, 0.05, 0.03, 0.02, 0.01]
+    assert "oscillation" not in kinds(feed(Doctor(cfg("doctor.warmup=10")),
+                                           [rec(s, diversity=v) for s, v in enumerate(fall, 1)]))
+
+
 def test_overfitting_is_a_gap_between_training_and_held_out_reals():
     over = [rec(s, d_train=0.9, d_holdout=0.5) for s in range(1, 10)]
     events = feed(Doctor(cfg()), over)

@@ -206,7 +206,15 @@ class Oscillation(Detector):
     - fast swings, judged from the first log steps on (no warm-up): over the last ``FAST``
       log steps the margin jumps from one log step to the next by ``JUMP`` on average (a
       healthy run's margin mostly moves by 0.01-0.04; an oscillating one by 0.1-0.5), crossing its
-      mean, with no trend. Cycles shorter than the log interval show up this way.
+      mean, with no trend. Cycles shorter than the log interval show up this way;
+    - swinging samples, also from the first log steps on: over the last ``SAMPLE_FAST`` probes
+      the diversity of G's samples on fixed noise (relative to the data's) jumps by
+      ``SAMPLE_JUMP`` on average and crosses its mean ``SAMPLE_CROSSINGS`` times, with no
+      trend: G's distribution is thrown back and forth as it chases D. On benchmarks/doctor.py's
+      runs a healthy grid25/ring8 run's diversity moves by at most 0.15 per probe (digits
+      0.1 after the first probes), an oscillating one's by 0.5-1.5 (it reads 0.1, then 2.4,
+      then 0.2). The margin can look calm meanwhile: the sampled margin of 3 of 5 oscillating
+      runs settled after ~700 steps while their samples kept swinging.
     """
 
     kind = "oscillation"
@@ -218,6 +226,9 @@ class Oscillation(Detector):
     FAST_CROSSINGS = 1  # crossings of the mean
     TREND = 2  # a straight line explains less than this many std
     FAST_HOLD = 1  # consecutive windows that must all swing
+    SAMPLE_FAST = 6  # probes
+    SAMPLE_JUMP = 0.3  # mean |change of diversity| between consecutive probes
+    SAMPLE_CROSSINGS = 2
 
     @staticmethod
     def _swing(gap: list) -> tuple[float, float, int, float]:
@@ -228,6 +239,23 @@ class Oscillation(Detector):
         return mean, std, crossings, abs(slope) * (len(gap) - 1)  # the change a straight line explains
 
     def check(self, h: History) -> Optional[tuple[str, dict]]:
+        return self._margin(h) or self._samples(h)
+
+    def _samples(self, h: History) -> Optional[tuple[str, dict]]:
+        div = h.series("diversity", last=self.SAMPLE_FAST)  # None where the probe was off
+        if len(div) < self.SAMPLE_FAST or len(_finite(div)) < len(div):
+            return None
+        jump = statistics.fmean(abs(b - a) for a, b in zip(div, div[1:]))
+        mean, std, crossings, trend = self._swing(div)
+        if jump > self.SAMPLE_JUMP and crossings >= self.SAMPLE_CROSSINGS and trend < self.TREND * std:
+            return (f"the diversity of G's samples on fixed noise jumps by {jump:.2f} on average between probes "
+                    f"(between {min(div):.2f} and {max(div):.2f} of the data's, crossing its mean {crossings} "
+                    f"times in {len(div)} probes): G is thrown back and forth",
+                    {"diversity_jump": _r(jump), "diversity_min": _r(min(div)), "diversity_max": _r(max(div)),
+                     "crossings": crossings, "window": len(div)})
+        return None
+
+    def _margin(self, h: History) -> Optional[tuple[str, dict]]:
         w = self.dr.window
         if self.warm(h) and len(h.train) >= w:
             gap = [r.get("d_real", math.nan) - r.get("d_fake", math.nan) for r in h.train[-w:]]
