@@ -12,6 +12,8 @@ one CPU thread. Results: ``benchmarks/results/tabular.md``.
 
     python benchmarks/tabular.py                                   # full protocol: 3 seeds, CTGAN 300 and 3000 epochs
     python benchmarks/tabular.py --seeds 1 --ctgan-epochs 300      # a quick run
+    python benchmarks/tabular.py --steps 1000 --ctgan-epochs --rows results/tabular_rows.jsonl   # ganforge only, rows kept
+    python benchmarks/tabular.py --report --rows results/tabular_rows.jsonl                     # the table of every kept row
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
+READING = "<!-- reading: kept when the table is rebuilt -->"
 SRC = HERE.parent / "src"
 
 
@@ -61,11 +64,19 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--tables", nargs="+", default=["breast_cancer", "wine", "penguins"])
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--steps", type=int, default=1000, help="ganforge: generator updates")
+    p.add_argument("--steps", type=int, default=3000, help="ganforge: generator updates (the preset's 3,000)")
     p.add_argument("--ctgan-epochs", type=int, nargs="*", default=[300, 3000])
     p.add_argument("--ctgan-python", default="/work/ctgan-venv/bin/python")
     p.add_argument("--out", default=str(HERE / "results" / "tabular.md"))
+    p.add_argument("--rows", metavar="FILE.jsonl", help="append every row to FILE.jsonl, and first read the rows "
+                   "it already holds into the table (fits of another invocation, e.g. CTGAN's, run once)")
+    p.add_argument("--report", action="store_true", help="fit nothing: write the table of the --rows file's rows")
     a = p.parse_args()
+    if a.report:
+        if not a.rows or not Path(a.rows).exists():
+            p.error("--report needs --rows FILE.jsonl with rows in it")
+        write([json.loads(line) for line in Path(a.rows).read_text().splitlines() if line.strip()], a)
+        return
     torch.set_num_threads(1)
     sys.path.insert(0, str(SRC))
     from ganforge.config import load_config
@@ -74,6 +85,8 @@ def main() -> None:
     from ganforge.metrics.table import table_metrics
 
     rows = []
+    if a.rows and Path(a.rows).exists():
+        rows = [json.loads(line) for line in Path(a.rows).read_text().splitlines() if line.strip()]
     tmp = Path(tempfile.mkdtemp(prefix="tabular-bench-"))
     for table in a.tables:
         data = build_data(load_config(preset="table_demo", overrides=[f"data.path={table}"]))
@@ -97,8 +110,11 @@ def main() -> None:
                 synth = pd.read_csv(out)
                 m = table_metrics(synth, data.train, data.holdout, data.types, data.target, seed)
                 rows.append({"table": table, "model": model, "budget": budget, "seed": seed, **m, **info})
-                print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}),
-                      flush=True)
+                line = json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()})
+                print(line, flush=True)
+                if a.rows:
+                    with open(a.rows, "a") as f:
+                        f.write(line + "\n")
     write(rows, a)
 
 
@@ -108,7 +124,11 @@ def write(rows: list, a) -> None:
     head = "| table | model | budget | " + " | ".join(keys) + " |"
     lines = [head, "|" + "---|" * (3 + len(keys))]
     groups = {}
-    for r in rows:
+
+    def order(r: dict) -> tuple:
+        return (a.tables.index(r["table"]) if r["table"] in a.tables else 99, r["model"], int(r["budget"].split()[0]))
+
+    for r in sorted(rows, key=order):
         groups.setdefault((r["table"], r["model"], r["budget"]), []).append(r)
     for (table, model, budget), rs in groups.items():
         cells = []
@@ -123,11 +143,19 @@ def write(rows: list, a) -> None:
             cells.append(fmt.format(mean) + (f" ± {fmt.format(sd)}" if len(v) > 1 else ""))
         lines.append(f"| {table} | {model} | {budget} | " + " | ".join(cells) + " |")
     n_seeds = len({r["seed"] for r in rows})
+    if a.report:
+        command = (f"`python benchmarks/tabular.py --report --rows {Path(a.rows).name}`: every row of that file, "
+                   f"each written by the invocation that fitted it; mean ± sd over {n_seeds} seed(s).")
+    else:
+        rows_opt = f" --rows {Path(a.rows).name}" if a.rows else ""
+        command = (f"`python benchmarks/tabular.py --seeds {a.seeds} --steps {a.steps} --ctgan-epochs "
+                   f"{' '.join(map(str, a.ctgan_epochs))}{rows_opt}`; mean ± sd over {n_seeds} seed(s).")
+        if a.rows:
+            command += " Rows of earlier invocations (other budgets, CTGAN's fits) come from the --rows file."
     text = "\n".join([
         "# Tabular GANs: ganforge vs CTGAN",
         "",
-        f"`python benchmarks/tabular.py --seeds {a.seeds} --steps {a.steps} --ctgan-epochs "
-        f"{' '.join(map(str, a.ctgan_epochs))}`; mean ± sd over {n_seeds} seed(s).",
+        command,
         "",
         "Same training split (stratified 70/30, split seed 0), 1000 synthetic rows per fit, one evaluation "
         "code (`ganforge.metrics.table`): quality against the held-out split (SDMetrics QualityReport "
@@ -142,8 +170,11 @@ def write(rows: list, a) -> None:
         *lines,
         "",
     ])
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(text)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and READING in out.read_text():  # a written reading survives a rebuilt table
+        text += "\n" + READING + out.read_text().split(READING, 1)[1]
+    out.write_text(text)
     print(text)
 
 

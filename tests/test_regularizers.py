@@ -28,6 +28,28 @@ def test_penalties_of_a_linear_D_are_analytic():
     assert dragan(D, real, fake, torch.Generator().manual_seed(0)).item() == pytest.approx(16.0, rel=1e-5)
 
 
+class _PackedLinear(nn.Module):
+    """D(pack) = w . (x_1 + ... + x_pac): each sample's input gradient is w, the pack's is w
+    repeated pac times, of norm sqrt(pac) |w|."""
+
+    def __init__(self, w, pac):
+        super().__init__()
+        self.w, self.pac = torch.tensor(w), pac
+
+    def forward(self, x, y=None):
+        return (x.reshape(x.shape[0] // self.pac, self.pac, -1) @ self.w).sum(1)  # (B // pac,)
+
+
+def test_the_gradient_penalty_of_a_packed_d_is_taken_per_pack():
+    """PacGAN's D judges a pack as one input: the pack's norm sqrt(4) * 0.5 = 1 meets the
+    target, though each sample's gradient has norm 0.5 (a per-sample penalty would be 0.25)."""
+    D = _PackedLinear([0.3, 0.4], pac=4)  # |w| = 0.5
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    assert gradient_penalty(D, real, fake).item() == pytest.approx(0.0, abs=1e-6)
+    D = _PackedLinear([3.0, 4.0], pac=4)  # pack norm 10: (10 - 1)^2
+    assert gradient_penalty(D, real, fake).item() == pytest.approx(81.0, rel=1e-5)
+
+
 @pytest.mark.parametrize("name", D_PENALTIES.names())
 def test_penalty_contract(name):
     """Every penalty is a finite scalar that D can descend: a step on it lowers it."""

@@ -57,6 +57,24 @@ def test_transform_round_trip_is_exact_for_categories_and_integers():
     np.testing.assert_allclose(back["income"].dropna(), df["income"].dropna(), rtol=1e-6)
 
 
+def test_decoding_draws_categories_at_the_generators_probabilities():
+    """G's softmax (0.3, 0.7) over two cities means 30 % / 70 %, not 'always the second' (argmax),
+    and the same seed decodes the same way."""
+    df = mixed()
+    types = {"age": "integer", "income": "continuous", "city": "categorical", "member": "boolean",
+             "rare": "categorical"}
+    tf = TableTransformer(types).fit(df)
+    span = next(sp for sp in tf.spans if sp.column == "city")
+    rows = np.repeat(tf.transform(df.iloc[:1]), 4000, axis=0)
+    rows[:, span.start : span.start + span.width] = 0
+    rows[:, span.start], rows[:, span.start + 1] = 0.3, 0.7
+    first, second = tf.columns[[c.name for c in tf.columns].index("city")].categories[:2]
+    city = tf.inverse(rows)["city"]
+    assert (city == first).mean() == pytest.approx(0.3, abs=0.03)
+    assert (city == second).mean() == pytest.approx(0.7, abs=0.03)
+    assert (tf.inverse(rows)["city"] == city).all() and not (tf.inverse(rows, seed=5)["city"] == city).all()
+
+
 def test_conditions_sample_rare_categories_at_the_log_frequency_rate(tmp_path):
     data = build_table(DataConfig(name="table", path=write(mixed(400), tmp_path), target="city"), 0)
     counts = dict(zip(data.train["rare"], [0] * 2))

@@ -99,10 +99,29 @@ def _grad_sq_norm(D: nn.Module, x: Tensor, y: Labels) -> Tensor:
 def gradient_penalty(D: nn.Module, real: Tensor, fake: Tensor, gen: Optional[torch.Generator] = None,
                      y_real: Labels = None, y_fake: Labels = None) -> Tensor:
     """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)|| - 1)^2] on random interpolates
-    (judged under the real samples' labels)."""
-    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=gen, device=real.device)
+    (judged under the real samples' labels).
+
+    A packed D (PacGAN, ``D.pac`` > 1) judges each pack of ``pac`` consecutive samples as one
+    input, so the norm is the pack's (over its samples' gradients together) and each pack is
+    mixed with one weight, as in CTGAN. Per-sample norms of 1 would let the pack's gradient
+    grow to sqrt(pac): on the tabular model (pac 10) the per-pack penalty raised quality on
+    breast_cancer from 0.828 to 0.850 at 3,000 steps (with the two transform fixes of the same
+    change; benchmarks/results/tabular.md)."""
+    pac = _pac(D)
+    eps = torch.rand((real.shape[0] // pac,) + (1,) * (real.dim() - 1), generator=gen, device=real.device)
+    eps = eps.repeat_interleave(pac, dim=0)  # one weight per pack, (B, 1, ...)
     x_hat = eps * real.detach() + (1 - eps) * fake.detach()  # (B, ...)
-    return (_grad_sq_norm(D, x_hat, y_real).add(1e-12).sqrt() - 1).pow(2).mean()
+    sq = _grad_sq_norm(D, x_hat, y_real)  # (B,), or (K, B) for an ensemble
+    sq = sq.reshape(*sq.shape[:-1], -1, pac).sum(-1)  # per pack: (B // pac,) or (K, B // pac)
+    return (sq.add(1e-12).sqrt() - 1).pow(2).mean()
+
+
+def _pac(D: nn.Module) -> int:
+    """Samples per pack that D judges together (an ensemble: its members')."""
+    members = getattr(D, "members", None)
+    if members is not None:
+        return int(getattr(members[0], "pac", 1))
+    return int(getattr(D, "pac", 1))
 
 
 @D_PENALTIES.register

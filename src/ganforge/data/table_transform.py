@@ -12,14 +12,16 @@ Each column becomes one or more *spans* of the row vector:
   two-way ``softmax`` span (present, missing) after a numeric column's spans, so that the
   generator reproduces missing values at their rate.
 
-Decoding takes the argmax of each softmax span, so categories are exact; integers are
-rounded, every number is clipped to the column's range seen in training.
+Decoding draws each softmax span's category from its probabilities (a real row's exact one-hot
+decodes exactly), so categories are always labels seen in training; integers are rounded,
+every number is clipped to the column's range seen in training.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -53,6 +55,7 @@ class ColumnInfo:
     hi: float = 0.0
     has_missing: bool = False  # numeric: a (present, missing) span follows
     dtype: str = ""  # the pandas dtype to write the column back as
+    weights: np.ndarray = None  # numeric: kept modes' mixture weights, summing to 1
 
 
 def to_numbers(s: pd.Series, kind: str) -> np.ndarray:
@@ -104,6 +107,7 @@ class TableTransformer:
                 keep = bgm.weights_ > 5e-3  # modes the mixture actually uses
                 info.means = bgm.means_.ravel()[keep]
                 info.stds = np.sqrt(bgm.covariances_.ravel()[keep]).clip(min=1e-6 * max(1.0, info.hi - info.lo))
+                info.weights = bgm.weights_[keep] / bgm.weights_[keep].sum()
                 info.has_missing = bool(np.isnan(x).any())
                 self.spans += [Span(pos, 1, "tanh", name), Span(pos + 1, len(info.means), "softmax", name)]
                 pos += 1 + len(info.means)
@@ -134,8 +138,8 @@ class TableTransformer:
             x = to_numbers(s, info.kind)
             miss = np.isnan(x)
             v = np.where(miss, info.means[0], x)
-            # posterior of each kept mode given v (a Gaussian per mode, equal weights), (n, k)
-            logp = -0.5 * ((v[:, None] - info.means) / info.stds) ** 2 - np.log(info.stds)
+            # posterior of each kept mode given v under the fitted mixture (its weights too), (n, k)
+            logp = -0.5 * ((v[:, None] - info.means) / info.stds) ** 2 - np.log(info.stds) + np.log(info.weights)
             p = np.exp(logp - logp.max(1, keepdims=True))
             p /= p.sum(1, keepdims=True)
             mode = (p.cumsum(1) > rng.random((n, 1))).argmax(1)  # one draw per row, (n,)
@@ -145,20 +149,31 @@ class TableTransformer:
                 out.append(np.eye(2, dtype=np.float32)[miss.astype(int)])
         return np.concatenate(out, axis=1) if out else np.zeros((n, 0), np.float32)
 
-    def inverse(self, rows: np.ndarray) -> pd.DataFrame:
-        """Rows (N, width) -> a frame with the original names, types, labels and ranges."""
+    def inverse(self, rows: np.ndarray, seed: Optional[int] = None) -> pd.DataFrame:
+        """Rows (N, width) -> a frame with the original names, types, labels and ranges.
+
+        A one-hot span holds G's softmax probabilities (or a real row's exact one-hot): the
+        category or mode is *drawn* from them (``seed``; default: the transformer's), which is
+        what the Gumbel-softmax samples that D judged in training stand for. The argmax would
+        always pick each row's likeliest category and over-produce the dominant mode of every
+        numeric column. Exact one-hots decode exactly."""
         rows = np.asarray(rows, dtype=np.float64)
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+
+        def pick(sp: Span) -> np.ndarray:
+            return _draw(rows[:, sp.start : sp.start + sp.width], rng)
+
         cols, spans = {}, iter(self.spans)
         for info in self.columns:
             if info.kind in DISCRETE:
                 sp = next(spans)
-                idx = rows[:, sp.start : sp.start + sp.width].argmax(1)
+                idx = pick(sp)
                 vals = pd.Series([info.categories[i] for i in idx], dtype=object)
                 vals = vals.where(vals != MISSING, None)
                 cols[info.name] = _as_dtype(vals, info)
                 continue
             a, m = next(spans), next(spans)
-            mode = rows[:, m.start : m.start + m.width].argmax(1)
+            mode = pick(m)
             alpha = rows[:, a.start].clip(-1, 1)
             x = (alpha * 4 * info.stds[mode] + info.means[mode]).clip(info.lo, info.hi)
             if info.kind in ("integer", "datetime"):
@@ -166,7 +181,7 @@ class TableTransformer:
             vals = pd.Series(x)
             if info.has_missing:
                 sp = next(spans)
-                vals[rows[:, sp.start : sp.start + 2].argmax(1) == 1] = np.nan
+                vals[pick(sp) == 1] = np.nan
             if info.kind == "datetime":
                 cols[info.name] = pd.to_datetime(vals, unit="s")
             elif info.kind == "integer":
@@ -174,6 +189,16 @@ class TableTransformer:
             else:
                 cols[info.name] = vals
         return pd.DataFrame(cols)
+
+
+def _draw(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Per row of ``p`` (N, k), an index drawn with probability proportional to the row's
+    non-negative entries; a row with none gives its argmax. (N,)"""
+    p = p.clip(min=0)
+    total = p.sum(1)
+    u = rng.random(len(p)) * total  # (N,)
+    idx = np.minimum((p.cumsum(1) <= u[:, None]).sum(1), p.shape[1] - 1)
+    return np.where(total > 0, idx, p.argmax(1))
 
 
 def _as_dtype(vals: pd.Series, info: ColumnInfo) -> pd.Series:
