@@ -268,9 +268,9 @@ def test_a_healthy_grid25_run_raises_no_alarm(tmp_path):
 def test_the_live_doctor_holds_a_bounded_history_and_counts_every_record(monkeypatch):
     """A long run's doctor must not grow by every record (the 55-minute soak crept ~0.3 MB/min):
     it holds a window of step records yet still counts them all, and stop_after still fires."""
-    from ganforge.diagnostics import detectors
+    from ganforge.diagnostics import live
 
-    monkeypatch.setattr(detectors, "HISTORY_KEEP", 30)
+    monkeypatch.setattr(live, "HISTORY_KEEP", 30)
     d = Doctor(cfg("doctor.stop_after=60"))
     healthy = [rec(s) for s in range(1, 200)]
     assert not kinds(feed(d, healthy))

@@ -121,23 +121,32 @@ TOL = 1e-6
 DDP_EXTRA = ["optim.name=sgd", "i2i.relativistic=false", "train.ema_beta=0.9"]
 
 
-def assert_close_checkpoints(a, b):
+# The 16 px CycleGAN amplifies the float-order difference of one process and two (cycle16):
+# after 6 steps they part by 2e-7 on an AVX2 CPU and by 3.6e-4 on an AVX-512 one (measured; the
+# convolutions pick other kernels for the ranks' half batches). A rank that trains on its own half
+# batch without averaging gradients parts from one process by 3.2e-3 (measured), so this bound
+# still tells a broken all-reduce from float noise.
+TOL_CYCLE = 1.5e-3
+
+
+def assert_close_checkpoints(a, b, tol=TOL):
     ca, cb = load_checkpoint(a), load_checkpoint(b)
     assert ca["step"] == cb["step"] and ca["g_updates"] == cb["g_updates"]
     for part, state in (("G", ca["G"]), ("D", ca["D"]), ("G_ema", ca["G_ema"]["model"])):
         other = cb[part] if part != "G_ema" else cb["G_ema"]["model"]
         for k in state:
             if state[k].is_floating_point():
-                torch.testing.assert_close(state[k], other[k], rtol=0, atol=TOL, msg=f"{part}.{k}")
+                torch.testing.assert_close(state[k], other[k], rtol=0, atol=tol, msg=f"{part}.{k}")
     return ca, cb
 
 
 def assert_same_pools(ca, cb):
     """CycleGAN's pools of past fakes: the same draws, images equal up to G's float noise (its
-    weights' ~1e-7 differences add up over the layers to ~5e-6 in the outputs, measured)."""
+    weights' differences add up over the layers: ~5e-6 in the outputs on an AVX2 CPU, 1.4e-2 on
+    an AVX-512 one, measured; a slot holding another image differs by ~0.5-2 in [-1, 1])."""
     for k in ("a", "b"):
         pa, pb = ca["game_state"][k]["images"], cb["game_state"][k]["images"]
-        torch.testing.assert_close(pa, pb, rtol=0, atol=1e-4)
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0.05)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -149,15 +158,16 @@ def test_two_gloo_processes_match_one_process(tmp_path, family):
     r = torchrun("train", "--preset", preset, "--out", str(tmp_path / "ddp"), *over)
     assert r.stdout.count("run: ") == 1  # rank 0 speaks for the run
     one = run(tmp_path, "one", family, *more)
-    ca, cb = assert_close_checkpoints(tmp_path / "ddp", one)
+    ca, cb = assert_close_checkpoints(tmp_path / "ddp", one, TOL_CYCLE if family == "cyclegan" else TOL)
     if family == "cyclegan":  # every rank's pool holds the global batch's fakes, as one process's
         assert_same_pools(ca, cb)
     ddp, ref = records(tmp_path / "ddp"), records(one)
     assert [x["step"] for x in ddp] == [y["step"] for y in ref] == [2, 4, 6]
     for x, y in zip(ddp, ref):
         assert x.keys() == y.keys()
+        rel = 1e-3 if family == "cyclegan" else 1e-5  # the chaotic tiny CycleGAN: TOL_CYCLE
         for k in x:
-            assert abs(x[k] - y[k]) <= 1e-5 * max(1.0, abs(y[k])), (k, x[k], y[k])
+            assert abs(x[k] - y[k]) <= rel * max(1.0, abs(y[k])), (k, x[k], y[k])
 
 
 def test_resume_under_ddp(tmp_path):
@@ -171,4 +181,4 @@ def test_resume_under_ddp(tmp_path):
     torchrun("train", "--resume", out, "train.steps=6")
     assert [r["step"] for r in records(tmp_path / "ddp")] == [2, 4, 6]
     one = run(tmp_path, "one", "cyclegan", "train.steps=6", *more)
-    assert_same_pools(*assert_close_checkpoints(tmp_path / "ddp", one))
+    assert_same_pools(*assert_close_checkpoints(tmp_path / "ddp", one, TOL_CYCLE))

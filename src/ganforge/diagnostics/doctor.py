@@ -27,7 +27,7 @@ from ..config import Config, load_config
 from ..errors import GanforgeError, GanforgeWarning
 from ..runlog import (DIVERGENCE, LOOP_EVENTS, STOPPED, Kind, keep_branch, read_records, record_kind,
                       rollback_to)
-from .detectors import Doctor
+from .live import Doctor
 from .phases import DESCRIPTIONS, PhaseTracker
 
 
