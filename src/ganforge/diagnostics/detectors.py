@@ -3,9 +3,10 @@
 Each detector looks at the history of training records (``loss_d``, ``d_real``, ``d_fake``,
 ``value``, gradient norms and the probes of :mod:`.probes`) and evaluation records, and says
 whether its condition holds *now*, with the numbers that show it. The doctor
-(:class:`.live.Doctor`) turns conditions into events: raised when a condition has held ``doctor.patience`` log steps, cleared
-when false as long, so a lasting problem gives one line. Divergence (NaN/Inf) is found by the
-loop itself, which owns the recovery; its events pass through here unchanged.
+(:class:`.live.Doctor`) turns conditions into events: raised when a condition has held
+``doctor.patience`` log steps, cleared when false as long, so a lasting problem gives one line.
+Divergence (NaN/Inf) is found by the loop itself, which owns the recovery; its events pass
+through here unchanged.
 
 The detectors are pure functions of the records (a :class:`ganforge.runlog.History`: step
 records and evaluations of the branch the run kept), so ``ganforge doctor`` replays them over a
