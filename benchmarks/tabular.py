@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
-READING = "<!-- reading: kept when the table is rebuilt -->"
 SRC = HERE.parent / "src"
+READING = "<!-- reading: kept when the table is rebuilt -->"
 
 
 def ganforge_fit(table: str, seed: int, steps: int, out_csv: str, run_dir: str) -> None:
@@ -60,6 +60,11 @@ def _child(cmd: list) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def read_rows(path: str) -> list[dict]:
+    """The rows a --rows file holds, one JSON object per line."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--tables", nargs="+", default=["breast_cancer", "wine", "penguins"])
@@ -75,7 +80,7 @@ def main() -> None:
     if a.report:
         if not a.rows or not Path(a.rows).exists():
             p.error("--report needs --rows FILE.jsonl with rows in it")
-        write([json.loads(line) for line in Path(a.rows).read_text().splitlines() if line.strip()], a)
+        write(read_rows(a.rows), a)
         return
     torch.set_num_threads(1)
     sys.path.insert(0, str(SRC))
@@ -84,9 +89,7 @@ def main() -> None:
     from ganforge.data.table_transform import DISCRETE
     from ganforge.metrics.table import table_metrics
 
-    rows = []
-    if a.rows and Path(a.rows).exists():
-        rows = [json.loads(line) for line in Path(a.rows).read_text().splitlines() if line.strip()]
+    rows = read_rows(a.rows) if a.rows and Path(a.rows).exists() else []
     tmp = Path(tempfile.mkdtemp(prefix="tabular-bench-"))
     for table in a.tables:
         data = build_data(load_config(preset="table_demo", overrides=[f"data.path={table}"]))
