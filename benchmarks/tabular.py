@@ -35,8 +35,9 @@ SRC = HERE.parent / "src"
 READING = "<!-- reading: kept when the table is rebuilt -->"
 
 
-def ganforge_fit(table: str, seed: int, steps: int, out_csv: str, run_dir: str) -> None:
-    """In a child process: train the table_demo recipe on ``table``, write 1000 rows; print JSON."""
+def ganforge_fit(table: str, seed: int, steps: int, out_csv: str, run_dir: str, extra: list = ()) -> None:
+    """In a child process: train the table_demo recipe (with the ``extra`` overrides) on
+    ``table``, write 1000 rows; print JSON."""
     import resource
 
     torch.set_num_threads(1)
@@ -45,7 +46,7 @@ def ganforge_fit(table: str, seed: int, steps: int, out_csv: str, run_dir: str) 
     t = time.perf_counter()
     run = api.train(preset="table_demo", out=run_dir, progress=False,
                     overrides=[f"data.path={table}", f"train.seed={seed}", f"train.steps={steps}", "train.threads=1",
-                               "eval.n_samples=200", f"train.ckpt_every={steps}"])
+                               "eval.n_samples=200", f"train.ckpt_every={steps}", *extra])
     fit_s = time.perf_counter() - t
     g = api.load(run_dir)._generator()
     g.data.to_frame(g.generate(1000, seed)).to_csv(out_csv, index=False)
@@ -69,12 +70,14 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--tables", nargs="+", default=["breast_cancer", "wine", "penguins"])
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--steps", type=int, default=3000, help="ganforge: generator updates (the preset's 3,000)")
+    p.add_argument("--steps", type=int, default=1500, help="ganforge: generator updates (the preset's 1,500)")
     p.add_argument("--ctgan-epochs", type=int, nargs="*", default=[300, 3000])
     p.add_argument("--ctgan-python", default="/work/ctgan-venv/bin/python")
     p.add_argument("--out", default=str(HERE / "results" / "tabular.md"))
     p.add_argument("--rows", metavar="FILE.jsonl", help="append every row to FILE.jsonl, and first read the rows "
                    "it already holds into the table (fits of another invocation, e.g. CTGAN's, run once)")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="ganforge: overrides on top of table_demo (a recipe experiment; named in the row's budget)")
     p.add_argument("--report", action="store_true", help="fit nothing: write the table of the --rows file's rows")
     a = p.parse_args()
     if a.report:
@@ -98,12 +101,12 @@ def main() -> None:
         data.train.dropna(subset=numeric).to_csv(train_csv, index=False)  # CTGAN refuses missing numbers
         discrete = ",".join(c for c, k in data.types.items() if k in DISCRETE)
         for seed in range(a.seeds):
-            fits = [("ganforge", f"{a.steps} steps")] + [("CTGAN", f"{e} epochs") for e in a.ctgan_epochs]
+            fits = [("ganforge", " ".join([f"{a.steps} steps", *a.set]))] + [("CTGAN", f"{e} epochs") for e in a.ctgan_epochs]
             for model, budget in fits:
                 out = tmp / f"{table}-{model}-{budget.split()[0]}-{seed}.csv"
                 if model == "ganforge":
                     cmd = [sys.executable, __file__, "--fit", table, str(seed), str(a.steps), str(out),
-                           str(tmp / f"run-{table}-{seed}")]
+                           str(tmp / f"run-{table}-{seed}"), *a.set]
                 else:
                     cmd = [a.ctgan_python, str(HERE / "ctgan_fit.py"), str(train_csv), str(out), "--discrete",
                            discrete, "--epochs", budget.split()[0], "--seed", str(seed)]
@@ -129,7 +132,8 @@ def write(rows: list, a) -> None:
     groups = {}
 
     def order(r: dict) -> tuple:
-        return (a.tables.index(r["table"]) if r["table"] in a.tables else 99, r["model"], int(r["budget"].split()[0]))
+        return (a.tables.index(r["table"]) if r["table"] in a.tables else 99, r["model"], int(r["budget"].split()[0]),
+                r["budget"])
 
     for r in sorted(rows, key=order):
         groups.setdefault((r["table"], r["model"], r["budget"]), []).append(r)
@@ -184,6 +188,6 @@ def write(rows: list, a) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--fit":
         sys.path.insert(0, str(SRC))
-        ganforge_fit(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])
+        ganforge_fit(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7:])
     else:
         main()
