@@ -90,6 +90,21 @@ def test_conditions_sample_rare_categories_at_the_log_frequency_rate(tmp_path):
     assert (rows["rare"][(y == k).numpy()] == "yes").all()
 
 
+def test_target_share_draws_the_target_column_at_its_rate_for_data_and_generator(tmp_path):
+    path = write(mixed(400), tmp_path)
+    data = build_table(DataConfig(name="table", path=path, target="city", target_share=0.6), 0)
+    city = [k for k, (col, _) in enumerate(data.cond) if col.name == "city"]  # its categories and its missing state
+    y = data.draw_conditions(40000, torch.Generator().manual_seed(1))
+    assert abs(torch.isin(y, torch.tensor(city)).float().mean().item() - 0.6) < 0.02  # uniform would be ~1/3
+    from ganforge.models.tabular import TabularGenerator
+
+    G = TabularGenerator(8, 16, 1, data.layout)  # the generator's own conditions follow the same rate
+    y = G.draw_labels(40000, torch.Generator().manual_seed(2))
+    assert abs(torch.isin(y, torch.tensor(city)).float().mean().item() - 0.6) < 0.02
+    numeric = build_table(DataConfig(name="table", path=path, target="income", target_share=0.6), 0)
+    assert "col_p" not in numeric.layout  # a numeric target: every discrete column alike
+
+
 @pytest.fixture(scope="module")
 def table_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tab")

@@ -39,6 +39,9 @@ class DataConfig:
     limit: int = 0  # finite datasets: train on the first N items only (small-data studies); 0 = all
     columns: Dict[str, str] = field(default_factory=dict)  # table: column -> type (continuous, integer, categorical, boolean, datetime)
     target: Optional[str] = None  # table: the label column (stratified split, TSTR)
+    # table: share of training-by-sampling's conditions drawn on the target column when it is categorical
+    # (the rest spread evenly over the other discrete columns); 0 = every discrete column alike (CTGAN)
+    target_share: float = 0.0
     workers: int = 0  # built: DataLoader worker processes reading batches from disk; 0 = in the training process
 
 

@@ -50,6 +50,8 @@ def validate(cfg: Any) -> None:
     _check(cfg.data.limit >= 0, "data.limit", "it must be >= 0 (0 = all items)", cfg.data.limit)
     _check(cfg.data.workers >= 0, "data.workers", "it must be >= 0 (0 reads batches in the training process; "
            "N > 0 starts N DataLoader worker processes for data.name=built)", cfg.data.workers)
+    _check(0 <= cfg.data.target_share < 1, "data.target_share", "it must be in [0, 1) (0 = every discrete column "
+           "alike)", cfg.data.target_share)
     _check(cfg.data.channels in (0, 1, 3), "data.channels", "use 1, 3 or 0 (as stored)", cfg.data.channels)
     _check(cfg.data.resolution >= 1, "data.resolution", "it must be >= 1 (each model says which sizes it builds)",
            cfg.data.resolution)

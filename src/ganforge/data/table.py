@@ -170,8 +170,8 @@ class TableData(Normalized, DataSource, Finite):
 
     evaluator = "table"
 
-    def __init__(self, df, types: dict, target: Optional[str], seed: int):
-        self.types, self.target = types, target
+    def __init__(self, df, types: dict, target: Optional[str], seed: int, target_share: float = 0.0):
+        self.types, self.target, self.target_share = types, target, target_share
         self.train, self.holdout = split(df, target, types)
         self.tf = TableTransformer(types, seed=SPLIT_SEED).fit(self.train)
         self.rows = torch.from_numpy(self.tf.transform(self.train))  # (N, width)
@@ -203,13 +203,20 @@ class TableData(Normalized, DataSource, Finite):
                 groups.append((list(range(k, k + len(c.categories))), list(c.counts)))
                 k += len(c.categories)
         cond_spans = [(s.start, s.width) for s, c in zip(_first_softmax(self.tf), self.tf.columns) if c.kind in DISCRETE]
-        return {"spans": [(s.start, s.width, s.act) for s in self.tf.spans], "groups": groups, "cond_spans": cond_spans}
+        layout = {"spans": [(s.start, s.width, s.act) for s in self.tf.spans], "groups": groups, "cond_spans": cond_spans}
+        names = [c.name for c in self.tf.columns if c.kind in DISCRETE]
+        # a categorical target gets data.target_share of the conditions, the other discrete columns the rest;
+        # with no categorical target, or no other discrete column, every column is drawn alike
+        if self.target_share > 0 and self.target in names and len(names) > 1:
+            rest = (1 - self.target_share) / (len(names) - 1)
+            layout["col_p"] = [self.target_share if n == self.target else rest for n in names]
+        return layout
 
     def draw_conditions(self, n: int, gen: torch.Generator, log: bool = True) -> Tensor:
-        """Global category indices (n,): a discrete column uniformly, then a category with
-        probability proportional to log(1 + count) (``log``) or to its count."""
+        """Global category indices (n,): a discrete column uniformly (or by ``data.target_share``),
+        then a category with probability proportional to log(1 + count) (``log``) or to its count."""
         groups = self.layout["groups"]  # [(global indices, counts)] per discrete column
-        col = torch.randint(len(groups), (n,), generator=gen)
+        col = draw_columns(self.layout, n, gen)
         out = torch.empty(n, dtype=torch.int64)
         for j, (idx, counts) in enumerate(groups):
             pick = (col == j).nonzero().flatten()
@@ -307,6 +314,15 @@ class TableData(Normalized, DataSource, Finite):
         self.gen.set_state(state["gen"])
 
 
+def draw_columns(layout: dict, n: int, gen: torch.Generator) -> Tensor:
+    """Which discrete column each of n conditions is drawn from (n,), on ``gen``'s device:
+    uniform, or by the layout's ``col_p`` (``data.target_share``)."""
+    if "col_p" in layout:
+        p = torch.tensor(layout["col_p"], dtype=torch.float64, device=gen.device)
+        return torch.multinomial(p, n, replacement=True, generator=gen)
+    return torch.randint(len(layout["groups"]), (n,), generator=gen, device=gen.device)
+
+
 def _first_softmax(tf: TableTransformer):
     """Per column, the span a discrete column is (its only one); numeric columns yield their tanh span."""
     seen = {}
@@ -327,4 +343,4 @@ def table(cfg: DataConfig, seed: int) -> TableData:
     if target is not None and types[target] not in DISCRETE and len(df[target].unique()) <= _MAX_CATEGORIES_AUTO \
             and target not in cfg.columns:
         types[target] = "categorical"
-    return TableData(df, types, target, seed)
+    return TableData(df, types, target, seed, cfg.target_share)

@@ -57,11 +57,14 @@ class _Conditions(nn.Module):
         for name, t in (("idx", idx), ("logw", logw), ("w", w), ("col_of", col_of), ("local", local)):
             self.register_buffer(name, t, persistent=False)
         self.cond_spans = list(layout["cond_spans"])  # (start, width) of each discrete column
+        # the data's column probabilities (data.target_share) when they are not uniform
+        self.col_p = torch.tensor(layout["col_p"], dtype=torch.float64) if "col_p" in layout else None
 
     def draw(self, n: int, gen: torch.Generator, empirical: bool = False) -> Tensor:
         """Global category indices (n,) on ``gen``'s device."""
         dev = gen.device
-        col = torch.randint(len(self.cond_spans), (n,), generator=gen, device=dev)  # (n,)
+        col = torch.randint(len(self.cond_spans), (n,), generator=gen, device=dev) if self.col_p is None else \
+            torch.multinomial(self.col_p.to(dev), n, replacement=True, generator=gen)  # (n,)
         probs = (self.w if empirical else self.logw).to(dev)[col]  # (n, width)
         pick = torch.multinomial(probs, 1, generator=gen).squeeze(1)  # (n,)
         return self.idx.to(dev)[col, pick]
