@@ -45,6 +45,12 @@ VARIANTS = {  # name -> (what it is, overrides)
                    ["model.g_cond=cbn", "model.d_cond=concat"]),
     "cbn_concat_6000": ("the same, 6,000 steps (the `digits_conditional` preset, the default job)",
                         ["model.g_cond=cbn", "model.d_cond=concat", "train.steps=6000"]),
+    "cbn_concat_6000_translation": ("the same + DiffAugment translation on everything D sees",
+                                    ["model.g_cond=cbn", "model.d_cond=concat", "train.steps=6000",
+                                     "augment.policy=translation"]),
+    "cbn_concat_6000_r1": ("the same + R1 (weight 0.1, every 4th D step)",
+                           ["model.g_cond=cbn", "model.d_cond=concat", "train.steps=6000", "reg.r1.weight=0.1",
+                            "reg.r1.interval=4"]),
 }
 KEYS = ("fid", "precision", "recall", "coverage", "min_class_acc", "mean_class_acc")
 
