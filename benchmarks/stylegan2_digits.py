@@ -94,11 +94,14 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--conditional", action="store_true", help="also the conditional models")
+    p.add_argument("--only-conditional", action="store_true", help="only the conditional models (a second "
+                   "invocation beside one without --conditional)")
     p.add_argument("--presets", nargs="+", default=["digits", "stylegan2_digits"])
     p.add_argument("--out", default=str(RESULTS / "stylegan2_digits.md"))
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    variants = [[]] + ([["model.conditional=true"]] if a.conditional else [])
+    variants = ([] if a.only_conditional else [[]]) + \
+        ([["model.conditional=true"]] if a.conditional or a.only_conditional else [])
     jobs = [(pr, s, a.threads, a.budget, a.n, v) for v in variants for pr in a.presets for s in range(a.seeds)]
     rows = []
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -106,7 +109,7 @@ def main() -> None:
             print({k: v for k, v in r.items() if k != "provenance"}, flush=True)
             rows.append(r)
     cmd = f"python benchmarks/stylegan2_digits.py --budget {a.budget:g} --seeds {a.seeds} --threads {a.threads}" + \
-        (" --conditional" if a.conditional else "")
+        (" --conditional" if a.conditional else "") + (" --only-conditional" if a.only_conditional else "")
     lines = ["# StyleGAN2 vs DCGAN on digits at an equal training budget", "",
              f"{a.seeds} seed(s) per row, {a.budget:g} s of training per run (stopped by the clock), "
              f"{a.n} samples from G_ema per evaluation; torch {torch.__version__}, {a.threads} thread(s) per run, "
