@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from .augment import flip_translate
 from .errors import GanforgeError
+from .priors import mean_over_ranks, randn_rows
 from .registry import Registry
 
 Penalty = Callable[..., Tensor]
@@ -219,13 +220,14 @@ def path_length(G: nn.Module, z: Tensor, y: Labels = None, gen: Optional[torch.G
         w = z.detach().requires_grad_(True)
         fake = G(w, y)  # (B, *shape)
     spatial = math.prod(fake.shape[2:]) if fake.dim() > 2 else 1
-    u = torch.randn(fake.shape, generator=gen, device=gen.device if gen is not None else fake.device)
+    rows = getattr(G, "rows", (0, 1))  # (rank, world) under data parallelism: this rank's rows of a global draw
+    u = randn_rows(rows, fake.shape, generator=gen, device=gen.device if gen is not None else fake.device)
     u = u.to(fake.device, fake.dtype) / math.sqrt(spatial)
     (grad,) = torch.autograd.grad((fake * u).sum(), w, create_graph=True)  # (B, [L,] w_dim)
     lengths = grad.pow(2).sum(-1)  # (B,) or (B, L)
     lengths = (lengths.mean(1) if lengths.dim() > 1 else lengths).sqrt()  # (B,)
     mean = state.get("pl_mean", torch.zeros((), device=lengths.device))
-    state["pl_mean"] = mean.lerp(lengths.detach().to(mean.dtype).mean(), PL_DECAY)
+    state["pl_mean"] = mean.lerp(mean_over_ranks(lengths.detach().to(mean.dtype).mean(), rows), PL_DECAY)
     return (lengths - state["pl_mean"]).pow(2).mean()
 
 

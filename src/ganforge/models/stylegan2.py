@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from ..config import ModelConfig
 from ..errors import GanforgeError
+from ..priors import Rows, mean_over_ranks, randn_rows
 from .base import register_model
 from .layers import MinibatchStd
 from .stylegan2_layers import DBlock, EqConv2d, EqLinear, MappingNetwork, StyleLayer, ToRGB, lrelu, upsample2x
@@ -60,6 +61,7 @@ class StyleGenerator(nn.Module):
         self.num_ws = 2 + 2 * n  # ws: one per convolution, plus the last toRGB's
         self.w_dim, self.mixing_prob = w_dim, mixing_prob
         self.register_buffer("w_avg", torch.zeros(w_dim))
+        self.rows: Rows = (0, 1)  # (rank, world): shard_randomness
 
     def synthesis(self, w: Tensor, y: Optional[Tensor] = None) -> Tensor:
         """w (B, w_dim) or (B, L, w_dim) -> images (B, C, R, R). w i drives convolution i
@@ -82,16 +84,28 @@ class StyleGenerator(nn.Module):
         w = self.mapping(z, y)  # (B, w_dim)
         if not self.training:
             return self.synthesis(w, y)
-        with torch.no_grad():  # the truncation trick's centre follows the training ws
-            self.w_avg.copy_(w.detach().float().mean(0).lerp(self.w_avg, W_AVG_BETA))
+        with torch.no_grad():  # the truncation trick's centre follows the training ws (the global batch's)
+            mean_w = mean_over_ranks(w.detach().float().mean(0), self.rows)
+            self.w_avg.copy_(mean_w.lerp(self.w_avg, W_AVG_BETA))
         if self.mixing_prob > 0 and torch.rand(()).item() < self.mixing_prob:
-            # style mixing: layers from a random crossover on take a second z's w
+            # style mixing: layers from a random crossover on take a second z's w (one crossover
+            # per batch: every rank draws the same, as one process would)
             cut = int(torch.randint(1, self.num_ws, ()).item())
-            w2 = self.mapping(torch.randn_like(z), y)
+            w2 = self.mapping(randn_rows(self.rows, z.shape, device=z.device, dtype=z.dtype), y)
             ws = w[:, None].repeat(1, self.num_ws, 1)  # (B, L, w_dim)
             ws[:, cut:] = w2[:, None]
             return self.synthesis(ws, y)
         return self.synthesis(w, y)
+
+    def shard_randomness(self, rank: int, world: int) -> None:
+        """Under data parallelism (rank of world processes, each holding B / world of the batch):
+        draw the mixing z and the per-layer noise for the global batch and keep this rank's rows,
+        and move w_avg by the global batch's mean w, so ranks never share a draw and the run
+        matches one process with the global batch (minibatch std apart: it groups each rank's
+        rows)."""
+        self.rows = (rank, world)
+        for layer in self.layers:
+            layer.rows = (rank, world)
 
     def truncated(self, psi: float) -> nn.Module:
         """A module with G's (z, y) signature drawing w = w_avg + psi (w - w_avg)."""

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..priors import Rows, randn_rows
+
 LRELU_GAIN = math.sqrt(2.0)
 
 
@@ -99,11 +101,12 @@ class StyleLayer(nn.Module):
         self.noise_strength = nn.Parameter(torch.zeros(()))
         self.bias = nn.Parameter(torch.zeros(c_out))
         self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution))
+        self.rows: Rows = (0, 1)  # (rank, world) under data parallelism: StyleGenerator.shard_randomness
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
         x = self.conv(x, w)  # (B, c_out, R', R')
-        if self.training:
-            noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
+        if self.training:  # fresh noise per sample; under DDP this rank's rows of the global draw
+            noise = randn_rows(self.rows, (x.shape[0], 1, *x.shape[2:]), device=x.device, dtype=x.dtype)
         else:
             noise = self.noise_const.to(x.dtype)
         x = x + noise * self.noise_strength.to(x.dtype) + self.bias[None, :, None, None].to(x.dtype)

@@ -156,6 +156,9 @@ def attach(game, cfg, device: torch.device, d: Dist) -> Runtime:
         ids = [device.index] if device.type == "cuda" else None
         ddp = lambda m: DDP(m, device_ids=ids)  # noqa: E731
         g_own, d_own = per_net(ddp, G), per_net(ddp, D)
+        shard_randomness = getattr(G, "shard_randomness", None)  # a G that draws noise inside (StyleGAN2)
+        if shard_randomness is not None:
+            shard_randomness(d.rank, d.world)
         if game.prior is not None:  # image-to-image games have no prior: their batch is sharded
             game.prior = ShardedPrior(game.prior, d)
     g_use, d_use = G, D
