@@ -61,6 +61,8 @@ class NoiseToData:
         self._kept: Optional[tuple] = None  # reuse_fakes: this iteration's fakes with their graph
         self.runtime: Optional[Runtime] = None  # how G and D are called (AMP, compile, DDP); None: plainly
         self.shard: Optional[Callable[[Tensor], Tensor]] = None  # DDP: this rank's rows of a global batch
+        self._own: Optional[torch.Generator] = None  # DDP: this rank's generator for per-sample draws
+        self._calls = 0  # sample_gen calls in this step
 
     @property
     def G(self):
@@ -79,6 +81,25 @@ class NoiseToData:
             torch.randint(self.policy.n_classes, (n,), generator=self.gen, device=self.gen.device)
         return self.shard(y) if self.shard is not None else y  # DDP: drawn for the global batch
 
+    def sample_gen(self) -> torch.Generator:
+        """The generator for per-sample draws of this process's rows inside an update
+        (augmentation, instance noise, the random points of gradient_penalty and dragan).
+
+        In one process: the run's noise generator. Under DDP every rank holds the same copy of
+        that generator (the global batch's noise needs it), so per-row draws from it would repeat
+        on every rank. Each call instead seeds a rank-own generator from the run's seed, the
+        update counters, the call within the step and the rank: distinct per rank, the shared
+        generator untouched (updates still equal one process's where nothing draws per row), and
+        resume exact (the counters are checkpointed; a step starts at call 0)."""
+        d = self.runtime.dist if self.runtime is not None else None
+        if d is None or not d.enabled:
+            return self.gen
+        self._calls += 1
+        key = (self.gen.initial_seed(), self.d_updates, self.g_updates, self._calls, d.rank)
+        if self._own is None:
+            self._own = torch.Generator(self.gen.device)
+        return self._own.manual_seed(hash(key) & (2**63 - 1))  # a tuple of ints hashes alike in every process
+
     def step(self, next_real: NextReal, batch_size: int, values: StepValues = StepValues(),
              stats: bool = False) -> dict[str, Tensor]:
         """One update of the game. G is called as ``G(z, y)`` and D as ``D(x, y)``, y None
@@ -91,6 +112,7 @@ class NoiseToData:
         loss drives it to 0), and with augmentation on ``aug_p`` (with ADA ``ada_rt``).
         """
         P, B = self.policy, batch_size
+        self._calls = 0
         rt = self.runtime or Runtime.plain(self.G, self.D)  # G and D as each phase calls them
         set_lr(self.players.opt_g, P.g_lr, values.lr_factor)
         set_lr(self.players.opt_d, P.d_lr, values.lr_factor)
@@ -148,12 +170,13 @@ class NoiseToData:
         else:
             with torch.no_grad():
                 fake = rt.g_fake(z, y_fake)  # (B, *shape); no graph back into G
-        real, fake = self.d_input.pair(real, fake, self.gen, values.instance_noise)  # as D (and penalties) see them
+        gen = self.sample_gen()  # per-row draws: augmentation, instance noise, penalties' random points
+        real, fake = self.d_input.pair(real, fake, gen, values.instance_noise)  # as D (and penalties) see them
         real_logits, fake_logits = rt.d_train(real, y_real), rt.d_train(fake, y_fake)  # (B,), (B,)
         loss_d = P.loss.d_loss(real_logits, fake_logits)
         for p in P.d_penalties:
             if ahead or p.due(self.d_updates):  # lazy regularisation: gain = interval
-                term = p(D, real, fake, self.gen, y_real, y_fake, real_logits=real_logits, fake_logits=fake_logits)
+                term = p(D, real, fake, gen, y_real, y_fake, real_logits=real_logits, fake_logits=fake_logits)
                 loss_d = loss_d + (p.weight * (1 if ahead else p.interval)) * term
                 if out is not None:
                     out[p.name] = term.detach()
@@ -187,7 +210,7 @@ class NoiseToData:
             y_fake = self.fake_labels(B)
             fake = rt.g_train(z, y_fake)
         with frozen(self.D):
-            fake = self.d_input(fake, self.gen, values.instance_noise)  # G learns through both
+            fake = self.d_input(fake, self.sample_gen(), values.instance_noise)  # G learns through both
             fake_logits = rt.d_judge(fake, y_fake)  # (B,)
             loss_g = P.loss.g_loss(fake_logits, real_logits.detach())
         if stats:  # how much gradient the loss passes to each fake logit: ~0 when it saturates
