@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -129,3 +130,18 @@ def test_bcr_refuses_vector_data():
     D, _ = linear_D([1.0, 1.0])
     with pytest.raises(GanforgeError, match="reg.bcr"):
         bcr(D, torch.randn(4, 2), torch.randn(4, 2))
+
+
+def test_a_lazy_penalty_is_logged_at_every_log_step(tmp_path, tiny):
+    """R1 every 4th D update, logged every 10 steps: the log steps' own D updates need not carry
+    R1, yet each record has R1's latest value."""
+    from ganforge.config import load_config
+    from ganforge.train.loop import train
+
+    out = tmp_path / "lazy"
+    out.mkdir()
+    train(load_config("grid25", tiny + ["train.steps=40", "train.log_every=10", "reg.r1.weight=1",
+                                         "reg.r1.interval=4"]), out)
+    recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in recs if "loss_d" in r]
+    assert len(steps) == 4 and all(r["r1"] > 0 for r in steps)

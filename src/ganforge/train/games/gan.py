@@ -63,6 +63,7 @@ class NoiseToData:
         self.shard: Optional[Callable[[Tensor], Tensor]] = None  # DDP: this rank's rows of a global batch
         self._own: Optional[torch.Generator] = None  # DDP: this rank's generator for per-sample draws
         self._calls = 0  # sample_gen calls in this step
+        self._last_terms: dict[str, Tensor] = {}  # each penalty's latest value: a lazy one is logged even off its step
 
     @property
     def G(self):
@@ -107,7 +108,7 @@ class NoiseToData:
 
         Returns detached 0-dim tensors (no host sync here): always ``loss_d`` and ``loss_g``;
         with ``stats=True`` also ``d_real``, ``d_fake``, ``value`` (from the last D step's
-        batch), each active penalty, the gradient norms ``grad_d`` and ``grad_g``,
+        batch), each active penalty (a lazy one's latest value when this update did not carry it), the gradient norms ``grad_d`` and ``grad_g``,
         ``g_logit_grad``, the mean |d loss_g / d logit| per fake sample (the saturating minimax
         loss drives it to 0), and with augmentation on ``aug_p`` (with ADA ``ada_rt``).
         """
@@ -147,6 +148,8 @@ class NoiseToData:
             out["value"] = value(real_logits, fake_logits)  # V(D, G); -log 4 at equilibrium
             if self.d_input.aug is not None:
                 out.update(self.d_input.aug.stats())  # aug_p, ada_rt
+            for name, term in self._last_terms.items():  # lazy penalties due on other steps: their latest value
+                out.setdefault(name, term)
         return out
 
     def d_update(self, next_real: NextReal, B: int, values: StepValues, rt: Runtime, out: Optional[dict] = None,
@@ -179,7 +182,7 @@ class NoiseToData:
                 term = p(D, real, fake, gen, y_real, y_fake, real_logits=real_logits, fake_logits=fake_logits)
                 loss_d = loss_d + (p.weight * (1 if ahead else p.interval)) * term
                 if out is not None:
-                    out[p.name] = term.detach()
+                    out[p.name] = self._last_terms[p.name] = term.detach()
         opt_d = self.players.opt_d
         opt_d.zero_grad(set_to_none=True)
         rt.backward(loss_d, "d")
@@ -220,7 +223,7 @@ class NoiseToData:
             if p.due(self.g_updates):
                 term = p(G, self.prior.sample(B, self.gen, device), self.fake_labels(B), self.gen)
                 loss_g = loss_g + (p.weight * p.interval) * term
-                out[p.name] = term.detach()
+                out[p.name] = self._last_terms[p.name] = term.detach()
         self.players.opt_g.zero_grad(set_to_none=True)
         rt.backward(loss_g, "g")
         return loss_g
@@ -243,6 +246,7 @@ class NoiseToData:
             # stateful penalties (LeCam's, path length's moving averages) and ADA's p and accumulators
             "penalties": {p.name: dict(p.state) for p in self._penalties() if p.state},
             "augment": self.d_input.aug.state_dict() if self.d_input.aug is not None else None,
+            "last_terms": dict(self._last_terms),  # so a resumed run logs lazy penalties as the whole run does
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -257,6 +261,7 @@ class NoiseToData:
         pl.opt_d.load_state_dict(state["opt_d"])
         self.d_updates = int(state["d_updates"])
         self.g_updates = int(state.get("g_updates", 0))  # absent before G penalties existed
+        self._last_terms = dict(state.get("last_terms") or {})  # absent from older checkpoints
         if self.runtime is not None:
             self.runtime.load_state_dict(state.get("amp"))
         saved = state.get("penalties") or {}  # absent from older checkpoints
