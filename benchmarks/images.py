@@ -102,7 +102,7 @@ def main() -> None:
     p.add_argument("--out", default=None)
     p.add_argument("--resume", metavar="LOG", help="reuse the result lines an interrupted run of this script printed")
     p.add_argument("overrides", nargs="*", help="key=value applied to every run")
-    a = p.parse_args()
+    a = p.parse_intermixed_args()  # overrides may follow the flags
     stacked = a.which == "stacked"
     seeds = a.seeds or (5 if stacked else 3)
     n = a.n or (26_000 if stacked else 2_000)
