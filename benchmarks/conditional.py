@@ -51,6 +51,12 @@ VARIANTS = {  # name -> (what it is, overrides)
     "cbn_concat_6000_r1": ("the same + R1 (weight 0.1, every 4th D step)",
                            ["model.g_cond=cbn", "model.d_cond=concat", "train.steps=6000", "reg.r1.weight=0.1",
                             "reg.r1.interval=4"]),
+    "cbn_concat_6000_r1_03": ("the same with R1 weight 0.3",
+                              ["model.g_cond=cbn", "model.d_cond=concat", "train.steps=6000", "reg.r1.weight=0.3",
+                               "reg.r1.interval=4"]),
+    "cbn_concat_6000_r1_translation": ("R1 (0.1, every 4th) + DiffAugment translation",
+                                       ["model.g_cond=cbn", "model.d_cond=concat", "train.steps=6000",
+                                        "reg.r1.weight=0.1", "reg.r1.interval=4", "augment.policy=translation"]),
 }
 KEYS = ("fid", "precision", "recall", "coverage", "min_class_acc", "mean_class_acc")
 
