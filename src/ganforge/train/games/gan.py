@@ -108,9 +108,10 @@ class NoiseToData:
 
         Returns detached 0-dim tensors (no host sync here): always ``loss_d`` and ``loss_g``;
         with ``stats=True`` also ``d_real``, ``d_fake``, ``value`` (from the last D step's
-        batch), each active penalty (a lazy one's latest value when this update did not carry it), the gradient norms ``grad_d`` and ``grad_g``,
-        ``g_logit_grad``, the mean |d loss_g / d logit| per fake sample (the saturating minimax
-        loss drives it to 0), and with augmentation on ``aug_p`` (with ADA ``ada_rt``).
+        batch), each active penalty (a lazy one's latest value when this update did not carry
+        it), the gradient norms ``grad_d`` and ``grad_g``, ``g_logit_grad``, the mean
+        |d loss_g / d logit| per fake sample (the saturating minimax loss drives it to 0), and
+        with augmentation on ``aug_p`` (with ADA ``ada_rt``).
         """
         P, B = self.policy, batch_size
         self._calls = 0
