@@ -163,11 +163,13 @@ def se(xs: Iterable[float], alone: float = 0.0) -> float:
 
 
 def pm(xs: Iterable[float], fmt: str = "{:.3g}", *, spread: Callable = se, scale: float = 1.0,
-       alone: Optional[float] = 0.0) -> str:
+       alone: Optional[float] = 0.0, center: Callable = mean) -> str:
     """'mean ± spread' of ``xs`` times ``scale``, both in ``fmt``. ``spread``: :func:`se` (default)
-    or e.g. :func:`sd`. With one value, ``alone`` is its spread; ``alone=None`` drops the '± ...'."""
+    or e.g. :func:`sd`. With one value, ``alone`` is its spread; ``alone=None`` drops the '± ...'.
+    ``center``: the mean (a script whose published tables used ``statistics.mean`` or ``np.mean``
+    keeps it, so that a value on a rounding boundary prints as before, to the last digit)."""
     xs = list(xs)
-    m = fmt.format(scale * mean(xs))
+    m = fmt.format(scale * center(xs))
     if len(xs) < 2:
         return m if alone is None else f"{m} ± {fmt.format(scale * alone)}"
     return f"{m} ± {fmt.format(scale * spread(xs))}"

@@ -231,12 +231,14 @@ def _values(jobs: list, method: str, key: str) -> list:
 
 def _mean(jobs: list, method: str, key: str):
     v = _values(jobs, method, key)
-    return H.mean(v) if v else None
+    return float(np.mean(v)) if v else None
 
 
 def _cell(v: list) -> str:
-    """'mean ± sd' (the standard deviation of the values themselves), 'n/a' when there is none."""
-    return H.pm(v, "{:.3f}", spread=lambda x: H.sd(x, ddof=0), alone=None) if v else "n/a"
+    """'mean ± sd' (the standard deviation of the values themselves), 'n/a' when there is none.
+    numpy's mean and std, as the published tables had them: the jobs' values are rounded to 4
+    places, so a mean often lies on a rounding boundary of the 3 printed ones."""
+    return H.pm(v, "{:.3f}", center=np.mean, spread=np.std, alone=None) if v else "n/a"
 
 
 def _table(jobs: list, keys: list, heads: list) -> list:
@@ -303,7 +305,8 @@ def report() -> None:
         L += [""]
     cmds = sorted({j["command"] for j in jobs})
     L += ["Commands: " + "; ".join(f"`{c}`" for c in cmds) + "; then `python benchmarks/anomaly.py --report`.", ""]
-    H.write_results(L, RESULTS / "anomaly.md", threads=1, keep=MARK)
+    # no machine footer: the jobs gathered here may have run elsewhere (the text says where they ran)
+    H.write_results(L, RESULTS / "anomaly.md", keep=MARK, footer=False)
 
 
 def main() -> None:

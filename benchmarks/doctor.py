@@ -126,7 +126,7 @@ def replay_scenario(name: str, seed: int, keep: str) -> dict:
 
 def _wall(rs: list) -> str:
     walls = [r["wall_s"] for r in rs if math.isfinite(r["wall_s"])]
-    return f"{H.mean(walls):.0f}" if walls else "-"
+    return f"{statistics.mean(walls):.0f}" if walls else "-"
 
 
 def table(rows: list[dict], args) -> list[str]:

@@ -15,11 +15,17 @@ spawned process with the given number of torch threads.
 from __future__ import annotations
 
 import argparse
+import functools
+import statistics
 from pathlib import Path
 
 import torch
 
 import _harness as H
+
+
+# mean ± standard error; statistics.mean as the published tables had it (see _harness.pm)
+_pm = functools.partial(H.pm, center=statistics.mean)
 
 
 def _train(preset: str, seed: int, threads: int, overrides: list):
@@ -105,8 +111,8 @@ def main() -> None:
         lines += ["| preset | modes (of 1,000) | KL | wall s / run |", "|---|---|---|---|"]
         for pr, _ in runs:
             rs = [r for r in rows if r["preset"] == pr]
-            lines.append(f"| `{pr}` | {H.pm([r['modes'] for r in rs], '{:.1f}')} | {H.pm([r['kl'] for r in rs])} | "
-                         f"{H.mean(r['wall_s'] for r in rs):.0f} |")
+            lines.append(f"| `{pr}` | {_pm([r['modes'] for r in rs], '{:.1f}')} | {_pm([r['kl'] for r in rs])} | "
+                         f"{statistics.mean(r['wall_s'] for r in rs):.0f} |")
         real = stacked_real(n)
         lines += [f"| real stacked digits (the metric's ceiling) | {real['modes']} | {real['kl']:.3f} | |",
                   "| DCGAN (published, Stacked MNIST) | 99 | 3.40 | |", "| PacDCGAN2 (published) | 1,000 | 0.06 | |"]
@@ -116,13 +122,13 @@ def main() -> None:
                   "|---" * (len(keys) + 4) + "|"]
         for pr, extra in runs:
             rs = [r for r in rows if r["preset"] == pr and r["conditional"] == bool(extra)]
-            acc = H.pm([r["class_accuracy"] for r in rs]) if "class_accuracy" in rs[0] else ""
-            cells = [H.pm([r[k] for r in rs]) for k in keys]
+            acc = _pm([r["class_accuracy"] for r in rs]) if "class_accuracy" in rs[0] else ""
+            cells = [_pm([r[k] for r in rs]) for k in keys]
             lines.append(f"| `{pr}` | {'yes' if extra else 'no'} | " + " | ".join(cells)
-                         + f" | {acc} | {H.mean(r['wall_s'] for r in rs):.0f} |")
+                         + f" | {acc} | {statistics.mean(r['wall_s'] for r in rs):.0f} |")
         cond = [r for r in rows if "per_class" in r]
         if cond:
-            per = [H.mean(r["per_class"][c] for r in cond) for c in range(10)]
+            per = [statistics.mean(r["per_class"][c] for r in cond) for c in range(10)]
             lines += ["", "Conditional: the classifier's accuracy on samples of each requested class "
                       "(target >= 95 % each):", "", "| class | " + " | ".join(map(str, range(10))) + " |",
                       "|---" * 11 + "|", "| accuracy | " + " | ".join(f"{100 * v:.1f} %" for v in per) + " |"]

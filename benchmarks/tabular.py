@@ -174,7 +174,8 @@ def write(rows: list, a) -> None:
         *lines,
         "",
     ])
-    H.write_results(text, a.out, threads=1, keep=READING)  # a written reading survives a rebuilt table
+    # a written reading survives a rebuilt table; --report: the rows' fits may have run on other machines
+    H.write_results(text, a.out, threads=1, keep=READING, footer=not a.report)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,14 @@ def test_pm_formats():
     assert H.pm([0.5], "{:.1f}", scale=100, alone=None) == "50.0"
     assert H.pm([0.5], "{:.1f}", scale=100, alone=math.nan) == "50.0 ± nan"
     assert H.pm([0.25, 0.75], "{:.1f}", scale=100) == "50.0 ± 25.0"
+    assert H.pm([1.0, 2.0], "{:.1f}", center=lambda xs: 7.0) == "7.0 ± 0.5"  # a script's own mean
+
+
+def test_mean_is_fsum_then_divide():
+    """The mean the ablation, claims, tabular, conditional and augmentation tables printed
+    (statistics.fmean: the sum rounded once, then divided); pm's ``center`` keeps another."""
+    xs = [0.1] * 10 + [1e16, -1e16]
+    assert H.mean(xs) == math.fsum(xs) / len(xs) != sum(xs) / len(xs)
 
 
 # ----------------------------------------------------------------------------- results
