@@ -113,7 +113,7 @@ def run(preset: str, overrides: list, seed: int, snaps: Snapshots | None = None)
     """One ganforge run: (records, final evaluation, wall seconds)."""
     from ganforge.config import load_config
     from ganforge.runlog import read_records
-    from ganforge.train.callbacks import default_callbacks
+    from ganforge.train.games import default_callbacks
     from ganforge.train.loop import train
 
     cfg = load_config(preset, [*COMMON, f"train.seed={seed}", *overrides])

@@ -30,7 +30,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ganforge.build import build_data, build_game
+from ganforge.build import build_data
+from ganforge.train.games import build_game
 from ganforge.config import load_config
 from ganforge.io import image_grid
 from ganforge.metrics.distances import fid_kid
