@@ -109,7 +109,7 @@ def mode_counts(G, prior, data, n: int) -> list:
 
 def run(preset: str, overrides: list, seed: int, snaps: Snapshots | None = None):
     """One ganforge run: (config, records, final evaluation, wall seconds)."""
-    from ganforge.train.callbacks import default_callbacks
+    from ganforge.train.games import default_callbacks
 
     cfg = H.config(preset, [*COMMON, *overrides], seed=seed)
     with H.trained(cfg, callbacks=default_callbacks(cfg) + ([snaps.callback] if snaps else [])) as t:

@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 
 import _harness as H
-from ganforge.build import build_data, build_game
+from ganforge.build import build_data
+from ganforge.train.games import build_game
 from ganforge.io import image_grid
 from ganforge.metrics.distances import fid_kid
 from ganforge.metrics.features import data_classifier

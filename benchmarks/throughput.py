@@ -68,7 +68,7 @@ def sync(device: torch.device) -> None:
 
 
 def build(batch: int, device: torch.device, resolution: int, options: tuple = ()):
-    from ganforge.build import build_game
+    from ganforge.train.games import build_game
     from ganforge.config import load_config
 
     cfg = load_config("digits", [*options,
