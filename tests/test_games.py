@@ -13,8 +13,8 @@ from ganforge.config import load_config
 from ganforge.errors import GanforgeError
 from ganforge.models import MODELS
 from ganforge.penalties import PenaltyTerm
-from ganforge.train.callbacks import (Diagnosis, Evaluation, ImageToImageDiagnosis,
-                                      ImageToImageEvaluation)
+from ganforge.train.callbacks import (DoctorCallback, EvaluationCallback, ImageToImageDoctorCallback,
+                                      ImageToImageEvaluationCallback)
 from ganforge.train.games import GAMES, Cycle, NoiseToData, Paired, SuperRes, build_game, default_callbacks, \
     game_class
 from ganforge.train.games.i2i import I2IPolicy
@@ -118,12 +118,12 @@ def test_the_game_registry_holds_every_model_game_and_names_the_valid_ones():
 def test_a_game_declares_its_callbacks_and_visuals():
     noise = load_config("grid25", [])
     assert game_class(noise) is NoiseToData
-    assert [type(c) for c in default_callbacks(noise)] == [Diagnosis, Evaluation]
+    assert [type(c) for c in default_callbacks(noise)] == [DoctorCallback, EvaluationCallback]
     off = load_config("grid25", ["doctor.enabled=false"])
-    assert [type(c) for c in default_callbacks(off)] == [Evaluation]
+    assert [type(c) for c in default_callbacks(off)] == [EvaluationCallback]
     assert NoiseToData.visuals is None and callable(Paired.visuals)
     for cls in (Paired, Cycle, SuperRes):
-        assert [type(c) for c in cls.callbacks(noise)] == [ImageToImageDiagnosis, ImageToImageEvaluation]
+        assert [type(c) for c in cls.callbacks(noise)] == [ImageToImageDoctorCallback, ImageToImageEvaluationCallback]
 
 
 def test_image_to_image_games_take_a_frozen_policy():

@@ -21,7 +21,7 @@ from ganforge.train.checkpoint import load_checkpoint
 from ganforge.train.loop import train
 from ganforge.train.d_input import noised
 from ganforge.train.games import StepValues
-from ganforge.train.remedies import lookahead
+from ganforge.train.unroll import lookahead
 from ganforge.train.runtime import Runtime
 from ganforge.train.schedule import instance_noise_std
 from test_train import assert_same_state, final_state

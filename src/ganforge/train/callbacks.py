@@ -74,7 +74,7 @@ class Callback:
         """After every step (and its logging)."""
 
 
-class Evaluation(Callback):
+class EvaluationCallback(Callback):
     """Quality metrics on fixed noise every ``eval.every`` steps and at the end (``run.metrics``)."""
 
     def on_step_end(self, run: RunState, step: int) -> None:
@@ -87,7 +87,7 @@ class Evaluation(Callback):
         run.metrics = m
 
 
-class Diagnosis(Callback):
+class DoctorCallback(Callback):
     """The training doctor: probes at log steps, detectors over every record, events in the log.
 
     The probe draws from its own seeded generator, so a run's weights are the same with the
@@ -115,7 +115,7 @@ class Diagnosis(Callback):
         return events
 
 
-class ImageToImageEvaluation(Callback):
+class ImageToImageEvaluationCallback(Callback):
     """Held-out quality of an image-to-image game (``game.evaluate``: L1, PSNR, ...) every
     ``eval.every`` steps and at the end; noise-based metrics do not apply."""
 
@@ -128,7 +128,7 @@ class ImageToImageEvaluation(Callback):
         run.metrics = m
 
 
-class ImageToImageDiagnosis(Diagnosis):
+class ImageToImageDoctorCallback(DoctorCallback):
     """The doctor without its probe: the probe draws noise for G and measures sample diversity
     (mode collapse), which means nothing for a G whose input is an image. The detectors still
     read every step record (divergence, oscillation of d_real - d_fake); those that need the

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from ...config import Config
 from ...errors import GanforgeError
 from ...registry import Registry
-from ..callbacks import Callback, Diagnosis, Evaluation
+from ..callbacks import Callback, DoctorCallback, EvaluationCallback
 from ..ema import EMA
 from ..runtime import Runtime
 
@@ -122,8 +122,8 @@ class GameBase:
 
     prior = None  # p(z) of a game that draws noise for G; None: G's input is data (image-to-image)
     # the doctor and the evaluation of a run of this game (the doctor unless doctor.enabled=false)
-    diagnosis: ClassVar[type[Callback]] = Diagnosis
-    evaluation: ClassVar[type[Callback]] = Evaluation
+    diagnosis: ClassVar[type[Callback]] = DoctorCallback
+    evaluation: ClassVar[type[Callback]] = EvaluationCallback
     # visuals(data, n, seed) -> (k * n, C, H, W) in [0, 1]: rows of held-out inputs and outputs
     # for the sample plots; None: the plots show samples of G on fixed noise
     visuals: ClassVar[Optional[Callable]] = None

@@ -27,7 +27,7 @@ from ...penalties import PenaltyTerm
 from ...priors import Prior
 from ..d_input import DInput
 from ..ema import EMA
-from ..remedies import lookahead
+from ..unroll import lookahead
 from ..runtime import Runtime
 from ..schedule import set_lr
 from .base import GAMES, GameBase, NextReal, Player, Players, StepValues, frozen

@@ -28,7 +28,7 @@ from ...build import build_models, build_optimizer
 from ...config import Config, I2IConfig
 from ...data.paired import Crops
 from ...losses import AdversarialLoss, build_loss
-from ..callbacks import ImageToImageDiagnosis, ImageToImageEvaluation
+from ..callbacks import ImageToImageDoctorCallback, ImageToImageEvaluationCallback
 from ..ema import EMA
 from ..schedule import set_lr
 from .base import GameBase, Player, Players, StepValues
@@ -64,8 +64,8 @@ class ImageToImage(GameBase):
 
     # no noise prior: G's input is an image; the doctor runs without its noise probe, and the
     # evaluation is the game's held-out one (``evaluate``)
-    diagnosis = ImageToImageDiagnosis
-    evaluation = ImageToImageEvaluation
+    diagnosis = ImageToImageDoctorCallback
+    evaluation = ImageToImageEvaluationCallback
 
     def __init__(self, players: Players, policy: I2IPolicy, gen: torch.Generator):
         super().__init__(players, gen)
