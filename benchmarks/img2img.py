@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from ganforge.build import build_data, build_game
 from ganforge.config import load_config
-from ganforge.io import image_grid
+from ganforge.files import image_grid
 from ganforge.metrics.distances import fid_kid
 from ganforge.metrics.features import data_classifier
 from ganforge.models.srnet import downscale

@@ -1,4 +1,4 @@
-"""ganforge.io: atomic writes, PNGs of generated images with their provenance, and a library
+"""ganforge.files: atomic writes, PNGs of generated images with their provenance, and a library
 that leaves matplotlib's backend to the program that imports it."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.io import atomic_open, image_files, image_grid, save_atomic, synthetic_meta, write_text_atomic
+from ganforge.files import atomic_open, image_files, image_grid, save_atomic, synthetic_meta, write_text_atomic
 
 
 def test_atomic_write_replaces_whole_or_not_at_all(tmp_path):
@@ -65,7 +65,7 @@ def test_importing_ganforge_leaves_matplotlibs_backend_alone(tmp_path):
         before = matplotlib.get_backend()
         assert before == {_BACKEND!r}, before
         import torch
-        import ganforge, ganforge.io, ganforge.cli, ganforge.train.loop, ganforge.report.html
+        import ganforge, ganforge.files, ganforge.cli, ganforge.train.loop, ganforge.report.html
         from ganforge.report import figures, plots
         assert matplotlib.get_backend() == before, ("import", matplotlib.get_backend())
         png = figures.timeline([figures.Curve("loss_d", [1, 2], [0.5, 0.4])], "t")

@@ -13,7 +13,7 @@ from ganforge import api
 from ganforge.apps.synth import synth
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
-from ganforge.io import provenance_path, sha256_file
+from ganforge.files import provenance_path, sha256_file
 from ganforge.metrics.evaluators import judge
 
 

@@ -15,7 +15,7 @@ from .watermark import mark_meta
 from .data.base import DataSource
 from .errors import GanforgeError
 from .evaluation import generate, interpolate
-from .io import synthetic_meta
+from .files import synthetic_meta
 from .priors import Prior
 from .train.checkpoint import list_checkpoints, load_checkpoint
 

@@ -207,7 +207,7 @@ def detect(img: np.ndarray, key: bytes) -> tuple[float, float]:
 
 def mark_meta(run_dir: Path, on: bool = True) -> dict:
     """What a writer of generated images needs: the key under ``_watermark`` (used by
-    ``io``'s image writers and never written out) and a public ``watermark`` line."""
+    ``files``'s image writers and never written out) and a public ``watermark`` line."""
     if not on:
         return {"watermark": "off (--no-watermark)"}
     key = run_key(run_dir)

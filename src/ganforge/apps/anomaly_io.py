@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from ..errors import GanforgeError
-from ..io import save_atomic, write_text_atomic
+from ..files import save_atomic, write_text_atomic
 from .anomaly import Fitted, Parts
 from .encoder import Encoder
 
@@ -182,7 +182,7 @@ def write_maps(parts: Parts, names: list[str], folder: Path, about: dict) -> Pat
     order: ``000000.png``...; white = the largest residual), with a ``manifest.json`` naming
     each map's input and the common scale: every map is divided by the same value (the 99.5th
     percentile of all the maps' pixels), so brightness compares across inputs."""
-    from ..io import image_files
+    from ..files import image_files
 
     if parts.maps is None:
         raise GanforgeError("--maps: residual maps exist for image runs only")

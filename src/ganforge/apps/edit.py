@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from ..errors import GanforgeError
-from ..io import save_atomic
+from ..files import save_atomic
 from ..metrics.evaluators import judge
 
 FILE = "directions.pt"

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import GanforgeError
-from ..io import save_atomic
+from ..files import save_atomic
 
 FILE = "encoder.pt"
 

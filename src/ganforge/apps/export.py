@@ -39,7 +39,7 @@ from ..config import load_config, to_dict
 from ..data.base import Normalized
 from ..errors import GanforgeError
 from ..evaluation import generate
-from ..io import sha256_file, write_bytes_atomic
+from ..files import sha256_file, write_bytes_atomic
 from ..priors import Prior
 from ..trained import TrainedRun, truncated
 

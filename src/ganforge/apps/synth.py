@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from ..errors import GanforgeError
-from ..io import atomic_open, image_files, sha256_file, write_provenance, write_text_atomic
+from ..files import atomic_open, image_files, sha256_file, write_provenance, write_text_atomic
 from ..metrics.evaluators import judge
 from ..train.checkpoint import checkpoint_path
 from ..trained import truncated

@@ -25,7 +25,7 @@ from ..build import model_spec
 from ..data.images import IMAGE_SUFFIXES
 from ..data.paired import read_image
 from ..errors import GanforgeError
-from ..io import image_file, sha256_file, write_text_atomic
+from ..files import image_file, sha256_file, write_text_atomic
 
 TILE = 256  # inputs larger than this (a side, in input pixels) are processed in tiles
 OVERLAP = 16  # input pixels each tile shares with its neighbours (its output there is discarded)

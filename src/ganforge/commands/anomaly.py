@@ -26,7 +26,7 @@ def _score(args) -> int:
     import io
 
     from ..api import load
-    from ..io import check_output, write_provenance, write_text_atomic
+    from ..files import check_output, write_provenance, write_text_atomic
 
     out = Path(args.out)
     check_output(out, "--out", (".csv",))

@@ -13,7 +13,7 @@ def run(args) -> int:
     from ..apps.edit import change_class, direction, edit, load_directions
     from ..apps.project import project, read_images
     from ..errors import GanforgeError
-    from ..io import image_grid
+    from ..files import image_grid
 
     try:
         strengths = [float(s) for s in args.strengths.split(",") if s.strip()]

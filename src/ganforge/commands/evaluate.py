@@ -13,7 +13,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..api import evaluate_samples, load
-    from ..io import check_output
+    from ..files import check_output
 
     if args.plot:
         check_output(args.plot, "--plot", (".png",))

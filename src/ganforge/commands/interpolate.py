@@ -11,7 +11,7 @@ def run(args) -> int:
     from ..api import load
     import torch
 
-    from ..io import check_output, image_grid
+    from ..files import check_output, image_grid
 
     if args.steps < 2 or args.rows < 1:
         raise GanforgeError("--steps must be >= 2 and --rows >= 1")

@@ -14,7 +14,7 @@ def run(args) -> int:
     from ..apps.encoder import encode, load_encoder
     from ..apps.project import project, read_images
     from ..errors import GanforgeError
-    from ..io import image_grid, write_provenance, write_text_atomic
+    from ..files import image_grid, write_provenance, write_text_atomic
 
     if args.steps < 0 or args.starts < 1:
         raise GanforgeError("--steps must be >= 0 and --starts >= 1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def run(args) -> int:
     from ..api import load
-    from ..io import check_output
+    from ..files import check_output
 
     if args.out:
         check_output(args.out, "--out", (".html",))

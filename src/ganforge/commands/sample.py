@@ -20,7 +20,7 @@ def run(args) -> int:
         raise GanforgeError(f"--out {args.out}: expected FILE.npy, FILE.csv, GRID.png or a folder DIR/")
     if args.n < 1:
         raise GanforgeError(f"--n {args.n}: must be >= 1")
-    from ..io import check_output
+    from ..files import check_output
 
     check_output(out / "x" if is_dir else out, "--out")
     run = load(args.run)
@@ -38,14 +38,14 @@ def run(args) -> int:
     if not is_dir:
         out.parent.mkdir(parents=True, exist_ok=True)
     if is_dir or out.suffix == ".png":
-        from ..io import image_files, image_grid
+        from ..files import image_files, image_grid
 
         if is_dir:
             image_files(x, out, run.meta(args.truncation, not args.no_watermark))
         else:
             image_grid(x, out, meta=run.meta(args.truncation, not args.no_watermark))
     else:
-        from ..io import atomic_open, sha256_file, write_provenance
+        from ..files import atomic_open, sha256_file, write_provenance
 
         with atomic_open(out) as f:
             if out.suffix == ".npy":
@@ -66,7 +66,7 @@ def run(args) -> int:
 
 def _table(run, args, out: Path) -> int:
     """A table run: the original columns, types, labels and ranges in a CSV, with provenance."""
-    from ..io import atomic_open, sha256_file, write_provenance
+    from ..files import atomic_open, sha256_file, write_provenance
 
     if out.suffix != ".csv" or args.label is not None:
         raise GanforgeError(f"--out {args.out}: a table run writes FILE.csv (and takes --condition, not --class)")

@@ -10,7 +10,7 @@ def run(args) -> int:
     import io
 
     from ..apps.judge import score
-    from ..io import check_output, write_provenance, write_text_atomic
+    from ..files import check_output, write_provenance, write_text_atomic
     from ..rundir import existing_run
 
     out = Path(args.out)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 def run(args, upscale: bool = False) -> int:
     from ..apps.translate import apply_to_files, read_inputs, translator
-    from ..io import check_output
+    from ..files import check_output
     from ..trained import load_run
 
     check_output(Path(args.out) / "x.png", "--out")

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from ..cache import cache_dir
 from ..data.images import digits_split
-from ..io import save_atomic
+from ..files import save_atomic
 
 RESOLUTION = 16  # the classifier's input size; images are resized to it
 RECIPE = {"arch": "digitnet-v1", "epochs": 30, "batch": 64, "lr": 1e-3, "shift_px": 2, "seed": 0}

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..data import KnownModes
 from ..evaluation import generate
 from ..train.callbacks import Callback, RunState
-from ..io import image_grid, synthetic_meta
+from ..files import image_grid, synthetic_meta
 from .plots import scatter
 
 
