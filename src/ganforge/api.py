@@ -25,7 +25,14 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import torch
 from torch import Tensor
 
+from .apps.anomaly_io import fit_run, score_file as anomaly_file
+from .apps.edit import edit_file, find_directions, interpolate_file
+from .apps.encoder import fit_encoder
 from .apps.export import ExportResult, ExportedGenerator, export_generator, read_export
+from .apps.judge import score_file
+from .apps.project import project_files
+from .apps.synth import SynthResult, sample_file, synth
+from .apps.translate import TILE, Translator, translate_files
 from .build import build_data, check_compatible, check_names
 from .config import Config, load_config, to_dict
 from .data.base import DataSource, KnownModes
@@ -43,7 +50,7 @@ from .train.callbacks import Callback, default_callbacks
 from .train.checkpoint import list_checkpoints
 from .train.loop import RunResult
 from .train.loop import train as _train_loop
-from .trained import TrainedRun, load_run  # noqa: F401  (public: the loaded generator)
+from .trained import TrainedRun, check_class, load_run  # noqa: F401  (public: the loaded generator)
 from .train.sinks import EventPrinter, ProgressSink
 
 Overrides = Union[Mapping[str, Any], Sequence[str]]
@@ -65,14 +72,6 @@ def _as_overrides(overrides: Overrides) -> list[str]:
     if isinstance(overrides, (str, bytes)):
         raise GanforgeError(f"overrides={overrides!r}: give a dict or a list of key=value strings")
     return list(overrides)
-
-
-def _label_ok(classes: int, label: Optional[int]) -> None:
-    if label is not None:
-        if not classes:
-            raise GanforgeError(f"--class {label}: this run is not conditional (model.conditional=false)")
-        if not 0 <= label < classes:
-            raise GanforgeError(f"--class {label}: choose a class in 0..{classes - 1}")
 
 
 # ----------------------------------------------------------------------------- evaluation results
@@ -166,7 +165,7 @@ class Run:
         if n < 1:
             raise GanforgeError(f"--n {n}: must be >= 1")
         g = self._generator()
-        _label_ok(g.n_classes, label)
+        check_class(label, g.n_classes)
         return g.generate(n, seed, label, truncation)
 
     def interpolate(self, rows: int = 4, steps: int = 10, seed: int = 0, label: Optional[int] = None,
@@ -175,7 +174,7 @@ class Run:
         if steps < 2 or rows < 1:
             raise GanforgeError("--steps must be >= 2 and --rows >= 1")
         g = self._generator()
-        _label_ok(g.n_classes, label)
+        check_class(label, g.n_classes)
         return g.interpolate(rows, steps, seed, label, truncation=truncation)
 
     def meta(self, truncation: Optional[float] = None, watermark: bool = True) -> dict:
@@ -248,30 +247,80 @@ class Run:
             diagnosis = None
         return write_card(self.path, self._generator(), diagnosis, Path(out) if out else None)
 
+    # ------------------------------------------------------------------ applications: each a line into apps/
+    # (each loads the run's newest checkpoint once, then hands it to its application's function)
+
+    def write_samples(self, out: PathLike, n: int, seed: int = 0, label: Optional[int] = None,
+                      truncation: Optional[float] = None, condition: Optional[str] = None,
+                      watermark: bool = True) -> tuple[int, str]:
+        """``n`` samples written to ``out`` with provenance (:func:`ganforge.apps.synth.sample_file`)."""
+        return sample_file(self._generator(), str(out), n, seed, label, truncation, condition, watermark)
+
+    def synth(self, out: PathLike, n: Optional[int] = None, per_class: Optional[int] = None, seed: int = 0,
+              min_confidence: Optional[float] = None, truncation: Optional[float] = None,
+              watermark: bool = True) -> SynthResult:
+        """A labelled synthetic dataset at ``out`` (:func:`ganforge.apps.synth.synth`)."""
+        return synth(self._generator(), self.path, str(out), n, per_class, seed, min_confidence, truncation, watermark)
+
+    def translate(self, src: PathLike, out: PathLike, direction: str = "a2b", tile: int = TILE,
+                  watermark: bool = True) -> tuple[Translator, list[Path]]:
+        """A pix2pix or CycleGAN run applied to images (:func:`ganforge.apps.translate.translate_files`)."""
+        return translate_files(self._generator(), str(src), str(out), direction, None, False, tile, watermark)
+
+    def upscale(self, src: PathLike, out: PathLike, scale: Optional[int] = None, tile: int = TILE,
+                watermark: bool = True) -> tuple[Translator, list[Path]]:
+        """A super-resolution run applied to images (:func:`ganforge.apps.translate.translate_files`)."""
+        return translate_files(self._generator(), str(src), str(out), "a2b", scale, True, tile, watermark)
+
+    def score(self, data: PathLike, out: PathLike, label: Optional[int] = None) -> tuple[list, dict]:
+        """D's probability that each input is real, as a CSV at ``out`` (:func:`ganforge.apps.judge.score_file`)."""
+        return score_file(self.path, Path(data), Path(out), label)
+
     def anomaly_fit(self, steps: int = 2000, kappa: float = 1.0, seed: int = 0,
                     progress: Optional[Callable[[int, float], None]] = None) -> tuple[Path, Any]:
         """Fit the anomaly detector (f-AnoGAN's izi_f encoder; see :mod:`ganforge.apps.anomaly`)
         on the run's data, with 20 % held out to calibrate thresholds; writes ``RUN/anomaly/``.
         Returns (that folder, the fitted detector)."""
-        from .apps.anomaly_io import fit_run
-
         return fit_run(self.path, self._generator(), steps, kappa, seed, progress)
 
-    def anomaly_score(self, data: PathLike, threshold: Optional[float] = None,
-                      fpr: Optional[float] = None, maps: Optional[PathLike] = None) -> tuple[list, dict]:
+    def anomaly_score(self, data: PathLike, threshold: Optional[float] = None, fpr: Optional[float] = None,
+                      maps: Optional[PathLike] = None, out: Optional[PathLike] = None) -> tuple[list, dict]:
         """Score the inputs in ``data`` (a folder, image or .npz of images; points in .csv/.npy/.npz):
         one dict per input (name, score, pixel, feature, flag) and what was used (weights,
         threshold: ``threshold`` as given, else at ``fpr``, default 0.05, on held-out normals).
-        ``maps``: a folder to write each image input's residual map to (where the anomaly is)."""
-        from .apps.anomaly_io import score_rows, write_maps
+        ``maps``: a folder to write each image input's residual map to (where the anomaly is);
+        ``out``: a CSV to write the rows to (:func:`ganforge.apps.anomaly_io.score_file`)."""
+        return anomaly_file(self.path, self._generator(), Path(data), out and Path(out), threshold, fpr,
+                            maps and Path(maps))
 
-        run = self._generator()
-        if maps is not None and len(run.data.shape) != 3:
-            raise GanforgeError("--maps: residual maps exist for image runs only")
-        rows, about, parts = score_rows(self.path, run, Path(data), threshold, fpr)
-        if maps is not None:
-            about["maps"] = str(write_maps(parts, [r["name"] for r in rows], Path(maps), about))
-        return rows, about
+    def fit_encoder(self, steps: int = 2000, seed: int = 0,
+                    progress: Optional[Callable[[int, float], None]] = None) -> Path:
+        """An encoder image -> z fitted to G, saved as ``RUN/encoder.pt`` (:mod:`ganforge.apps.encoder`)."""
+        return fit_encoder(self._generator(), steps, seed, progress)
+
+    def project(self, src: PathLike, out: PathLike, steps: int = 300, starts: int = 4, seed: int = 0,
+                label: Optional[int] = None, use_encoder: bool = True, watermark: bool = True) -> tuple[Any, list]:
+        """Latents whose images reconstruct ``src``'s, in ``out`` (:func:`ganforge.apps.project.project_files`)."""
+        return project_files(self._generator(), Path(src), Path(out), steps, starts, seed, label, use_encoder, watermark)
+
+    def interpolate_file(self, out: PathLike, rows: int = 4, steps: int = 10, seed: int = 0,
+                         label: Optional[int] = None, truncation: Optional[float] = None,
+                         from_image: Optional[PathLike] = None, to_image: Optional[PathLike] = None,
+                         watermark: bool = True) -> Path:
+        """A PNG strip of latent paths, or of the path between two images (:func:`ganforge.apps.edit.interpolate_file`)."""
+        return interpolate_file(self._generator(), Path(out), rows, steps, seed, label, truncation, from_image,
+                                to_image, watermark)
+
+    def directions(self, k: int = 8) -> dict:
+        """The latent directions, written to ``RUN/directions.pt`` (:func:`ganforge.apps.edit.find_directions`)."""
+        return find_directions(self._generator(), self.path, k=k)
+
+    def edit(self, out: PathLike, strengths: Sequence[float] = (-3, -1, 0, 1, 3), direction: Optional[str] = None,
+             to_class: Optional[int] = None, latent: Optional[PathLike] = None, image: Optional[PathLike] = None,
+             watermark: bool = True) -> Path:
+        """A strip of images moved along a direction, or to a class (:func:`ganforge.apps.edit.edit_file`)."""
+        return edit_file(self._generator(), Path(out), strengths, direction, to_class, latent and Path(latent),
+                         image and Path(image), watermark)
 
 
 # ----------------------------------------------------------------------------- entry points

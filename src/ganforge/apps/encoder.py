@@ -81,6 +81,14 @@ def save_encoder(E: Encoder, run_dir: Path, step: int) -> Path:
     return path
 
 
+def fit_encoder(run, steps: int = 2000, seed: int = 0,
+                progress: Optional[Callable[[int, float], None]] = None) -> Path:
+    """``ganforge encoder``: :func:`train_encoder` on ``run`` (a loaded run), saved as ``RUN/encoder.pt``."""
+    if steps < 1:
+        raise GanforgeError(f"--steps {steps}: must be >= 1")
+    return save_encoder(train_encoder(run, steps=steps, seed=seed, progress=progress), run.run_dir, run.step)
+
+
 def load_encoder(run_dir: Path, run=None) -> Encoder:
     """The run's encoder; with ``run``, refused if it was fitted to another checkpoint's G."""
     path = Path(run_dir) / FILE

@@ -7,6 +7,16 @@ from pathlib import Path
 from ..errors import GanforgeError
 
 
+HELP = "is ganforge's invisible mark in these images? (z-score, p-value)"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--run", help="the run whose key to check for (RUN/watermark.key)")
+    g.add_argument("--key", help="a watermark key file (a copy of RUN/watermark.key)")
+
+
 def run(args) -> int:
     import numpy as np
     from PIL import Image, UnidentifiedImageError
