@@ -4,14 +4,13 @@ printing metrics."""
 from __future__ import annotations
 
 
-def add_run(p) -> None:
-    """The run directory every application reads (positional ``RUN``)."""
+def add_run(p, marks: bool = False) -> None:
+    """The run directory every application reads (positional ``RUN``); ``marks``: the command
+    writes generated images, which carry the run's invisible mark unless ``--no-watermark``."""
     p.add_argument("run", metavar="RUN")
-
-
-def add_no_watermark(p) -> None:
-    p.add_argument("--no-watermark", action="store_true",
-                   help="leave the images unmarked (the provenance says so); see `ganforge verify`")
+    if marks:
+        p.add_argument("--no-watermark", action="store_true",
+                       help="leave the images unmarked (the provenance says so); see `ganforge verify`")
 
 
 def add_truncation(p) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_no_watermark, add_run
+from .common import add_run
 
 HELP = "a strip of images moved along a latent direction, or to another class"
 
@@ -17,8 +17,7 @@ def _strengths(text: str) -> list[float]:
 
 
 def add_arguments(p) -> None:
-    add_no_watermark(p)
-    add_run(p)
+    add_run(p, marks=True)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--latent", help="z.npy (from `ganforge project`), one latent per row")
     src.add_argument("--image", help="an image, projected first")

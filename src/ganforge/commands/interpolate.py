@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from .common import add_class, add_no_watermark, add_run, add_truncation
+from .common import add_class, add_run, add_truncation
 
 
 HELP = "a strip of images along paths between random latents"
 
 
 def add_arguments(p) -> None:
-    add_no_watermark(p)
-    add_run(p)
+    add_run(p, marks=True)
     p.add_argument("--out", required=True, help="output PNG")
     p.add_argument("--steps", type=int, default=10, help="images per path, ends included")
     p.add_argument("--rows", type=int, default=4, help="number of paths")

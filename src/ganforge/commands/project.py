@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from .common import add_class, add_no_watermark, add_run
+from .common import add_class, add_run
 
 HELP = "find latents whose images reconstruct given images (inversion)"
 
 
 def add_arguments(p) -> None:
-    add_no_watermark(p)
-    add_run(p)
+    add_run(p, marks=True)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--image", help="one image file (PNG/JPEG), the run's size and channels")
     src.add_argument("--data", help="a folder of images")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from .common import add_class, add_no_watermark, add_run, add_truncation
+from .common import add_class, add_run, add_truncation
 
 HELP = "draw samples from a trained run"
 
 
 def add_arguments(p) -> None:
-    add_no_watermark(p)
-    add_run(p)
+    add_run(p, marks=True)
     p.add_argument("--n", type=int, required=True, help="number of samples")
     p.add_argument("--out", required=True,
                    help="points: FILE.npy or FILE.csv; images: GRID.png, DIR/ (one PNG each) or FILE.npy; "

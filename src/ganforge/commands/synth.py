@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from .common import add_no_watermark, add_run
+from .common import add_run
 
 HELP = "a labelled synthetic dataset with provenance (folders, npz, csv, npy)"
 
 
 def add_arguments(p) -> None:
-    add_no_watermark(p)
-    add_run(p)
+    add_run(p, marks=True)
     p.add_argument("--out", required=True, help="DIR/ (class sub-folders of PNGs), FILE.npz, FILE.csv or FILE.npy")
     p.add_argument("--n", type=int, help="number of samples (classes in turn for a conditional run)")
     p.add_argument("--per-class", type=int, metavar="N", help="N samples of every class (conditional runs)")

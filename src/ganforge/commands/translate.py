@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from .common import add_no_watermark, add_run
+from .common import add_run
 
 HELP = "apply a pix2pix or CycleGAN run to images (any size)"
 
 
 def add_image_arguments(p) -> None:
     """What translate and upscale share: the run, the inputs, the output folder, the tiling."""
-    add_run(p)
+    add_run(p, marks=True)
     p.add_argument("--input", required=True, help="an image file (PNG/JPEG) or a folder of them")
     p.add_argument("--out", required=True, help="output folder: NAME.png per input and manifest.json")
     p.add_argument("--tile", type=int, default=256, help="inputs larger than this (px a side) go in tiles")
-    add_no_watermark(p)
 
 
 def add_arguments(p) -> None:
