@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
-import torch
 from torch import Tensor
 
 from .apps.anomaly_io import fit_run, score_file as anomaly_file
@@ -35,12 +34,12 @@ from .apps.synth import SynthResult, sample_file, synth
 from .apps.translate import TILE, Translator, translate_files
 from .build import build_data, check_compatible, check_names
 from .config import Config, load_config, to_dict
-from .data.base import DataSource, KnownModes
+from .data.base import DataSource
 from .data.pack import BuildResult
 from .diagnostics.doctor import Diagnosis, diagnose, run_config
 from .diagnostics.settings import review_settings
 from .errors import GanforgeError, GanforgeWarning
-from .evaluation import sample_metrics
+from .evaluation import evaluate_run, sample_metrics
 from .metrics.fetch import fetch_inception_weights
 from .report.samples import SamplePlots
 from .resume import resume_config
@@ -192,32 +191,8 @@ class Run:
         Inception-v3's space from that local file (images); ``inception``: fetch torch-fidelity's
         weights once into the cache for that (or ``eval.inception``). ``plot``: a scatter plot (2D)."""
         g = self._generator()
-        cfg, data = g.cfg, g.data
-        n = cfg.eval.n_samples if n is None else n
-        seed = cfg.eval.seed if seed is None else seed
-        if n < 1:
-            raise GanforgeError(f"--n {n}: must be >= 1")
-        weights = inception_weights or cfg.eval.inception_weights
-        if (weights or inception) and len(data.shape) != 3:
-            raise GanforgeError("--inception: Inception FID/KID is for image runs; this run generates points")
-        if not weights and (inception or cfg.eval.inception):
-            weights = str(fetch_inception_weights())  # the one opt-in download
-        if plot is not None and math.prod(data.shape) != 2:
-            raise GanforgeError("--plot: scatter plots are for 2D data")
-        labels = None
-        stacked = data.evaluator == "digits" and data.shape[0] == 3  # classes are digit triples
-        if g.n_classes and not stacked and not hasattr(g.G, "draw_labels"):  # tabular G draws its own
-            labels = torch.arange(n) % g.n_classes  # every class equally often
-        x = g.generate(n, seed, labels, truncation)
-        metrics = sample_metrics(x, data, seed, labels, inception_weights=weights)
-        if truncation is not None:  # the samples measured were truncated: say so with the metrics
-            metrics["truncation"] = truncation
-        if plot is not None:
-            from .report.plots import scatter
-
-            centers = data.centers if isinstance(data, KnownModes) else None
-            scatter(data.reference(n, seed), x, Path(plot), f"{self.path.name} step {g.step}", centers)
-        return Evaluation(str(self.path), g.step, cfg.data.name, seed, metrics)
+        metrics, seed = evaluate_run(g, n, seed, inception_weights, plot, inception, truncation)
+        return Evaluation(str(self.path), g.step, g.cfg.data.name, seed, metrics)
 
     def doctor(self) -> Diagnosis:
         """The doctor's diagnosis: phases, events with evidence and remedies, ``verdict``."""
