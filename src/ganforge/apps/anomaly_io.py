@@ -130,8 +130,8 @@ def read_data(data, path: Path) -> tuple[Tensor, list[str]]:
 def fit_run(run_dir: Path, run, steps: int = 2000, kappa: float = 1.0, seed: int = 0, progress=None) -> tuple[Path, Fitted]:
     """Fit and save the anomaly encoder of the run in ``run_dir`` (``run``: its TrainedRun).
     E starts from ``RUN/encoder.pt`` when one was fitted to this G (`ganforge encoder`)."""
-    from .anomaly import fit
     from ..trained import load_run
+    from .anomaly import fit
     from .encoder import load_encoder
 
     init = None

@@ -9,8 +9,11 @@ Outputs (by the form of ``out``):
 - ``FILE.csv``: point/table runs, columns ``x0..`` (and ``label``);
 - ``FILE.npy``: the samples as float32 in data space.
 
-Every non-PNG output gets a sidecar ``FILE.provenance.json`` (run, step, checkpoint hash, seed,
-truncation, counts, and the statement that the data is synthetic).
+Every non-PNG output gets a sidecar ``FILE.provenance.json`` (the provenance every command's
+output carries, :func:`ganforge.files.provenance`, with truncation and counts).
+
+``sample_file`` is ``ganforge sample``: the same writers for plain samples (a PNG grid, a folder
+of PNGs, .npy, .csv, a table's rows, optionally redrawn until they hold a table condition).
 
 ``min_confidence``: keep only samples that the run's judge classifier (the digit classifier,
 or one trained on the data's own labels) assigns to their requested class with probability
@@ -29,7 +32,7 @@ import torch
 from torch import Tensor
 
 from ..errors import GanforgeError
-from ..files import write_output
+from ..files import check_output, write_output
 from ..metrics.evaluators import judge
 from ..trained import check_class, truncated
 
@@ -144,7 +147,7 @@ def synth(run, run_dir: Path, out: str, n: Optional[int] = None, per_class: Opti
             raise GanforgeError(f"--out {out}: a table run writes FILE.csv")
         result.files = write_output(path, run.data.to_frame(x), prov)
     else:
-        result.files = write_output(path, _array(x, labels, path.suffix, len(run.data.shape) == 3), prov)
+        result.files = write_output(path, _array(x, labels, path.suffix), prov)
     return result
 
 
@@ -160,7 +163,7 @@ def points_csv(x: Tensor, labels: Optional[Tensor] = None) -> str:
     return buf.getvalue()
 
 
-def _array(x: Tensor, labels: Optional[Tensor], suffix: str, images: bool):
+def _array(x: Tensor, labels: Optional[Tensor], suffix: str):
     """What a synth file holds: .npz images (N, H, W[, C]) uint8 (and labels), .npy the samples
     as float32 in data space, .csv the points (and labels)."""
     if suffix == ".npz":
@@ -180,8 +183,6 @@ def _array(x: Tensor, labels: Optional[Tensor], suffix: str, images: bool):
 def sample_target(out: str, n: int) -> tuple[Path, bool]:
     """Check a ``ganforge sample`` request that needs no run (the form of ``out``, ``n``) before
     the run is read: (out path, whether it is a folder)."""
-    from ..files import check_output
-
     path = Path(out)
     is_dir = out.endswith(("/", "\\")) or path.is_dir()
     if not is_dir and path.suffix not in (".npy", ".csv", ".png"):
