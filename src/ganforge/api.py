@@ -392,6 +392,22 @@ def evaluate_samples(samples: PathLike, data: Optional[str] = None, data_path: O
     return Evaluation(str(samples), None, cfg.data.name, seed, metrics)
 
 
+def verify(images: Sequence[PathLike], run: Optional[PathLike] = None,
+           key: Optional[PathLike] = None) -> tuple[bytes, list[tuple[str, float, float]]]:
+    """Is ganforge's invisible mark in these image files? With the key of ``run`` (its
+    ``watermark.key``) or the key file ``key``: (the key, (name, z, p) per image); marked when
+    z >= :data:`ganforge.watermark.THRESHOLD_Z`."""
+    from .watermark import KEY_FILE, verify_images
+
+    if (run is None) == (key is None):
+        raise GanforgeError("verify: give the run (--run RUN) or the key file (--key FILE), one of them")
+    path = existing_run(str(run)) / KEY_FILE if run is not None else Path(key)
+    if not path.is_file():
+        raise GanforgeError(f"--run {run}: no {KEY_FILE}; this run has not written marked images yet"
+                            if run is not None else f"--key {key}: no such file")
+    return verify_images([str(p) for p in images], path)
+
+
 def build_dataset(src: PathLike, out: PathLike, resolution: int, labels: Optional[str] = None, channels: int = 0,
                   force: bool = False, progress: bool = True) -> BuildResult:
     """Pack ``src`` (a folder of PNG/JPEG, an .npz, IDX files or CIFAR-10 batches) once into a built
@@ -413,4 +429,4 @@ def check_dataset(path: PathLike) -> dict:
 
 
 __all__ = ["Evaluation", "ExportResult", "ExportedGenerator", "Run", "build_dataset", "check_dataset",
-           "evaluate_samples", "load", "load_generator", "resolve_config", "train"]
+           "evaluate_samples", "load", "load_generator", "resolve_config", "train", "verify"]

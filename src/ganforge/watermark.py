@@ -38,7 +38,7 @@ import math
 import os
 import secrets
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -203,6 +203,26 @@ def detect(img: np.ndarray, key: bytes) -> tuple[float, float]:
               if top or left]
     z = max(_z_of(_coeffs(t), *t.shape, key, profile) for t in tries for profile in PROFILES)
     return z, float(min(1.0, len(tries) * len(PROFILES) * norm.sf(z)))
+
+
+def verify_images(paths: Sequence[str], key_path: Path) -> tuple[bytes, list[tuple[str, float, float]]]:
+    """``ganforge verify``: the key in ``key_path`` and, for each image file, (name, z, p) of
+    :func:`detect`; every image is read before any is tested (one line for the first bad one)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from .errors import GanforgeError
+
+    key = read_key(Path(key_path))
+    images = []
+    for name in paths:
+        try:
+            with Image.open(name) as im:
+                images.append((name, np.asarray(im.convert("RGB"))))
+        except FileNotFoundError:
+            raise GanforgeError(f"{name}: no such file") from None
+        except (UnidentifiedImageError, OSError, ValueError):
+            raise GanforgeError(f"{name}: not an image ganforge can read (PNG, JPEG, ...)") from None
+    return key, [(name, *detect(a, key)) for name, a in images]
 
 
 def mark_meta(run_dir: Path, on: bool = True) -> dict:
