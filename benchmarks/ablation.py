@@ -24,20 +24,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
-import platform
-import statistics
-import tempfile
-import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import torch
+import _harness as H
 
-RESULTS = Path(__file__).parent / "results"
-
-COMMON = ["train.progress=false", "train.tensorboard=false", "train.sample_every=0", "eval.every=0",
-          "train.ckpt_every=0"]
+COMMON = ["eval.every=0", "train.ckpt_every=0"]  # with the harness's quiet overrides
 
 SETTINGS = {
     "grid25": {
@@ -107,38 +98,14 @@ SETTINGS = {
 
 def one_run(job: tuple) -> dict:
     setting, name, overrides, seed, steps, threads = job
-    from ganforge.config import load_config
-    from ganforge.train.loop import train
-
-    torch.set_num_threads(threads)
     s = SETTINGS[setting]
-    cfg = load_config(s["preset"], [*COMMON, *s["base"], f"train.steps={steps}", f"train.seed={seed}",
-                                    f"train.threads={threads}", *overrides])
-    with tempfile.TemporaryDirectory() as d:
-        t0 = time.perf_counter()
-        result = train(cfg, Path(d))
-        wall = time.perf_counter() - t0
-        m = dict(result.metrics)
+    with H.trained(s["preset"], [*COMMON, *s["base"], f"train.steps={steps}", *overrides], seed=seed,
+                   threads=threads) as t:
+        m = t.metrics
         if setting == "stacked":  # the Stacked-MNIST protocol: 26,000 samples, 1,000 modes
-            from ganforge.api import load_run
-            from ganforge.metrics.features import digit_classifier
-            from ganforge.metrics.distances import class_histogram_kl
-
-            x = load_run(Path(d)).generate(26_000, seed=10_000 + seed)
-            digits = digit_classifier().logits(x).argmax(1).view(len(x), 3)
-            m["modes"], m["kl"] = class_histogram_kl(digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2], 1000)
-    return {"setting": setting, "name": name, "overrides": overrides, "seed": seed, "wall_s": wall,
+            m["modes"], m["kl"] = H.stacked_modes(t.load().generate(26_000, seed=10_000 + seed))
+    return {"setting": setting, "name": name, "overrides": overrides, "seed": seed, "wall_s": t.wall_s,
             **{k: m[k] for k in s["columns"]}}
-
-
-def _mean(xs):
-    return math.fsum(xs) / len(xs)  # inf when a run found no mode at all (rev_kl = inf)
-
-
-def _se(xs):
-    if len(xs) < 2 or not all(math.isfinite(x) for x in xs):
-        return 0.0 if len(xs) < 2 else math.nan
-    return statistics.stdev(xs) / math.sqrt(len(xs))
 
 
 def read_log(path: str, setting: str) -> list[dict]:
@@ -158,10 +125,9 @@ def read_log(path: str, setting: str) -> list[dict]:
 
 def run_jobs(jobs: list, n_jobs: int) -> list[dict]:
     rows = []
-    with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for r in pool.map(one_run, jobs):
-            print({k: v for k, v in r.items() if k != "overrides"}, flush=True)  # --resume reads these
-            rows.append(r)
+    for r in H.pool_map(one_run, jobs, n_jobs):
+        print({k: v for k, v in r.items() if k != "overrides"}, flush=True)  # --resume reads these
+        rows.append(r)
     return rows
 
 
@@ -169,12 +135,12 @@ def best_combination(setting: str, rows: list[dict], k: int = 3) -> tuple[str, l
     """The combination of the (up to) k single remedies that improved the primary metric most."""
     s = SETTINGS[setting]
     key, _ = s["primary"]
-    base = _mean([r[key] for r in rows if r["name"] == "baseline"])
+    base = H.mean([r[key] for r in rows if r["name"] == "baseline"])
     gains = []
     for name in s["remedies"]:
         rs = [r for r in rows if r["name"] == name]
         if rs and not any(isinstance(r[key], float) and not math.isfinite(r[key]) for r in rs):
-            gains.append((base - _mean([r[key] for r in rs]), name))
+            gains.append((base - H.mean([r[key] for r in rs]), name))
     top = [name for gain, name in sorted(gains, reverse=True)[:k] if gain > 0]
     if len(top) < 2:
         return None
@@ -197,7 +163,7 @@ def table(setting: str, rows: list[dict], seeds: int, steps: int) -> list[str]:
     key, _ = s["primary"]
     cols = s["columns"]
     names = ["baseline", *s["remedies"], *sorted({r["name"] for r in rows if r["name"].startswith("best")})]
-    base = _mean([r[key] for r in rows if r["name"] == "baseline"])
+    base = H.mean([r[key] for r in rows if r["name"] == "baseline"])
     lines = [f"## {setting}: preset `{s['preset']}` + {' '.join(f'`{o}`' for o in s['base'])}, {steps} steps, "
              f"{seeds} seeds", "",
              "| remedy | overrides | " + " | ".join(cols) + f" | {key} vs baseline | wall s / run |",
@@ -210,11 +176,11 @@ def table(setting: str, rows: list[dict], seeds: int, steps: int) -> list[str]:
         for c in cols:
             xs = [r[c] for r in rs]
             fmt = "{:.1f}" if c in ("modes", "classes") else ("{:.1f}" if c == "fid" else "{:.3f}")
-            cells.append(f"{fmt.format(_mean(xs))} ± {fmt.format(_se(xs))}")
-        delta = _mean([r[key] for r in rs]) - base
+            cells.append(H.pm(xs, fmt))
+        delta = H.mean([r[key] for r in rs]) - base
         over = " ".join(f"`{o}`" for o in rs[0]["overrides"]) or "-"
         lines.append(f"| {name} | {over} | " + " | ".join(cells) +
-                     f" | {'-' if name == 'baseline' else f'{delta:+.3g}'} | {_mean([r['wall_s'] for r in rs]):.0f} |")
+                     f" | {'-' if name == 'baseline' else f'{delta:+.3g}'} | {H.mean([r['wall_s'] for r in rs]):.0f} |")
     return lines + [""]
 
 
@@ -232,9 +198,8 @@ def main() -> None:
     lines = ["# Ablation of the stabilisation remedies", "",
              f"Mean ± standard error over {a.seeds} seeds (0..{a.seeds - 1}). Phase 1: the baseline and each remedy "
              "alone; phase 2: the best combination, built from the (up to) three single remedies that improved the "
-             "primary metric most. Machine: "
-             f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {a.threads} thread(s) per run, "
-             f"{a.jobs} run(s) at a time (wall times of concurrent runs include their contention). Command: "
+             f"primary metric most. {a.jobs} run(s) at a time (wall times of concurrent runs include their "
+             "contention). Command: "
              f"`python benchmarks/ablation.py --settings {' '.join(a.settings)} --seeds {a.seeds} --jobs {a.jobs} "
              f"--threads {a.threads}{f' --steps {a.steps}' if a.steps else ''}`.", ""]
     for setting in a.settings:
@@ -250,11 +215,8 @@ def main() -> None:
         if combo is not None and not any(r["name"] == combo[0] for r in rows):
             rows += run_jobs([(setting, combo[0], combo[1], seed, steps, a.threads) for seed in range(a.seeds)], a.jobs)
         lines += table(setting, rows, a.seeds, steps)
-        text = "\n".join(lines) + "\n"
-        out = Path(a.out or RESULTS / "ablation.md")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)  # after every setting: a crash loses at most one setting
-        print(text, flush=True)
+        # after every setting: a crash loses at most one setting
+        H.write_results(lines, a.out or H.RESULTS / "ablation.md", threads=a.threads)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,16 +41,17 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _harness as H  # noqa: E402
 import anomaly_data  # noqa: E402
 
 from ganforge import api  # noqa: E402
 from ganforge.apps.anomaly import score as anomaly_score  # noqa: E402
 from ganforge.trained import load_run  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = H.RESULTS
 JOBS = RESULTS / "anomaly"
-COMMON = ["train.progress=false", "train.sample_every=0", "eval.every=0", "train.tensorboard=false",
-          "doctor.enabled=false", "train.threads=1", "train.ckpt_every=100000"]
+# with the harness's quiet overrides
+COMMON = ["eval.every=0", "doctor.enabled=false", "train.threads=1", "train.ckpt_every=100000"]
 
 
 # ----------------------------------------------------------------------------- methods
@@ -146,9 +146,8 @@ def metrics(scores: dict, labels: np.ndarray, masks=None, kinds=None) -> dict:
 
 
 def _train(preset: str, overrides: list, out: Path) -> float:
-    t = time.perf_counter()
-    api.train(preset, overrides + COMMON, out=out)
-    return time.perf_counter() - t
+    """Train ``preset`` into ``out`` as ``ganforge train`` does; its wall seconds."""
+    return H.train(H.config(preset, [*overrides, *COMMON]), out, via_api=True).wall_s
 
 
 def texture_job(name: str, seed: int, a, work: Path) -> dict:
@@ -206,8 +205,6 @@ def ring_job(seed: int, a, work: Path) -> dict:
 def maps_png(name: str, sp, scores: dict, path: Path, per_kind: int = 2) -> None:
     """Rows: input, true mask, then each map method's residual (scaled by its 99.5th percentile
     over the test set); columns: ``per_kind`` defective crops of every kind."""
-    from PIL import Image
-
     pick = [i for kind in anomaly_data.KINDS for i in np.flatnonzero(np.array(sp.kinds) == kind)[:per_kind]]
     rows = [sp.test[pick], sp.masks[pick].astype(np.float32)]
     names = ["input", "mask"]
@@ -215,9 +212,7 @@ def maps_png(name: str, sp, scores: dict, path: Path, per_kind: int = 2) -> None
         m = scores[method][1]
         rows.append(np.clip(m[pick] / np.quantile(m, 0.995), 0, 1))
         names.append(method)
-    grid = np.concatenate([np.concatenate([np.pad(t, 1, constant_values=1) for t in r], 1) for r in rows], 0)
-    Image.fromarray((grid * 255).round().astype(np.uint8)).resize((grid.shape[1] * 3, grid.shape[0] * 3),
-                                                                  Image.NEAREST).save(path)
+    H.save_grid(rows, path)
     print(f"wrote {path} (rows: {', '.join(names)}; columns: {per_kind} per kind of {', '.join(anomaly_data.KINDS)})")
 
 
@@ -229,23 +224,27 @@ ORDER = ["f-AnoGAN", "f-AnoGAN pixel part", "f-AnoGAN feature part", "IsolationF
 BASELINES = ["IsolationForest", "OneClassSVM", "PCA", "kNN", "autoencoder"]
 
 
+def _values(jobs: list, method: str, key: str) -> list:
+    """The jobs' values of ``key`` for ``method`` (empty when none measured it)."""
+    return [j["metrics"][method][key] for j in jobs if key in j["metrics"].get(method, {})]
+
+
 def _mean(jobs: list, method: str, key: str):
-    v = [j["metrics"][method][key] for j in jobs if key in j["metrics"].get(method, {})]
-    if not v:
-        return None
-    return float(np.mean(v)), float(np.std(v)), len(v)
+    v = _values(jobs, method, key)
+    return float(np.mean(v)) if v else None
 
 
-def _cell(m) -> str:
-    if m is None:
-        return "n/a"
-    return f"{m[0]:.3f}" + (f" ± {m[1]:.3f}" if m[2] > 1 else "")
+def _cell(v: list) -> str:
+    """'mean ± sd' (the standard deviation of the values themselves), 'n/a' when there is none.
+    numpy's mean and std, as the published tables had them: the jobs' values are rounded to 4
+    places, so a mean often lies on a rounding boundary of the 3 printed ones."""
+    return H.pm(v, "{:.3f}", center=np.mean, spread=np.std, alone=None) if v else "n/a"
 
 
 def _table(jobs: list, keys: list, heads: list) -> list:
     lines = ["| method | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
     for method in ORDER:
-        lines.append(f"| {method} | " + " | ".join(_cell(_mean(jobs, method, k)) for k in keys) + " |")
+        lines.append(f"| {method} | " + " | ".join(_cell(_values(jobs, method, k)) for k in keys) + " |")
     return lines
 
 
@@ -278,14 +277,14 @@ def report() -> None:
         L += _table(tex, [f"auroc_{k}" for k in anomaly_data.KINDS], list(anomaly_data.KINDS))
         L += ["", "Residual maps (rows: input, mask, f-AnoGAN, autoencoder, PCA, kNN; two crops of each kind of "
                   "defect): " + ", ".join(f"`anomaly_maps_{n}.png`" for n in names) + ".", ""]
-        f = {k: _mean(tex, "f-AnoGAN", k)[0] for k in ("auroc", "loc_auroc")}
-        best = {k: max((b for b in BASELINES if _mean(tex, b, k)), key=lambda b: _mean(tex, b, k)[0])
+        f = {k: _mean(tex, "f-AnoGAN", k) for k in ("auroc", "loc_auroc")}
+        best = {k: max((b for b in BASELINES if _mean(tex, b, k) is not None), key=lambda b: _mean(tex, b, k))
                 for k in ("auroc", "loc_auroc")}
         L += ["**Target** (mean AUROC above every baseline, image level and localisation): image level "
-              f"f-AnoGAN {f['auroc']:.3f} vs best baseline {best['auroc']} {_mean(tex, best['auroc'], 'auroc')[0]:.3f}"
-              f" ({'met' if f['auroc'] > _mean(tex, best['auroc'], 'auroc')[0] else 'missed'}); localisation "
-              f"{f['loc_auroc']:.3f} vs {best['loc_auroc']} {_mean(tex, best['loc_auroc'], 'loc_auroc')[0]:.3f} "
-              f"({'met' if f['loc_auroc'] > _mean(tex, best['loc_auroc'], 'loc_auroc')[0] else 'missed'}).", ""]
+              f"f-AnoGAN {f['auroc']:.3f} vs best baseline {best['auroc']} {_mean(tex, best['auroc'], 'auroc'):.3f}"
+              f" ({'met' if f['auroc'] > _mean(tex, best['auroc'], 'auroc') else 'missed'}); localisation "
+              f"{f['loc_auroc']:.3f} vs {best['loc_auroc']} {_mean(tex, best['loc_auroc'], 'loc_auroc'):.3f} "
+              f"({'met' if f['loc_auroc'] > _mean(tex, best['loc_auroc'], 'loc_auroc') else 'missed'}).", ""]
     dig = by["digits"]
     if dig:
         classes = sorted({j["name"] for j in dig})
@@ -306,10 +305,8 @@ def report() -> None:
         L += [""]
     cmds = sorted({j["command"] for j in jobs})
     L += ["Commands: " + "; ".join(f"`{c}`" for c in cmds) + "; then `python benchmarks/anomaly.py --report`.", ""]
-    old = (RESULTS / "anomaly.md").read_text() if (RESULTS / "anomaly.md").exists() else ""
-    reading = old[old.index(MARK):] if MARK in old else MARK + "\n"
-    (RESULTS / "anomaly.md").write_text("\n".join(L) + "\n" + reading)
-    print("\n".join(L))
+    # no machine footer: the jobs gathered here may have run elsewhere (the text says where they ran)
+    H.write_results(L, RESULTS / "anomaly.md", keep=MARK, footer=False)
 
 
 def main() -> None:
@@ -336,13 +333,13 @@ def main() -> None:
     for seed in a.seeds:
         for name in names:
             t = time.perf_counter()
-            with tempfile.TemporaryDirectory() as tmp:
+            with H.temp_dir() as tmp:
                 if a.part == "textures":
-                    res = texture_job(name, seed, a, Path(tmp))
+                    res = texture_job(name, seed, a, tmp)
                 elif a.part == "digits":
-                    res = digits_job(name, seed, a, Path(tmp))
+                    res = digits_job(name, seed, a, tmp)
                 else:
-                    res = ring_job(seed, a, Path(tmp))
+                    res = ring_job(seed, a, tmp)
             res.update(part=a.part, name=str(name), seed=seed, args=vars(a), command=command,
                        wall_s=round(time.perf_counter() - t))
             (JOBS / f"{a.part}-{name}-s{seed}.json").write_text(json.dumps(res, indent=1) + "\n")

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import _harness as H
+
 TEXTURES = ("brick", "grass", "gravel")
 KINDS = ("scratch", "stain", "patch", "blur")
 SIZES = ("small", "medium", "large")
@@ -171,17 +173,12 @@ def main() -> None:
     p.add_argument("--out", default="defects.png")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
-    from PIL import Image
-
     rows = []
     for name in TEXTURES:
         sp = texture_split(name, a.seed, n_train=10, n_test=48)
         bad = np.flatnonzero(sp.labels)[:12]
-        rows.append(np.concatenate([np.pad(sp.test[i], 1, constant_values=1) for i in bad], 1))
-        rows.append(np.concatenate([np.pad(sp.masks[i].astype(np.float32), 1, constant_values=1) for i in bad], 1))
-    grid = np.concatenate(rows, 0)
-    Image.fromarray((grid * 255).round().astype(np.uint8)).resize((grid.shape[1] * 3, grid.shape[0] * 3),
-                                                                  Image.NEAREST).save(a.out)
+        rows += [sp.test[bad], sp.masks[bad].astype(np.float32)]  # 12 defective crops, then their masks
+    H.save_grid(rows, a.out)
     print(f"wrote {a.out}")
 
 

@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import platform
-import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,12 +33,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganforge import api
-from ganforge.config import load_config
+import _harness as H
 from ganforge.data.images import digits_split
 from ganforge.metrics.features import DigitNet
 
-OUT = Path(__file__).parent / "results" / "augmentation.md"
+OUT = H.RESULTS / "augmentation.md"
 ROWS = ("real only", "classic", "GAN", "GAN + classic", "synthetic only (TSTR)", "all real (ceiling)")
 
 
@@ -97,13 +93,11 @@ def run_setting(k: int, seed: int, a, xtr_all, ytr_all, xte, yte, work: Path) ->
     # the conditional GAN sees only these K x 10 images (as an npz the folder/npz loader reads)
     npz = work / f"k{k}-s{seed}.npz"
     np.savez(npz, images=(x[:, 0] * 255).round().byte().numpy(), labels=y.numpy())
-    cfg = load_config("digits_small", ["data.name=npz", f"data.path={npz}", "data.limit=0", "data.channels=1",
-                                       f"data.resolution={a.resolution}", "model.conditional=true",
-                                       f"train.steps={a.gan_steps}", f"train.seed={seed}", "train.progress=false",
-                                       "train.tensorboard=false", "eval.every=0", "train.sample_every=0",
-                                       f"train.threads={a.threads}", "doctor.enabled=false", "eval.n_samples=200",
-                                       *a.gan_set])
-    run = api.train(cfg, out=work / f"gan-k{k}-s{seed}")
+    cfg = H.config("digits_small", ["data.name=npz", f"data.path={npz}", "data.limit=0", "data.channels=1",
+                                    f"data.resolution={a.resolution}", "model.conditional=true",
+                                    f"train.steps={a.gan_steps}", "eval.every=0", "doctor.enabled=false",
+                                    "eval.n_samples=200", *a.gan_set], seed=seed, threads=a.threads)
+    run = H.train(cfg, work / f"gan-k{k}-s{seed}", via_api=True).result
     labels = torch.arange(10).repeat_interleave(a.per_class)
     syn = run.generator.generate(len(labels), seed=seed, label=labels).clamp(0, 1)  # (10 * per_class, 1, R, R)
     data = {"real only": (x, y, False), "classic": (x, y, True),
@@ -136,24 +130,23 @@ def main() -> None:
     xte_t, yte_t = to_tensor(xte, a.resolution), torch.from_numpy(yte).long()
     ceiling = [accuracy(train_classifier(xtr_all, ytr_all, a.clf_steps, False, s), xte_t, yte_t) for s in range(a.seeds)]
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with H.temp_dir() as tmp:
         for k in a.ks:
-            per_seed = [run_setting(k, s, a, xtr_all, ytr_all, xte_t, yte_t, Path(tmp)) for s in range(a.seeds)]
+            per_seed = [run_setting(k, s, a, xtr_all, ytr_all, xte_t, yte_t, tmp) for s in range(a.seeds)]
             results[k] = {row: [r[row] for r in per_seed] for row in per_seed[0]}
             results[k]["all real (ceiling)"] = ceiling
-            print(k, {row: round(statistics.fmean(v), 4) for row, v in results[k].items()}, flush=True)
+            print(k, {row: round(H.mean(v), 4) for row, v in results[k].items()}, flush=True)
 
-    def cell(v: list) -> str:
-        se = statistics.stdev(v) / math.sqrt(len(v)) if len(v) > 1 else float("nan")
-        return f"{100 * statistics.fmean(v):.1f} ± {100 * se:.1f}"
+    def cell(v: list) -> str:  # in %; one seed: '± nan'
+        return H.pm(v, "{:.1f}", scale=100, alone=math.nan)
 
     lines = ["# Does synthetic data help? Held-out digit accuracy (%)", "",
              f"{a.seeds} seed(s); conditional GAN: the `digits_small` preset (spectral-norm D, LeCam, EMA) with "
              f"model.conditional=true{''.join(', ' + o for o in a.gan_set)}, {a.gan_steps} steps on the K x 10 images "
              f"alone; {a.per_class} synthetic images per class"
              + (f", {100 * a.syn_share:.0f} % of each GAN-row batch synthetic" if a.syn_share else
-                ", batches uniform over real + synthetic") + f"; the same CNN for every row, {a.clf_steps} Adam steps of batch 64. Machine: "
-             f"{platform.machine()}, {a.threads} thread(s), torch {torch.__version__}. Command: `python "
+                ", batches uniform over real + synthetic") + f"; the same CNN for every row, {a.clf_steps} Adam steps "
+             f"of batch 64, {a.threads} thread(s). Command: `python "
              f"benchmarks/augmentation.py --seeds {a.seeds} --ks {' '.join(map(str, a.ks))}"
              + (f" --syn-share {a.syn_share:g}" if a.syn_share else "")
              + (f" --gan-set {' '.join(a.gan_set)}" if a.gan_set else "") + f"`. Total "
@@ -162,9 +155,7 @@ def main() -> None:
     for k, rows in results.items():
         lines.append(f"| {k} | " + " | ".join(cell(rows[r]) for r in ROWS) + " |")
     lines += ["", "Target: GAN + classic beats classic alone by >= 2 points at K = 10 and K = 20."]
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    H.write_results(lines, a.out, threads=a.threads)
 
 
 if __name__ == "__main__":

@@ -26,19 +26,17 @@ from __future__ import annotations
 import argparse
 import copy
 import math
-import platform
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-RESULTS = Path(__file__).parent / "results"
-COMMON = ["train.progress=false", "train.tensorboard=false", "train.sample_every=0", "train.ckpt_every=0",
-          "train.threads=1"]
+import _harness as H
+
+RESULTS = H.RESULTS
+COMMON = ["train.ckpt_every=0", "train.threads=1"]  # with the harness's quiet overrides
 LOG4 = math.log(4.0)
 
 # claim 5: one factor at a time against the grid25 preset
@@ -110,20 +108,13 @@ def mode_counts(G, prior, data, n: int) -> list:
 
 
 def run(preset: str, overrides: list, seed: int, snaps: Snapshots | None = None):
-    """One ganforge run: (records, final evaluation, wall seconds)."""
-    from ganforge.config import load_config
-    from ganforge.runlog import read_records
-    from ganforge.train.callbacks import default_callbacks
-    from ganforge.train.loop import train
+    """One ganforge run: (config, records, final evaluation, wall seconds)."""
+    from ganforge.train.games import default_callbacks
 
-    cfg = load_config(preset, [*COMMON, f"train.seed={seed}", *overrides])
-    cbs = default_callbacks(cfg) + ([snaps.callback] if snaps else [])
-    with tempfile.TemporaryDirectory() as d:
-        t0 = time.perf_counter()
-        result = train(cfg, Path(d), callbacks=cbs)
-        wall = time.perf_counter() - t0
-        records, _ = read_records(Path(d) / "metrics.jsonl")
-    return cfg, records, dict(result.metrics), wall
+    cfg = H.config(preset, [*COMMON, *overrides], seed=seed)
+    with H.trained(cfg, callbacks=default_callbacks(cfg) + ([snaps.callback] if snaps else [])) as t:
+        records = t.records()
+    return cfg, records, t.metrics, t.wall_s
 
 
 def steps_of(records):
@@ -131,11 +122,9 @@ def steps_of(records):
 
 
 def mean_sd(xs) -> str:
+    """'mean ± sd' of the finite values; '-' when there is none."""
     xs = [x for x in xs if x is not None and math.isfinite(x)]
-    if not xs:
-        return "-"
-    sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
-    return f"{statistics.fmean(xs):.3f} ± {sd:.3f}"
+    return H.pm(xs, "{:.3f}", spread=H.sd) if xs else "-"
 
 
 def fresh_d_accuracy(cfg, G, data, seed: int, steps: int) -> float:
@@ -464,14 +453,14 @@ def main() -> None:
         a.seeds5s, a.n5s, a.steps5s_over = 1, 500, ["train.steps=20"]
     t0 = time.perf_counter()
     text = ["# The seeds' claims, by experiment", "",
-            f"`python benchmarks/claims.py {' '.join(sys.argv[1:])}` on {platform.machine()}, torch "
-            f"{torch.__version__}, 1 torch thread, on a 2-core machine shared with other jobs. The full protocol is "
+            f"`python benchmarks/claims.py {' '.join(sys.argv[1:])}`, 1 torch thread, on a 2-core machine shared with "
+            "other jobs. The full protocol is "
             "`python benchmarks/claims.py --full` (10 seeds at the presets' 12,000 steps for claim 1, 10 seeds for "
             "claim 2, every claim-5 factor over 3 seeds).", ""]
     c2 = c3 = c4 = None
 
     def save() -> None:  # after every claim: an interrupted run keeps what it measured
-        Path(a.out).write_text("\n".join(text) + "\n")
+        H.write_results(text, a.out, threads=1, echo=False)
 
     if 1 in a.only:
         lines, v = claim1(a)
@@ -526,8 +515,7 @@ def main() -> None:
     if c2 and c3 and c4:
         text += ["## Figures", ""] + [f"![{f}]({f})" for f in figures(c2, c3, c4)] + [""]
     text.append(f"Total wall time {time.perf_counter() - t0:.0f} s.")
-    Path(a.out).write_text("\n".join(text) + "\n")
-    print("\n".join(text))
+    H.write_results(text, a.out, threads=1)
 
 
 if __name__ == "__main__":

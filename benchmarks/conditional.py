@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
-import time
 from pathlib import Path
 
 import torch
 
+import _harness as H
 from ganforge import api
 
-RESULTS = Path(__file__).parent / "results"
-COMMON = ["model.conditional=true", "train.progress=false", "train.sample_every=0", "train.tensorboard=false"]
+COMMON = ["model.conditional=true"]  # with the harness's quiet overrides
 VARIANTS = {  # name -> (what it is, overrides)
     "concat_projection": ("G: embedding concatenated to z; D: projection (the earlier default)",
                           ["model.g_cond=concat", "model.d_cond=projection"]),
@@ -81,14 +78,12 @@ def measure(name: str, seed: int, work: Path, threads: int) -> dict:
     run_dir = work / f"{name}-s{seed}"
     t = None
     if not (run_dir / "eval.json").is_file():
-        t0 = time.perf_counter()
-        api.train("digits", [*COMMON, *VARIANTS[name][1], f"train.seed={seed}", f"train.threads={threads}"],
-                  out=run_dir)
-        t = time.perf_counter() - t0
+        cfg = H.config("digits", [*COMMON, *VARIANTS[name][1]], seed=seed, threads=threads)
+        t = H.train(cfg, run_dir, via_api=True).wall_s
     ev = json.loads((run_dir / "eval.json").read_text())
     acc = class_accuracy(run_dir)
     row = {k: ev[k] for k in ("fid", "precision", "recall", "coverage")}
-    row.update(min_class_acc=min(acc), mean_class_acc=statistics.fmean(acc), class_acc=acc, wall_s=t or ev.get("wall_s"))
+    row.update(min_class_acc=min(acc), mean_class_acc=H.mean(acc), class_acc=acc, wall_s=t or ev.get("wall_s"))
     print(name, seed, {k: round(row[k], 3) for k in KEYS}, flush=True)
     return row
 
@@ -99,36 +94,29 @@ def main() -> None:
     p.add_argument("--only", nargs="+", choices=list(VARIANTS))
     p.add_argument("--work", default="/tmp/ganforge-conditional", help="where the runs are kept")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=str(RESULTS / "conditional.md"))
+    p.add_argument("--out", default=str(H.RESULTS / "conditional.md"))
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     work = Path(a.work)
     names = a.only or list(VARIANTS)
     rows = {n: [measure(n, s, work, a.threads) for s in a.seeds] for n in names}
 
-    def cell(v: list) -> str:
-        m = statistics.fmean(v)
-        return f"{m:.3f}" + (f" ± {statistics.stdev(v) / len(v) ** 0.5:.3f}" if len(v) > 1 else "")
-
     lines = ["# Conditional digits: how G and D are conditioned", "",
              f"`python benchmarks/conditional.py --seeds {' '.join(map(str, a.seeds))}`: the `digits` preset (16 px, "
              "3,000 steps, batch 64, EMA) with model.conditional=true; seeds " + ", ".join(map(str, a.seeds)) +
-             f"; {platform.machine()}, torch {torch.__version__}, {a.threads} thread(s), on a shared 2-core machine. "
+             "; on a shared 2-core machine. "
              "FID, precision, recall and coverage: the run's final evaluation (2,000 samples of G_ema, classes "
              "uniform, the digit classifier's space). Class accuracy: the classifier reads the requested class, "
              "200 samples per class. Mean ± standard error over seeds.", "",
              "| variant | what | " + " | ".join(KEYS) + " |", "|---|---|" + "---|" * len(KEYS)]
     for n, rs in rows.items():
-        lines.append(f"| `{n}` | {VARIANTS[n][0]} | " + " | ".join(cell([r[k] for r in rs]) for k in KEYS) + " |")
+        cells = [H.pm([r[k] for r in rs], "{:.3f}", alone=None) for k in KEYS]
+        lines.append(f"| `{n}` | {VARIANTS[n][0]} | " + " | ".join(cells) + " |")
     lines += ["", "Per-class accuracy (first seed):", "", "| variant | " + " | ".join(map(str, range(10))) + " |",
               "|---|" + "---|" * 10]
     for n, rs in rows.items():
         lines.append(f"| `{n}` | " + " | ".join(f"{100 * v:.1f}" for v in rs[0]["class_acc"]) + " |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    old = Path(a.out).read_text() if Path(a.out).exists() else ""
-    mark = "<!-- reading -->"
-    Path(a.out).write_text(text + ("\n" + old[old.index(mark):] if mark in old else ""))
+    H.write_results(lines, a.out, threads=a.threads, keep="<!-- reading -->")
 
 
 if __name__ == "__main__":

@@ -31,17 +31,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import shutil
 import statistics
-import tempfile
-import time
 from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).parent / "results"
-COMMON = ["train.progress=false", "train.tensorboard=false", "train.sample_every=0"]
+import _harness as H
 
 # name: (expected kind, or None for healthy; onset step; [(preset or "resume", overrides), ...])
 SCENARIOS = {
@@ -72,32 +68,26 @@ SCENARIOS = {
 def run_scenario(name: str, seed: int, threads: int, keep: str | None = None) -> dict:
     from ganforge.config import load_config
     from ganforge.errors import TrainingDiverged
-    from ganforge.train.loop import train
 
     expected, onset, phases = SCENARIOS[name]
     torch.set_num_threads(threads)
     stopped = False
-    with tempfile.TemporaryDirectory() as d:
-        run_dir = Path(d)
+    with H.temp_dir() as d:
+        run_dir = d
         if keep:  # kept for replaying other detectors over the same records (ganforge doctor RUN)
             run_dir = Path(keep) / f"{name}_{seed}"
             shutil.rmtree(run_dir, ignore_errors=True)
             run_dir.mkdir(parents=True)
-        t0 = time.perf_counter()
-        cfg = None
+        cfg, wall = None, 0.0
         for preset, overrides in phases:
-            extra = [f"train.seed={seed}", f"train.threads={threads}", *COMMON, *overrides]
             if preset == "resume":
                 import yaml
 
                 cfg = load_config(base=yaml.safe_load((run_dir / "config.yaml").read_text()), overrides=overrides)
             else:
-                cfg = load_config(preset, extra)
-            try:
-                train(cfg, run_dir, resume=preset == "resume")
-            except TrainingDiverged:
-                stopped = True
-        wall = time.perf_counter() - t0
+                cfg = H.config(preset, overrides, seed=seed, threads=threads)
+            t = H.train(cfg, run_dir, resume=preset == "resume", stop_ok=(TrainingDiverged,))
+            stopped, wall = stopped or t.stopped is not None, wall + t.wall_s
         records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
     return _row(name, seed, records, stopped or any(r.get("event") == "stopped" for r in records), wall,
                 cfg.train.log_every)
@@ -139,13 +129,12 @@ def _wall(rs: list) -> str:
     return f"{statistics.mean(walls):.0f}" if walls else "-"
 
 
-def table(rows: list[dict], args) -> str:
+def table(rows: list[dict], args) -> list[str]:
     lines = [
         "# Training doctor: detection on seeded healthy and broken runs",
         "",
         f"{args.seeds} seeds per scenario; every run is a real ganforge run with the doctor on "
-        f"(defaults: patience 3 log steps, warmup 10, window 20). Machine: {platform.machine()}, "
-        f"{args.threads} torch thread(s), torch {torch.__version__}. Command: "
+        f"(defaults: patience 3 log steps, warmup 10, window 20), {args.threads} torch thread(s). Command: "
         f"`python benchmarks/doctor.py --seeds {args.seeds}`. Scenarios are described in the script's docstring."
         + (f" Replayed: today's detectors over runs kept with `--keep` (`--replay {args.replay}`); the detectors "
            "are pure functions of the records, so a replay finds what a live run would." if args.replay else ""),
@@ -174,7 +163,7 @@ def table(rows: list[dict], args) -> str:
         lines.append(f"| {r['scenario']} | {r['seed']} | {'yes' if r['detected'] else 'no'} | "
                      f"{r['first_step'] if r['first_step'] is not None else '-'} | "
                      f"{', '.join(r['false_alarms']) or '-'} | {r['rollbacks']} | {'yes' if r['stopped'] else 'no'} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:
@@ -183,7 +172,7 @@ def main() -> None:
     p.add_argument("--seed-from", type=int, default=0, help="run seeds seed-from .. seeds - 1 (add runs to a --keep DIR)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--only", nargs="+", choices=list(SCENARIOS), help="run these scenarios only")
-    p.add_argument("--out", default=str(RESULTS / "doctor.md"))
+    p.add_argument("--out", default=str(H.RESULTS / "doctor.md"))
     p.add_argument("--keep", metavar="DIR", help="keep each run's directory under DIR (to replay with ganforge doctor)")
     p.add_argument("--replay", metavar="DIR", help="no training: replay today's detectors over runs kept in DIR")
     args = p.parse_args()
@@ -199,10 +188,7 @@ def main() -> None:
             rows.append(r)
             print(f"{name:<15} seed {seed}: detected {r['detected']}, first alarm {r['first_step']}, "
                   f"other warnings {r['false_alarms'] or '-'}, {r['wall_s']:.0f} s", flush=True)
-    text = table(rows, args)
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    H.write_results(table(rows, args), args.out, threads=args.threads)
 
 
 if __name__ == "__main__":

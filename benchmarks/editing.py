@@ -13,20 +13,18 @@ complete change of the image would cost). Writes ``benchmarks/results/editing.md
 from __future__ import annotations
 
 import argparse
-import platform
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+import _harness as H
 from ganforge import api
 from ganforge.apps.edit import change_class
-from ganforge.apps.project import _features, project
-from ganforge.config import load_config
+from ganforge.apps.project import project
 from ganforge.metrics.evaluators import judge
 
-OUT = Path(__file__).parent / "results" / "editing.md"
+OUT = H.RESULTS / "editing.md"
 
 
 def main() -> None:
@@ -37,12 +35,12 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
-    run_dir = Path(a.run) if a.run else Path(tempfile.mkdtemp()) / "cdigits"
-    if not a.run:
-        run_dir.mkdir(parents=True)
-        api.train(load_config("digits", ["model.conditional=true", "train.progress=false",
-                                         f"train.threads={a.threads}"]), out=run_dir)
-    run = api.load_run(run_dir)
+    with H.temp_dir() as tmp:
+        run_dir = Path(a.run) if a.run else tmp / "cdigits"
+        if not a.run:  # the run's own sample grids and TensorBoard files stay on, as `ganforge train` has them
+            cfg = H.config("digits", ["model.conditional=true"], threads=a.threads, quiet=["train.progress=false"])
+            H.train(cfg, run_dir, via_api=True)
+        run = api.load_run(run_dir)
     clf = judge(run.data)
     images, labels = run.data.holdout
     x, y = images[: a.n].float() / 255, labels[: a.n]
@@ -51,11 +49,11 @@ def main() -> None:
     edited = torch.cat([change_class(run, proj.z[i : i + 1], int(target[i])) for i in range(len(y))])
     read = clf.logits(edited).argmax(1)
     success = (read == target).float().mean().item()
-    with torch.no_grad():
-        f_src, f_edit = _features(clf, proj.recon), _features(clf, edited)
+    with torch.no_grad():  # the judge's features (n, 128): one grey channel, so one row per image
+        f_src, f_edit = clf.features(proj.recon), clf.features(edited)
         moved = (f_edit - f_src).pow(2).mean(1)  # (n,)
         same_class_other = torch.stack([  # distance from the edit to an unrelated real digit of its target class
-            (f_edit[i] - _features(clf, (images[labels == int(target[i])][i % 5][None].float() / 255))[0]).pow(2).mean()
+            (f_edit[i] - clf.features(images[labels == int(target[i])][i % 5][None].float() / 255)[0]).pow(2).mean()
             for i in range(len(y))])
     proj_agree = (clf.logits(proj.recon).argmax(1) == y).float().mean().item()
     lines = [
@@ -63,8 +61,8 @@ def main() -> None:
         "",
         f"Conditional run: digits preset with model.conditional=true (step {run.step}); {a.n} held-out digits, each "
         f"projected (300 steps, 4 starts) under the class the judge reads, then re-drawn under another class "
-        f"(each of the nine others equally often). Machine: {platform.machine()}, {a.threads} torch thread(s), "
-        f"torch {torch.__version__}. Command: `python benchmarks/editing.py --n {a.n}`. Total "
+        f"(each of the nine others equally often). {a.threads} torch thread(s). Command: "
+        f"`python benchmarks/editing.py --n {a.n}`. Total "
         f"{time.perf_counter() - t0:.0f} s.",
         "",
         "| measure | value |",
@@ -77,9 +75,7 @@ def main() -> None:
         "",
         "The feature distances are in the digit classifier's 128-d feature space (mean squared difference).",
     ]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    H.write_results(lines, OUT, threads=a.threads)
 
 
 if __name__ == "__main__":

@@ -17,23 +17,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).parent / "results"
+import _harness as H
+
 # name -> overrides on the digits preset; 32x32 grey digits
 MODELS = {
     "DCGAN-32": ["model.name=dcgan", "model.g_width=64", "model.d_width=64", "model.z_dim=100"],
     "StyleGAN2-32": ["model.name=stylegan2"],
 }
-COMMON = ["data.resolution=32", "train.steps=1", "train.batch_size=8", "train.progress=false",
-          "train.tensorboard=false", "eval.every=0", "eval.n_samples=8", "doctor.enabled=false",
-          "train.sample_every=0"]
+COMMON = ["data.resolution=32", "train.steps=1", "train.batch_size=8", "eval.every=0", "eval.n_samples=8",
+          "doctor.enabled=false"]  # with the harness's quiet overrides
 
 
 def _per_s(fn, batch: int, min_s: float) -> float:
@@ -54,25 +51,23 @@ def main() -> None:
 
     import onnxruntime as ort
 
-    import ganforge
+    from ganforge.api import load_run
+    from ganforge.apps.export import eager_sampler
     from ganforge.models import MODELS as REGISTRY
 
     torch.set_num_threads(args.threads)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ.setdefault("GANFORGE_CACHE", str(Path(tmp) / "cache"))
+    with H.temp_dir() as tmp:
+        os.environ.setdefault("GANFORGE_CACHE", str(tmp / "cache"))
         for name, overrides in MODELS.items():
             model = overrides[0].split("=")[1]
             if model not in REGISTRY:
                 rows.append(f"| {name} | - | - | - | - | not in this version of ganforge |")
                 continue
-            run = ganforge.train("digits", COMMON + overrides, Path(tmp) / name)
-            out = run.export("onnx", Path(tmp) / f"{name}.onnx")
-            from ganforge.api import load_run
-            from ganforge.apps.export import _Sampler, _plain
-
+            run = H.train(H.config("digits", COMMON + overrides), tmp / name, via_api=True).result
+            out = run.export("onnx", tmp / f"{name}.onnx")
             g = load_run(run.path)
-            sampler = _Sampler(_plain(g.G), g.data.loc, g.data.scale).eval()
+            sampler = eager_sampler(g)  # the module the export wrote, in PyTorch eager
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = args.threads
             opts.inter_op_num_threads = 1
@@ -99,17 +94,14 @@ def main() -> None:
     table = "\n".join([
         "# Export: sampling speed, onnxruntime vs PyTorch eager (CPU)", "",
         f"Images per second, median of {args.rounds} alternating rounds of >= {args.min_s} s each; "
-        f"{args.threads} thread(s) for both engines; torch {torch.__version__}, onnxruntime {ort.__version__}, "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores.", "",
+        f"{args.threads} thread(s) for both engines; onnxruntime {ort.__version__}.", "",
         "**The machine was shared** with other jobs while this ran (2 cores, 4 users): absolute numbers are "
         "noisy; the ratio, measured side by side in one process, is the number to read.", "",
         "| generator | batch | eager img/s | onnxruntime img/s | onnx / eager | check |",
         "|---|---|---|---|---|---|", *rows, "",
         f"Command: `python benchmarks/export.py --rounds {args.rounds} --min-s {args.min_s} --threads {args.threads}`",
     ])
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "export.md").write_text(table + "\n")
-    print(table)
+    H.write_results(table, H.RESULTS / "export.md", threads=args.threads)
 
 
 if __name__ == "__main__":

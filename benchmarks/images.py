@@ -15,43 +15,30 @@ spawned process with the given number of torch threads.
 from __future__ import annotations
 
 import argparse
-import math
-import multiprocessing
+import functools
 import statistics
-import tempfile
-import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).parent / "results"
+import _harness as H
 
 
-def _train(preset: str, seed: int, threads: int, overrides: list) -> tuple:
-    from ganforge.config import load_config
-    from ganforge.api import load_run
-    from ganforge.train.loop import train
+# mean ± standard error; statistics.mean as the published tables had it (see _harness.pm)
+_pm = functools.partial(H.pm, center=statistics.mean)
 
-    torch.set_num_threads(threads)
-    cfg = load_config(preset, [f"train.seed={seed}", f"train.threads={threads}", "train.progress=false",
-                               "train.tensorboard=false", "train.sample_every=0", "eval.every=0", *overrides])
-    d = tempfile.mkdtemp()
-    t0 = time.perf_counter()
-    train(cfg, Path(d))
-    return load_run(Path(d)), time.perf_counter() - t0
+
+def _train(preset: str, seed: int, threads: int, overrides: list):
+    """A run of ``preset`` in a temporary directory (the block's ``Trained``), no evaluation during training."""
+    return H.trained(preset, ["eval.every=0", *overrides], seed=seed, threads=threads)
 
 
 def stacked_run(job: tuple) -> dict:
-    from ganforge.metrics.features import digit_classifier
-    from ganforge.metrics.distances import class_histogram_kl
-
     preset, seed, threads, n, overrides = job
-    run, wall = _train(preset, seed, threads, overrides)
-    x = run.generate(n, seed=10_000 + seed)  # (n, 3, H, W) in [0, 1]
-    digits = digit_classifier().logits(x).argmax(1).view(n, 3)
-    modes, kl = class_histogram_kl(digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2], 1000)
-    return {"preset": preset, "seed": seed, "modes": modes, "kl": kl, "wall_s": wall, "steps": run.step}
+    with _train(preset, seed, threads, overrides) as t:
+        run = t.load()
+    modes, kl = H.stacked_modes(run.generate(n, seed=10_000 + seed))  # of (n, 3, H, W) in [0, 1]
+    return {"preset": preset, "seed": seed, "modes": modes, "kl": kl, "wall_s": t.wall_s, "steps": run.step}
 
 
 def stacked_real(n: int, resolution: int = 16) -> dict:
@@ -59,12 +46,9 @@ def stacked_real(n: int, resolution: int = 16) -> dict:
     classifier's errors and a finite sample make even real data miss KL = 0)."""
     from ganforge.config import DataConfig
     from ganforge.data.images import stacked_digits
-    from ganforge.metrics.features import digit_classifier
-    from ganforge.metrics.distances import class_histogram_kl
 
     x = stacked_digits(DataConfig(name="stacked_digits", resolution=resolution), 0).reference(n, 10_000)
-    digits = digit_classifier().logits(x).argmax(1).view(n, 3)
-    modes, kl = class_histogram_kl(digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2], 1000)
+    modes, kl = H.stacked_modes(x)
     return {"modes": modes, "kl": kl}
 
 
@@ -72,7 +56,8 @@ def digits_run(job: tuple) -> dict:
     from ganforge.evaluation import sample_metrics
 
     preset, seed, threads, n, overrides = job
-    run, wall = _train(preset, seed, threads, overrides)
+    with _train(preset, seed, threads, overrides) as t:
+        run, wall = t.load(), t.wall_s
     labels = torch.arange(n) % 10 if run.n_classes else None
     x = run.generate(n, seed=10_000 + seed, label=labels)
     m = sample_metrics(x, run.data, seed=10_000 + seed, labels=labels)
@@ -82,14 +67,6 @@ def digits_run(job: tuple) -> dict:
         pred = digit_classifier().logits(x).argmax(1)
         m["per_class"] = [float((pred[labels == c] == c).double().mean()) for c in range(10)]
     return {"preset": preset, "conditional": bool(run.n_classes), "seed": seed, "wall_s": wall, **m}
-
-
-def _se(xs):
-    return statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else 0.0
-
-
-def _pm(xs, fmt="{:.3g}"):
-    return f"{fmt.format(statistics.mean(xs))} ± {fmt.format(_se(xs))}"
 
 
 def main() -> None:
@@ -122,15 +99,14 @@ def main() -> None:
                 rows.append(r)
         jobs = [j for j in jobs if not any(r["preset"] == j[0] and r["seed"] == j[1] for r in rows)]
         print(f"reusing {len(rows)} results from {a.resume}; {len(jobs)} runs to go", flush=True)
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for r in pool.map(fn, jobs):
-            print({k: v for k, v in r.items() if k != "provenance"}, flush=True)
-            rows.append(r)
+    for r in H.pool_map(fn, jobs, 1):
+        print({k: v for k, v in r.items() if k != "provenance"}, flush=True)
+        rows.append(r)
     cmd = f"python benchmarks/images.py {a.which} --seeds {seeds} --threads {a.threads}" + \
         (f" {' '.join(a.overrides)}" if a.overrides else "")
     lines = [f"# {'Stacked digits: mode coverage' if stacked else 'Digits: image metrics'}", "",
              f"{seeds} seeds per row, {n} generated samples per evaluation, mean ± standard error; "
-             f"torch {torch.__version__}, {a.threads} threads per run, one run at a time. Command: `{cmd}`.", ""]
+             f"{a.threads} threads per run, one run at a time. Command: `{cmd}`.", ""]
     if stacked:
         lines += ["| preset | modes (of 1,000) | KL | wall s / run |", "|---|---|---|---|"]
         for pr, _ in runs:
@@ -147,7 +123,8 @@ def main() -> None:
         for pr, extra in runs:
             rs = [r for r in rows if r["preset"] == pr and r["conditional"] == bool(extra)]
             acc = _pm([r["class_accuracy"] for r in rs]) if "class_accuracy" in rs[0] else ""
-            lines.append(f"| `{pr}` | {'yes' if extra else 'no'} | " + " | ".join(_pm([r[k] for r in rs]) for k in keys)
+            cells = [_pm([r[k] for r in rs]) for k in keys]
+            lines.append(f"| `{pr}` | {'yes' if extra else 'no'} | " + " | ".join(cells)
                          + f" | {acc} | {statistics.mean(r['wall_s'] for r in rs):.0f} |")
         cond = [r for r in rows if "per_class" in r]
         if cond:
@@ -156,11 +133,7 @@ def main() -> None:
                       "(target >= 95 % each):", "", "| class | " + " | ".join(map(str, range(10))) + " |",
                       "|---" * 11 + "|", "| accuracy | " + " | ".join(f"{100 * v:.1f} %" for v in per) + " |"]
         lines += ["", f"Feature space: {rows[0]['provenance']['feature_space']}."]
-    table = "\n".join(lines) + "\n"
-    print(table)
-    out = Path(a.out or RESULTS / f"{'stacked_digits' if stacked else 'digits'}.md")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(table)
+    H.write_results(lines, a.out or H.RESULTS / f"{'stacked_digits' if stacked else 'digits'}.md", threads=a.threads)
 
 
 if __name__ == "__main__":

@@ -23,27 +23,26 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import platform
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from ganforge.build import build_data, build_game
-from ganforge.config import load_config
+import _harness as H
+from ganforge.build import build_data
+from ganforge.train.games import build_game
 from ganforge.files import image_grid
 from ganforge.metrics.distances import fid_kid
 from ganforge.metrics.features import data_classifier
 from ganforge.models.srnet import downscale
 
-OUT = Path(__file__).parent / "results" / "img2img.md"
+OUT = H.RESULTS / "img2img.md"
 GRIDS = OUT.parent / "img2img"
 DEFAULT_SR = ("i2i.sr_adv_weight=0.005", "i2i.content_weight=0.1")
 
 
 def make(preset: str, over: list[str]):
-    cfg = load_config(preset, ["train.progress=false", "train.threads=1", *over])
+    cfg = H.config(preset, over, threads=1, quiet=["train.progress=false"])  # a game alone: no run directory
     torch.manual_seed(cfg.train.seed)
     data = build_data(cfg)
     return cfg, data, build_game(cfg, data, torch.device("cpu"))
@@ -187,8 +186,8 @@ def main() -> None:
     GRIDS.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     lines = ["# Image-to-image benchmark", "",
-             f"`python benchmarks/img2img.py{' --full' if a.full else ''}` on {platform.machine()}, torch "
-             f"{torch.__version__}, one thread, a shared machine (timings are indicative). Held-out material only.", ""]
+             f"`python benchmarks/img2img.py{' --full' if a.full else ''}`, one thread, a shared machine (timings "
+             "are indicative). Held-out material only.", ""]
     if a.only in (None, "sr"):
         pre, more = 1200 * k, 800 * k
         rows = superres(2, pre, more, 256, sr_w) + superres(4, pre, more, 256, sr_w)
@@ -231,7 +230,7 @@ def main() -> None:
                   "Grid: `img2img/cyclegan.png` (rows: input A, G_ab(A), G_ba(G_ab(A)), the same digits drawn in B).", ""]
         print("\n".join(lines[-9:]), flush=True)
     lines.append(f"Total wall time {time.perf_counter() - t0:.0f} s.")
-    out.write_text("\n".join(lines) + "\n")
+    H.write_results(lines, out, threads=1, echo=False)
     print(f"wrote {out}")
 
 

@@ -13,20 +13,18 @@ input's true class. Writes ``benchmarks/results/inversion.md``.
 from __future__ import annotations
 
 import argparse
-import platform
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+import _harness as H
 from ganforge import api
 from ganforge.apps.encoder import encode, train_encoder
 from ganforge.apps.project import project
-from ganforge.config import load_config
 from ganforge.metrics.evaluators import judge
 
-OUT = Path(__file__).parent / "results" / "inversion.md"
+OUT = H.RESULTS / "inversion.md"
 
 
 def main() -> None:
@@ -40,11 +38,11 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
-    run_dir = Path(a.run) if a.run else Path(tempfile.mkdtemp()) / "digits"
-    if not a.run:
-        run_dir.mkdir(parents=True)
-        api.train(load_config("digits", ["train.progress=false", f"train.threads={a.threads}"]), out=run_dir)
-    run = api.load_run(run_dir)
+    with H.temp_dir() as tmp:
+        run_dir = Path(a.run) if a.run else tmp / "digits"
+        if not a.run:  # the run's own sample grids and TensorBoard files stay on, as `ganforge train` has them
+            H.train(H.config("digits", threads=a.threads, quiet=["train.progress=false"]), run_dir, via_api=True)
+        run = api.load_run(run_dir)
     images, labels = run.data.holdout
     x, y = images[: a.n].float() / 255, labels[: a.n]  # (n, 1, R, R) in [0, 1], true classes
     clf = judge(run.data)
@@ -63,8 +61,8 @@ def main() -> None:
         "",
         f"Run: `{run_dir}` (step {run.step}, {run.cfg.model.name}, data {run.cfg.data.name} at "
         f"{run.cfg.data.resolution} px); {a.n} held-out digits; {a.steps} Adam steps from {a.starts} starts; "
-        f"encoder: {a.encoder_steps} steps on G's samples. Machine: {platform.machine()}, {a.threads} torch "
-        f"thread(s), torch {torch.__version__}. Command: `python benchmarks/inversion.py"
+        f"encoder: {a.encoder_steps} steps on G's samples; {a.threads} torch thread(s). "
+        f"Command: `python benchmarks/inversion.py"
         f"{' --run ' + a.run if a.run else ''} --n {a.n}`. Total {time.perf_counter() - t0:.0f} s.",
         "",
         "| method | pixel MSE | feature distance | class agreement | seconds |",
@@ -73,9 +71,7 @@ def main() -> None:
         "",
         "Class agreement: the digit classifier reads G(z*) as the input's true class. Target: >= 90 % for the best.",
     ]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    H.write_results(lines, OUT, threads=a.threads)
 
 
 if __name__ == "__main__":

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 from sklearn.metrics import roc_auc_score
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+import _harness as H
 
-from ganforge import api  # noqa: E402
+sys.path.insert(0, str(H.ROOT / "src"))
+
 from ganforge.build import build_models  # noqa: E402
 from ganforge.losses import build_loss  # noqa: E402
 from ganforge.train.checkpoint import list_checkpoints, load_checkpoint  # noqa: E402
@@ -78,7 +77,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--fresh-steps", type=int, default=2000)
     ap.add_argument("--n", type=int, default=500)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "judge.md"))
+    ap.add_argument("--out", default=str(H.RESULTS / "judge.md"))
     a = ap.parse_args()
     torch.set_num_threads(1)
     lines = ["# The discriminator as a judge, and the equilibrium check", "",
@@ -88,11 +87,12 @@ def main() -> None:
              "| seed | step | D's AUROC held-out real vs fake | mean D(real) | mean D(fake) |", "|---|---|---|---|---|"]
     fresh = []
     for seed in a.seeds:
-        with tempfile.TemporaryDirectory() as tmp:
-            run = Path(tmp) / "r"
-            api.train("digits", [f"train.steps={a.steps}", f"train.ckpt_every={a.every}", "train.keep_ckpts=100",
-                                 "eval.every=0", "train.progress=false", "train.sample_every=0",
-                                 f"train.seed={seed}", "train.threads=1"], out=run)
+        # the run's TensorBoard files stay on, as they were
+        cfg = H.config("digits", [f"train.steps={a.steps}", f"train.ckpt_every={a.every}", "train.keep_ckpts=100",
+                                  "eval.every=0"], seed=seed, threads=1,
+                       quiet=["train.progress=false", "train.sample_every=0"])
+        with H.trained(cfg, via_api=True) as t:
+            run = t.run_dir
             g = load_run(run)
             hx, _ = g.data.holdout
             held = hx.float()[: a.n] / 255
@@ -104,9 +104,7 @@ def main() -> None:
     lines += ["", "A fresh D (same architecture, new weights) trained against the frozen final G for "
               f"{a.fresh_steps} Adam steps, accuracy on held-out reals and fresh samples (50 % = cannot tell): "
               + ", ".join(f"seed {s}: {100 * f:.1f} %" for s, f in zip(a.seeds, fresh)) + "."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    Path(a.out).write_text(text)
+    H.write_results(lines, a.out, threads=1)
 
 
 if __name__ == "__main__":

@@ -31,13 +31,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -45,14 +42,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).parent / "results"
+import _harness as H
+
+ROOT = H.ROOT
 sys.path.insert(0, str(ROOT / "src"))
 
 from ganforge.config import DataConfig  # noqa: E402
 from ganforge.data import DATASETS  # noqa: E402
 from ganforge.data.images import read_image  # noqa: E402
-from ganforge.data.pack import _finish, _ImageWriter, build_dataset  # noqa: E402  (the writer of a built file)
+from ganforge.data.pack import build_dataset, write_rows  # noqa: E402
 from ganforge.data.sampling import EpochSampler  # noqa: E402
 
 ENV_GB = "GANFORGE_LOADER_BENCH_GB"
@@ -147,16 +145,15 @@ def synth_built(out: Path, gb: float, res: int, seed: int = 0) -> int:
                          f"{out.parent}; set {ENV_GB} lower or TMPDIR to a larger disk")
     out.mkdir()
     base = np.random.default_rng(seed).integers(0, 256, (256, 3, res, res), dtype=np.uint8)
-    w = _ImageWriter(out / "images.npy", n, (3, res, res))
-    try:
+
+    def chunks():
         for i in range(0, n, 256):
             k = min(256, n - i)
             chunk = base[:k].copy()
             chunk[:, 0, 0, :8] = np.frombuffer(np.arange(i, i + k, dtype=np.int64).tobytes(), np.uint8).reshape(k, 8)
-            w.write(chunk)
-    finally:
-        w.close()
-    _finish(out, w, None, [], out, "synthetic", "0" * 64, 0, [], None)
+            yield chunk
+
+    write_rows(out, chunks(), n, (3, res, res), "synthetic")
     return n
 
 
@@ -226,7 +223,7 @@ def peak_rss(gfd: Path, res: int, how: str, batch: int) -> tuple:
 def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
+    return f"{H.cpu_model()}, {os.cpu_count()} CPU cores"
 
 
 def main() -> None:
@@ -240,7 +237,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--quick", action="store_true", help="a smoke run: 32 images, 2 batches of 8, 1 round, a 0.02 GB "
                                                         f"dataset unless {ENV_GB} says otherwise")
-    p.add_argument("--out", default=str(RESULTS / "loader.md"))
+    p.add_argument("--out", default=str(H.RESULTS / "loader.md"))
     a = p.parse_args()
     if a.quick:
         a.images, a.batch, a.batches, a.rounds = 32, 8, 2, 1
@@ -248,9 +245,8 @@ def main() -> None:
     torch.set_num_threads(1)
     default_gb = 0.02 if a.quick else 2 * ram_bytes() / 1e9
     gb = float(os.environ.get(ENV_GB, default_gb))
-    work = Path(tempfile.mkdtemp(prefix="ganforge-loader-"))
     cmd = f"{ENV_GB}={gb:g} python benchmarks/loader.py {' '.join(sys.argv[1:])}".rstrip()
-    try:
+    with H.temp_dir("ganforge-loader-") as work:
         res_list = [int(r) for r in a.resolutions.split(",")]
         table = {res: throughput(a, res, device, work) for res in res_list}
         names = list(next(iter(table.values())))
@@ -280,12 +276,7 @@ def main() -> None:
             lines.append(f"| {label} | {start / 2**20:.0f} MB | {peak / 2**20:.0f} MB | "
                          f"{f'{worker / 2**20:.0f} MB' if worker else '-'} |")
             print(lines[-1], flush=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(text)
+    H.write_results(lines, a.out, threads=1)
 
 
 if __name__ == "__main__":

@@ -25,16 +25,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
-import tempfile
 import time
 import warnings
-from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).parent / "results"
+import _harness as H
 
 
 def before(real, fake, clf, batch_size: int = 500) -> dict:
@@ -74,7 +71,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=10_000, help="generated and real samples")
     p.add_argument("--repeats", type=int, default=3, help="timings per row (median)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--out", default=str(RESULTS / "metric_speed.md"))
+    p.add_argument("--out", default=str(H.RESULTS / "metric_speed.md"))
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -98,14 +95,14 @@ def main() -> None:
 
     rows = []
     old_env = os.environ.get("GANFORGE_CACHE")
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["GANFORGE_CACHE"] = tmp  # a fresh feature cache; the classifier is already loaded
+    with H.temp_dir() as tmp:
+        os.environ["GANFORGE_CACHE"] = str(tmp)  # a fresh feature cache; the classifier is already loaded
         try:
             t_before, m_before = timed(lambda: before(real, fake, clf), a.repeats)
             rows.append(("before: each metric runs the classifier, no cache", t_before, m_before))
             colds = []
             for _ in range(a.repeats):
-                for f in Path(tmp).glob("features/*.pt"):
+                for f in tmp.glob("features/*.pt"):
                     f.unlink()
                 colds.append(timed(lambda: fid_kid(real, fake, clf, cache=True), 1))
             rows.append(("cold cache: features once per set, real ones hashed and written",
@@ -120,13 +117,12 @@ def main() -> None:
             else:
                 os.environ["GANFORGE_CACHE"] = old_env
 
-    dev = platform.processor() or platform.machine()
     lines = [
         "# Metric speed: FID and KID",
         "",
         f"FID and KID (torchmetrics, 50 KID subsets of {min(1000, a.n)}) of {a.n:,} generated samples against "
         f"{len(real):,} real ones, stacked_digits 32x32x3 in the digit classifier's feature space (128 features per "
-        f"channel). CPU: {dev}, {torch.get_num_threads()} torch threads, torch {torch.__version__}. Median of "
+        f"channel). {torch.get_num_threads()} torch threads. Median of "
         f"{a.repeats}. Command: `python benchmarks/metric_speed.py --n {a.n} --repeats {a.repeats}"
         f"{f' --threads {a.threads}' if a.threads else ''}`.",
         "",
@@ -138,10 +134,7 @@ def main() -> None:
                   f"the network for the cache key {t_key:.2f} s; the features of one set of {a.n:,} images {t_feat:.2f} s.",
               "", "All three paths give the same FID and KID up to float rounding (the features are the same; only "
                   "batch boundaries differ)."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(text)
+    H.write_results(lines, a.out)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,12 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import _harness as H
+
+ROOT = H.ROOT
 
 
 def rss_mb(pid: int) -> float:
@@ -49,9 +50,15 @@ def count(root: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=10)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "soak.md"))
+    ap.add_argument("--out", default=str(H.RESULTS / "soak.md"))
     a = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="ganforge-soak-"))
+    with H.temp_dir("ganforge-soak-") as work:
+        rows = soak(a, work)
+    H.write_results(rows, a.out, threads=1)
+
+
+def soak(a, work: Path) -> list[str]:
+    """Train in a child process under ``work`` for ``a.minutes``; the table's lines."""
     run, cache = work / "run", work / "cache"
     env = {**os.environ, "GANFORGE_CACHE": str(cache), "PYTHONPATH": str(ROOT / "src")}
     args = [sys.executable, "-m", "ganforge", "train", "--preset", "digits", "--out", str(run),
@@ -84,9 +91,7 @@ def main() -> None:
         f"| exit | {proc.returncode} (terminated) {err.strip().splitlines()[-1] if err.strip() else ''} |",
         "", "RSS over time (minute: MB): " + ", ".join(f"{m:.1f}: {r:.0f}" for m, r in samples[:: max(1, len(samples) // 12)]),
     ]
-    text = "\n".join(rows) + "\n"
-    print(text)
-    Path(a.out).write_text(text)
+    return rows
 
 
 if __name__ == "__main__":

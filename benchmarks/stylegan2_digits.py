@@ -15,27 +15,23 @@ steps per step). One run at a time, each in a spawned process, ``--threads`` tor
 from __future__ import annotations
 
 import argparse
-import math
-import multiprocessing
+import functools
 import statistics
-import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).parent / "results"
+import _harness as H
+
 KEYS = ["fid", "kid", "precision", "recall", "density", "coverage", "classes", "class_kl"]
 
 
 def _timed_train(preset: str, seed: int, threads: int, budget: float, overrides: list) -> tuple:
-    """Train for ``budget`` seconds; returns (run dir, seconds per step after the first 10, batch x d_steps)."""
+    """Train for ``budget`` seconds in a temporary directory; returns (the trained run, seconds per
+    step after the first 10, batch x d_steps)."""
     from ganforge.api import callbacks_for
-    from ganforge.config import load_config
     from ganforge.errors import RunStopped
     from ganforge.train.callbacks import Callback
-    from ganforge.train.loop import train
 
     class Clock(Callback):
         times: list = []
@@ -45,30 +41,24 @@ def _timed_train(preset: str, seed: int, threads: int, budget: float, overrides:
             if self.times[-1] - self.times[0] > budget:
                 run.stop_reason = f"the budget of {budget:g} s"
 
-    torch.set_num_threads(threads)
-    cfg = load_config(preset, [f"train.seed={seed}", f"train.threads={threads}", "train.progress=false",
-                               "train.tensorboard=false", "train.sample_every=0", "eval.every=0",
-                               "doctor.enabled=false", "train.steps=1000000", "train.ckpt_every=10",
-                               *overrides])
-    d = Path(tempfile.mkdtemp())
+    cfg = H.config(preset, ["eval.every=0", "doctor.enabled=false", "train.steps=1000000", "train.ckpt_every=10",
+                            *overrides], seed=seed, threads=threads)
     clock = Clock()
     clock.times = []
-    try:
-        train(cfg, d, callbacks=[cb for cb in callbacks_for(cfg, [clock]) if type(cb).__name__ != "Evaluation"])
-    except RunStopped:
-        pass  # the budget ran out: the newest checkpoint (at most 10 steps back) is measured
+    # the budget ran out (RunStopped): the newest checkpoint (at most 10 steps back) is measured
+    with H.trained(cfg, threads=threads, stop_ok=(RunStopped,),
+                   callbacks=[cb for cb in callbacks_for(cfg, [clock]) if type(cb).__name__ != "Evaluation"]) as tr:
+        run = tr.load()
     t = clock.times[10:]
     per_step = (t[-1] - t[0]) / (len(t) - 1)
-    return d, per_step, cfg.train.batch_size * cfg.train.d_steps
+    return run, per_step, cfg.train.batch_size * cfg.train.d_steps
 
 
 def job(args: tuple) -> dict:
     from ganforge.evaluation import sample_metrics
-    from ganforge.trained import load_run
 
     preset, seed, threads, budget, n, overrides = args
-    d, s_step, imgs = _timed_train(preset, seed, threads, budget, overrides)
-    run = load_run(d)
+    run, s_step, imgs = _timed_train(preset, seed, threads, budget, overrides)
     steps = run.step
     labels = torch.arange(n) % 10 if run.n_classes else None
     x = run.generate(n, seed=10_000 + seed, label=labels)
@@ -82,9 +72,8 @@ def job(args: tuple) -> dict:
             "s_per_kimg": 1000 * s_step / imgs, **m}
 
 
-def _pm(xs, fmt="{:.3g}"):
-    se = statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else 0.0
-    return f"{fmt.format(statistics.mean(xs))} ± {fmt.format(se)}" if len(xs) > 1 else fmt.format(xs[0])
+# mean ± s.e.; one seed: its value alone; statistics.mean as the published tables had it
+_pm = functools.partial(H.pm, alone=None, center=statistics.mean)
 
 
 def main() -> None:
@@ -97,22 +86,21 @@ def main() -> None:
     p.add_argument("--only-conditional", action="store_true", help="only the conditional models (a second "
                    "invocation beside one without --conditional)")
     p.add_argument("--presets", nargs="+", default=["digits", "stylegan2_digits"])
-    p.add_argument("--out", default=str(RESULTS / "stylegan2_digits.md"))
+    p.add_argument("--out", default=str(H.RESULTS / "stylegan2_digits.md"))
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     variants = ([] if a.only_conditional else [[]]) + \
         ([["model.conditional=true"]] if a.conditional or a.only_conditional else [])
     jobs = [(pr, s, a.threads, a.budget, a.n, v) for v in variants for pr in a.presets for s in range(a.seeds)]
     rows = []
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for r in pool.map(job, jobs):
-            print({k: v for k, v in r.items() if k != "provenance"}, flush=True)
-            rows.append(r)
+    for r in H.pool_map(job, jobs, 1):
+        print({k: v for k, v in r.items() if k != "provenance"}, flush=True)
+        rows.append(r)
     cmd = f"python benchmarks/stylegan2_digits.py --budget {a.budget:g} --seeds {a.seeds} --threads {a.threads}" + \
         (" --conditional" if a.conditional else "") + (" --only-conditional" if a.only_conditional else "")
     lines = ["# StyleGAN2 vs DCGAN on digits at an equal training budget", "",
              f"{a.seeds} seed(s) per row, {a.budget:g} s of training per run (stopped by the clock), "
-             f"{a.n} samples from G_ema per evaluation; torch {torch.__version__}, {a.threads} thread(s) per run, "
+             f"{a.n} samples from G_ema per evaluation; {a.threads} thread(s) per run, "
              f"one run at a time. Command: `{cmd}`.", "",
              "| preset | conditional | steps | s / 1,000 images | " + " | ".join(KEYS) + " | min class acc |",
              "|---" * (len(KEYS) + 5) + "|"]
@@ -124,10 +112,7 @@ def main() -> None:
                          f"{_pm([r['s_per_kimg'] for r in rs])} | " + " | ".join(_pm([r[k] for r in rs]) for k in KEYS)
                          + f" | {acc} |")
     lines += ["", f"Feature space: {rows[0]['provenance']['feature_space']}."]
-    table = "\n".join(lines) + "\n"
-    print(table)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(table)
+    H.write_results(lines, a.out, threads=a.threads)
 
 
 if __name__ == "__main__":

@@ -20,38 +20,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
+import _harness as H
+
 HERE = Path(__file__).resolve().parent
-SRC = HERE.parent / "src"
+SRC = H.ROOT / "src"
 READING = "<!-- reading: kept when the table is rebuilt -->"
 
 
 def ganforge_fit(table: str, seed: int, steps: int, out_csv: str, run_dir: str, extra: list = ()) -> None:
     """In a child process: train the table_demo recipe (with the ``extra`` overrides) on
     ``table``, write 1000 rows; print JSON."""
-    import resource
-
     torch.set_num_threads(1)
     from ganforge import api
 
-    t = time.perf_counter()
-    run = api.train(preset="table_demo", out=run_dir, progress=False,
-                    overrides=[f"data.path={table}", f"train.seed={seed}", f"train.steps={steps}", "train.threads=1",
-                               "eval.n_samples=200", f"train.ckpt_every={steps}", *extra])
-    fit_s = time.perf_counter() - t
-    g = api.load(run_dir)._generator()
+    # the preset's own progress, TensorBoard and sample settings, as `ganforge train` has them
+    cfg = H.config("table_demo", [f"data.path={table}", f"train.steps={steps}", "eval.n_samples=200",
+                                  f"train.ckpt_every={steps}", *extra], seed=seed, threads=1, quiet=())
+    t = H.train(cfg, Path(run_dir), via_api=True)
+    g = api.load(run_dir).generator
     g.data.to_frame(g.generate(1000, seed)).to_csv(out_csv, index=False)
-    print(json.dumps({"fit_s": fit_s, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "step": run.step}))
+    print(json.dumps({"fit_s": t.wall_s, "peak_mb": H.peak_mb(), "step": t.result.step}))
 
 
 def _child(cmd: list) -> dict:
@@ -87,13 +81,19 @@ def main() -> None:
         return
     torch.set_num_threads(1)
     sys.path.insert(0, str(SRC))
+    rows = read_rows(a.rows) if a.rows and Path(a.rows).exists() else []
+    with H.temp_dir("tabular-bench-") as tmp:
+        fit_all(a, rows, tmp)
+    write(rows, a)
+
+
+def fit_all(a, rows: list, tmp: Path) -> None:
+    """Fit every table, seed and model under ``tmp``; append the rows (and to the --rows file)."""
     from ganforge.config import load_config
     from ganforge.build import build_data
     from ganforge.data.table_transform import DISCRETE
     from ganforge.metrics.table import table_metrics
 
-    rows = read_rows(a.rows) if a.rows and Path(a.rows).exists() else []
-    tmp = Path(tempfile.mkdtemp(prefix="tabular-bench-"))
     for table in a.tables:
         data = build_data(load_config(preset="table_demo", overrides=[f"data.path={table}"]))
         train_csv = tmp / f"{table}-train.csv"
@@ -121,7 +121,6 @@ def main() -> None:
                 if a.rows:
                     with open(a.rows, "a") as f:
                         f.write(line + "\n")
-    write(rows, a)
 
 
 def write(rows: list, a) -> None:
@@ -144,10 +143,8 @@ def write(rows: list, a) -> None:
             if not v:
                 cells.append("-")
                 continue
-            mean = statistics.fmean(v)
-            sd = statistics.stdev(v) if len(v) > 1 else 0.0
             fmt = "{:.0f}" if k in ("fit_s", "peak_mb") else "{:.3f}"
-            cells.append(fmt.format(mean) + (f" ± {fmt.format(sd)}" if len(v) > 1 else ""))
+            cells.append(H.pm(v, fmt, spread=H.sd, alone=None))  # mean ± sd
         lines.append(f"| {table} | {model} | {budget} | " + " | ".join(cells) + " |")
     n_seeds = len({r["seed"] for r in rows})
     if a.report:
@@ -177,12 +174,8 @@ def write(rows: list, a) -> None:
         *lines,
         "",
     ])
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and READING in out.read_text():  # a written reading survives a rebuilt table
-        text += "\n" + READING + out.read_text().split(READING, 1)[1]
-    out.write_text(text)
-    print(text)
+    # a written reading survives a rebuilt table; --report: the rows' fits may have run on other machines
+    H.write_results(text, a.out, threads=1, keep=READING, footer=not a.report)
 
 
 if __name__ == "__main__":

@@ -33,15 +33,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-RESULTS = Path(__file__).parent / "results"
+import _harness as H
 
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -70,7 +68,7 @@ def sync(device: torch.device) -> None:
 
 
 def build(batch: int, device: torch.device, resolution: int, options: tuple = ()):
-    from ganforge.build import build_game
+    from ganforge.train.games import build_game
     from ganforge.config import load_config
 
     cfg = load_config("digits", [*options,
@@ -204,7 +202,7 @@ def rows_of(m: dict, batch: int) -> list:
 def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+    return f"{H.cpu_model()}, {torch.get_num_threads()} torch threads"
 
 
 def main() -> None:
@@ -247,7 +245,7 @@ def main() -> None:
                 lines.append(f"| {res}x{res} | {label} | {ref_ips:.0f} | {ips:.0f} | {ips / ref_ips:.2f} | "
                              f"{gfs:.0f} | {100 * frac:.0f} % |")
                 print(lines[-1], flush=True)
-        out = a.out or str(RESULTS / "throughput_suite.md")
+        out = a.out or str(H.RESULTS / "throughput_suite.md")
     else:
         m = measure(a, device, a.resolution, a.precision, a.channels_last, a.compile)
         rows = rows_of(m, a.batch)
@@ -275,11 +273,8 @@ def main() -> None:
                   f"ganforge {'two batches (reuse_fakes=false)' if a.two_batches else 'with reuse_fakes'}.",
                   "", "Per-round seconds per iteration: " + "; ".join(
                       f"{n}: " + ", ".join(f"{x:.3f}" for x in m["times"][n]) for n in m["times"])]
-        out = a.out or str(RESULTS / "throughput.md")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(text)
+        out = a.out or str(H.RESULTS / "throughput.md")
+    H.write_results(lines, out)
 
 
 if __name__ == "__main__":

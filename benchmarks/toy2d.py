@@ -12,16 +12,10 @@ seeds, evaluates each final generator on 2,500 samples (modes, hq, rev_kl) and w
 from __future__ import annotations
 
 import argparse
-import math
-import multiprocessing
-import platform
+import functools
 import statistics
-import tempfile
-import time
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
-import torch
+import _harness as H
 
 TARGETS = {  # the targets for the best preset, on every seed
     "grid25": {"modes": 25, "hq": 0.95, "rev_kl": 0.03},
@@ -34,23 +28,16 @@ PUBLISHED = [  # PacGAN, Table 1 (2,500 samples; modes, hq %, rev_kl)
 ]
 
 
+# mean ± standard error; statistics.mean as the published tables had it (see _harness.pm)
+_pm = functools.partial(H.pm, center=statistics.mean)
+
+
 def one_run(job: tuple) -> dict:
     data, preset, seed, threads, overrides = job
-    from ganforge.config import load_config
-    from ganforge.train.loop import train
-
-    torch.set_num_threads(threads)
-    cfg = load_config(preset, [
-        f"train.seed={seed}", f"train.threads={threads}", "train.progress=false", "train.tensorboard=false",
-        "train.sample_every=0", "eval.every=0", "eval.n_samples=2500", *overrides,
-    ])
-    with tempfile.TemporaryDirectory() as d:
-        t0 = time.perf_counter()
-        result = train(cfg, Path(d))
-        wall = time.perf_counter() - t0
-    m = result.metrics
+    with H.trained(preset, ["eval.every=0", "eval.n_samples=2500", *overrides], seed=seed, threads=threads) as t:
+        m = t.metrics
     return {"data": data, "preset": preset, "seed": seed, "modes": m["modes"], "hq": m["hq"],
-            "rev_kl": m["rev_kl"], "wall_s": wall, "steps": cfg.train.steps}
+            "rev_kl": m["rev_kl"], "wall_s": t.wall_s, "steps": t.cfg.train.steps}
 
 
 def meets(r: dict) -> bool:
@@ -58,18 +45,13 @@ def meets(r: dict) -> bool:
     return r["modes"] >= t["modes"] and r["hq"] >= t["hq"] and r["rev_kl"] <= t["rev_kl"]
 
 
-def summarise(rows: list[dict], args) -> str:
-    def se(xs):
-        return statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else 0.0
-
+def summarise(rows: list[dict], args) -> list[str]:
     lines = [
         "# 2D mode coverage (PacGAN protocol)",
         "",
         f"{args.seeds} seeds per row; 2,500 samples per evaluation; mean ± standard error. "
-        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads "
-        f"available; runs executed {args.jobs} at a time with {args.threads} thread(s) each. "
-        f"torch {torch.__version__}. Command: `python benchmarks/toy2d.py --seeds {args.seeds} --jobs {args.jobs} "
-        f"--threads {args.threads}`.",
+        f"Runs executed {args.jobs} at a time with {args.threads} thread(s) each. "
+        f"Command: `python benchmarks/toy2d.py --seeds {args.seeds} --jobs {args.jobs} --threads {args.threads}`.",
         "",
         "| data | preset | modes | hq % | rev_kl | wall s / run (max) | seeds meeting target |",
         "|---|---|---|---|---|---|---|",
@@ -83,8 +65,7 @@ def summarise(rows: list[dict], args) -> str:
             kl = [r["rev_kl"] for r in rs]
             wall = [r["wall_s"] for r in rs]
             lines.append(
-                f"| {data} | `{preset}` | {statistics.mean(modes):.1f} ± {se(modes):.1f} | "
-                f"{statistics.mean(hq):.1f} ± {se(hq):.1f} | {statistics.mean(kl):.3f} ± {se(kl):.3f} | "
+                f"| {data} | `{preset}` | {_pm(modes, '{:.1f}')} | {_pm(hq, '{:.1f}')} | {_pm(kl, '{:.3f}')} | "
                 f"{statistics.mean(wall):.0f} ({max(wall):.0f}) | {sum(map(meets, rs))}/{len(rs)} |"
             )
         for d, name, m, h, k in PUBLISHED:
@@ -106,7 +87,7 @@ def summarise(rows: list[dict], args) -> str:
             f"| {r['data']} | `{r['preset']}` | {r['seed']} | {r['modes']} | {100 * r['hq']:.1f} | "
             f"{r['rev_kl']:.3f} | {r['wall_s']:.0f} | {'yes' if meets(r) else 'no'} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:
@@ -116,7 +97,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads per run")
     p.add_argument("--data", nargs="+", default=["grid25", "ring8"])
     p.add_argument("--vanilla", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "toy2d.md"))
+    p.add_argument("--out", default=str(H.RESULTS / "toy2d.md"))
     p.add_argument("overrides", nargs="*", help="key=value applied to every run")
     args = p.parse_args()
     jobs = [
@@ -126,18 +107,11 @@ def main() -> None:
         for seed in range(args.seeds)
     ]
     rows = []
-    # spawn, not fork: a forked child of a process that has touched torch's OpenMP pool can run
-    # single-threaded or deadlock
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for r in pool.map(one_run, jobs):
-            print(f"{r['data']:7s} {r['preset']:15s} seed {r['seed']}: modes {r['modes']} hq {100 * r['hq']:.1f} % "
-                  f"rev_kl {r['rev_kl']:.3f} {r['wall_s']:.0f} s {'(target met)' if meets(r) else ''}", flush=True)
-            rows.append(r)
-    table = summarise(rows, args)
-    print(table)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(table)
+    for r in H.pool_map(one_run, jobs, args.jobs):
+        print(f"{r['data']:7s} {r['preset']:15s} seed {r['seed']}: modes {r['modes']} hq {100 * r['hq']:.1f} % "
+              f"rev_kl {r['rev_kl']:.3f} {r['wall_s']:.0f} s {'(target met)' if meets(r) else ''}", flush=True)
+        rows.append(r)
+    H.write_results(summarise(rows, args), args.out, threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,8 +35,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+import _harness as H
+
+sys.path.insert(0, str(H.ROOT / "src"))
 
 from ganforge import watermark as W  # noqa: E402
 
@@ -115,11 +115,11 @@ def psnr(a, b):
 
 
 def train_run(out: Path, steps: int) -> Path:
-    import ganforge
-
     torch.manual_seed(0)
-    return ganforge.train("digits", [f"train.steps={steps}", "train.progress=false", "eval.every=0",
-                                     "train.sample_every=0"], out).path
+    # the run's TensorBoard files stay on, as they were
+    cfg = H.config("digits", [f"train.steps={steps}", "eval.every=0"],
+                   quiet=["train.progress=false", "train.sample_every=0"])
+    return H.train(cfg, out, via_api=True).result.path
 
 
 def quality(run_dir: Path, n: int, tmp: Path, rng) -> list[str]:
@@ -155,13 +155,12 @@ def main() -> None:
     ap.add_argument("--run", help="a trained digits run (16 px); default: train one")
     ap.add_argument("--steps", type=int, default=1500, help="steps of the run trained when --run is not given")
     ap.add_argument("--quality-n", type=int, default=1000, help="samples for FID / precision")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "watermark.md"))
+    ap.add_argument("--out", default=str(H.RESULTS / "watermark.md"))
     a = ap.parse_args()
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     t0 = time.time()
-    with tempfile.TemporaryDirectory() as t:
-        tmp = Path(t)
+    with H.temp_dir() as tmp:
         run_dir = Path(a.run) if a.run else train_run(tmp / "run", a.steps)
         from ganforge import api
 
@@ -213,9 +212,7 @@ def main() -> None:
               "| RMS change (grey levels) | " + " | ".join(
                   f"{np.mean([np.sqrt(((m.astype(float) - p) ** 2).mean()) for p, m in zip(*sets[s])]):.2f}"
                   for s in names) + " |", "", *qual]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    Path(a.out).write_text(text)
+    H.write_results(lines, a.out, threads=1)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from ganforge.augment import OPS, Augment, augment, flip_translate, initial_p, parse_policy, translation, _shift
-from ganforge.build import build_augment, build_data, build_game, check_names, lazy_scale
+from ganforge.build import build_augment, build_data, check_names, lazy_scale
+from ganforge.train.games import build_game
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
 

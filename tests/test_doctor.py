@@ -237,23 +237,28 @@ def test_doctor_cli_prints_phases_events_and_remedies(tmp_path, capsys):
 
 
 def test_a_collapsing_grid25_run_is_diagnosed_at_the_step_coverage_drops(tmp_path):
-    # learn for 1,500 steps, then freeze D (tiny d_lr) and rush G (large g_lr): G runs to D's
-    # favourite point and coverage falls from ~15 modes to 1 right after the switch
+    # learn for 1,000 steps, then freeze D (tiny d_lr) and rush G (large g_lr): G runs to D's
+    # favourite point and coverage falls from ~20 modes to 1 right after the switch. (The switch
+    # was at 1,500: on AVX-512 CPUs the preset's own evaluated coverage dips from 21 to 12 modes at
+    # step 1,250 and the doctor rightly says so before the switch; up to 1,000 steps neither AVX2
+    # nor AVX-512 runs dip.)
     out = tmp_path / "col"
+    switch = 1000
     common = ["train.progress=false", "train.tensorboard=false", "train.sample_every=0", "train.threads=1",
               "train.ckpt_every=500", "optim.schedule=constant", "eval.every=250", "eval.n_samples=1000"]
-    assert main(["train", "--preset", "grid25", "--out", str(out), "train.steps=1500", *common]) == 0
-    assert main(["train", "--resume", str(out), "train.steps=1800", "optim.d_lr=1e-6", "optim.g_lr=1e-2"]) == 0
+    assert main(["train", "--preset", "grid25", "--out", str(out), f"train.steps={switch}", *common]) == 0
+    assert main(["train", "--resume", str(out), f"train.steps={switch + 300}", "optim.d_lr=1e-6",
+                 "optim.g_lr=1e-2"]) == 0
     recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in recs if "hq" in r]
-    assert max(e["modes"] for e in evals if e["step"] <= 1500) >= 12
-    after = [e for e in evals if e["step"] > 1500]
-    assert after and all(e["modes"] <= 2 for e in after)  # eval.every=250: at 1750 and the final 1800
+    assert max(e["modes"] for e in evals if e["step"] <= switch) >= 12
+    after = [e for e in evals if e["step"] > switch]
+    assert after and all(e["modes"] <= 2 for e in after)  # eval.every=250: at 1,250 and the final 1,300
     collapse = [e for e in events_of(out) if e["event"] == "mode_collapse"]
     assert collapse, "no mode-collapse alarm"
     # raised within patience (3) + smoothing (2) log steps of the drop, not before it
-    assert 1500 < collapse[0]["step"] <= 1500 + 5 * 50
-    assert not [e for e in events_of(out) if e["event"] == "mode_collapse" and e["step"] <= 1500]
+    assert switch < collapse[0]["step"] <= switch + 5 * 50
+    assert not [e for e in events_of(out) if e["event"] == "mode_collapse" and e["step"] <= switch]
 
 
 def test_a_healthy_grid25_run_raises_no_alarm(tmp_path):

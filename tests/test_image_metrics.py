@@ -82,3 +82,29 @@ def test_labelled_user_images_are_measured_with_a_classifier_trained_on_their_la
     blank = torch.zeros(120, 1, 16, 16)  # one flat image: a collapsed generator
     bad = sample_metrics(blank, data, seed=2)
     assert bad["classes"] == 1 and bad["fid"] > m["fid"] + 10 and bad["coverage"] < 0.1
+
+
+def test_the_digit_classifier_trains_to_the_same_weights_on_any_thread_count(monkeypatch):
+    # its weights define the feature space of every digits FID: they must not depend on how many
+    # threads the process that first trained it had (1 vs 2 threads gave different weights before)
+    import hashlib
+
+    import torch
+
+    from ganforge.metrics import features
+
+    monkeypatch.setitem(features.RECIPE, "epochs", 1)
+    xtr, ytr, xte, yte = features._data()
+    xtr, ytr = xtr[:512], ytr[:512]
+    seen = []
+    old = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            net, _ = features.train_classifier(xtr, ytr, xte, yte)
+            assert torch.get_num_threads() == threads  # the caller's setting is restored
+            h = hashlib.sha256(b"".join(v.numpy().tobytes() for v in net.state_dict().values()))
+            seen.append(h.hexdigest())
+    finally:
+        torch.set_num_threads(old)
+    assert seen[0] == seen[1]

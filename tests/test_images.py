@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from ganforge.config import DataConfig, load_config
-from ganforge.build import build_data, build_game
+from ganforge.build import build_data
+from ganforge.train.games import build_game
 from ganforge.data import DATASETS
 from ganforge.errors import GanforgeError, GanforgeWarning
 from ganforge.models.base import MODELS

@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from ganforge.build import build_data, build_game, check_names
+from ganforge.build import build_data, check_names
+from ganforge.train.games import build_game
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
 from ganforge.penalties import PL_DECAY, path_length, penalty_player

@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from ganforge.build import build_data, build_game
+from ganforge.build import build_data
+from ganforge.train.games import build_game
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
 from ganforge.losses import build_loss, smooth_real_labels
@@ -20,7 +21,7 @@ from ganforge.train.checkpoint import load_checkpoint
 from ganforge.train.loop import train
 from ganforge.train.d_input import noised
 from ganforge.train.games import StepValues
-from ganforge.train.remedies import lookahead
+from ganforge.train.unroll import lookahead
 from ganforge.train.runtime import Runtime
 from ganforge.train.schedule import instance_noise_std
 from test_train import assert_same_state, final_state
@@ -276,7 +277,7 @@ def test_unroll_restores_d_exactly_and_changes_g_gradient(extra):
     g_plain = g_grad()
     rt = Runtime.plain(gan.G, gan.D)
     with lookahead(gan.D, gan.players.opt_d, 3,
-                   lambda: gan.d_update(data.sample, 16, StepValues(), rt, ahead=True)):
+                   lambda: gan.d_update(gan.scheduler.ahead, data.sample, 16, StepValues(), rt)):
         g_unrolled = g_grad()
     assert_same_state(gan.D.state_dict(), d_before)
     assert_same_state(gan.players.opt_d.state_dict(), opt_before)

@@ -2,7 +2,8 @@
 
 import torch
 
-from ganforge.build import build_data, build_game, check_names
+from ganforge.build import build_data, check_names
+from ganforge.train.games import build_game
 from ganforge.config import load_config
 
 

@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from ganforge.build import build_data, build_game, check_names
+from ganforge.build import build_data, check_names
+from ganforge.train.games import build_game
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
 from ganforge.train.checkpoint import load_checkpoint

@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from ganforge.build import build_data, build_game
+from ganforge.build import build_data
+from ganforge.train.games import build_game
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
 from ganforge.train.checkpoint import list_checkpoints, load_checkpoint

@@ -45,7 +45,8 @@ from .report.samples import SamplePlots
 from .resume import resume_config
 from .rundir import existing_run, new_run_dir
 from .train import distributed
-from .train.callbacks import Callback, default_callbacks
+from .train.callbacks import Callback
+from .train.games import default_callbacks
 from .train.checkpoint import list_checkpoints
 from .train.loop import RunResult
 from .train.loop import train as _train_loop

@@ -1,4 +1,5 @@
-"""Builders: Config -> data source, models, penalties, optimizers, and the game that trains them.
+"""Builders: Config -> data source, models, penalties, augmentation and optimizers. The game
+that trains them is built by its own class, registered where it lives (``train/games``).
 
 Every named choice in the config is resolved here against its registry (:data:`NAMED`), so an
 unknown name fails with a one-line error listing the valid ones before a run directory is
@@ -17,16 +18,13 @@ from .augment import OPS, Augment, initial_p, parse_policy
 from .config import Config, OptimConfig
 from .data import DATASETS, DataSource, Finite, Streamed
 from .errors import GanforgeError
-from .losses import LOSSES, AdversarialLoss, build_loss, smooth_real_labels
+from .losses import LOSSES, AdversarialLoss
 from .models import MODELS
 from .models.base import ModelSpec
 from .models.ensemble import DiscriminatorEnsemble
 from .penalties import D_PENALTIES, G_PENALTIES, PenaltyTerm, penalty_player
-from .priors import PRIORS, Prior
+from .priors import PRIORS
 from .registry import Registry
-from .train.d_input import DInput
-from .train.ema import EMA
-from .train.games import Cycle, NoiseToData, Paired, Players, Policy, SuperRes
 from .train.runtime import PRECISIONS
 from .train.schedule import SCHEDULES
 
@@ -173,75 +171,7 @@ def lazy_scale(penalties: tuple[PenaltyTerm, ...]) -> float:
     return next((n / (n + 1) for n in intervals), 1.0)
 
 
-def _optimizer(params, o: OptimConfig, lr: float, betas: tuple) -> torch.optim.Optimizer:
+def build_optimizer(params, o: OptimConfig, lr: float, betas: tuple) -> torch.optim.Optimizer:
+    """``optim.name`` over ``params`` at ``lr`` and ``betas`` (Adam's; SGD takes ``optim.momentum``)."""
     return OPTIMIZERS.get(o.name)(params, o, lr, betas, OPTIM_IMPLS.get(o.impl))
 
-
-# the model's spec names its game (ModelSpec.game): name -> builder (cfg, data, device) -> Game
-GAMES: Registry = Registry("game")
-
-
-def build_game(cfg: Config, data, device: torch.device):
-    """The game that trains ``cfg.model`` (its spec's ``game``), built with its players."""
-    return GAMES.get(model_spec(cfg).game)(cfg, data, device)
-
-
-@GAMES.register
-def noise_to_data(cfg: Config, data, device: torch.device) -> NoiseToData:
-    """Models (initialised from torch's global RNG, which the caller seeds), optimizers, the
-    policy and the noise generator of the noise -> data game."""
-    classes = n_classes(cfg, data)
-    G, D = build_models(cfg, data.shape, classes, getattr(data, "layout", None))
-    G, D = G.to(device), D.to(device)
-    loss = smooth_real_labels(build_loss(cfg.loss.name), cfg.loss.label_smoothing)
-    o = cfg.optim
-    gen = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)  # noise for the game
-    d_penalties, g_penalties = build_penalties(cfg, loss)
-    c_d, c_g = lazy_scale(d_penalties), lazy_scale(g_penalties)
-    # lazy rescale of each player's betas (c = 1 leaves them exact); sgd ignores them (its lr still takes c)
-    d_betas, g_betas = tuple(b ** c_d for b in o.d_betas), tuple(b ** c_g for b in o.g_betas)
-    players = Players(
-        G=G,
-        D=D,
-        opt_g=_optimizer(G.parameters(), o, o.g_lr * c_g, g_betas),
-        opt_d=_optimizer(D.parameters(), o, o.d_lr * c_d, d_betas),
-        ema=EMA(G, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None,
-    )
-    policy = Policy(
-        loss=loss,
-        d_lr=o.d_lr * c_d,
-        g_lr=o.g_lr * c_g,
-        d_steps=cfg.train.d_steps,
-        d_penalties=d_penalties,
-        g_penalties=g_penalties,
-        clip=cfg.loss.clip if loss.clip_weights else 0.0,
-        unroll_steps=cfg.train.unroll_steps,
-        n_classes=classes,
-        reuse_fakes=cfg.train.reuse_fakes,
-    )
-    prior = Prior(cfg.model.prior, cfg.model.z_dim)
-    return NoiseToData(players, policy, prior, gen, DInput(build_augment(cfg, data.shape, device)))
-
-
-def _image_to_image(game_cls):
-    """A builder of an image-to-image game (``train/games``: paired, cycle, superres): G and D
-    (for CycleGAN ModuleDicts of two each) with one Adam/SGD per player, EMA of G if asked, and
-    the game's own generator (image pools, noise) seeded like the noise -> data game's. AMP,
-    channels_last, compile and DDP are applied afterwards by the loop (``train.runtime.attach``)."""
-
-    def build(cfg: Config, data, device: torch.device):
-        G, D = build_models(cfg, data.shape)
-        G, D = G.to(device), D.to(device)
-        o = cfg.optim
-        players = Players(G=G, D=D, opt_g=_optimizer(G.parameters(), o, o.g_lr, o.g_betas),
-                          opt_d=_optimizer(D.parameters(), o, o.d_lr, o.d_betas),
-                          ema=EMA(G, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None)
-        gen = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)
-        return game_cls(players, cfg, build_loss(cfg.loss.name), gen)
-
-    return build
-
-
-GAMES.add("paired", _image_to_image(Paired))
-GAMES.add("superres", _image_to_image(SuperRes))
-GAMES.add("cycle", _image_to_image(Cycle))

@@ -92,6 +92,12 @@ def _plain(G: nn.Module) -> nn.Module:
     return G
 
 
+def eager_sampler(g: TrainedRun) -> nn.Module:
+    """The sampler an export writes, in PyTorch eager (no truncation): z (B, z_dim)[, y (B,)] -> x in
+    data space, spectral norms folded, eval mode. For comparing an exported file with eager speed."""
+    return _Sampler(_plain(g.G), g.data.loc, g.data.scale).eval()
+
+
 def provenance(g: TrainedRun, run_dir: Path, fmt: str, truncation: Optional[float]) -> dict:
     """What every export says about itself: the provenance every command's output carries
     (:func:`ganforge.files.provenance`), then the export's own; all values strings (None: "none"),

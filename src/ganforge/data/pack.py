@@ -286,6 +286,19 @@ def _build_arrays(src: Path, kind: str, tmp: Path, r: int, labels: Optional[str]
                    n_classes=k)
 
 
+def write_rows(out: Path, chunks: Iterator[np.ndarray], n: int, shape: tuple, kind: str = "synthetic") -> BuildResult:
+    """A built dataset in ``out`` (an existing, empty folder) from ``chunks`` of rows (k, C, R, R)
+    uint8, at most ``n`` rows in all, unlabelled: written directly, nothing decoded (for generated
+    data, e.g. a benchmark's dataset larger than RAM). The manifest names ``kind`` as its source."""
+    w = _ImageWriter(out / IMAGES, n, shape)
+    try:
+        for rows in chunks:
+            w.write(rows)
+    finally:
+        w.close()
+    return _finish(out, w, None, [], out, kind, "0" * 64, 0, [], None)
+
+
 def _finish(tmp: Path, w: _ImageWriter, y: Optional[np.ndarray], classes: list, src: Path, kind: str, src_sha: str,
             n_files: int, skipped: list, labels: Optional[str], n_classes: int = 0) -> BuildResult:
     """labels.npy and manifest.json next to the written images.npy."""

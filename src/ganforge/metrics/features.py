@@ -28,7 +28,10 @@ from ..data.images import digits_split
 from ..files import save_atomic
 
 RESOLUTION = 16  # the classifier's input size; images are resized to it
-RECIPE = {"arch": "digitnet-v1", "epochs": 30, "batch": 64, "lr": 1e-3, "shift_px": 2, "seed": 0}
+# threads: the classifier is trained on this many threads whatever the caller's setting, since a
+# convolution's sums are split by thread count and the weights (so every FID read in its feature
+# space) would otherwise depend on which process happened to train it first
+RECIPE = {"arch": "digitnet-v1", "epochs": 30, "batch": 64, "lr": 1e-3, "shift_px": 2, "seed": 0, "threads": 1}
 
 
 class DigitNet(nn.Module):
@@ -123,14 +126,19 @@ def train_classifier(xtr: Tensor, ytr: Tensor, xte: Tensor, yte: Tensor, n_class
         torch.manual_seed(r["seed"])
         net = DigitNet(xtr.shape[1], n_classes, xtr.shape[-1])
     opt = torch.optim.Adam(net.parameters(), lr=r["lr"])
-    for _ in range(r["epochs"]):
-        perm = torch.randperm(len(xtr), generator=gen)
-        for i in range(0, len(xtr), r["batch"]):
-            idx = perm[i : i + r["batch"]]
-            loss = F.cross_entropy(net(_shift(xtr[idx], r["shift_px"], gen)), ytr[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(r["threads"])  # the same weights whoever trains it (see RECIPE)
+    try:
+        for _ in range(r["epochs"]):
+            perm = torch.randperm(len(xtr), generator=gen)
+            for i in range(0, len(xtr), r["batch"]):
+                idx = perm[i : i + r["batch"]]
+                loss = F.cross_entropy(net(_shift(xtr[idx], r["shift_px"], gen)), ytr[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+    finally:
+        torch.set_num_threads(threads)
     net.eval()
     return net, _accuracy(net, xte, yte)
 

@@ -88,6 +88,12 @@ def fid_kid(real: Tensor, fake: Tensor, clf: Classifier, batch_size: int = 500, 
     return distances.fid_kid(*feats, seed=seed, batch_size=batch_size)
 
 
+def stacked_modes(pred: Tensor) -> tuple[int, float]:
+    """Stacked digits (the Stacked-MNIST protocol): the classes read in each channel (N, 3) ->
+    (modes covered of 1,000, KL(mode histogram || uniform)); the triple (a, b, c) is mode 100a + 10b + c."""
+    return distances.class_histogram_kl(pred[:, 0] * 100 + pred[:, 1] * 10 + pred[:, 2], 1000)
+
+
 def image_metrics(fake: Tensor, real: Tensor, clf: Classifier, seed: int, prdc_on: bool = True,
                   labels: Optional[Tensor] = None, cache: bool = True, inception_weights: Optional[str] = None) -> dict:
     """Every classifier metric for generated ``fake`` and reference ``real`` images (N, C, H, W)
@@ -113,8 +119,7 @@ def image_metrics(fake: Tensor, real: Tensor, clf: Classifier, seed: int, prdc_o
     logits = clf.logits(fake)  # (N * C, K) per channel, or (N, K)
     pred = logits.argmax(1).view(len(fake), -1)  # (N, C) or (N, 1)
     if clf.per_channel and c == 3:  # stacked digits: the triple of channel classes is one of 1,000 modes
-        modes = pred[:, 0] * 100 + pred[:, 1] * 10 + pred[:, 2]
-        out["modes"], out["mode_kl"] = distances.class_histogram_kl(modes, 1000)
+        out["modes"], out["mode_kl"] = stacked_modes(pred)
         out["n_modes"] = 1000
     else:
         out["classes"], out["class_kl"] = distances.class_histogram_kl(pred[:, 0], clf.n_classes)

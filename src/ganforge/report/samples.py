@@ -24,7 +24,7 @@ class SamplePlots(Callback):
         if not run.due(step, cfg.train.sample_every):
             return
         path = run.run_dir / "samples" / f"step-{step:07d}.png"
-        if hasattr(run.game, "visuals"):  # image-to-image: rows of inputs, outputs, targets (held out)
+        if run.game.visuals is not None:  # image-to-image: rows of inputs, outputs, targets (held out)
             image_grid(run.game.visuals(data, 8, cfg.eval.seed), path, nrow=8,
                        meta=synthetic_meta(run.run_dir.name, step))
         elif len(data.shape) == 3:  # images: a grid of samples on fixed noise

@@ -1,1 +1,1 @@
-"""Training: one GAN update (step.py), the run around it (loop.py), checkpoints and EMA."""
+"""Training: the games (games/: one GAN update each), the run around them (loop.py), checkpoints and EMA."""

@@ -3,25 +3,25 @@ application adds (sample plots, its own measurements) without editing the loop.
 
 A callback subclasses :class:`Callback` and overrides what it needs. Callbacks run on the
 process that writes the run directory (rank 0 under torchrun), in the order given; they may
-read the run through :class:`RunState` and log records with ``run.emit``.
+read the run through :class:`RunState` and log records with ``run.emit``. Each game declares
+which of these a run of it has (``GameBase.callbacks``; ``train.games.default_callbacks``), so
+this module knows no game.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 from torch import nn
 
-from ..build import model_spec
 from ..config import Config
 from ..diagnostics import Doctor, Probe
 from ..evaluation import generate, sample_metrics
 from ..priors import Prior
 from ..runlog import read_records
-from .games import Game
 
 
 def due(step: int, every: int, last: int) -> bool:
@@ -36,7 +36,7 @@ class RunState:
     cfg: Config
     run_dir: Path
     data: object  # the data source (``ganforge.data``)
-    game: Game
+    game: Any  # the game being trained (``train.games``: its players, step and evaluation)
     prior: Prior  # p(z) for sampling and probes (under DDP the game's prior draws this rank's rows)
     device: torch.device
     emit: Callable[[dict], None]  # log a record to metrics.jsonl, TensorBoard and the sinks
@@ -74,7 +74,7 @@ class Callback:
         """After every step (and its logging)."""
 
 
-class Evaluation(Callback):
+class EvaluationCallback(Callback):
     """Quality metrics on fixed noise every ``eval.every`` steps and at the end (``run.metrics``)."""
 
     def on_step_end(self, run: RunState, step: int) -> None:
@@ -87,7 +87,7 @@ class Evaluation(Callback):
         run.metrics = m
 
 
-class Diagnosis(Callback):
+class DoctorCallback(Callback):
     """The training doctor: probes at log steps, detectors over every record, events in the log.
 
     The probe draws from its own seeded generator, so a run's weights are the same with the
@@ -115,7 +115,7 @@ class Diagnosis(Callback):
         return events
 
 
-class ImageToImageEvaluation(Callback):
+class ImageToImageEvaluationCallback(Callback):
     """Held-out quality of an image-to-image game (``game.evaluate``: L1, PSNR, ...) every
     ``eval.every`` steps and at the end; noise-based metrics do not apply."""
 
@@ -128,7 +128,7 @@ class ImageToImageEvaluation(Callback):
         run.metrics = m
 
 
-class ImageToImageDiagnosis(Diagnosis):
+class ImageToImageDoctorCallback(DoctorCallback):
     """The doctor without its probe: the probe draws noise for G and measures sample diversity
     (mode collapse), which means nothing for a G whose input is an image. The detectors still
     read every step record (divergence, oscillation of d_real - d_fake); those that need the
@@ -143,9 +143,3 @@ class ImageToImageDiagnosis(Diagnosis):
     def on_log(self, run: RunState, record: dict) -> None:
         pass
 
-
-def default_callbacks(cfg: Config) -> list[Callback]:
-    """What every run has: the doctor (unless ``doctor.enabled=false``), then evaluation."""
-    if model_spec(cfg).game != "noise_to_data":
-        return ([ImageToImageDiagnosis()] if cfg.doctor.enabled else []) + [ImageToImageEvaluation()]
-    return ([Diagnosis()] if cfg.doctor.enabled else []) + [Evaluation()]

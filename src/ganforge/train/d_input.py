@@ -41,6 +41,15 @@ class DInput:
     def _augment(self, x: Tensor, gen: torch.Generator) -> Tensor:
         return x if self.aug is None else self.aug(x, gen)
 
+    def observe(self, real_logits: Tensor, batch_size: int, d_updates: int) -> None:
+        """After a D update: ADA reads D's confidence on reals (B,) to steer p; nothing else does."""
+        if self.aug is not None:
+            self.aug.observe(real_logits, batch_size, d_updates)
+
+    def stats(self) -> dict[str, Tensor]:
+        """The augmentation's state for the log (``aug_p``, with ADA ``ada_rt``); {} without one."""
+        return self.aug.stats() if self.aug is not None else {}
+
 
 def noised(x: Tensor, gen: torch.Generator, sigma: float) -> Tensor:
     """x + N(0, sigma^2), the noise drawn from ``gen``; ``sigma`` <= 0 returns ``x`` itself and draws nothing."""

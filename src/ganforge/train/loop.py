@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from ..build import build_data, build_game, resolve_device
+from ..build import build_data, resolve_device
 from ..config import Config, to_dict, to_yaml
 from ..data.base import Streamed
 from ..errors import GanforgeError, RunStopped, TrainingDiverged, WriteFailed, os_error_line
@@ -32,9 +32,9 @@ from ..files import write_text_atomic
 from ..rundir import hold_run
 from ..runlog import Event, JsonlSink
 from . import distributed
-from .callbacks import Callback, RunState, default_callbacks, due
+from .callbacks import Callback, RunState, due
 from .checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from .games import Game, StepValues
+from .games import Game, StepValues, build_game, default_callbacks
 from .runtime import attach, check_precision, data_on_device
 from .schedule import instance_noise_std, lr_factor
 from .sinks import TensorBoardSink
@@ -105,8 +105,8 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, sinks: Sequence = ()
     """Train ``cfg`` in ``run_dir`` (created by the caller), from scratch or from its newest
     checkpoint. ``sinks`` receive every record as well as metrics.jsonl and TensorBoard.
     ``data`` is the source built from ``cfg`` if the caller has already built (and so checked) it.
-    ``callbacks``: the parts of the run the loop calls (default: the doctor and evaluation,
-    :func:`~ganforge.train.callbacks.default_callbacks`); an application appends its own.
+    ``callbacks``: the parts of the run the loop calls (default: the doctor and evaluation
+    that its game declares, :func:`~ganforge.train.games.default_callbacks`); an application appends its own.
     ``from_step``: resume from the checkpoint at this step (default: the newest complete one).
     Under torchrun, every rank calls this; rank 0 alone writes ``run_dir`` (see distributed.py)
     and holds its lock (:func:`ganforge.rundir.hold_run`): a second training in the same

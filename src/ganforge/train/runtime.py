@@ -1,6 +1,6 @@
 """How the step runs G and D on the hardware: precision, memory format, compilation and DDP.
 
-The step (``step.py``) calls G and D through a :class:`Runtime`, one callable per role, and
+A game's step (``games/``) calls G and D through a :class:`Runtime`, one callable per role, and
 backs losses up through it; it never needs to know which options are on:
 
 - ``train.precision=bf16``: forward passes under ``torch.autocast`` in bfloat16; ``fp16``:

@@ -1,24 +1,48 @@
-"""What every game shares: the trained players, the per-step values, and the protocol the loop drives.
+"""What every game shares: the players, the per-step values, the registry, and the base class.
 
-A *game* is one kind of GAN update (noise -> data today; paired and cycle image-to-image games
-later). The loop knows none of their phases: it draws per-step values from the schedule,
-calls ``game.step(...)`` and logs what comes back. A game only computes: it knows nothing of
-files, logging or checkpoints' schedule.
+A *game* is one kind of GAN update: noise -> data (``gan.py``), paired translation
+(``paired.py``, pix2pix), unpaired translation (``cycle.py``, CycleGAN) and super-resolution
+(``superres.py``). The loop knows none of their phases: it draws per-step values from the
+schedule, calls ``game.step(...)`` and logs what comes back. A game only computes: it knows
+nothing of files, logging or the checkpoints' schedule.
+
+Each game module registers its class in :data:`GAMES` under the name a model's spec gives
+(``ModelSpec.game``); ``games/__init__.py`` builds a game from the config through it. A game
+class declares what a run of it has besides its step: its callbacks (the doctor and its
+evaluation) and its visuals (rows of held-out inputs and outputs for the sample plots, or
+none). :class:`GameBase` gives the defaults, the shared checkpointed state of the players
+and one player's optimizer update.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional, Protocol
+from typing import Callable, ClassVar, Iterator, Optional, Protocol
 
 import torch
 from torch import Tensor, nn
 
+from ...config import Config
+from ...errors import GanforgeError
+from ...registry import Registry
+from ..callbacks import Callback, DoctorCallback, EvaluationCallback
 from ..ema import EMA
+from ..runtime import Runtime
 
 # next_real(n) -> (x (n, *shape) in model space, labels (n,) or None): a fresh real batch
 NextReal = Callable[[int], tuple[Tensor, Optional[Tensor]]]
+
+# ModelSpec.game -> the game's class (a subclass of GameBase); each game module adds its own
+GAMES: Registry = Registry("game")
+
+
+class Player(enum.Enum):
+    """Whose update a phase belongs to; the value keys the runtime's loss scalers and the stats."""
+
+    D = "d"
+    G = "g"
 
 
 @dataclass
@@ -35,6 +59,35 @@ class Players:
     def sampler(self) -> nn.Module:
         """The generator to sample from: G_ema when kept, else G."""
         return self.ema.model if self.ema is not None else self.G
+
+    def of(self, player: Player) -> tuple[nn.Module, torch.optim.Optimizer]:
+        """(network, optimizer) of ``player``."""
+        return (self.D, self.opt_d) if player is Player.D else (self.G, self.opt_g)
+
+    def update_ema(self) -> None:
+        """G_ema follows G after a G update (nothing without an EMA)."""
+        if self.ema is not None:
+            self.ema.update(self.G)
+
+    def state_dict(self) -> dict:
+        """Weights, optimizer moments and the EMA, under the checkpoint's keys."""
+        return {
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.ema.state_dict() if self.ema is not None else None,
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        if self.ema is not None:
+            if state.get("G_ema") is None:
+                raise GanforgeError("train.ema_beta > 0 but the checkpoint has no EMA weights to resume from")
+            self.ema.load_state_dict(state["G_ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
 
 
 @dataclass(frozen=True)
@@ -60,6 +113,92 @@ class Game(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
+class GameBase:
+    """Defaults of every game: the players and their clocks, the runtime, the checkpointed
+    state, one player's optimizer update, and what a run of the game has (callbacks, visuals).
+
+    A subclass implements ``step`` and ``build(cfg, data, device)``, and adds its own
+    resumable state through ``own_state`` / ``load_own_state``."""
+
+    prior = None  # p(z) of a game that draws noise for G; None: G's input is data (image-to-image)
+    # the doctor and the evaluation of a run of this game (the doctor unless doctor.enabled=false)
+    diagnosis: ClassVar[type[Callback]] = DoctorCallback
+    evaluation: ClassVar[type[Callback]] = EvaluationCallback
+    # visuals(data, n, seed) -> (k * n, C, H, W) in [0, 1]: rows of held-out inputs and outputs
+    # for the sample plots; None: the plots show samples of G on fixed noise
+    visuals: ClassVar[Optional[Callable]] = None
+
+    def __init__(self, players: Players, gen: torch.Generator):
+        self.players, self.gen = players, gen
+        self.d_updates = 0  # D updates so far: the clock of lazy D penalties and ADA
+        self.g_updates = 0  # G updates so far: the clock of lazy G penalties and pre-training
+        self.runtime: Optional[Runtime] = None  # set by the loop's attach(); None: G and D called plainly
+        self.shard: Optional[Callable[[Tensor], Tensor]] = None  # DDP: this rank's rows of a global batch
+
+    @classmethod
+    def build(cls, cfg: Config, data, device: torch.device) -> "GameBase":
+        """The game for ``cfg`` with its players on ``device`` (weights from torch's global RNG)."""
+        raise NotImplementedError
+
+    @classmethod
+    def callbacks(cls, cfg: Config) -> list[Callback]:
+        """What a run of this game has: the doctor (unless ``doctor.enabled=false``), then evaluation."""
+        return ([cls.diagnosis()] if cfg.doctor.enabled else []) + [cls.evaluation()]
+
+    @property
+    def G(self):
+        return self.players.G
+
+    @property
+    def D(self):
+        return self.players.D
+
+    @property
+    def rt(self) -> Runtime:
+        """How this step calls G and D (plain calls before attach(); a ModuleDict indexes alike)."""
+        return self.runtime or Runtime.plain(self.G, self.D)
+
+    def descend(self, player: Player, loss: Tensor, rt: Runtime, out: Optional[dict] = None,
+                stats: bool = False) -> None:
+        """One optimizer step of ``player`` on ``loss``: gradients zeroed, ``loss`` backed up
+        through the player's loss scale under fp16, the step (skipped by the scaler on an fp16
+        overflow). With ``stats``, the gradient norm goes into ``out`` as ``grad_d`` / ``grad_g``."""
+        net, opt = self.players.of(player)
+        opt.zero_grad(set_to_none=True)
+        rt.backward(loss, player.value)
+        if stats and out is not None:
+            out[f"grad_{player.value}"] = rt.grad_norm(net, opt, player.value)
+        rt.step(opt, player.value)
+
+    # ------------------------------------------------------------------ checkpointed state
+
+    def own_state(self) -> dict:
+        """A game's state beyond the players', clocks and loss scales, as top-level checkpoint keys."""
+        return {}
+
+    def load_own_state(self, state: dict) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        """Weights, optimizer moments, EMA, clocks, loss scales and the game's own state, under
+        the checkpoint's keys (the noise generator and the data stream are the loop's)."""
+        return {
+            **self.players.state_dict(),
+            "d_updates": self.d_updates,
+            "g_updates": self.g_updates,
+            "amp": self.runtime.state_dict() if self.runtime is not None else {},  # fp16 loss scales
+            **self.own_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.players.load_state_dict(state)
+        self.d_updates = int(state["d_updates"])
+        self.g_updates = int(state.get("g_updates", 0))  # absent before G penalties existed
+        if self.runtime is not None:  # a rollback restores the loss scales too
+            self.runtime.load_state_dict(state.get("amp"))
+        self.load_own_state(state)
+
+
 @contextlib.contextmanager
 def frozen(module: nn.Module) -> Iterator[None]:
     """Skip the weight gradients of ``module`` (G's update needs only d D / d input)."""
@@ -70,4 +209,3 @@ def frozen(module: nn.Module) -> Iterator[None]:
     finally:
         for p, flag in zip(module.parameters(), flags):
             p.requires_grad_(flag)
-

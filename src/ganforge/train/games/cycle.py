@@ -18,8 +18,8 @@ import torch
 from torch import Tensor
 
 from ..runtime import Runtime
-from .base import NextReal, StepValues, frozen
-from .i2i import ImageToImage, image_scores, split_pair
+from .base import GAMES, NextReal, StepValues, frozen
+from .i2i import ImageToImage, I2IPolicy, image_scores, split_pair
 
 
 class ImagePool:
@@ -60,9 +60,9 @@ def cycle_loss(G, a: Tensor, b: Tensor) -> Tensor:
 
 
 class Cycle(ImageToImage):
-    def __init__(self, players, cfg, loss, gen):
-        super().__init__(players, cfg, loss, gen)
-        self.pools = {"a": ImagePool(cfg.i2i.pool_size), "b": ImagePool(cfg.i2i.pool_size)}
+    def __init__(self, players, policy: I2IPolicy, gen):
+        super().__init__(players, policy, gen)
+        self.pools = {"a": ImagePool(policy.weights.pool_size), "b": ImagePool(policy.weights.pool_size)}
 
     def step(self, next_real: NextReal, batch_size: int, values: StepValues = StepValues(),
              stats: bool = False) -> dict[str, Tensor]:
@@ -135,3 +135,6 @@ class Cycle(ImageToImage):
     def load_extra_state(self, state: Optional[dict]) -> None:
         for k, p in self.pools.items():
             p.load_state_dict((state or {}).get(k, {"images": None}))
+
+
+GAMES.add("cycle", Cycle)

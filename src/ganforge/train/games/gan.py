@@ -1,30 +1,37 @@
 """The noise -> data game (Goodfellow et al. 2014): G maps noise to samples, D tells them from data.
 
 One update is ``d_steps`` D updates on fresh reals and fresh fakes, then one G update on fresh
-noise, as in the PyTorch DCGAN example. The trained things (:class:`Players`) are kept apart
-from the policy (:class:`Policy`: losses, penalties, how many D steps), and the per-step
-values (learning-rate factor, instance noise) come in explicitly (:class:`StepValues`).
-Everything that transforms D's inputs is one :class:`DInput`; the hardware (precision,
-compile, DDP) is behind a :class:`Runtime`.
+noise, as in the PyTorch DCGAN example. Each player's update is its phases (``phases.py``):
+its main loss, then its regularisers; a :class:`Scheduler` says which regularisers an update
+carries (lazy ones every N updates, gain N), how many D updates there are and whether G plays
+against an unrolled D. The trained things (:class:`Players`) are kept apart from the policy
+(:class:`Policy`: losses, penalties, how many D steps), and the per-step values
+(learning-rate factor, instance noise) come in explicitly (:class:`StepValues`). Everything
+that transforms D's inputs is one :class:`DInput`; the hardware (precision, compile, DDP) is
+behind a :class:`Runtime`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from functools import cached_property, partial
+from typing import NamedTuple, Optional
 
 import torch
 from torch import Tensor
 
-from ...errors import GanforgeError
-from ...losses import AdversarialLoss, value
+from ...build import build_augment, build_models, build_optimizer, build_penalties, lazy_scale, n_classes
+from ...config import Config
+from ...losses import AdversarialLoss, build_loss, smooth_real_labels, value
 from ...penalties import PenaltyTerm
 from ...priors import Prior
 from ..d_input import DInput
-from ..remedies import lookahead
+from ..ema import EMA
+from ..unroll import lookahead
 from ..runtime import Runtime
 from ..schedule import set_lr
-from .base import NextReal, Players, StepValues, frozen
+from .base import GAMES, GameBase, NextReal, Player, Players, StepValues, frozen
+from .phases import Regularisers, Scheduler, Update
 
 
 @dataclass(frozen=True)
@@ -49,29 +56,43 @@ class Policy:
         return self.reuse_fakes and self.d_steps == 1 and self.unroll_steps == 0
 
 
-class NoiseToData:
+class Judged(NamedTuple):
+    """What one D update leaves: D's loss (main + regularisers, 0-dim) and its logits (B,)."""
+
+    loss: Tensor
+    real_logits: Tensor
+    fake_logits: Tensor
+
+
+@dataclass
+class DBatch:
+    """One batch of D's update as D and its penalties see it (after augmentation and noise)."""
+
+    real: Tensor  # (B, *shape)
+    fake: Tensor  # (B, *shape), no graph back into G
+    y_real: Optional[Tensor]  # (B,) or None unless the GAN is conditional
+    y_fake: Optional[Tensor]
+    gen: torch.Generator  # this update's per-row draws (the penalties' random points)
+
+
+class NoiseToData(GameBase):
     """The GAN game. ``gen`` is the run's noise generator; ``prior`` draws z from it."""
 
     def __init__(self, players: Players, policy: Policy, prior: Prior, gen: torch.Generator,
                  d_input: Optional[DInput] = None):
-        self.players, self.policy, self.prior, self.gen = players, policy, prior, gen
+        super().__init__(players, gen)
+        self.policy, self.prior = policy, prior
         self.d_input = d_input or DInput()
-        self.d_updates = 0  # D updates so far: the clock of lazy D penalties and ADA
-        self.g_updates = 0  # G updates so far: the clock of lazy G penalties
         self._kept: Optional[tuple] = None  # reuse_fakes: this iteration's fakes with their graph
-        self.runtime: Optional[Runtime] = None  # how G and D are called (AMP, compile, DDP); None: plainly
-        self.shard: Optional[Callable[[Tensor], Tensor]] = None  # DDP: this rank's rows of a global batch
         self._own: Optional[torch.Generator] = None  # DDP: this rank's generator for per-sample draws
         self._calls = 0  # sample_gen calls in this step
         self._last_terms: dict[str, Tensor] = {}  # each penalty's latest value: a lazy one is logged even off its step
 
-    @property
-    def G(self):
-        return self.players.G
-
-    @property
-    def D(self):
-        return self.players.D
+    @cached_property
+    def scheduler(self) -> Scheduler:
+        """Which phases each update runs (lazy intervals, D steps, unrolling, reused fakes)."""
+        P = self.policy
+        return Scheduler(P.d_penalties, P.g_penalties, P.d_steps, P.unroll_steps, P.reusing)
 
     def fake_labels(self, n: int) -> Optional[Tensor]:
         """Class labels (n,) for generated samples, or None for an unconditional GAN."""
@@ -101,6 +122,8 @@ class NoiseToData:
             self._own = torch.Generator(self.gen.device)
         return self._own.manual_seed(hash(key) & (2**63 - 1))  # a tuple of ints hashes alike in every process
 
+    # ------------------------------------------------------------------ the step
+
     def step(self, next_real: NextReal, batch_size: int, values: StepValues = StepValues(),
              stats: bool = False) -> dict[str, Tensor]:
         """One update of the game. G is called as ``G(z, y)`` and D as ``D(x, y)``, y None
@@ -113,158 +136,208 @@ class NoiseToData:
         |d loss_g / d logit| per fake sample (the saturating minimax loss drives it to 0), and
         with augmentation on ``aug_p`` (with ADA ``ada_rt``).
         """
-        P, B = self.policy, batch_size
-        self._calls = 0
-        rt = self.runtime or Runtime.plain(self.G, self.D)  # G and D as each phase calls them
-        set_lr(self.players.opt_g, P.g_lr, values.lr_factor)
-        set_lr(self.players.opt_d, P.d_lr, values.lr_factor)
+        plan = self.scheduler.plan(self.d_updates, self.g_updates)
+        rt = self.begin(values)  # this step's learning rates; G and D as each phase calls them
         out: dict[str, Tensor] = {}
 
         ############################
-        # (1) Update D: maximise log D(x) + log(1 - D(G(z))), k times, fresh reals and noise each
+        # (1) Update D: maximize log D(x) + log(1 - D(G(z))), k times, fresh reals and noise each
         ############################
-        self._kept = None  # with reuse_fakes: (fake with its graph into G, its labels) from D's update
-        for _ in range(P.d_steps):
-            loss_d, real_logits, fake_logits = self.d_update(next_real, B, values, rt, out, stats)
+        for update in plan.d:
+            seen = self.d_update(update, next_real, batch_size, values, rt, out, stats)
 
         ############################
-        # (2) Update G: minimise the generator loss on a fresh batch of noise
+        # (2) Update G: minimise G's loss (non-saturating: maximize log D(G(z))) on fresh noise, or
+        # on the fakes D just saw; unrolled GAN: against D k look-ahead updates further, undone after
         ############################
-        # unrolled GAN: G plays against D k updates ahead, undone at the end of the block
-        with lookahead(self.D, self.players.opt_d, P.unroll_steps,
-                       lambda: self.d_update(next_real, B, values, rt, ahead=True)):
-            loss_g = self.g_update(B, values, rt, real_logits, out, stats)
-        if stats:
-            out["grad_g"] = rt.grad_norm(self.G, self.players.opt_g, "g")
-        rt.step(self.players.opt_g, "g")
-        self.g_updates += 1
-        if self.players.ema is not None:
-            self.players.ema.update(self.G)
+        ahead = partial(self.d_update, plan.ahead, next_real, batch_size, values, rt)
+        with lookahead(self.D, self.players.opt_d, plan.unroll_steps, ahead):
+            loss_g = self.g_update(plan.g, batch_size, values, rt, seen, out, stats)
 
-        out["loss_d"], out["loss_g"] = loss_d.detach(), loss_g.detach()
+        out["loss_d"], out["loss_g"] = seen.loss.detach(), loss_g.detach()
         if stats:
-            real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
-            out["d_real"] = torch.sigmoid(real_logits).mean()  # mean D(x)
-            out["d_fake"] = torch.sigmoid(fake_logits).mean()  # mean D(G(z))
-            out["value"] = value(real_logits, fake_logits)  # V(D, G); -log 4 at equilibrium
-            if self.d_input.aug is not None:
-                out.update(self.d_input.aug.stats())  # aug_p, ada_rt
-            for name, term in self._last_terms.items():  # lazy penalties due on other steps: their latest value
-                out.setdefault(name, term)
+            self.add_stats(out, seen)
         return out
 
-    def d_update(self, next_real: NextReal, B: int, values: StepValues, rt: Runtime, out: Optional[dict] = None,
-                 stats: bool = False, ahead: bool = False) -> tuple[Tensor, Tensor, Tensor]:
-        """One update of D on fresh reals and fresh fakes; returns (loss_d, real_logits (B,),
-        fake_logits (B,)). Penalty values (and with ``stats`` D's gradient norm) go into ``out``.
+    def d_update(self, update: Update, next_real: NextReal, B: int, values: StepValues, rt: Runtime,
+                 out: Optional[dict] = None, stats: bool = False) -> Judged:
+        """One update of D on fresh reals and fresh fakes: D main, then D's regularisers, one
+        optimizer step. Penalty values (and with ``stats`` D's gradient norm) go into ``out``;
+        a look-ahead update (``update.counted`` False) is given none."""
+        batch = self.d_batch(next_real, B, values, rt, update.keep_fakes)
+        judged = self.d_main(batch, rt)
+        loss_d = self.d_regularisers(update.reg, batch, judged, out)
+        self.descend(Player.D, loss_d, rt, out, stats)
+        self.after_d(update, judged.real_logits, B)
+        return judged._replace(loss=loss_d)
 
-        ``ahead=True`` is an update of the unrolled GAN's look-ahead: every penalty at its
-        plain weight, and neither the lazy-penalty clock nor ADA sees it.
-        """
-        P, D = self.policy, self.D
-        device = next(self.G.parameters()).device
-        real, y_real = next_real(B)  # (B, *shape), (B,) or None
-        y_real = y_real if P.n_classes else None
-        y_fake = self.fake_labels(B)  # (B,) or None
-        z = self.prior.sample(B, self.gen, device)  # (B, z_dim)
-        if P.reusing and not ahead:  # G's forward pass of this iteration, kept for G's update
-            fake = rt.g_train(z, y_fake)  # (B, *shape), with its graph into G
-            self._kept = (fake, y_fake)
-            fake = fake.detach()  # D's update does not reach G
-        else:
-            with torch.no_grad():
-                fake = rt.g_fake(z, y_fake)  # (B, *shape); no graph back into G
-        gen = self.sample_gen()  # per-row draws: augmentation, instance noise, penalties' random points
-        real, fake = self.d_input.pair(real, fake, gen, values.instance_noise)  # as D (and penalties) see them
-        real_logits, fake_logits = rt.d_train(real, y_real), rt.d_train(fake, y_fake)  # (B,), (B,)
-        loss_d = P.loss.d_loss(real_logits, fake_logits)
-        for p in P.d_penalties:
-            if ahead or p.due(self.d_updates):  # lazy regularisation: gain = interval
-                term = p(D, real, fake, gen, y_real, y_fake, real_logits=real_logits, fake_logits=fake_logits)
-                loss_d = loss_d + (p.weight * (1 if ahead else p.interval)) * term
-                if out is not None:
-                    out[p.name] = self._last_terms[p.name] = term.detach()
-        opt_d = self.players.opt_d
-        opt_d.zero_grad(set_to_none=True)
-        rt.backward(loss_d, "d")
-        if stats and out is not None:
-            out["grad_d"] = rt.grad_norm(D, opt_d, "d")
-        rt.step(opt_d, "d")
-        if P.clip > 0:  # the original WGAN's weight clipping
-            with torch.no_grad():
-                torch._foreach_clamp_min_(list(D.parameters()), -P.clip)
-                torch._foreach_clamp_max_(list(D.parameters()), P.clip)
-        if not ahead:
-            self.d_updates += 1
-            if self.d_input.aug is not None:  # ADA: D's confidence on reals steers p
-                self.d_input.aug.observe(real_logits, B, self.d_updates)
-        return loss_d, real_logits, fake_logits
-
-    def g_update(self, B: int, values: StepValues, rt: Runtime, real_logits: Tensor, out: dict,
+    def g_update(self, update: Update, B: int, values: StepValues, rt: Runtime, seen: Judged, out: dict,
                  stats: bool) -> Tensor:
-        """G's loss on fresh noise (or, with reuse_fakes, on the fakes D was just updated on),
-        backed up into G's gradients (D frozen); returns loss_g."""
-        P, G = self.policy, self.G
-        device = next(G.parameters()).device
-        kept, self._kept = self._kept, None
-        if kept is not None:
-            fake, y_fake = kept  # (B, *shape) with its graph, (B,) or None
-        else:
-            z = self.prior.sample(B, self.gen, device)  # (B, z_dim)
-            y_fake = self.fake_labels(B)
-            fake = rt.g_train(z, y_fake)
-        with frozen(self.D):
-            fake = self.d_input(fake, self.sample_gen(), values.instance_noise)  # G learns through both
-            fake_logits = rt.d_judge(fake, y_fake)  # (B,)
-            loss_g = P.loss.g_loss(fake_logits, real_logits.detach())
+        """One update of G: G main (D frozen), then G's regularisers, one optimizer step, the
+        EMA; returns loss_g. ``seen``: D's last update, whose real logits a relativistic loss reads."""
+        loss_g, fake_logits = self.g_main(B, values, rt, seen.real_logits)
         if stats:  # how much gradient the loss passes to each fake logit: ~0 when it saturates
             (dlogits,) = torch.autograd.grad(loss_g, fake_logits, retain_graph=True)  # (B,)
             out["g_logit_grad"] = dlogits.abs().mean() * fake_logits.numel()
-        for p in P.g_penalties:  # on G, e.g. path length: every interval G updates, gain = interval
-            if p.due(self.g_updates):
-                term = p(G, self.prior.sample(B, self.gen, device), self.fake_labels(B), self.gen)
-                loss_g = loss_g + (p.weight * p.interval) * term
-                out[p.name] = self._last_terms[p.name] = term.detach()
-        self.players.opt_g.zero_grad(set_to_none=True)
-        rt.backward(loss_g, "g")
+        loss_g = self.g_regularisers(update.reg, B, loss_g, out)
+        self.descend(Player.G, loss_g, rt, out, stats)
+        self.g_updates += 1
+        self.players.update_ema()
         return loss_g
 
-    # ------------------------------------------------------------------ checkpointed state
+    # ------------------------------------------------------------------ the phases
 
-    def state_dict(self) -> dict:
-        """Weights, optimizer moments, EMA, clocks, loss scales and the stabilisers' state, under
-        the checkpoint's keys (the noise generator and the data stream are the loop's)."""
-        pl = self.players
+    def d_main(self, b: DBatch, rt: Runtime) -> Judged:
+        """D main: D's adversarial loss on the batch's reals and fakes."""
+        real_logits, fake_logits = rt.d_train(b.real, b.y_real), rt.d_train(b.fake, b.y_fake)  # (B,), (B,)
+        return Judged(self.policy.loss.d_loss(real_logits, fake_logits), real_logits, fake_logits)
+
+    def d_regularisers(self, phase: Regularisers, b: DBatch, judged: Judged, out: Optional[dict]) -> Tensor:
+        """D's regularisers due at this update, each at weight x gain, added to D's loss in turn."""
+        loss_d = judged.loss
+        for p, gain in phase.weighted():
+            term = p(self.D, b.real, b.fake, b.gen, b.y_real, b.y_fake,
+                     real_logits=judged.real_logits, fake_logits=judged.fake_logits)
+            loss_d = loss_d + gain * term
+            self.log_term(out, p.name, term)
+        return loss_d
+
+    def g_main(self, B: int, values: StepValues, rt: Runtime, real_logits: Tensor) -> tuple[Tensor, Tensor]:
+        """G main: G's loss on its fakes as the frozen D judges them (through D's input
+        transform); returns (loss_g, fake_logits (B,))."""
+        fake, y_fake = self.g_fakes(B, rt)  # (B, *shape) with its graph into G, (B,) or None
+        with frozen(self.D):
+            fake = self.d_input(fake, self.sample_gen(), values.instance_noise)  # G learns through both
+            fake_logits = rt.d_judge(fake, y_fake)  # (B,)
+            loss_g = self.policy.loss.g_loss(fake_logits, real_logits.detach())
+        return loss_g, fake_logits
+
+    def g_regularisers(self, phase: Regularisers, B: int, loss_g: Tensor, out: dict) -> Tensor:
+        """G's regularisers due at this update (e.g. path length), each on fresh noise at weight x gain."""
+        device = next(self.G.parameters()).device
+        for p, gain in phase.weighted():
+            term = p(self.G, self.prior.sample(B, self.gen, device), self.fake_labels(B), self.gen)
+            loss_g = loss_g + gain * term
+            self.log_term(out, p.name, term)
+        return loss_g
+
+    # ------------------------------------------------------------------ helpers of the phases
+
+    def begin(self, values: StepValues) -> Runtime:
+        """Start a step: its learning rates, no fakes kept yet; returns how G and D are called."""
+        P = self.policy
+        self._calls = 0
+        self._kept = None  # with reuse_fakes: (fake with its graph into G, its labels) from D's update
+        set_lr(self.players.opt_g, P.g_lr, values.lr_factor)
+        set_lr(self.players.opt_d, P.d_lr, values.lr_factor)
+        return self.rt
+
+    def d_batch(self, next_real: NextReal, B: int, values: StepValues, rt: Runtime, keep: bool) -> DBatch:
+        """Fresh reals and fresh fakes, transformed as D sees them (augmentation, instance noise)."""
+        real, y_real = next_real(B)  # (B, *shape), (B,) or None
+        y_real = y_real if self.policy.n_classes else None
+        y_fake = self.fake_labels(B)  # (B,) or None
+        z = self.prior.sample(B, self.gen, next(self.G.parameters()).device)  # (B, z_dim)
+        fake = self.d_fakes(z, y_fake, rt, keep)
+        gen = self.sample_gen()  # per-row draws: augmentation, instance noise, penalties' random points
+        real, fake = self.d_input.pair(real, fake, gen, values.instance_noise)  # as D (and penalties) see them
+        return DBatch(real, fake, y_real, y_fake, gen)
+
+    def d_fakes(self, z: Tensor, y: Optional[Tensor], rt: Runtime, keep: bool) -> Tensor:
+        """G(z, y) (B, *shape) for D, with no graph into G. ``keep`` (reuse_fakes): G's forward
+        pass of this iteration is made with its graph and kept for G's update."""
+        if keep:
+            fake = rt.g_train(z, y)  # (B, *shape), with its graph into G
+            self._kept = (fake, y)
+            return fake.detach()  # D's update does not reach G
+        with torch.no_grad():
+            return rt.g_fake(z, y)
+
+    def g_fakes(self, B: int, rt: Runtime) -> tuple[Tensor, Optional[Tensor]]:
+        """G's fakes for its update: those kept from D's update, else G(z, y) on fresh noise."""
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            return kept
+        z = self.prior.sample(B, self.gen, next(self.G.parameters()).device)  # (B, z_dim)
+        y_fake = self.fake_labels(B)
+        return rt.g_train(z, y_fake), y_fake
+
+    def after_d(self, update: Update, real_logits: Tensor, B: int) -> None:
+        """After D's optimizer step: WGAN weight clipping; a counted update also advances D's
+        clock and lets ADA read D's confidence on reals (a look-ahead leaves both alone)."""
+        if self.policy.clip > 0:  # the original WGAN's weight clipping
+            with torch.no_grad():
+                torch._foreach_clamp_min_(list(self.D.parameters()), -self.policy.clip)
+                torch._foreach_clamp_max_(list(self.D.parameters()), self.policy.clip)
+        if update.counted:
+            self.d_updates += 1
+            self.d_input.observe(real_logits, B, self.d_updates)
+
+    def log_term(self, out: Optional[dict], name: str, term: Tensor) -> None:
+        """A penalty's value for the log, kept as its latest; a look-ahead (``out`` None) logs none."""
+        if out is not None:
+            out[name] = self._last_terms[name] = term.detach()
+
+    def add_stats(self, out: dict, seen: Judged) -> None:
+        """D's view of its last batch, the augmentation's state, and the lazy penalties' latest
+        values where this update did not carry them."""
+        real_logits, fake_logits = seen.real_logits.detach(), seen.fake_logits.detach()
+        out["d_real"] = torch.sigmoid(real_logits).mean()  # mean D(x)
+        out["d_fake"] = torch.sigmoid(fake_logits).mean()  # mean D(G(z))
+        out["value"] = value(real_logits, fake_logits)  # V(D, G); -log 4 at equilibrium
+        out.update(self.d_input.stats())  # aug_p, ada_rt
+        for name, term in self._last_terms.items():
+            out.setdefault(name, term)
+
+    # ------------------------------------------------------------------ building and checkpoints
+
+    @classmethod
+    def build(cls, cfg: Config, data, device: torch.device) -> "NoiseToData":
+        """Models (initialised from torch's global RNG, which the caller seeds), optimizers, the
+        policy and the noise generator of the noise -> data game."""
+        classes = n_classes(cfg, data)
+        G, D = build_models(cfg, data.shape, classes, getattr(data, "layout", None))
+        G, D = G.to(device), D.to(device)
+        loss = smooth_real_labels(build_loss(cfg.loss.name), cfg.loss.label_smoothing)
+        o = cfg.optim
+        gen = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)  # noise for the game
+        d_penalties, g_penalties = build_penalties(cfg, loss)
+        c_d, c_g = lazy_scale(d_penalties), lazy_scale(g_penalties)
+        # lazy rescale of each player's betas (c = 1 leaves them exact); sgd ignores them (its lr still takes c)
+        d_betas, g_betas = tuple(b ** c_d for b in o.d_betas), tuple(b ** c_g for b in o.g_betas)
+        players = Players(
+            G=G,
+            D=D,
+            opt_g=build_optimizer(G.parameters(), o, o.g_lr * c_g, g_betas),
+            opt_d=build_optimizer(D.parameters(), o, o.d_lr * c_d, d_betas),
+            ema=EMA(G, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None,
+        )
+        policy = Policy(
+            loss=loss,
+            d_lr=o.d_lr * c_d,
+            g_lr=o.g_lr * c_g,
+            d_steps=cfg.train.d_steps,
+            d_penalties=d_penalties,
+            g_penalties=g_penalties,
+            clip=cfg.loss.clip if loss.clip_weights else 0.0,
+            unroll_steps=cfg.train.unroll_steps,
+            n_classes=classes,
+            reuse_fakes=cfg.train.reuse_fakes,
+        )
+        prior = Prior(cfg.model.prior, cfg.model.z_dim)
+        return cls(players, policy, prior, gen, DInput(build_augment(cfg, data.shape, device)))
+
+    def own_state(self) -> dict:
+        """The stabilisers' state and the penalties' latest values, beyond the shared state."""
         return {
-            "G": pl.G.state_dict(),
-            "D": pl.D.state_dict(),
-            "G_ema": pl.ema.state_dict() if pl.ema is not None else None,
-            "opt_g": pl.opt_g.state_dict(),
-            "opt_d": pl.opt_d.state_dict(),
-            "d_updates": self.d_updates,
-            "g_updates": self.g_updates,
-            "amp": self.runtime.state_dict() if self.runtime is not None else {},  # fp16 loss scales
             # stateful penalties (LeCam's, path length's moving averages) and ADA's p and accumulators
             "penalties": {p.name: dict(p.state) for p in self._penalties() if p.state},
             "augment": self.d_input.aug.state_dict() if self.d_input.aug is not None else None,
             "last_terms": dict(self._last_terms),  # so a resumed run logs lazy penalties as the whole run does
         }
 
-    def load_state_dict(self, state: dict) -> None:
-        pl = self.players
-        pl.G.load_state_dict(state["G"])
-        pl.D.load_state_dict(state["D"])
-        if pl.ema is not None:
-            if state.get("G_ema") is None:
-                raise GanforgeError("train.ema_beta > 0 but the checkpoint has no EMA weights to resume from")
-            pl.ema.load_state_dict(state["G_ema"])
-        pl.opt_g.load_state_dict(state["opt_g"])
-        pl.opt_d.load_state_dict(state["opt_d"])
-        self.d_updates = int(state["d_updates"])
-        self.g_updates = int(state.get("g_updates", 0))  # absent before G penalties existed
+    def load_own_state(self, state: dict) -> None:
         self._last_terms = dict(state.get("last_terms") or {})  # absent from older checkpoints
-        if self.runtime is not None:
-            self.runtime.load_state_dict(state.get("amp"))
         saved = state.get("penalties") or {}  # absent from older checkpoints
         for p in self._penalties():
             p.state.clear()
@@ -274,3 +347,6 @@ class NoiseToData:
 
     def _penalties(self) -> tuple[PenaltyTerm, ...]:
         return self.policy.d_penalties + self.policy.g_penalties
+
+
+GAMES.add("noise_to_data", NoiseToData)

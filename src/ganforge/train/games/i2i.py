@@ -1,5 +1,6 @@
-"""What the image-to-image games share (pix2pix, CycleGAN, super-resolution): the players'
-checkpointed state, learning rates from the schedule, and how a batch is split.
+"""What the image-to-image games share (pix2pix, CycleGAN, super-resolution): their frozen
+policy (:class:`I2IPolicy`, what they read of the config), their builder, learning rates from
+the schedule, their callbacks and visuals, and how a batch is split.
 
 A paired or unpaired source serves a pair stacked along the channels, x (B, 2C, H, W) =
 [a | b]; a super-resolution source serves high-resolution crops (B, C, H, W) and the game
@@ -17,17 +18,20 @@ the rank's rows, as batch norm would).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
 from torch import Tensor
 
+from ...build import build_models, build_optimizer
+from ...config import Config, I2IConfig
 from ...data.paired import Crops
-from ...errors import GanforgeError
-from ...losses import AdversarialLoss
-from ..runtime import Runtime
+from ...losses import AdversarialLoss, build_loss
+from ..callbacks import ImageToImageDoctorCallback, ImageToImageEvaluationCallback
+from ..ema import EMA
 from ..schedule import set_lr
-from .base import Players, StepValues
+from .base import GameBase, Player, Players, StepValues
 
 
 def split_pair(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -35,53 +39,66 @@ def split_pair(x: Tensor) -> tuple[Tensor, Tensor]:
     return x.chunk(2, dim=1)
 
 
-class ImageToImage:
-    """Base of the image-to-image games: ``players`` (G, D, optimizers, EMA), the config's
-    ``i2i`` section (weights), the adversarial loss, and ``gen``, the game's own generator."""
+@dataclass(frozen=True)
+class I2IPolicy:
+    """How an image-to-image game is played: what it reads of the config, set once, never
+    changed by training."""
 
-    prior = None  # no noise prior: G's input is an image
+    loss: AdversarialLoss  # loss.name
+    d_lr: float  # optim.*_lr: the base rates the schedule scales
+    g_lr: float
+    weights: I2IConfig  # the config's i2i section: weights of the non-adversarial terms, pool, pre-training
+    scale: int = 1  # super-resolution: the upscaling factor (model.scale)
+    channels: int = 3  # super-resolution: image channels, for the fixed feature net (data.channels)
+    resolution: int = 0  # super-resolution: the crops' side (data.resolution), for the sample grids
 
-    def __init__(self, players: Players, cfg, loss: AdversarialLoss, gen: torch.Generator):
-        self.players, self.cfg, self.w, self.loss, self.gen = players, cfg, cfg.i2i, loss, gen
-        self.d_updates = 0
-        self.g_updates = 0
-        self.runtime: Optional[Runtime] = None  # set by the loop's attach(); None: G and D called plainly
-        self.shard = None
+    @classmethod
+    def of(cls, cfg: Config) -> "I2IPolicy":
+        return cls(build_loss(cfg.loss.name), cfg.optim.d_lr, cfg.optim.g_lr, cfg.i2i, cfg.model.scale,
+                   cfg.data.channels or 3, cfg.data.resolution)
 
-    @property
-    def G(self):
-        return self.players.G
 
-    @property
-    def D(self):
-        return self.players.D
+class ImageToImage(GameBase):
+    """Base of the image-to-image games: ``players`` (G, D, optimizers, EMA), the
+    :class:`I2IPolicy` (``w`` its weights), and ``gen``, the game's own generator."""
+
+    # no noise prior: G's input is an image; the doctor runs without its noise probe, and the
+    # evaluation is the game's held-out one (``evaluate``)
+    diagnosis = ImageToImageDoctorCallback
+    evaluation = ImageToImageEvaluationCallback
+
+    def __init__(self, players: Players, policy: I2IPolicy, gen: torch.Generator):
+        super().__init__(players, gen)
+        self.policy, self.w, self.loss = policy, policy.weights, policy.loss
+
+    @classmethod
+    def build(cls, cfg: Config, data, device: torch.device) -> "ImageToImage":
+        """G and D (for CycleGAN ModuleDicts of two each) with one Adam/SGD per player, EMA of G
+        if asked, and the game's own generator (image pools, noise) seeded like the noise -> data
+        game's. AMP, channels_last, compile and DDP are applied afterwards by the loop
+        (``train.runtime.attach``)."""
+        G, D = build_models(cfg, data.shape)
+        G, D = G.to(device), D.to(device)
+        o = cfg.optim
+        players = Players(G=G, D=D, opt_g=build_optimizer(G.parameters(), o, o.g_lr, o.g_betas),
+                          opt_d=build_optimizer(D.parameters(), o, o.d_lr, o.d_betas),
+                          ema=EMA(G, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None)
+        gen = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)
+        return cls(players, I2IPolicy.of(cfg), gen)
 
     def set_lr(self, values: StepValues) -> None:
-        o = self.cfg.optim
-        set_lr(self.players.opt_g, o.g_lr, values.lr_factor)
-        set_lr(self.players.opt_d, o.d_lr, values.lr_factor)
-
-    @property
-    def rt(self) -> Runtime:
-        """How this step calls G and D (plain calls before attach(); a ModuleDict indexes alike)."""
-        return self.runtime or Runtime.plain(self.G, self.D)
+        set_lr(self.players.opt_g, self.policy.g_lr, values.lr_factor)
+        set_lr(self.players.opt_d, self.policy.d_lr, values.lr_factor)
 
     def step_g(self, loss_g: Tensor) -> None:
         """Back up ``loss_g`` into G (through G's loss scale under fp16), step G's optimizer
         (skipped by the scaler on an fp16 overflow), update the EMA."""
-        rt, opt = self.rt, self.players.opt_g
-        opt.zero_grad(set_to_none=True)
-        rt.backward(loss_g, "g")
-        rt.step(opt, "g")
+        self.descend(Player.G, loss_g, self.rt)
         self.g_updates += 1
-        if self.players.ema is not None:
-            self.players.ema.update(self.G)
+        self.players.update_ema()
 
     def step_d(self, loss_d: Tensor) -> None:
-        rt, opt = self.rt, self.players.opt_d
-        opt.zero_grad(set_to_none=True)
-        rt.backward(loss_d, "d")
-        rt.step(opt, "d")
+        self.descend(Player.D, loss_d, self.rt)
         self.d_updates += 1
 
     # ------------------------------------------------------------------ evaluation and plots
@@ -135,33 +152,10 @@ class ImageToImage:
     def load_extra_state(self, state: Optional[dict]) -> None:
         pass
 
-    def state_dict(self) -> dict:
-        pl = self.players
-        return {
-            "G": pl.G.state_dict(),
-            "D": pl.D.state_dict(),
-            "G_ema": pl.ema.state_dict() if pl.ema is not None else None,
-            "opt_g": pl.opt_g.state_dict(),
-            "opt_d": pl.opt_d.state_dict(),
-            "d_updates": self.d_updates,
-            "g_updates": self.g_updates,
-            "amp": self.runtime.state_dict() if self.runtime is not None else {},  # fp16 loss scales
-            "game_state": self.extra_state(),
-        }
+    def own_state(self) -> dict:
+        return {"game_state": self.extra_state()}
 
-    def load_state_dict(self, state: dict) -> None:
-        pl = self.players
-        pl.G.load_state_dict(state["G"])
-        pl.D.load_state_dict(state["D"])
-        if pl.ema is not None:
-            if state.get("G_ema") is None:
-                raise GanforgeError("train.ema_beta > 0 but the checkpoint has no EMA weights to resume from")
-            pl.ema.load_state_dict(state["G_ema"])
-        pl.opt_g.load_state_dict(state["opt_g"])
-        pl.opt_d.load_state_dict(state["opt_d"])
-        self.d_updates, self.g_updates = int(state["d_updates"]), int(state["g_updates"])
-        if self.runtime is not None:  # a rollback restores the loss scales too
-            self.runtime.load_state_dict(state.get("amp"))
+    def load_own_state(self, state: dict) -> None:
         self.load_extra_state(state.get("game_state"))
 
 

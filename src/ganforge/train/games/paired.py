@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import NextReal, StepValues, frozen
+from .base import GAMES, NextReal, StepValues, frozen
 from .i2i import ImageToImage, split_pair
 
 
@@ -58,3 +58,6 @@ class Paired(ImageToImage):
     def triplets(self, G, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         a, b = split_pair(x)
         return a, G(a), b
+
+
+GAMES.add("paired", Paired)

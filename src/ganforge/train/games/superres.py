@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...models.srnet import downscale
-from .base import NextReal, StepValues, frozen
-from .i2i import ImageToImage, image_scores
+from .base import GAMES, NextReal, StepValues, frozen
+from .i2i import ImageToImage, I2IPolicy, image_scores
 
 
 def random_features(channels: int, seed: int = 1234) -> nn.Module:
@@ -49,11 +49,11 @@ def pixel_loss(sr: Tensor, hr: Tensor) -> Tensor:
 
 
 class SuperRes(ImageToImage):
-    def __init__(self, players, cfg, loss, gen):
-        super().__init__(players, cfg, loss, gen)
-        self.scale = cfg.model.scale
+    def __init__(self, players, policy: I2IPolicy, gen):
+        super().__init__(players, policy, gen)
+        self.scale = policy.scale
         device = next(players.G.parameters()).device
-        self.features = random_features(cfg.data.channels or 3).to(device)
+        self.features = random_features(policy.channels).to(device)
 
     def step(self, next_real: NextReal, batch_size: int, values: StepValues = StepValues(),
              stats: bool = False) -> dict[str, Tensor]:
@@ -107,7 +107,7 @@ class SuperRes(ImageToImage):
     def show(self, v: Tensor) -> Tensor:
         """Low-res inputs enlarged (nearest) to the grid's size."""
         return F.interpolate(v, scale_factor=self.scale, mode="nearest") if v.shape[-1] * self.scale <= 4096 and \
-            v.shape[-1] < self.cfg.data.resolution else v
+            v.shape[-1] < self.policy.resolution else v
 
     @torch.no_grad()
     def evaluate(self, data, n: int, seed: int) -> dict:
@@ -117,3 +117,6 @@ class SuperRes(ImageToImage):
         self.G.train()
         bicubic = F.interpolate(lr, scale_factor=self.scale, mode="bicubic", align_corners=False)
         return {**image_scores(sr, hr), **image_scores(bicubic, hr, "bicubic_")}
+
+
+GAMES.add("superres", SuperRes)
