@@ -46,7 +46,7 @@ import anomaly_data  # noqa: E402
 
 from ganforge import api  # noqa: E402
 from ganforge.apps.anomaly import score as anomaly_score  # noqa: E402
-from ganforge.apps.judge import load_discriminator  # noqa: E402
+from ganforge.trained import load_run  # noqa: E402
 
 RESULTS = H.RESULTS
 JOBS = RESULTS / "anomaly"
@@ -118,7 +118,7 @@ def gan_scores(run_dir: Path, test: np.ndarray, encoder_steps: int, kappa: float
     r = api.load(run_dir)
     _, fitted = r.anomaly_fit(steps=encoder_steps, kappa=kappa, seed=seed)
     g = r.generator
-    D = load_discriminator(run_dir)[0]
+    D = load_run(run_dir, parts=("D",)).D
     parts = anomaly_score(fitted, g, D, torch.from_numpy(test))
     maps = parts.maps.numpy() if parts.maps is not None else None
     return {"f-AnoGAN": (parts.score.numpy(), maps), "f-AnoGAN pixel part": (parts.pixel.numpy(), maps),

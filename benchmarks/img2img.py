@@ -31,7 +31,7 @@ import torch.nn.functional as F
 import _harness as H
 from ganforge.build import build_data
 from ganforge.train.games import build_game
-from ganforge.io import image_grid
+from ganforge.files import image_grid
 from ganforge.metrics.distances import fid_kid
 from ganforge.metrics.features import data_classifier
 from ganforge.models.srnet import downscale

@@ -5,7 +5,7 @@ it cost quality?
     python benchmarks/watermark.py --run RUN         # or uses a trained 16 px digits run
     python benchmarks/watermark.py --n 100 --quality-n 2000   # the full protocol
 
-Image sets (nothing downloaded), each as ganforge's own writers (``ganforge.io``) write them:
+Image sets (nothing downloaded), each as ganforge's own writers (``ganforge.files``) write them:
 real held-out digits (the test split, never trained on) as single files at 8 px and at 16 px
 (``data.resolution`` 8 and 16, the default); the run's samples (16 px) as single files
 (``sample --out DIR/``, ``synth``) and as 8x8 grids (``sample --out GRID.png``: 548 px);
@@ -74,14 +74,14 @@ ATTACKS = {
 
 def _pngs(x: torch.Tensor, folder: Path, key=None) -> list[np.ndarray]:
     """``x`` (N, C, H, W) in [0, 1] written by ganforge's writer (marked when ``key``), read back."""
-    from ganforge.io import image_files
+    from ganforge.files import image_files
 
     paths = image_files(x, folder, {"_watermark": key} if key is not None else None)
     return [np.asarray(Image.open(p)) for p in paths]
 
 
 def _grid(x: torch.Tensor, path: Path, key=None) -> np.ndarray:
-    from ganforge.io import image_grid
+    from ganforge.files import image_grid
 
     return np.asarray(Image.open(image_grid(x, path, meta={"_watermark": key} if key is not None else None)))
 

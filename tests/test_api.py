@@ -148,3 +148,24 @@ def test_version_has_one_home():
     assert 'dynamic = ["version"]' in text and "ganforge._version.__version__" in text
     assert f"## {__version__}" in (ROOT / "CHANGELOG.md").read_text()
     assert json.dumps(__version__)
+
+
+def test_load_run_loads_only_the_parts_asked_for(image_run):
+    from ganforge.trained import load_run
+
+    both = load_run(image_run.path, parts=("G", "D"))
+    g_only, d_only = load_run(image_run.path), load_run(image_run.path, parts=("D",))
+    assert g_only.D is None and d_only.G is None and both.G is not None and both.D is not None
+    assert not d_only.D.training and both.run_dir == Path(image_run.path)
+    ckpt = torch.load(both.ckpt_path, weights_only=True)
+    for name, t in d_only.D.state_dict().items():  # D as trained, not freshly initialised
+        assert torch.equal(t, ckpt["D"][name]), name
+    assert torch.equal(g_only.generate(4, 0, 3), both.generate(4, 0, 3))
+    with pytest.raises(ValueError, match="parts"):
+        load_run(image_run.path, parts=("E",))
+
+
+def test_every_application_is_a_method_of_run():
+    for name in ("write_samples", "synth", "translate", "upscale", "score", "anomaly_fit", "anomaly_score",
+                 "fit_encoder", "project", "directions", "edit", "interpolate_file", "export", "card", "report"):
+        assert callable(getattr(ganforge.Run, name)), name

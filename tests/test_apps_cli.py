@@ -73,3 +73,60 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(runs, tmp_path, capsys,
     import re
     assert re.search(words, err), err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_every_command_output_names_its_checkpoint_by_one_hash_in_one_provenance(runs, tmp_path):
+    import hashlib
+
+    c = runs / "c"
+    ckpt = sorted(c.glob("ckpt-*.pt"))[-1]
+    want = hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    img = str(runs / "imgs" / "000000.png")
+    commands = {
+        "sample": (["--n", "4", "--out", str(tmp_path / "s.npy")], tmp_path / "s.provenance.json"),
+        "synth": (["--n", "4", "--out", str(tmp_path / "y.npz")], tmp_path / "y.provenance.json"),
+        "score": (["--data", str(runs / "imgs"), "--out", str(tmp_path / "sc.csv"), "--class", "3"],
+                  tmp_path / "sc.provenance.json"),
+        "project": (["--image", img, "--out", str(tmp_path / "p"), "--steps", "2", "--class", "1"],
+                    tmp_path / "p" / "manifest.json"),
+        "edit": (["--image", img, "--to-class", "3", "--out", str(tmp_path / "e.png")], tmp_path / "e.png"),
+    }
+    for name, (args, where) in commands.items():
+        assert main([name, str(c), *args]) == 0, name
+        if where.suffix == ".png":
+            with Image.open(where) as im:
+                prov = dict(im.text)
+        else:
+            prov = json.loads(where.read_text())
+        assert prov["checkpoint_sha256"] == want and prov["checkpoint"] == ckpt.name, name
+        assert prov["command"] == name and prov["software"].startswith("ganforge ") and prov["created"], name
+        assert prov["run"] == "c" and str(prov["step"]) == str(int(ckpt.stem.split("-")[1])), name
+
+
+@pytest.mark.parametrize("args", [
+    ["sample", "{c}", "--n", "2", "--out", "{t}/s.npy", "--class", "12"],
+    ["score", "{c}", "--data", "{r}/imgs", "--out", "{t}/s.csv", "--class", "12"],
+    ["project", "{c}", "--image", "{r}/imgs/000000.png", "--out", "{t}/p", "--class", "12"],
+    ["interpolate", "{c}", "--out", "{t}/i.png", "--class", "12"],
+    ["edit", "{c}", "--latent", "{t}/z.npy", "--to-class", "12", "--out", "{t}/e.png"],
+])
+def test_a_class_out_of_range_gets_the_same_answer_from_every_command(runs, tmp_path, capsys, args):
+    np.save(tmp_path / "z.npy", np.zeros((1, 8), dtype=np.float32))
+    flag = "--to-class" if "--to-class" in args else "--class"
+    assert main([a.format(c=runs / "c", t=tmp_path, r=runs) for a in args]) == 2
+    assert capsys.readouterr().err.strip() == f"ganforge: error: {flag} 12: choose a class in 0..9"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["z.npy"]
+
+
+def test_check_class_is_the_one_label_check():
+    from ganforge.errors import GanforgeError
+    from ganforge.trained import check_class
+
+    check_class(None, 0)
+    check_class(3, 10)
+    with pytest.raises(GanforgeError, match=r"^--class 10: choose a class in 0\.\.9$"):
+        check_class(10, 10)
+    with pytest.raises(GanforgeError, match=r"^--class -1: choose"):
+        check_class(-1, 10)
+    with pytest.raises(GanforgeError, match=r"^--to-class 2: this run is not conditional"):
+        check_class(2, 0, "--to-class")

@@ -149,3 +149,17 @@ def test_image_only_stabilisers_on_points_are_refused_before_a_run_directory(tmp
     err = capsys.readouterr().err.strip()
     assert err.startswith("ganforge: error:") and "\n" not in err and words in err and "images" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_overrides_may_come_before_between_and_after_the_flags(tmp_path, capsys):
+    from ganforge.cli import parse
+
+    args = parse(["train", "--preset", "digits", "data.name=built", "--out", "a", "train.steps=40"])
+    assert args.preset == "digits" and args.out == "a" and args.overrides == ["data.name=built", "train.steps=40"]
+    assert parse(["train", "train.steps=3", "--dry-run"]).overrides == ["train.steps=3"]
+    assert main(["train", "train.steps=7", "--preset", "grid25", "train.batch_size=16", "--dry-run",
+                 "loss.name=hinge"]) == 0
+    text = capsys.readouterr().out
+    assert "steps: 7" in text and "batch_size: 16" in text and "name: hinge" in text
+    assert main(["sample", "RUN", "--n", "2", "--out", "x.npy", "extra"]) == 2  # no positional left over there
+    assert "unrecognized arguments: extra" in capsys.readouterr().err

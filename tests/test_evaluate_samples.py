@@ -37,7 +37,7 @@ def test_a_runs_samples_from_a_file_score_exactly_as_the_run(digits_run, tmp_pat
 
 
 def test_png_folders_and_points(digits_run, tmp_path, capsys):
-    from ganforge.io import image_files
+    from ganforge.files import image_files
 
     image_files(digits_run.sample(30, seed=0), tmp_path / "pngs")
     m = _json(capsys, ["evaluate", "--samples", str(tmp_path / "pngs"), "--data", "digits", "--json"])

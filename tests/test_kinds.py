@@ -190,7 +190,7 @@ def test_a_kind_writes_sample_files_that_it_reads_back(name, demo, tmp_path):
         written += 1
     assert written
     if kind.pixels:  # a folder of PNGs, one per sample
-        from ganforge.io import image_files
+        from ganforge.files import image_files
 
         image_files(x, tmp_path / "dir")
         y, names = kind.read_inputs(data, tmp_path / "dir")

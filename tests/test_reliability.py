@@ -55,7 +55,7 @@ def whole(tmp_path, tiny):
 
 _KILLED_WRITING = """
 import os, signal, sys
-import ganforge.io as gio
+import ganforge.files as gio
 from ganforge.cli import main
 calls = [0]
 real = gio.torch.save
@@ -117,11 +117,11 @@ class _DiskFullFrom:
 
     def on_step_end(self, run, step):
         if step == self.step:
-            def full(writer, b):  # as ganforge.io._Writes.write meets a full disk
+            def full(writer, b):  # as ganforge.files._Writes.write meets a full disk
                 writer.error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
                 raise writer.error
 
-            self.mp.setattr("ganforge.io._Writes.write", full)
+            self.mp.setattr("ganforge.files._Writes.write", full)
 
 
 def test_disk_full_while_checkpointing_stops_with_one_line_and_resumes(tmp_path, tiny, whole, monkeypatch, capsys):

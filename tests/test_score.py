@@ -38,15 +38,28 @@ def test_one_row_per_image_with_a_probability_and_the_judges_reading(runs, tmp_p
     assert (tmp_path / "s.provenance.json").exists() or list(tmp_path.glob("s*.json"))
 
 
-def test_a_conditional_d_judges_each_image_as_the_class_the_classifier_reads_or_as_label(runs, tmp_path):
+def test_a_conditional_d_judges_each_image_as_the_class_the_classifier_reads_or_as_class(runs, tmp_path):
     imgs = tmp_path / "imgs"
     assert main(["sample", str(runs / "cond"), "--n", "4", "--out", str(imgs) + "/"]) == 0
     assert main(["score", str(runs / "cond"), "--data", str(imgs), "--out", str(tmp_path / "a.csv")]) == 0
     rows = _rows(tmp_path / "a.csv")
     assert [r["judged_as_class"] for r in rows] == [r["class"] for r in rows]
     assert main(["score", str(runs / "cond"), "--data", str(imgs), "--out", str(tmp_path / "b.csv"),
-                 "--label", "3"]) == 0
+                 "--class", "3"]) == 0
     assert {r["judged_as_class"] for r in _rows(tmp_path / "b.csv")} == {"3"}
+
+
+def test_score_label_is_a_hidden_deprecated_spelling_of_class(runs, tmp_path, capsys):
+    imgs = tmp_path / "imgs"
+    assert main(["sample", str(runs / "cond"), "--n", "2", "--out", str(imgs) + "/"]) == 0
+    assert main(["score", str(runs / "cond"), "--data", str(imgs), "--out", str(tmp_path / "b.csv"),
+                 "--label", "4"]) == 0
+    assert {r["judged_as_class"] for r in _rows(tmp_path / "b.csv")} == {"4"}
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    text = capsys.readouterr().out
+    assert "--class K" in text and "--label" not in text
 
 
 def test_points_with_a_packed_d_score_each_row_alone(runs, tmp_path):
@@ -72,7 +85,7 @@ def test_bad_input_is_one_line_and_writes_nothing(runs, tmp_path, capsys):
     out = tmp_path / "s.csv"
     for run, data in (("img", empty), ("img", big), ("pts", pts), ("img", tmp_path / "missing")):
         assert main(["score", str(runs / run), "--data", str(data), "--out", str(out)]) == 2
-    assert main(["score", str(runs / "cond"), "--data", str(big), "--out", str(out), "--label", "12"]) == 2
+    assert main(["score", str(runs / "cond"), "--data", str(big), "--out", str(out), "--class", "12"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 5 and all(line.startswith("ganforge: error:") for line in err)
     assert not out.exists()

@@ -13,7 +13,7 @@ from ganforge import api
 from ganforge.apps.synth import synth
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
-from ganforge.io import provenance_path, sha256_file
+from ganforge.files import provenance_path, sha256_file
 from ganforge.metrics.evaluators import judge
 
 
@@ -79,7 +79,7 @@ class _HalfRight:
 
     def __init__(self, run):
         self.data, self.n_classes, self.step, self.cfg = run.data, run.n_classes, run.step, run.cfg
-        self.ckpt_path = run.ckpt_path
+        self.ckpt_path, self.provenance = run.ckpt_path, run.provenance
         images, labels = run.data.holdout
         self.by_class = [images[labels == k].float() / 255 for k in range(10)]  # (m, 1, 8, 8) in [0, 1]
 

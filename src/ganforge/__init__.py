@@ -26,10 +26,10 @@ from .errors import GanforgeError
 
 if TYPE_CHECKING:
     from .api import Evaluation, ExportedGenerator, ExportResult, Run, build_dataset, check_dataset, \
-        evaluate_samples, load, load_generator, resolve_config
+        evaluate_samples, load, load_generator, resolve_config, verify
 
 _FROM_API = ("Evaluation", "ExportResult", "ExportedGenerator", "Run", "build_dataset", "check_dataset",
-             "evaluate_samples", "load", "load_generator", "resolve_config")
+             "evaluate_samples", "load", "load_generator", "resolve_config", "verify")
 
 
 class _CallableTrainPackage(types.ModuleType):
@@ -55,4 +55,5 @@ def __dir__() -> list[str]:
 
 
 __all__ = ["Config", "Evaluation", "ExportResult", "ExportedGenerator", "GanforgeError", "Run", "__version__",
-           "build_dataset", "check_dataset", "evaluate_samples", "load", "load_config", "load_generator", "resolve_config", "train"]
+           "build_dataset", "check_dataset", "evaluate_samples", "load", "load_config", "load_generator", "resolve_config", "train",
+           "verify"]

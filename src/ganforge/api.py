@@ -22,18 +22,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
-import torch
 from torch import Tensor
 
+from .apps.anomaly_io import fit_run, score_file as anomaly_file
+from .apps.edit import edit_file, find_directions, interpolate_file
+from .apps.encoder import fit_encoder
 from .apps.export import ExportResult, ExportedGenerator, export_generator, read_export
+from .apps.judge import score_file
+from .apps.project import project_files
+from .apps.synth import SynthResult, sample_file, synth
+from .apps.translate import TILE, Translator, translate_files
 from .build import build_data, check_compatible, check_names, model_spec, resolve_model
 from .config import Config, load_config, preset_sets, to_dict
-from .data.base import DataSource, KnownModes
+from .data.base import DataSource
 from .data.pack import BuildResult
 from .diagnostics.doctor import Diagnosis, diagnose, run_config
 from .diagnostics.settings import review_settings
 from .errors import GanforgeError, GanforgeWarning
-from .evaluation import sample_metrics
+from .evaluation import evaluate_run, sample_metrics
 from .metrics.fetch import fetch_inception_weights
 from .report.samples import SamplePlots
 from .resume import resume_config
@@ -44,7 +50,7 @@ from .train.games import default_callbacks
 from .train.checkpoint import list_checkpoints
 from .train.loop import RunResult
 from .train.loop import train as _train_loop
-from .trained import TrainedRun, load_run  # noqa: F401  (public: the loaded generator)
+from .trained import TrainedRun, check_class, load_run  # noqa: F401  (public: the loaded generator)
 from .train.sinks import EventPrinter, ProgressSink
 
 Overrides = Union[Mapping[str, Any], Sequence[str]]
@@ -66,14 +72,6 @@ def _as_overrides(overrides: Overrides) -> list[str]:
     if isinstance(overrides, (str, bytes)):
         raise GanforgeError(f"overrides={overrides!r}: give a dict or a list of key=value strings")
     return list(overrides)
-
-
-def _label_ok(classes: int, label: Optional[int]) -> None:
-    if label is not None:
-        if not classes:
-            raise GanforgeError(f"--class {label}: this run is not conditional (model.conditional=false)")
-        if not 0 <= label < classes:
-            raise GanforgeError(f"--class {label}: choose a class in 0..{classes - 1}")
 
 
 # ----------------------------------------------------------------------------- evaluation results
@@ -170,7 +168,7 @@ class Run:
         if n < 1:
             raise GanforgeError(f"--n {n}: must be >= 1")
         g = self._generator()
-        _label_ok(g.n_classes, label)
+        check_class(label, g.n_classes)
         return g.generate(n, seed, label, truncation)
 
     def interpolate(self, rows: int = 4, steps: int = 10, seed: int = 0, label: Optional[int] = None,
@@ -179,7 +177,7 @@ class Run:
         if steps < 2 or rows < 1:
             raise GanforgeError("--steps must be >= 2 and --rows >= 1")
         g = self._generator()
-        _label_ok(g.n_classes, label)
+        check_class(label, g.n_classes)
         return g.interpolate(rows, steps, seed, label, truncation=truncation)
 
     def meta(self, truncation: Optional[float] = None, watermark: bool = True) -> dict:
@@ -197,33 +195,8 @@ class Run:
         Inception-v3's space from that local file (images); ``inception``: fetch torch-fidelity's
         weights once into the cache for that (or ``eval.inception``). ``plot``: a scatter plot (2D)."""
         g = self._generator()
-        cfg, data = g.cfg, g.data
-        n = cfg.eval.n_samples if n is None else n
-        seed = cfg.eval.seed if seed is None else seed
-        if n < 1:
-            raise GanforgeError(f"--n {n}: must be >= 1")
-        weights = inception_weights or cfg.eval.inception_weights
-        if (weights or inception) and not data.kind.pixels:
-            raise GanforgeError(f"--inception: Inception FID/KID is for image runs; this run generates {data.kind.name} "
-                                "samples")
-        if not weights and (inception or cfg.eval.inception):
-            weights = str(fetch_inception_weights())  # the one opt-in download
-        if plot is not None and math.prod(data.shape) != 2:
-            raise GanforgeError("--plot: scatter plots are for 2D data")
-        labels = None
-        stacked = data.evaluator == "digits" and data.shape[0] == 3  # classes are digit triples
-        if g.n_classes and not stacked and not data.kind.holds_conditions:  # a table's G draws its own
-            labels = torch.arange(n) % g.n_classes  # every class equally often
-        x = g.generate(n, seed, labels, truncation)
-        metrics = sample_metrics(x, data, seed, labels, inception_weights=weights)
-        if truncation is not None:  # the samples measured were truncated: say so with the metrics
-            metrics["truncation"] = truncation
-        if plot is not None:
-            from .report.plots import scatter
-
-            centers = data.centers if isinstance(data, KnownModes) else None
-            scatter(data.reference(n, seed), x, Path(plot), f"{self.path.name} step {g.step}", centers)
-        return Evaluation(str(self.path), g.step, cfg.data.name, seed, metrics, data.evaluator)
+        metrics, seed = evaluate_run(g, n, seed, inception_weights, plot, inception, truncation)
+        return Evaluation(str(self.path), g.step, g.cfg.data.name, seed, metrics, g.data.evaluator)
 
     def doctor(self) -> Diagnosis:
         """The doctor's diagnosis: phases, events with evidence and remedies, ``verdict``."""
@@ -253,30 +226,80 @@ class Run:
             diagnosis = None
         return write_card(self.path, self._generator(), diagnosis, Path(out) if out else None)
 
+    # ------------------------------------------------------------------ applications: each a line into apps/
+    # (each loads the run's newest checkpoint once, then hands it to its application's function)
+
+    def write_samples(self, out: PathLike, n: int, seed: int = 0, label: Optional[int] = None,
+                      truncation: Optional[float] = None, condition: Optional[str] = None,
+                      watermark: bool = True) -> tuple[int, str]:
+        """``n`` samples written to ``out`` with provenance (:func:`ganforge.apps.synth.sample_file`)."""
+        return sample_file(self._generator(), str(out), n, seed, label, truncation, condition, watermark)
+
+    def synth(self, out: PathLike, n: Optional[int] = None, per_class: Optional[int] = None, seed: int = 0,
+              min_confidence: Optional[float] = None, truncation: Optional[float] = None,
+              watermark: bool = True) -> SynthResult:
+        """A labelled synthetic dataset at ``out`` (:func:`ganforge.apps.synth.synth`)."""
+        return synth(self._generator(), self.path, str(out), n, per_class, seed, min_confidence, truncation, watermark)
+
+    def translate(self, src: PathLike, out: PathLike, direction: str = "a2b", tile: int = TILE,
+                  watermark: bool = True) -> tuple[Translator, list[Path]]:
+        """A pix2pix or CycleGAN run applied to images (:func:`ganforge.apps.translate.translate_files`)."""
+        return translate_files(self._generator(), str(src), str(out), direction, None, False, tile, watermark)
+
+    def upscale(self, src: PathLike, out: PathLike, scale: Optional[int] = None, tile: int = TILE,
+                watermark: bool = True) -> tuple[Translator, list[Path]]:
+        """A super-resolution run applied to images (:func:`ganforge.apps.translate.translate_files`)."""
+        return translate_files(self._generator(), str(src), str(out), "a2b", scale, True, tile, watermark)
+
+    def score(self, data: PathLike, out: PathLike, label: Optional[int] = None) -> tuple[list, dict]:
+        """D's probability that each input is real, as a CSV at ``out`` (:func:`ganforge.apps.judge.score_file`)."""
+        return score_file(self.path, Path(data), Path(out), label)
+
     def anomaly_fit(self, steps: int = 2000, kappa: float = 1.0, seed: int = 0,
                     progress: Optional[Callable[[int, float], None]] = None) -> tuple[Path, Any]:
         """Fit the anomaly detector (f-AnoGAN's izi_f encoder; see :mod:`ganforge.apps.anomaly`)
         on the run's data, with 20 % held out to calibrate thresholds; writes ``RUN/anomaly/``.
         Returns (that folder, the fitted detector)."""
-        from .apps.anomaly_io import fit_run
-
         return fit_run(self.path, self._generator(), steps, kappa, seed, progress)
 
-    def anomaly_score(self, data: PathLike, threshold: Optional[float] = None,
-                      fpr: Optional[float] = None, maps: Optional[PathLike] = None) -> tuple[list, dict]:
+    def anomaly_score(self, data: PathLike, threshold: Optional[float] = None, fpr: Optional[float] = None,
+                      maps: Optional[PathLike] = None, out: Optional[PathLike] = None) -> tuple[list, dict]:
         """Score the inputs in ``data`` (a folder, image or .npz of images; points in .csv/.npy/.npz):
         one dict per input (name, score, pixel, feature, flag) and what was used (weights,
         threshold: ``threshold`` as given, else at ``fpr``, default 0.05, on held-out normals).
-        ``maps``: a folder to write each image input's residual map to (where the anomaly is)."""
-        from .apps.anomaly_io import score_rows, write_maps
+        ``maps``: a folder to write each image input's residual map to (where the anomaly is);
+        ``out``: a CSV to write the rows to (:func:`ganforge.apps.anomaly_io.score_file`)."""
+        return anomaly_file(self.path, self._generator(), Path(data), out and Path(out), threshold, fpr,
+                            maps and Path(maps))
 
-        run = self._generator()
-        if maps is not None and not run.data.kind.pixels:
-            raise GanforgeError("--maps: residual maps exist for image runs only")
-        rows, about, parts = score_rows(self.path, run, Path(data), threshold, fpr)
-        if maps is not None:
-            about["maps"] = str(write_maps(parts, [r["name"] for r in rows], Path(maps), about))
-        return rows, about
+    def fit_encoder(self, steps: int = 2000, seed: int = 0,
+                    progress: Optional[Callable[[int, float], None]] = None) -> Path:
+        """An encoder image -> z fitted to G, saved as ``RUN/encoder.pt`` (:mod:`ganforge.apps.encoder`)."""
+        return fit_encoder(self._generator(), steps, seed, progress)
+
+    def project(self, src: PathLike, out: PathLike, steps: int = 300, starts: int = 4, seed: int = 0,
+                label: Optional[int] = None, use_encoder: bool = True, watermark: bool = True) -> tuple[Any, list]:
+        """Latents whose images reconstruct ``src``'s, in ``out`` (:func:`ganforge.apps.project.project_files`)."""
+        return project_files(self._generator(), Path(src), Path(out), steps, starts, seed, label, use_encoder, watermark)
+
+    def interpolate_file(self, out: PathLike, rows: int = 4, steps: int = 10, seed: int = 0,
+                         label: Optional[int] = None, truncation: Optional[float] = None,
+                         from_image: Optional[PathLike] = None, to_image: Optional[PathLike] = None,
+                         watermark: bool = True) -> Path:
+        """A PNG strip of latent paths, or of the path between two images (:func:`ganforge.apps.edit.interpolate_file`)."""
+        return interpolate_file(self._generator(), Path(out), rows, steps, seed, label, truncation, from_image,
+                                to_image, watermark)
+
+    def directions(self, k: int = 8) -> dict:
+        """The latent directions, written to ``RUN/directions.pt`` (:func:`ganforge.apps.edit.find_directions`)."""
+        return find_directions(self._generator(), self.path, k=k)
+
+    def edit(self, out: PathLike, strengths: Sequence[float] = (-3, -1, 0, 1, 3), direction: Optional[str] = None,
+             to_class: Optional[int] = None, latent: Optional[PathLike] = None, image: Optional[PathLike] = None,
+             watermark: bool = True) -> Path:
+        """A strip of images moved along a direction, or to a class (:func:`ganforge.apps.edit.edit_file`)."""
+        return edit_file(self._generator(), Path(out), strengths, direction, to_class, latent and Path(latent),
+                         image and Path(image), watermark)
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -391,6 +414,16 @@ def evaluate_samples(samples: PathLike, data: Optional[str] = None, data_path: O
     return Evaluation(str(samples), None, cfg.data.name, seed, metrics, source.evaluator)
 
 
+def verify(images: Sequence[PathLike], run: Optional[PathLike] = None,
+           key: Optional[PathLike] = None) -> tuple[bytes, list[tuple[str, float, float]]]:
+    """Is ganforge's invisible mark in these image files? With the key of ``run`` (its
+    ``watermark.key``) or the key file ``key``: (the key, (name, z, p) per image); marked when
+    z >= :data:`ganforge.watermark.THRESHOLD_Z`."""
+    from .watermark import key_path, verify_images
+
+    return verify_images([str(p) for p in images], key_path(run and existing_run(str(run)), key))
+
+
 def build_dataset(src: PathLike, out: PathLike, resolution: int, labels: Optional[str] = None, channels: int = 0,
                   force: bool = False, progress: bool = True) -> BuildResult:
     """Pack ``src`` (a folder of PNG/JPEG, an .npz, IDX files or CIFAR-10 batches) once into a built
@@ -412,4 +445,4 @@ def check_dataset(path: PathLike) -> dict:
 
 
 __all__ = ["Evaluation", "ExportResult", "ExportedGenerator", "Run", "build_dataset", "check_dataset",
-           "evaluate_samples", "load", "load_generator", "resolve_config", "train"]
+           "evaluate_samples", "load", "load_generator", "resolve_config", "train", "verify"]

@@ -88,3 +88,44 @@ def interpolate(G: nn.Module, prior: Prior, data: DataSource, n_classes: int, ro
     device = next(G.parameters()).device
     x = G(z.to(device), y.to(device) if y is not None else None).float().cpu()
     return data.decode(x)
+
+
+def evaluate_run(g, n: Optional[int] = None, seed: Optional[int] = None, inception_weights: Optional[str] = None,
+                 plot=None, inception: bool = False, truncation: Optional[float] = None) -> tuple[dict, int]:
+    """Measure ``n`` samples (default ``eval.n_samples``) of a loaded run ``g``
+    (:func:`ganforge.trained.load_run`) drawn with ``seed`` (default ``eval.seed``) against its
+    data, as :meth:`ganforge.api.Run.evaluate` describes; returns (metrics, the seed used)."""
+    import math
+    from pathlib import Path
+
+    from .data.base import KnownModes
+    from .errors import GanforgeError
+    from .metrics.fetch import fetch_inception_weights
+
+    cfg, data = g.cfg, g.data
+    n = cfg.eval.n_samples if n is None else n
+    seed = cfg.eval.seed if seed is None else seed
+    if n < 1:
+        raise GanforgeError(f"--n {n}: must be >= 1")
+    weights = inception_weights or cfg.eval.inception_weights
+    if (weights or inception) and not data.kind.pixels:
+        raise GanforgeError(f"--inception: Inception FID/KID is for image runs; this run generates {data.kind.name} "
+                            "samples")
+    if not weights and (inception or cfg.eval.inception):
+        weights = str(fetch_inception_weights())  # the one opt-in download
+    if plot is not None and math.prod(data.shape) != 2:
+        raise GanforgeError("--plot: scatter plots are for 2D data")
+    labels = None
+    stacked = data.evaluator == "digits" and data.shape[0] == 3  # classes are digit triples
+    if g.n_classes and not stacked and not data.kind.holds_conditions:  # a table's G draws its own
+        labels = torch.arange(n) % g.n_classes  # every class equally often
+    x = g.generate(n, seed, labels, truncation)
+    metrics = sample_metrics(x, data, seed, labels, inception_weights=weights)
+    if truncation is not None:  # the samples measured were truncated: say so with the metrics
+        metrics["truncation"] = truncation
+    if plot is not None:
+        from .report.plots import scatter
+
+        centers = data.centers if isinstance(data, KnownModes) else None
+        scatter(data.reference(n, seed), x, Path(plot), f"{Path(g.run_dir).name} step {g.step}", centers)
+    return metrics, seed

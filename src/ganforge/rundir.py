@@ -159,7 +159,7 @@ def hold_run(run_dir: Path, fresh: bool, enabled: bool = True) -> Iterator[None]
         yield
 
 
-_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")  # ganforge.io.atomic_open's names
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")  # ganforge.files.atomic_open's names
 
 
 def remove_temporaries(run_dir: Path) -> list[Path]:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence, TypeVar
 
 from .errors import GanforgeWarning
-from .io import write_text_atomic
+from .files import write_text_atomic
 
 T = TypeVar("T")
 

@@ -1,11 +1,12 @@
-"""A run's generator as loaded from its newest checkpoint: what the API's ``Run`` and every
-application (``ganforge.apps``) sample from."""
+"""A run as loaded from a checkpoint: the one way in to a run directory (:func:`load_run`), for
+the API's ``Run`` and every application (``ganforge.apps``); only the networks asked for are
+loaded (G, D or both)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 from torch import Tensor, nn
 
@@ -15,25 +16,31 @@ from .watermark import mark_meta
 from .data.base import DataSource
 from .errors import GanforgeError
 from .evaluation import generate, interpolate
-from .io import synthetic_meta
+from .files import provenance, synthetic_meta
 from .priors import Prior
 from .train.checkpoint import list_checkpoints, load_checkpoint
 
 PathLike = Union[str, Path]
 
 
+PARTS = ("G", "D")  # the networks load_run can load; the config, data source and prior come always
+
+
 @dataclass
 class TrainedRun:
-    """A run directory's generator, ready to sample: G_ema when the run kept one."""
+    """A run directory's checkpoint, ready to use: G (G_ema when the run kept one) to sample,
+    and D when asked for; a part not asked for is None."""
 
     cfg: Config
-    G: nn.Module
+    G: Optional[nn.Module]
     prior: Prior
     data: DataSource
     step: int
     n_classes: int
     ckpt_path: Optional[Path] = None  # the checkpoint the weights came from
     ema: bool = False  # whether G holds the EMA weights
+    D: Optional[nn.Module] = None  # the discriminator, when load_run was asked for it
+    run_dir: Optional[Path] = None  # the run directory it was read from
 
     def _from_noise(self) -> None:
         """One-line error for an image-to-image run, whose G takes images, not noise."""
@@ -65,6 +72,25 @@ class TrainedRun:
         meta = {**synthetic_meta(Path(run_dir).resolve().name, self.step), **mark_meta(Path(run_dir), watermark)}
         return meta if truncation is None else {**meta, "truncation": str(truncation)}
 
+    def provenance(self, command: str, seed: Optional[int] = None, truncation: Optional[float] = None,
+                   watermark: bool = True, **fields) -> dict:
+        """The provenance of an output ``command`` generated from this run, for
+        :func:`ganforge.files.write_output`: :func:`ganforge.files.provenance` with the PNG text
+        of :meth:`meta` (and the run's mark key; ``watermark=False`` for unmarked images or numbers)."""
+        return {**self.meta(self.run_dir, truncation, watermark),
+                **provenance(command, self.run_dir, self.step, self.ckpt_path, seed, truncation=truncation, **fields)}
+
+
+def check_class(label: Optional[int], classes: int, flag: str = "--class") -> None:
+    """The one check of a class the user names (``flag``: how they named it, for the message):
+    None passes; else the run must be conditional (``classes`` > 0) and 0 <= label < classes."""
+    if label is None:
+        return
+    if not classes:
+        raise GanforgeError(f"{flag} {label}: this run is not conditional (model.conditional=false)")
+    if not 0 <= label < classes:
+        raise GanforgeError(f"{flag} {label}: choose a class in 0..{classes - 1}")
+
 
 def truncated(G: nn.Module, psi: Optional[float], model: str) -> nn.Module:
     """The truncation hook: a generator that supports the truncation trick (StyleGAN2:
@@ -80,22 +106,32 @@ def truncated(G: nn.Module, psi: Optional[float], model: str) -> nn.Module:
     return G.truncated(psi)
 
 
-def load_run(run_dir: PathLike, device: str = "cpu", step: Optional[int] = None,
-             ema: Optional[bool] = None) -> TrainedRun:
-    """The generator of ``run_dir``'s newest checkpoint (or the one at ``step``), with its data
-    source and the normalisation it was trained with. ``ema``: None takes G_ema when the run
-    kept one, else G; True requires G_ema; False takes G."""
+def load_run(run_dir: PathLike, device: str = "cpu", step: Optional[int] = None, ema: Optional[bool] = None,
+             parts: Sequence[str] = ("G",)) -> TrainedRun:
+    """The run in ``run_dir`` as of its newest checkpoint (or the one at ``step``): its config,
+    data source with the normalisation it was trained with, prior, and the networks in
+    ``parts`` (``"G"``, ``"D"``; in eval mode on ``device``). ``ema``: None takes G_ema when the
+    run kept one, else G; True requires G_ema; False takes G."""
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown or not parts:
+        raise ValueError(f"parts={tuple(parts)}: choose from {PARTS}")
     ckpt = load_checkpoint(Path(run_dir), step, map_location=device)
     cfg = load_config(base=ckpt["config"])
-    data = build_data(cfg)
+    data = build_data(cfg)  # the models' shapes and classes come from the data
     data.loc, data.scale = ckpt["data_norm"]["loc"], ckpt["data_norm"]["scale"]  # as trained
     classes = n_classes(cfg, data)
-    G, _ = build_models(cfg, data.shape, classes, getattr(data, "layout", None))
+    G, D = build_models(cfg, data.shape, classes, getattr(data, "layout", None))
     state = ckpt.get("G_ema")
     if ema and state is None:
         raise GanforgeError(f"{run_dir}: --ema: this run kept no EMA of G (train.ema_beta=0); leave --ema out")
     use_ema = state is not None and ema is not False
-    G.load_state_dict(state["model"] if use_ema else ckpt["G"])
+    if "G" in parts:
+        G.load_state_dict(state["model"] if use_ema else ckpt["G"])
+        G = G.to(device).eval()
+    if "D" in parts:
+        D.load_state_dict(ckpt["D"])
+        D = D.to(device).eval()
     prior = Prior(cfg.model.prior, cfg.model.z_dim)
     path = dict(list_checkpoints(Path(run_dir))).get(int(ckpt["step"]))
-    return TrainedRun(cfg, G.to(device).eval(), prior, data, int(ckpt["step"]), classes, path, use_ema)
+    return TrainedRun(cfg, G if "G" in parts else None, prior, data, int(ckpt["step"]), classes, path,
+                      use_ema and "G" in parts, D if "D" in parts else None, Path(run_dir))

@@ -38,7 +38,7 @@ import math
 import os
 import secrets
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -202,9 +202,43 @@ def detect(img: np.ndarray, key: bytes) -> tuple[float, float]:
     return z, float(min(1.0, len(tries) * len(PROFILES) * norm.sf(z)))
 
 
+def key_path(run_dir: Optional[Path], key: Optional[str]) -> Path:
+    """The key file to verify with: ``RUN/watermark.key`` of ``run_dir`` or the file ``key``,
+    exactly one of them; a missing file is one line."""
+    from .errors import GanforgeError
+
+    if (run_dir is None) == (key is None):
+        raise GanforgeError("verify: give the run (--run RUN) or the key file (--key FILE), one of them")
+    path = Path(run_dir) / KEY_FILE if run_dir is not None else Path(key)
+    if not path.is_file():
+        raise GanforgeError(f"--run {run_dir}: no {KEY_FILE}; this run has not written marked images yet"
+                            if run_dir is not None else f"--key {key}: no such file")
+    return path
+
+
+def verify_images(paths: Sequence[str], key_path: Path) -> tuple[bytes, list[tuple[str, float, float]]]:
+    """``ganforge verify``: the key in ``key_path`` and, for each image file, (name, z, p) of
+    :func:`detect`; every image is read before any is tested (one line for the first bad one)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from .errors import GanforgeError
+
+    key = read_key(Path(key_path))
+    images = []
+    for name in paths:
+        try:
+            with Image.open(name) as im:
+                images.append((name, np.asarray(im.convert("RGB"))))
+        except FileNotFoundError:
+            raise GanforgeError(f"{name}: no such file") from None
+        except (UnidentifiedImageError, OSError, ValueError):
+            raise GanforgeError(f"{name}: not an image ganforge can read (PNG, JPEG, ...)") from None
+    return key, [(name, *detect(a, key)) for name, a in images]
+
+
 def mark_meta(run_dir: Path, on: bool = True) -> dict:
     """What a writer of generated images needs: the key under ``_watermark`` (used by
-    ``io``'s image writers and never written out) and a public ``watermark`` line."""
+    ``files``'s image writers and never written out) and a public ``watermark`` line."""
     if not on:
         return {"watermark": "off (--no-watermark)"}
     key = run_key(run_dir)

@@ -2,5 +2,5 @@
 model cards, measuring samples).
 
 They read a run through the API's loaded generator (``ganforge.api``) and write their outputs
-with provenance (``ganforge.io``); nothing here imports the API itself (the API calls them).
+with provenance (``ganforge.files``); nothing here imports the API itself (the API calls them).
 """

@@ -12,11 +12,12 @@ import torch
 from torch import Tensor
 
 from ..errors import GanforgeError
-from ..io import save_atomic, write_text_atomic
+from ..files import check_output, provenance, save_atomic, write_output, write_text_atomic
 from .anomaly import Fitted, Parts
 from .encoder import Encoder, saved_kind
 
 DIR, CKPT, META = "anomaly", "encoder.pt", "anomaly.json"
+WHAT = "score = pixel + kappa * feature (f-AnoGAN izi_f); flag = score > threshold"
 
 
 def _round(t: Tensor) -> list:
@@ -91,9 +92,9 @@ def read_data(data, path: Path) -> tuple[Tensor, list[str]]:
 def fit_run(run_dir: Path, run, steps: int = 2000, kappa: float = 1.0, seed: int = 0, progress=None) -> tuple[Path, Fitted]:
     """Fit and save the anomaly encoder of the run in ``run_dir`` (``run``: its TrainedRun).
     E starts from ``RUN/encoder.pt`` when one was fitted to this G (`ganforge encoder`)."""
+    from ..trained import load_run
     from .anomaly import fit
     from .encoder import load_encoder
-    from .judge import load_discriminator
 
     init = None
     if (Path(run_dir) / "encoder.pt").is_file():
@@ -101,7 +102,7 @@ def fit_run(run_dir: Path, run, steps: int = 2000, kappa: float = 1.0, seed: int
             init = load_encoder(Path(run_dir), run)
         except GanforgeError:  # fitted to another step or unreadable: start fresh
             init = None
-    D = load_discriminator(Path(run_dir))[0]
+    D = load_run(run_dir, parts=("D",)).D
     fitted = fit(run, D, steps=steps, kappa=kappa, seed=seed, init=init, progress=progress,
                  width=init.width if init is not None else 32)
     fitted.info["init"] = "RUN/encoder.pt" if init is not None else "random"
@@ -112,8 +113,8 @@ def score_rows(run_dir: Path, run, data_path: Path, threshold: Optional[float] =
                fpr: Optional[float] = None) -> tuple[list[dict], dict, Parts]:
     """One row per input of ``data_path`` (name, score, pixel, feature, flag), what was used
     (``about``: weights, threshold and how it was set), and the scores with residual maps."""
+    from ..trained import load_run
     from .anomaly import score
-    from .judge import load_discriminator
 
     if threshold is not None and fpr is not None:
         raise GanforgeError("give --threshold or --fpr, not both")
@@ -122,7 +123,7 @@ def score_rows(run_dir: Path, run, data_path: Path, threshold: Optional[float] =
     x, names = read_data(run.data, Path(data_path))
     # a table row holding a category never seen in training is anomalous whatever its score
     unseen = run.data.kind.unseen(run.data, x)
-    D = load_discriminator(Path(run_dir))[0] if fitted.kappa > 0 else None
+    D = load_run(run_dir, parts=("D",)).D if fitted.kappa > 0 else None
     parts = score(fitted, run, D, x)
     rows = []
     for i, name in enumerate(names):
@@ -134,9 +135,29 @@ def score_rows(run_dir: Path, run, data_path: Path, threshold: Optional[float] =
         if parts.label is not None:
             row["class"] = int(parts.label[i])
         rows.append(row)
-    about = {"run": Path(run_dir).resolve().name, "step": run.step, "weights": {"pixel": 1.0, "feature": fitted.kappa},
-             "threshold": T, "threshold_from": how, "n": len(rows), "flagged": sum(r["flag"] for r in rows)}
+    about = provenance("anomaly", run_dir, run.step, run.ckpt_path, synthetic=False, data=str(data_path), what=WHAT,
+                       weights={"pixel": 1.0, "feature": fitted.kappa}, threshold=T, threshold_from=how, n=len(rows),
+                       flagged=sum(r["flag"] for r in rows))
     return rows, about, parts
+
+
+def score_file(run_dir: Path, run, data_path: Path, out: Optional[Path] = None, threshold: Optional[float] = None,
+               fpr: Optional[float] = None, maps: Optional[Path] = None) -> tuple[list[dict], dict]:
+    """``ganforge anomaly score``: :func:`score_rows` written to ``out`` (a CSV, one row per
+    input; None: not written) with its provenance, and with ``maps`` each image input's
+    residual map in that folder; every input is scored before anything is written."""
+    if out is not None:
+        check_output(out, "--out", (".csv",))
+    if maps is not None:
+        check_output(Path(maps), "--maps", ())
+        if not run.data.kind.pixels:
+            raise GanforgeError("--maps: residual maps exist for image runs only")
+    rows, about, parts = score_rows(run_dir, run, Path(data_path), threshold, fpr)
+    if maps is not None:
+        about["maps"] = str(write_maps(parts, [r["name"] for r in rows], Path(maps), about))
+    if out is not None:
+        write_output(Path(out), rows, about)
+    return rows, about
 
 
 def write_maps(parts: Parts, names: list[str], folder: Path, about: dict) -> Path:
@@ -144,16 +165,12 @@ def write_maps(parts: Parts, names: list[str], folder: Path, about: dict) -> Pat
     order: ``000000.png``...; white = the largest residual), with a ``manifest.json`` naming
     each map's input and the common scale: every map is divided by the same value (the 99.5th
     percentile of all the maps' pixels), so brightness compares across inputs."""
-    from ..io import image_files
-
     if parts.maps is None:
         raise GanforgeError("--maps: residual maps exist for image runs only")
     scale = max(float(torch.quantile(parts.maps.flatten().double()[:16_000_000], 0.995)), 1e-12)
     x = (parts.maps / scale).clamp(0, 1)[:, None]  # (N, 1, H, W) in [0, 1]
-    meta = {"what": "anomaly residual map |x - G(E(x))|^2, mean over channels, divided by scale", "scale": scale,
-            "run": about["run"], "step": about["step"]}
-    paths = image_files(x, Path(folder), meta)
-    manifest = {**meta, "maps": {p.name: name for p, name in zip(paths, names)}}
-    write_text_atomic(Path(folder) / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+    files = [f"{i:06d}.png" for i in range(len(x))]
+    prov = {**about, "what": "anomaly residual map |x - G(E(x))|^2, mean over channels, divided by scale",
+            "scale": scale, "maps": dict(zip(files, names))}
+    write_output(Path(folder), zip(files, x), prov, folder=True)
     return Path(folder)
-

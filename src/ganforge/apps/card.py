@@ -20,7 +20,7 @@ import yaml
 from .._version import __version__
 from ..config import Config
 from ..data.base import DataSource, ImageSet, KnownModes
-from ..io import write_text_atomic
+from ..files import write_text_atomic
 from ..trained import TrainedRun
 
 # the metrics that go into the front matter's model-index, with their names there

@@ -24,8 +24,9 @@ import torch
 from torch import Tensor
 
 from ..errors import GanforgeError
-from ..io import save_atomic
+from ..files import save_atomic, write_output
 from ..metrics.evaluators import judge
+from ..trained import check_class
 
 FILE = "directions.pt"
 
@@ -75,6 +76,8 @@ def class_directions(run, n: int = 2000, seed: int = 0) -> dict[str, Tensor]:
 
 def find_directions(run, run_dir: Path, k: int = 8, n: int = 2000, seed: int = 0) -> dict[str, Tensor]:
     """Both kinds of direction (class ones where a judge exists), written to ``RUN/directions.pt``."""
+    if k < 1:
+        raise GanforgeError(f"--k {k}: must be >= 1")
     dirs = principal_directions(run, k, n, seed)
     if judge(run.data) is not None:
         dirs.update(class_directions(run, n, seed))
@@ -107,10 +110,82 @@ def edit(run, z: Tensor, d: Tensor, strengths: Sequence[float], labels: Optional
 @torch.no_grad()
 def change_class(run, z: Tensor, to_class: int) -> Tensor:
     """A conditional run's images of the same z under class ``to_class``: (N, *shape)."""
-    if not run.n_classes:
-        raise GanforgeError("--to-class: this run is not conditional (model.conditional=false)")
-    if not 0 <= to_class < run.n_classes:
-        raise GanforgeError(f"--to-class {to_class}: choose a class in 0..{run.n_classes - 1}")
+    check_class(to_class, run.n_classes, "--to-class")
     device = next(run.G.parameters()).device
     y = torch.full((len(z),), to_class, device=device)
     return run.data.decode(run.G(z.to(device), y).float().cpu())
+
+
+def edit_file(run, out: Path, strengths: Sequence[float] = (-3, -1, 0, 1, 3), direction_name: Optional[str] = None,
+              to_class: Optional[int] = None, latent: Optional[Path] = None, image: Optional[Path] = None,
+              watermark: bool = True) -> Path:
+    """``ganforge edit``: the latents of ``latent`` (z.npy, one per row) or of ``image``
+    (projected first), moved along the direction ``direction_name`` by each of ``strengths``
+    (one row of images per latent) or drawn under the class ``to_class``: a PNG grid at ``out``."""
+    import numpy as np
+
+    from .project import project, read_images
+
+    if not strengths:
+        raise GanforgeError("--strengths: give at least one number")
+    if Path(out).suffix != ".png":
+        raise GanforgeError(f"--out {out}: expected a .png file")
+    if not run.data.kind.pixels:
+        raise GanforgeError(f"{run.run_dir}: edit draws image strips; this run generates {run.data.kind.name} "
+                            "samples")
+    if to_class is None:
+        d = direction(load_directions(run.run_dir), direction_name)  # checked before any projection
+    else:
+        check_class(to_class, run.n_classes, "--to-class")
+    if latent is not None:
+        if not Path(latent).is_file():
+            raise GanforgeError(f"--latent {latent}: no such file")
+        try:
+            z = torch.as_tensor(np.load(latent, allow_pickle=False), dtype=torch.float32)
+        except (OSError, ValueError) as e:
+            raise GanforgeError(f"--latent {latent}: not a .npy array ({e})") from None
+        z = z[None] if z.dim() == 1 else z
+        if z.dim() != 2 or z.shape[1] != run.prior.dim:
+            raise GanforgeError(f"--latent {latent}: expected latents of size {run.prior.dim}, got {tuple(z.shape)}")
+        labels = None
+    else:
+        x, _ = read_images(run, Path(image))
+        p = project(run, x)
+        z, labels = p.z, p.labels
+    if to_class is not None:
+        grid, nrow = change_class(run, z, to_class), len(z)
+    else:
+        grid, nrow = edit(run, z, d, strengths, labels), len(strengths)
+    prov = run.provenance("edit", None, watermark=watermark, direction=direction_name, to_class=to_class,
+                          strengths=list(strengths))
+    write_output(Path(out), grid, prov, nrow=nrow)
+    return Path(out)
+
+
+def interpolate_file(run, out: Path, rows: int = 4, steps: int = 10, seed: int = 0, label: Optional[int] = None,
+                     truncation: Optional[float] = None, from_image: Optional[Path] = None,
+                     to_image: Optional[Path] = None, watermark: bool = True) -> Path:
+    """``ganforge interpolate``: ``rows`` latent paths of ``steps`` images each, drawn from the
+    prior, or one path between the projections of two real images; a PNG grid at ``out``."""
+    from ..files import check_output
+    from .project import project, read_images
+
+    if steps < 2 or rows < 1:
+        raise GanforgeError("--steps must be >= 2 and --rows >= 1")
+    check_output(out, "--out", (".png",))
+    if (from_image is None) != (to_image is None):
+        raise GanforgeError("--from and --to go together: the two images to interpolate between")
+    if not run.data.kind.pixels:
+        raise GanforgeError(f"{run.run_dir}: interpolate draws image strips; this run generates {run.data.kind.name} "
+                            "samples")
+    check_class(label, run.n_classes)
+    if from_image is None:
+        x = run.interpolate(rows, steps, seed, label, truncation=truncation)  # (rows * steps, C, H, W)
+    else:  # between two real images: project both, then walk between their latents
+        imgs = torch.cat([read_images(run, Path(p))[0] for p in (from_image, to_image)])  # (2, C, H, W)
+        p = project(run, imgs, seed=seed)
+        label = label if label is not None else (int(p.labels[0]) if p.labels is not None else None)
+        x = run.interpolate(1, steps, seed, label, ends=(p.z[:1], p.z[1:]), truncation=truncation)
+    prov = run.provenance("interpolate", seed, truncation, watermark, rows=rows, steps=steps, **{"class": label})
+    write_output(Path(out), x, prov, nrow=steps)
+    return Path(out)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from ..data.kinds import KINDS, DataKind, kind_of_shape
 from ..errors import GanforgeError
-from ..io import save_atomic
+from ..files import save_atomic
 
 FILE = "encoder.pt"
 
@@ -77,6 +77,12 @@ def saved_kind(saved: dict, run=None) -> DataKind:
     if "kind" in saved:
         return KINDS.get(str(saved["kind"]))
     return run.data.kind if run is not None else kind_of_shape(tuple(saved["shape"]))
+def fit_encoder(run, steps: int = 2000, seed: int = 0,
+                progress: Optional[Callable[[int, float], None]] = None) -> Path:
+    """``ganforge encoder``: :func:`train_encoder` on ``run`` (a loaded run), saved as ``RUN/encoder.pt``."""
+    if steps < 1:
+        raise GanforgeError(f"--steps {steps}: must be >= 1")
+    return save_encoder(train_encoder(run, steps=steps, seed=seed, progress=progress), run.run_dir, run.step)
 
 
 def load_encoder(run_dir: Path, run=None) -> Encoder:

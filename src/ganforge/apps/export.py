@@ -33,17 +33,16 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from .._version import __version__
 from ..build import build_models
 from ..config import load_config, to_dict
 from ..data.base import Normalized
 from ..data.kinds import KINDS
 from ..errors import GanforgeError
 from ..evaluation import generate
-from ..io import sha256_file, write_bytes_atomic
+from ..files import provenance as output_provenance, write_bytes_atomic
 from ..models import MODELS
 from ..priors import Prior
-from ..trained import TrainedRun, truncated
+from ..trained import TrainedRun, check_class, truncated
 
 
 FORMATS = ("onnx", "torchscript", "safetensors")
@@ -102,26 +101,15 @@ def eager_sampler(g: TrainedRun) -> nn.Module:
 
 
 def provenance(g: TrainedRun, run_dir: Path, fmt: str, truncation: Optional[float]) -> dict:
-    """What every export says about itself (all values strings, for every format's metadata)."""
-    ckpt = g.ckpt_path
-    return {
-        "software": f"ganforge {__version__}",
-        "content": SYNTHETIC,
-        "run": Path(run_dir).resolve().name,
-        "step": str(g.step),
-        "checkpoint": ckpt.name if ckpt else "",
-        "checkpoint_sha256": sha256_file(ckpt) if ckpt else "",
-        "weights": "G_ema" if g.ema else "G",
-        "truncation": "none" if truncation is None else str(truncation),
-        "model": g.cfg.model.name,
-        "data": g.cfg.data.name,
-        "shape": json.dumps(list(g.data.shape)),
-        "n_classes": str(g.n_classes),
-        "z_dim": str(g.cfg.model.z_dim),
-        "prior": g.cfg.model.prior,
-        "output": "data space (images in [0, 1], points in the data's units)",
-        "format": fmt,
-    }
+    """What every export says about itself: the provenance every command's output carries
+    (:func:`ganforge.files.provenance`), then the export's own; all values strings (None: "none"),
+    as every format's metadata wants them."""
+    prov = output_provenance("export", run_dir, g.step, g.ckpt_path, content=SYNTHETIC,
+                             weights="G_ema" if g.ema else "G", truncation=truncation, model=g.cfg.model.name,
+                             data=g.cfg.data.name, shape=json.dumps(list(g.data.shape)), n_classes=g.n_classes,
+                             z_dim=g.cfg.model.z_dim, prior=g.cfg.model.prior,
+                             output="data space (images in [0, 1], points in the data's units)", format=fmt)
+    return {k: "none" if v is None else str(v) for k, v in prov.items()}
 
 
 def _fixed_inputs(g: TrainedRun, n: int, seed: int = 0) -> tuple:
@@ -236,8 +224,7 @@ class ExportedGenerator:
         """``n`` samples (n, *shape) in data space; ``label``: every sample's class (conditional)."""
         if n < 1:
             raise GanforgeError(f"n={n}: must be >= 1")
-        if label is not None and not (self.n_classes and 0 <= label < self.n_classes):
-            raise GanforgeError(f"label={label}: this generator has {self.n_classes} classes")
+        check_class(label, self.n_classes, "label")
         data = Normalized()
         data.loc, data.scale, data.kind = self.sampler.loc, self.sampler.scale, self.kind
         return generate(self.sampler.G, self.prior, n, seed, data, self.n_classes, label)

@@ -20,24 +20,13 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from ..build import build_data, build_models, n_classes
-from ..config import load_config
 from ..errors import GanforgeError
+from ..files import check_output, provenance, write_output
 from ..metrics.evaluators import judge
-from ..train.checkpoint import load_checkpoint
+from ..trained import check_class, load_run
 
-
-def load_discriminator(run_dir: Path, device: str = "cpu"):
-    """(D in eval mode, config, data source with the run's normalisation, classes) of the
-    newest checkpoint of ``run_dir``."""
-    ckpt = load_checkpoint(Path(run_dir), map_location=device)
-    cfg = load_config(base=ckpt["config"])
-    data = build_data(cfg)
-    data.loc, data.scale = ckpt["data_norm"]["loc"], ckpt["data_norm"]["scale"]
-    classes = n_classes(cfg, data)
-    _, D = build_models(cfg, data.shape, classes, getattr(data, "layout", None))
-    D.load_state_dict(ckpt["D"])
-    return D.to(device).eval(), cfg, data, classes, int(ckpt["step"])
+WHAT = ("p_real: sigmoid of the run's D on each input (1/2 at the game's equilibrium); class, confidence: "
+        "the judge classifier")
 
 
 def read_inputs(data, path: Path) -> tuple[Tensor, list[str]]:
@@ -51,7 +40,9 @@ def read_inputs(data, path: Path) -> tuple[Tensor, list[str]]:
 def score(run_dir: Path, path: Path, label: Optional[int] = None, batch: int = 256) -> tuple[list[dict], dict]:
     """One row per input of ``path``: ``name``, ``p_real`` (D's probability) and, for image runs
     with a judge classifier, ``class`` and ``confidence``; and what was used (``about``)."""
-    D, cfg, data, classes, step = load_discriminator(run_dir)
+    r = load_run(run_dir, parts=("D",))
+    D, cfg, data, classes, step = r.D, r.cfg, r.data, r.n_classes, r.step
+    check_class(label, classes)  # before any input is read
     x, names = read_inputs(data, Path(path))
     clf = judge(data)  # a classifier of the data's images (digits, labelled images), else None
     read = None
@@ -63,15 +54,13 @@ def score(run_dir: Path, path: Path, label: Optional[int] = None, batch: int = 2
     y = None
     if classes:
         if label is not None:
-            if not 0 <= label < classes:
-                raise GanforgeError(f"--label {label}: this run has classes 0..{classes - 1}")
             y = torch.full((len(x),), label, dtype=torch.long)
         elif read is not None and read[0].shape[1] == 1 and clf.n_classes == classes:
             y = read[0][:, 0]
         elif data.kind.holds_conditions:  # a table row is judged under the condition it holds
             y = data.kind.conditions_of(data, x)
         else:
-            raise GanforgeError("this run's D is conditional: give --label K (the class to judge the inputs as)")
+            raise GanforgeError("this run's D is conditional: give --class K (the class to judge the inputs as)")
     m = cfg.model.pac
     p_real = []
     for i in range(0, len(x), batch):
@@ -91,6 +80,16 @@ def score(run_dir: Path, path: Path, label: Optional[int] = None, batch: int = 2
             row["class"] = "".join(str(int(c)) for c in read[0][i])
             row["confidence"] = round(float(read[1][i]), 6)
         rows.append(row)
-    about = {"run": Path(run_dir).resolve().name, "step": step, "pac": m, "loss": cfg.loss.name,
-             "classifier": getattr(clf, "space", None) if clf is not None else None}
+    about = provenance("score", r.run_dir, step, r.ckpt_path, synthetic=False, data=str(path), n=len(rows),
+                       what=WHAT, pac=m, loss=cfg.loss.name,
+                       classifier=getattr(clf, "space", None) if clf is not None else None)
+    return rows, about
+
+
+def score_file(run_dir: Path, path: Path, out: Path, label: Optional[int] = None) -> tuple[list[dict], dict]:
+    """``ganforge score``: :func:`score` written to ``out`` (a CSV, one row per input) with its
+    provenance; every input is read and judged before anything is written."""
+    check_output(out, "--out")
+    rows, about = score(run_dir, path, label)
+    write_output(Path(out), rows, about)
     return rows, about

@@ -25,8 +25,10 @@ from torch import Tensor
 
 from ..data.kinds.image import read_files
 from ..errors import GanforgeError
+from ..files import write_output
 from ..metrics.evaluators import judge
 from ..metrics.features import to_classifier_input
+from ..trained import check_class
 
 
 @dataclass
@@ -112,3 +114,37 @@ def project(run, x: Tensor, steps: int = 300, starts: int = 4, seed: int = 0, lr
         mse = (recon - x.cpu()).pow(2).flatten(1).mean(1)
         fd = (_features(clf, recon) - _features(clf, x.cpu())).pow(2).mean(1) if clf is not None else None
     return Projection(zb.cpu(), labels, recon, mse, fd)
+
+
+def project_files(run, src: Path, out: Path, steps: int = 300, starts: int = 4, seed: int = 0,
+                  label: Optional[int] = None, use_encoder: bool = True,
+                  watermark: bool = True) -> tuple[Projection, list[Path]]:
+    """``ganforge project``: the images of ``src`` (a file or a folder) projected into ``run``
+    (from ``RUN/encoder.pt``'s guess when one exists and ``use_encoder``), written to the folder
+    ``out``: ``latents.npy`` (N, z_dim), ``side_by_side.png`` (each input beside its
+    reconstruction), ``errors.json`` (per image) and ``manifest.json``."""
+    from .encoder import encode, load_encoder
+
+    if steps < 0 or starts < 1:
+        raise GanforgeError("--steps must be >= 0 and --starts >= 1")
+    check_class(label, run.n_classes)
+    x, names = read_images(run, Path(src))
+    z_init = None
+    if use_encoder and (Path(run.run_dir) / "encoder.pt").is_file():
+        z_init = encode(load_encoder(Path(run.run_dir), run), run, x)
+    labels = torch.full((len(x),), label) if label is not None else None
+    p = project(run, x, steps=steps, starts=starts, seed=seed, labels=labels, z_init=z_init)
+    pairs = torch.stack([x, p.recon], 1).reshape(-1, *x.shape[1:])  # (2N, C, H, W): input, reconstruction
+    rows = []
+    for i, name in enumerate(names):
+        row = {"image": name, "mse": float(p.mse[i])}
+        if p.feature_dist is not None:
+            row["feature_distance"] = float(p.feature_dist[i])
+        if p.labels is not None:
+            row["class"] = int(p.labels[i])
+        rows.append(row)
+    prov = run.provenance("project", seed, watermark=watermark, images=names, steps=steps, starts=starts,
+                          encoder_start=z_init is not None)
+    files = write_output(Path(out), {"latents.npy": p.z, "side_by_side.png": pairs, "errors.json": rows}, prov,
+                         nrow=2, folder=True)
+    return p, files

@@ -11,7 +11,6 @@ Outputs are PNGs named as their inputs, carrying the synthetic-image text chunks
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -25,7 +24,7 @@ from ..build import model_spec
 from ..data.images import IMAGE_SUFFIXES
 from ..data.paired import read_image
 from ..errors import GanforgeError
-from ..io import image_file, sha256_file, write_text_atomic
+from ..files import check_output, write_output
 
 TILE = 256  # inputs larger than this (a side, in input pixels) are processed in tiles
 OVERLAP = 16  # input pixels each tile shares with its neighbours (its output there is discarded)
@@ -121,18 +120,20 @@ def read_inputs(src: str, channels: int, min_side: int) -> list[tuple[str, Tenso
     return out
 
 
-def apply_to_files(tr: Translator, inputs: list[tuple[str, Tensor]], out: Path, meta: dict,
-                   ckpt_path: Optional[Path], tile: int = TILE) -> list[Path]:
-    """Apply ``tr`` to each input, write ``out/NAME.png`` (with ``meta`` as PNG text) and
-    ``out/manifest.json``; returns the image paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    files = []
-    for name, x in inputs:
-        path = out / f"{name}.png"
-        image_file(tr(x, tile)[0], path, meta)
-        files.append(path)
-    manifest = {**{k: v for k, v in meta.items() if not k.startswith("_")}, "synthetic": True, "game": tr.game, "scale": tr.scale,
-                "checkpoint_sha256": sha256_file(ckpt_path) if ckpt_path else None,
-                "files": [{"file": p.name, "sha256": sha256_file(p)} for p in files]}
-    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1) + "\n")
-    return files
+def apply_to_files(tr: Translator, inputs: list[tuple[str, Tensor]], out: Path, prov: dict,
+                   tile: int = TILE) -> list[Path]:
+    """Apply ``tr`` to each input and write ``out/NAME.png`` (with the provenance ``prov`` as PNG
+    text) and ``out/manifest.json``; returns the image paths."""
+    outputs = ((f"{name}.png", tr(x, tile)[0]) for name, x in inputs)  # one input in memory at a time
+    return write_output(out, outputs, {**prov, "game": tr.game, "scale": tr.scale}, folder=True)[:-1]
+
+
+def translate_files(run, src: str, out: str, direction: str = "a2b", scale: Optional[int] = None,
+                    upscale: bool = False, tile: int = TILE, watermark: bool = True) -> tuple[Translator, list[Path]]:
+    """``ganforge translate`` / ``upscale``: ``run`` (a loaded image-to-image run) applied to the
+    image ``src`` or every image in that folder, written to the folder ``out`` with provenance."""
+    check_output(Path(out) / "x.png", "--out")
+    tr = translator(run, direction, scale, upscale)
+    inputs = read_inputs(src, tr.channels, max(tr.multiple, 4) if upscale else tr.multiple)
+    prov = run.provenance("upscale" if upscale else "translate", watermark=watermark)
+    return tr, apply_to_files(tr, inputs, Path(out), prov, tile)

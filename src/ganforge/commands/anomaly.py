@@ -4,48 +4,44 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+
+from .common import add_run
+
+HELP = "anomaly detection with a run trained on normal data (fit, then score)"
 
 
-def _fit(args) -> int:
-    from ..api import load
+def add_arguments(p) -> None:
+    acts = p.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=type(p))
+    f = acts.add_parser("fit", help="train the anomaly encoder on the run's data (RUN/anomaly/)")
+    add_run(f)
+    f.add_argument("--encoder-steps", type=int, default=2000)
+    f.add_argument("--kappa", type=float, default=1.0, help="weight of D's feature residual in the score")
+    f.add_argument("--seed", type=int, default=0)
+    s = acts.add_parser("score", help="score inputs: one CSV row each (score, pixel, feature, flag)")
+    add_run(s)
+    s.add_argument("--data", required=True, help="a folder of images, an image, an .npz, or points in .csv/.npy/.npz")
+    s.add_argument("--out", required=True, help="scores.csv")
+    s.add_argument("--maps", metavar="DIR/", help="image runs: write each input's residual map (where it differs) here")
+    t = s.add_mutually_exclusive_group()
+    t.add_argument("--threshold", type=float, metavar="T", help="flag inputs whose score is above T")
+    t.add_argument("--fpr", type=float, help="threshold at this false-positive rate on held-out normals (default 0.05)")
 
-    r = load(args.run)
-    out, fitted = r.anomaly_fit(steps=args.encoder_steps, kappa=args.kappa, seed=args.seed,
-                                progress=lambda step, loss: print(f"anomaly encoder step {step}: loss {loss:.4g}",
-                                                                  file=sys.stderr))
-    t = fitted.threshold(0.05)
-    print(f"fitted the anomaly encoder of run {args.run} (step {fitted.g_step}, kappa {fitted.kappa:g}) on "
-          f"{fitted.info['n_train']} samples; {fitted.info['n_calibration']} held out: threshold at 5 % false "
-          f"positives {t:.4g}; wrote {out}/")
-    return 0
 
-
-def _score(args) -> int:
-    import csv
-    import io
-
-    from ..api import load
-    from ..io import check_output, write_provenance, write_text_atomic
-
-    out = Path(args.out)
-    check_output(out, "--out", (".csv",))
-    if args.maps:
-        check_output(Path(args.maps), "--maps", ())
-    rows, about = load(args.run).anomaly_score(args.data, threshold=args.threshold, fpr=args.fpr, maps=args.maps)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out, buf.getvalue())
-    write_provenance(out, {**about, "data": str(args.data),
-                           "what": "score = pixel + kappa * feature (f-AnoGAN izi_f); flag = score > threshold"})
-    print(f"scored {about['n']} input(s) with run {args.run} (step {about['step']}): {about['flagged']} flagged "
-          f"above {about['threshold']:.4g} ({about['threshold_from']}); wrote {out}"
-          + (f" and the residual maps in {about['maps']}/" if about.get("maps") else ""))
-    return 0
+def _progress(step: int, loss: float) -> None:
+    print(f"anomaly encoder step {step}: loss {loss:.4g}", file=sys.stderr)
 
 
 def run(args) -> int:
-    return _fit(args) if args.action == "fit" else _score(args)
+    from ..api import load
+
+    if args.action == "fit":
+        out, fitted = load(args.run).anomaly_fit(args.encoder_steps, args.kappa, args.seed, _progress)
+        print(f"fitted the anomaly encoder of run {args.run} (step {fitted.g_step}, kappa {fitted.kappa:g}) on "
+              f"{fitted.info['n_train']} samples; {fitted.info['n_calibration']} held out: threshold at 5 % false "
+              f"positives {fitted.threshold(0.05):.4g}; wrote {out}/")
+        return 0
+    rows, about = load(args.run).anomaly_score(args.data, args.threshold, args.fpr, args.maps, args.out)
+    print(f"scored {about['n']} input(s) with run {args.run} (step {about['step']}): {about['flagged']} flagged "
+          f"above {about['threshold']:.4g} ({about['threshold_from']}); wrote {args.out}"
+          + (f" and the residual maps in {about['maps']}/" if about.get("maps") else ""))
+    return 0

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+HELP = "a local web page listing a folder's runs, refreshed while they train"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("runs_dir", nargs="?", default="runs", metavar="RUNS_DIR", help="default: runs")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1: this machine only")
+
+
 def run(args) -> int:
     from ..report.board import make_server
 

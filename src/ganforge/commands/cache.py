@@ -5,6 +5,14 @@ from __future__ import annotations
 from ..errors import GanforgeError
 
 
+HELP = "show or clean $GANFORGE_CACHE (classifiers, real-image features)"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("action", nargs="?", choices=("show", "clean"), default="show")
+    p.add_argument("--keep-mb", type=float, default=0.0, help="clean: keep the newest files up to this size")
+
+
 def run(args) -> int:
     from ..cache import clean, usage
 

@@ -1,8 +1,28 @@
-"""What several command handlers share: printing metrics."""
+"""What several command handlers share: arguments that mean the same in every command, and
+printing metrics."""
 
 from __future__ import annotations
 
 from typing import Optional
+
+
+def add_run(p, marks: bool = False) -> None:
+    """The run directory every application reads (positional ``RUN``); ``marks``: the command
+    writes generated images, which carry the run's invisible mark unless ``--no-watermark``."""
+    p.add_argument("run", metavar="RUN")
+    if marks:
+        p.add_argument("--no-watermark", action="store_true",
+                       help="leave the images unmarked (the provenance says so); see `ganforge verify`")
+
+
+def add_truncation(p) -> None:
+    p.add_argument("--truncation", type=float, metavar="PSI",
+                   help="truncation psi in [0, 1] (w = w_avg + psi (w - w_avg)), for style-based runs")
+
+
+def add_class(p, help: str) -> None:
+    """``--class K``, the one spelling of a class the user names (stored as ``args.label``)."""
+    p.add_argument("--class", dest="label", type=int, metavar="K", help=help)
 
 
 def metrics_line(m: dict, evaluator: Optional[str]) -> str:

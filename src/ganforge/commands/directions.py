@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from .common import add_run
+
+HELP = "find and list latent directions (RUN/directions.pt)"
+
+
+
+
+
+def add_arguments(p) -> None:
+    add_run(p)
+    p.add_argument("--k", type=int, default=8, help="principal directions to keep")
+
 
 def run(args) -> int:
     from ..api import load
-    from ..apps.edit import FILE, find_directions
-    from ..errors import GanforgeError
+    from ..apps.edit import FILE
 
-    if args.k < 1:
-        raise GanforgeError(f"--k {args.k}: must be >= 1")
     r = load(args.run)
-    dirs = find_directions(r.generator, r.path, k=args.k)
+    dirs = r.directions(args.k)
     print(f"wrote {r.path / FILE}: {', '.join(dirs)}")
     return 0

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import json
 
+from .common import add_run
+
+
+HELP = "diagnose a run: phases, failure events and remedies"
+
+
+def add_arguments(p) -> None:
+    add_run(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
 
 def run(args) -> int:
     from ..api import load

@@ -6,14 +6,36 @@ from __future__ import annotations
 import json
 
 from ..errors import GanforgeError
-from .common import metrics_line
+from .common import add_truncation, metrics_line
+
+
+HELP = "measure a trained run's samples, or samples from another program"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("run", metavar="RUN", nargs="?", help="a run directory (or use --samples)")
+    p.add_argument("--samples", metavar="FILE", help="samples made by any program: .npz, .npy or a folder of PNGs")
+    p.add_argument("--data", metavar="NAME", help="with --samples: the real data's data.name (digits, ring8, ...)")
+    p.add_argument("--data-path", metavar="PATH", help="with --samples: the real data's data.path "
+                                                       "(alone: a folder of images)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--n", type=int, help="number of samples (default: eval.n_samples)")
+    p.add_argument("--seed", type=int, help="sampling seed (default: eval.seed)")
+    p.add_argument("--plot", help="also write a scatter plot of real vs generated points (.png)")
+    p.add_argument("--inception-weights", metavar="PATH",
+                   help="images: FID/KID in Inception-v3's space from this local weights file "
+                        "(default: eval.inception_weights; never downloaded)")
+    p.add_argument("--inception", action="store_true",
+                   help="images: fetch torch-fidelity's Inception-v3 weights once into $GANFORGE_CACHE (checked "
+                        "against their published hash) and measure FID/KID with them")
+    add_truncation(p)
 
 
 def run(args) -> int:
     from pathlib import Path
 
     from ..api import evaluate_samples, load
-    from ..io import check_output
+    from ..files import check_output
 
     if args.plot:
         check_output(args.plot, "--plot", (".png",))

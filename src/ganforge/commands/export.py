@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+from .common import add_run
+
+
+HELP = "export G as ONNX, TorchScript or safetensors, with provenance"
+
+
+def add_arguments(p) -> None:
+    add_run(p)
+    p.add_argument("--format", required=True, help="onnx, torchscript or safetensors")
+    p.add_argument("--out", required=True, help="output file")
+    p.add_argument("--ema", action="store_true", help="export G's EMA weights (the run must have kept them)")
+    p.add_argument("--truncation", type=float, metavar="PSI",
+                   help="truncation psi in [0, 1], for generators that support it (style-based)")
+
 
 def run(args) -> int:
     from ..api import load

@@ -5,6 +5,13 @@ from __future__ import annotations
 import json
 
 
+HELP = "list every config key with its type, default and meaning"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("section", nargs="?", metavar="SECTION", help="one section (data, model, train, ...)")
+
+
 def run(args) -> int:
     from ..discover import config_keys
 

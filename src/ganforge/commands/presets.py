@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+HELP = "list the shipped presets, each with what it trains"
+
+
+def add_arguments(p) -> None:
+    pass
+
+
 def run(args) -> int:
     from ..discover import presets
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from .common import add_run
+
+
+HELP = "write a self-contained HTML report of a run"
+
+
+def add_arguments(p) -> None:
+    add_run(p)
+    p.add_argument("--out", help="output .html (default: RUN/report.html)")
+
 
 def run(args) -> int:
     from ..api import load
-    from ..io import check_output
+    from ..files import check_output
 
     if args.out:
         check_output(args.out, "--out", (".html",))

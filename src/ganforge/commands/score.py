@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import argparse
+
+from .common import add_class, add_run
+
+HELP = "the discriminator's probability that each input is real (a judge)"
+
+
+def add_arguments(p) -> None:
+    add_run(p)
+    p.add_argument("--data", required=True, help="a folder of images, an image, or points in .csv/.npy/.npz")
+    p.add_argument("--out", required=True, help="scores.csv: one row per input")
+    add_class(p, "conditional runs: judge every input as class K")
+    p.add_argument("--label", dest="label", type=int, help=argparse.SUPPRESS)  # deprecated spelling of --class
 
 
 def run(args) -> int:
-    import csv
-    import io
+    from ..api import load
 
-    from ..apps.judge import score
-    from ..io import check_output, write_provenance, write_text_atomic
-    from ..rundir import existing_run
-
-    out = Path(args.out)
-    check_output(out, "--out")
-    run_dir = existing_run(args.run)
-    rows, about = score(run_dir, Path(args.data), args.label)  # every input read and judged before writing
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out, buf.getvalue())
-    write_provenance(out, {**about, "what": "p_real: sigmoid of the run's D on each input (1/2 at the game's "
-                                            "equilibrium); class, confidence: the judge classifier",
-                           "data": str(args.data), "n": len(rows)})
+    rows, about = load(args.run).score(args.data, args.out, args.label)
     mean = sum(r["p_real"] for r in rows) / len(rows)
     print(f"scored {len(rows)} input(s) with the D of run {args.run} (step {about['step']}): mean p_real "
-          f"{mean:.3f}; wrote {out}")
+          f"{mean:.3f}; wrote {args.out}")
     return 0

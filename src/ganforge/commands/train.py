@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-from ..config import to_yaml
+from ..config import preset_names, to_yaml
 from ..errors import GanforgeError
 from .common import metrics_line
+
+HELP = "train a GAN"
+DESCRIPTION = "Train a GAN. Settings: key=value overrides, before or after the flags."
+EPILOG = ("`ganforge presets` lists the presets and what each trains; `ganforge keys [SECTION]` lists every config "
+          "key with its type, default and meaning.")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--preset", help=f"a shipped preset ({', '.join(preset_names())}) or a .yaml path")
+    p.add_argument("--out", help="run directory (default: a new runs/NNN-NAME)")
+    p.add_argument("--resume", metavar="RUN", help="continue RUN from its newest checkpoint")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--extend", choices=("restart", "continue", "rescale"),
+                   help="--resume with a larger train.steps and a decaying optim.schedule: decay again over the "
+                        "new steps (restart, the default), hold the final rate (continue), or stretch the decay "
+                        "(rescale)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.steps=2000 loss.name=hinge")
 
 
 def run(args) -> int:

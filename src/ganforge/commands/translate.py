@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from .common import add_run
+
+HELP = "apply a pix2pix or CycleGAN run to images (any size)"
 
 
-def run(args, upscale: bool = False) -> int:
-    from ..apps.translate import apply_to_files, read_inputs, translator
-    from ..io import check_output
-    from ..trained import load_run
+def add_image_arguments(p) -> None:
+    """What translate and upscale share: the run, the inputs, the output folder, the tiling."""
+    add_run(p, marks=True)
+    p.add_argument("--input", required=True, help="an image file (PNG/JPEG) or a folder of them")
+    p.add_argument("--out", required=True, help="output folder: NAME.png per input and manifest.json")
+    p.add_argument("--tile", type=int, default=256, help="inputs larger than this (px a side) go in tiles")
 
-    check_output(Path(args.out) / "x.png", "--out")
-    r = load_run(args.run)
-    tr = translator(r, getattr(args, "direction", "a2b"), getattr(args, "scale", None), upscale)
-    inputs = read_inputs(args.input, tr.channels, max(tr.multiple, 4) if upscale else tr.multiple)
-    files = apply_to_files(tr, inputs, Path(args.out), r.meta(args.run, watermark=not args.no_watermark), r.ckpt_path, args.tile)
-    what = f"upscaled x{tr.scale}" if upscale else "translated"
-    print(f"{what} {len(files)} image(s) with run {args.run} (step {r.step}) into {args.out}")
+
+def add_arguments(p) -> None:
+    add_image_arguments(p)
+    p.add_argument("--direction", default="a2b", choices=("a2b", "b2a"), help="CycleGAN: which generator")
+
+
+def run(args) -> int:
+    from ..api import load
+
+    tr, files = load(args.run).translate(args.input, args.out, args.direction, args.tile, not args.no_watermark)
+    print(f"translated {len(files)} image(s) with run {args.run} (step {tr.step}) into {args.out}")
     return 0

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from . import translate
+from .translate import add_image_arguments
+
+HELP = "apply a super-resolution run to images (any size)"
+
+
+def add_arguments(p) -> None:
+    add_image_arguments(p)
+    p.add_argument("--scale", type=int, help="the factor expected (checked against the run's model.scale)")
 
 
 def run(args) -> int:
-    return translate.run(args, upscale=True)
+    from ..api import load
+
+    tr, files = load(args.run).upscale(args.input, args.out, args.scale, args.tile, not args.no_watermark)
+    print(f"upscaled x{tr.scale} {len(files)} image(s) with run {args.run} (step {tr.step}) into {args.out}")
+    return 0

@@ -197,7 +197,7 @@ def build_dataset(src, out, resolution: int, labels: Optional[str] = None, chann
         raise GanforgeError(f"--out {out}: already exists; pass --force to build it again")
     if out.resolve() == src.resolve():
         raise GanforgeError(f"--out {out}: would overwrite the source")
-    from ..io import check_output
+    from ..files import check_output
 
     check_output(out, "--out")
     kind = source_kind(src)

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from ..cache import cache_dir
 from ..data.images import digits_split
-from ..io import save_atomic
+from ..files import save_atomic
 
 RESOLUTION = 16  # the classifier's input size; images are resized to it
 # threads: the classifier is trained on this many threads whatever the caller's setting, since a

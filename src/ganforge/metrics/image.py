@@ -28,7 +28,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from ..io import save_atomic
+from ..files import save_atomic
 from . import distances
 from ..cache import max_bytes, trim
 from .features import RECIPE, Classifier, cache_dir

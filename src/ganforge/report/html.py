@@ -28,7 +28,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from ..diagnostics.doctor import diagnose
 from ..errors import GanforgeError
-from ..io import write_text_atomic
+from ..files import write_text_atomic
 from ..runlog import History, number, read_records, split_history
 from . import figures
 from .figures import Curve, numeric_keys, series, timeline
@@ -97,7 +97,7 @@ def write_report(run_dir: Path, out: Optional[Path] = None) -> Path:
     """Write the HTML report of ``run_dir`` to ``out`` (default ``run_dir/report.html``) and
     return its path. Raises :class:`GanforgeError` when ``run_dir`` is not a directory or
     holds no ``metrics.jsonl``. The file is written whole or not at all (see
-    :mod:`ganforge.io`), so a reader never sees half a report."""
+    :mod:`ganforge.files`), so a reader never sees half a report."""
     run_dir = Path(run_dir)
     out = Path(out) if out is not None else run_dir / "report.html"
     if out.is_dir():

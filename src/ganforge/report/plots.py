@@ -3,7 +3,7 @@
 Figures are drawn on matplotlib's Agg canvas directly (``Figure`` + ``FigureCanvasAgg``, no
 pyplot): nothing opens a window and importing ganforge never changes matplotlib's backend, which
 belongs to the user's program. Files are written atomically, and images of generated samples
-(with their provenance) by :mod:`ganforge.io`.
+(with their provenance) by :mod:`ganforge.files`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Optional
 from torch import Tensor
 
 from ..data.kinds.points import scatter_figure
-from ..io import write_bytes_atomic
+from ..files import write_bytes_atomic
 
 
 def scatter(real: Tensor, fake: Tensor, path: Path, title: str = "", centers: Optional[Tensor] = None) -> Path:

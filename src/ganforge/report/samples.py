@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..evaluation import generate
 from ..train.callbacks import Callback, RunState
-from ..io import image_grid, save_image, synthetic_meta
+from ..files import image_grid, save_image, synthetic_meta
 
 
 class SamplePlots(Callback):

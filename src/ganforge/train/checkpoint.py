@@ -1,6 +1,6 @@
 """Checkpoints: state_dicts, RNG states, the step and the resolved config, written atomically.
 
-Files are ``ckpt-<step>.pt`` in the run directory, written atomically (:func:`ganforge.io.save_atomic`:
+Files are ``ckpt-<step>.pt`` in the run directory, written atomically (:func:`ganforge.files.save_atomic`:
 a crash leaves either the old file or the new one, never half of one). They hold only tensors and
 plain Python values and are read with ``torch.load(weights_only=True)``: no pickled code is executed.
 """
@@ -16,7 +16,7 @@ from typing import Optional
 import torch
 
 from ..errors import GanforgeError, GanforgeWarning
-from ..io import save_atomic
+from ..files import save_atomic
 
 FORMAT = 1
 _NAME = re.compile(r"^ckpt-(\d+)\.pt$")

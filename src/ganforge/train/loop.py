@@ -28,7 +28,7 @@ from ..config import Config, to_dict, to_yaml
 from ..data.base import Streamed
 from ..errors import GanforgeError, RunStopped, TrainingDiverged, WriteFailed, os_error_line
 from ..metrics.inception import check_weights
-from ..io import write_text_atomic
+from ..files import write_text_atomic
 from ..rundir import hold_run
 from ..runlog import Event, JsonlSink
 from . import distributed

@@ -24,6 +24,7 @@ Adding a kind is one module here with a subclass registered in :data:`KINDS`, it
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Optional
 
@@ -32,7 +33,6 @@ import torch
 from torch import Tensor, nn
 
 from ...errors import GanforgeError
-from ...io import atomic_open
 from ...registry import Registry
 
 KINDS: Registry["DataKind"] = Registry("data kind")
@@ -102,21 +102,29 @@ class DataKind:
         if not is_dir and suffix not in self.suffixes:
             raise GanforgeError(f"--out {out}: {self.name} runs write {files}, not {suffix or 'a file without suffix'}")
 
-    def write(self, x: Tensor, path: Path, data=None, labels: Optional[Tensor] = None) -> None:
-        """Samples ``x`` (N, *shape) in data space to ``path`` (a suffix in :attr:`suffixes`),
-        atomically: .npy float32 as they are; .csv one row per sample, columns x0.. (and label)."""
-        path = Path(path)
-        if path.suffix == ".npy":
-            with atomic_open(path) as f:
-                np.save(f, x.float().numpy())
-            return
+    def content(self, x: Tensor, suffix: str, data=None, labels: Optional[Tensor] = None):
+        """What a file of samples ``x`` (N, *shape) in data space holds, for
+        :func:`ganforge.files.write_output` (which writes it atomically, with its provenance):
+        .npy float32 as they are; .csv one row per sample, columns x0.. (and label)."""
+        if suffix == ".npy":
+            return x.float().numpy()
         flat = x.flatten(1).numpy()
         cols = [f"x{i}" for i in range(flat.shape[1])]
         rows = flat if labels is None else np.column_stack([flat, labels.numpy()])
         header = ",".join(cols + (["label"] if labels is not None else []))
         fmt = ["%.8g"] * len(cols) + (["%d"] if labels is not None else [])
-        with atomic_open(path) as f:
-            np.savetxt(f, rows, delimiter=",", header=header, comments="", fmt=fmt)
+        buf = io.StringIO()
+        np.savetxt(buf, rows, delimiter=",", header=header, comments="", fmt=fmt)
+        return buf.getvalue()
+
+    def write(self, x: Tensor, path: Path, data=None, labels: Optional[Tensor] = None,
+              prov: Optional[dict] = None) -> list[Path]:
+        """Samples ``x`` to ``path`` (a suffix in :attr:`suffixes`) with the provenance ``prov``
+        (:func:`ganforge.files.provenance`): :meth:`content` through the one output writer."""
+        from ...files import write_output
+
+        path = Path(path)
+        return write_output(path, self.content(x, path.suffix, data, labels), prov or {})
 
     def read_inputs(self, data, path: Path) -> tuple[Tensor, list[str]]:
         """A user's inputs (to score, project, test for anomalies) in data space, (N, *shape),

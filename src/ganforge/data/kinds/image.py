@@ -130,24 +130,19 @@ class ImageKind(DataKind):
     def pipeline_tag(self, conditional: bool) -> Optional[str]:
         return None if conditional else "unconditional-image-generation"
 
-    def write(self, x: Tensor, path: Path, data=None, labels: Optional[Tensor] = None,
-              meta: Optional[dict] = None) -> None:
+    def content(self, x: Tensor, suffix: str, data=None, labels: Optional[Tensor] = None):
         """.npy: float32 (N, C, H, W) in [0, 1]; .npz: ``images`` uint8 (N, H, W[, C]) and
-        ``labels``; .png: one grid carrying ``meta`` (provenance, watermark) as text chunks."""
-        from ...io import atomic_open, image_grid
-
-        path = Path(path)
-        if path.suffix == ".png":
-            image_grid(x, path, meta=meta)
-        elif path.suffix == ".npz":
+        ``labels``; .png: the images themselves, drawn as one grid (their provenance and the
+        run's mark go in by the writer)."""
+        if suffix == ".png":
+            return x
+        if suffix == ".npz":
             imgs = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (N, H, W, C)
             arrays = {"images": imgs[..., 0] if imgs.shape[-1] == 1 else imgs}
             if labels is not None:
                 arrays["labels"] = labels.numpy().astype(np.int64)
-            with atomic_open(path) as f:
-                np.savez_compressed(f, **arrays)
-        else:
-            super().write(x, path, data, labels)
+            return arrays
+        return super().content(x, suffix, data, labels)
 
     def read_inputs(self, data, path: Path) -> tuple[Tensor, list[str]]:
         """A folder of images, an image, or an .npz / .npy of images, at the run's size."""
@@ -185,7 +180,7 @@ class ImageKind(DataKind):
 
     def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = ""):
         """A grid of ``fake`` (N, C, H, W) in [0, 1] (no real images: they are in the data)."""
-        from ...io import grid_image
+        from ...files import grid_image
 
         return grid_image(fake)
 

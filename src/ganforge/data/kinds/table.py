@@ -16,7 +16,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ...io import atomic_open
 from .base import DataKind, register_kind
 from .points import figure_image
 
@@ -48,10 +47,9 @@ class TableKind(DataKind):
     def unseen(self, data, x: Tensor) -> Optional[Tensor]:
         return data.unseen(x)
 
-    def write(self, x: Tensor, path: Path, data=None, labels: Optional[Tensor] = None, **_) -> None:
-        """Rows (N, width) as a CSV with the table's own columns, types and labels."""
-        with atomic_open(Path(path), "w") as f:
-            data.to_frame(x).to_csv(f, index=False)
+    def content(self, x: Tensor, suffix: str, data=None, labels: Optional[Tensor] = None):
+        """Rows (N, width) as a table with the table's own columns, types and labels (.csv)."""
+        return data.to_frame(x)
 
     def read_inputs(self, data, path: Path) -> tuple[Tensor, list[str]]:
         """A user's table with this run's columns -> rows of the layout (``TableData.read_rows``)."""

@@ -1,4 +1,5 @@
-"""Writing files: atomically, and generated images with their provenance.
+"""Writing files: atomically, generated images with their provenance, and the one writer of
+every command's output (:func:`write_output`, with :func:`provenance`).
 
 Every file ganforge writes for later (checkpoints, caches, reports, sample images) is written
 whole or not at all: into a temporary file in the same directory, flushed to disk, then renamed
@@ -8,25 +9,36 @@ old file or the new one, never half of one, and the temporary file is removed on
 Every PNG of generated images carries text chunks saying that it is synthetic, which software
 made it, and from which run and step (:func:`synthetic_meta`): a generated image must never pass
 for a real one once it leaves the run directory.
+
+What a command writes for the user (samples, a synthetic dataset, translations, scores,
+latents, edits) goes through :func:`write_output`, with a provenance made by :func:`provenance`:
+one set of keys for every command (software, command, created, run, run_dir, step, checkpoint,
+checkpoint_sha256, seed, synthetic, then the command's own), stored in a PNG's text chunks, in
+a ``NAME.provenance.json`` sidecar next to any other file, or in a folder's ``manifest.json``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import io
 import json
 import math
 import os
+import sys
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Iterator, Optional
+from typing import IO, Any, Iterable, Iterator, Mapping, Optional
 
 import numpy as np
 import torch
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 from torch import Tensor
+
+from ._version import __version__
 
 # ----------------------------------------------------------------------------- atomic writes
 
@@ -130,6 +142,12 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def checkpoint_sha256(path: Optional[Path]) -> Optional[str]:
+    """The one convention for the ``checkpoint_sha256`` every output's provenance carries: the
+    SHA-256 (hex) of the checkpoint file its weights came from, None when there is no such file."""
+    return sha256_file(Path(path)) if path is not None and Path(path).is_file() else None
+
+
 def provenance_path(path: Path) -> Path:
     """The sidecar of a non-PNG output: ``synth.npz`` -> ``synth.provenance.json``."""
     path = Path(path)
@@ -139,8 +157,7 @@ def provenance_path(path: Path) -> Path:
 def write_provenance(path: Path, provenance: dict) -> Path:
     """Write ``provenance`` as the JSON sidecar of ``path``; returns the sidecar's path."""
     side = provenance_path(path)
-    public = {k: v for k, v in provenance.items() if not str(k).startswith("_")}  # no secret key
-    write_text_atomic(side, json.dumps(public, indent=1) + "\n")
+    write_text_atomic(side, json.dumps(_public(provenance), indent=1) + "\n")
     return side
 
 
@@ -226,3 +243,104 @@ def image_file(x: Tensor, path: Path, meta: Optional[dict] = None) -> Path:
     a = _to_uint8(x[None])[0]
     _save_image(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a), Path(path), meta)
     return Path(path)
+
+
+# ----------------------------------------------------------------------------- every command's output
+
+NUMBERS = "none: numbers, not images (only images carry the mark)"  # what a non-image file says of the mark
+MANIFEST = "manifest.json"  # a folder output's list of files, with the provenance
+
+
+def provenance(command: str, run_dir, step: Optional[int], checkpoint: Optional[Path] = None,
+               seed: Optional[int] = None, synthetic: bool = True, **fields: Any) -> dict:
+    """The provenance of a command's output, in the one convention every output uses: which
+    ganforge made it and when (UTC), with which command, from which run, step and checkpoint
+    (its :func:`checkpoint_sha256`), with which seed (None: no randomness), whether it is
+    synthetic data, then ``fields`` (the command's own settings and counts)."""
+    run_dir = Path(run_dir).resolve()
+    return {"software": f"ganforge {__version__}", "command": command,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "run": run_dir.name, "run_dir": str(run_dir), "step": step,
+            "checkpoint": Path(checkpoint).name if checkpoint is not None else None,
+            "checkpoint_sha256": checkpoint_sha256(checkpoint), "seed": seed, "synthetic": synthetic, **fields}
+
+
+def _public(prov: Mapping) -> dict:
+    """The provenance as written: without private entries (``_watermark``: the run's secret key)."""
+    return {k: v for k, v in prov.items() if not str(k).startswith("_")}
+
+
+def _write_csv(f: IO, content) -> None:
+    pd = sys.modules.get("pandas")  # a DataFrame exists only where pandas was imported already
+    if pd is not None and isinstance(content, pd.DataFrame):  # a table: its own columns and types
+        content.to_csv(f, index=False)
+    elif isinstance(content, str):  # already formatted
+        f.write(content)
+    else:  # rows: a list of dicts with the same keys
+        rows = list(content)
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _write_file(path: Path, content, prov: dict, nrow: Optional[int]) -> None:
+    """One file of an output, atomically; a PNG carries ``prov`` in its text chunks."""
+    suffix = path.suffix.lower()
+    if suffix == ".png":  # images in [0, 1]: (C, H, W) one image, (N, C, H, W) a grid of nrow a row
+        if content.dim() == 3:
+            image_file(content, path, prov)
+        else:
+            image_grid(content, path, nrow=nrow, meta=prov)
+        return
+    with atomic_open(path, "w" if suffix in (".csv", ".json") else "wb",
+                     encoding="utf-8" if suffix in (".csv", ".json") else None) as f:
+        if suffix == ".npy":
+            np.save(f, content.numpy() if isinstance(content, Tensor) else np.asarray(content))
+        elif suffix == ".npz":  # a mapping name -> array
+            np.savez_compressed(f, **{k: np.asarray(v) for k, v in content.items()})
+        elif suffix == ".csv":
+            _write_csv(f, content)
+        elif suffix == ".json":
+            f.write(json.dumps(content, indent=1) + "\n")
+        else:
+            raise ValueError(f"write_output: no writer for {path.suffix} files")
+
+
+def write_output(out: Path, content, prov: dict, nrow: Optional[int] = None, folder: bool = False) -> list[Path]:
+    """Write a command's output to ``out`` with its provenance ``prov`` (:func:`provenance`, plus
+    the PNG text of generated images and the run's mark key as ``_watermark``), every file
+    atomically; returns the paths written.
+
+    - ``.png``: images in [0, 1], (C, H, W) or (N, C, H, W) as a grid of ``nrow`` a row; the
+      provenance is in the PNG's text chunks (and the run's mark in its pixels);
+    - ``.npy`` an array, ``.npz`` a mapping name -> array, ``.csv`` rows (dicts), a table or
+      text, ``.json`` a JSON value: each with the sidecar ``NAME.provenance.json`` (the
+      provenance, the file's name and SHA-256);
+    - a folder (``folder=True``): ``content`` maps (or lists pairs of)
+      relative file names to contents as above, written without sidecars; ``DIR/manifest.json``
+      holds the provenance and every file with its SHA-256.
+    """
+    out = Path(out)
+    if folder:
+        return _write_folder(out, content.items() if isinstance(content, Mapping) else content, prov, nrow)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".png":
+        _write_file(out, content, prov, nrow)
+        return [out]
+    prov = {**prov, "watermark": NUMBERS} if "watermark" in prov else prov  # numbers carry no mark
+    _write_file(out, content, prov, nrow)
+    return [out, write_provenance(out, {**prov, "file": out.name, "sha256": sha256_file(out)})]
+
+
+def _write_folder(folder: Path, items: Iterable, prov: dict, nrow: Optional[int]) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    files, entries = [], []
+    for name, content in items:  # written one by one: a lazy iterable never holds all in memory
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_file(path, content, prov, nrow)
+        files.append(path)
+        entries.append({"file": Path(name).as_posix(), "sha256": sha256_file(path)})
+    manifest = folder / MANIFEST
+    write_text_atomic(manifest, json.dumps({**_public(prov), "files": entries}, indent=1) + "\n")
+    return files + [manifest]
