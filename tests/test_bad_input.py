@@ -106,16 +106,17 @@ def test_decompression_bomb_zero_byte_image_and_symlink_loops(tmp_path, capsys, 
 
 def test_a_csv_too_large_for_memory_is_refused_with_what_it_needs(tmp_path, capsys, monkeypatch):
     from ganforge.data import toy2d
+    from ganforge.data.kinds import points as points_kind
 
     path = tmp_path / "big.csv"
     np.savetxt(path, np.random.default_rng(0).normal(size=(120_000, 2)), delimiter=",", fmt="%.6f")
-    monkeypatch.setattr(toy2d, "available_memory", lambda: 4 * 2**20)  # a 4 MiB machine
+    monkeypatch.setattr(points_kind, "available_memory", lambda: 4 * 2**20)  # a 4 MiB machine
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--preset", "grid25", "data.name=points", f"data.path={path}", "train.progress=false"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "rows x 2 columns" in err and "GiB is available" in err
     assert not (tmp_path / "runs").exists()
-    monkeypatch.setattr(toy2d, "available_memory", lambda: 2**30)
+    monkeypatch.setattr(points_kind, "available_memory", lambda: 2**30)
     assert len(toy2d.load_points(str(path))) == 120_000  # with the memory, it reads
 
 

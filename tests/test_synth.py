@@ -121,7 +121,7 @@ def test_min_confidence_says_so_when_the_generator_cannot_reach_it(cond_run, tmp
     ({"n": 5, "per_class": 2}, "exactly one"),
     ({"n": 0}, "--n 0"),
     ({"n": 5, "out": "x.txt"}, "expected a folder"),
-    ({"n": 5, "out": "x.csv"}, "CSV is for point runs"),
+    ({"n": 5, "out": "x.csv"}, "image runs write FILE.npy or FILE.npz or DIR/, not .csv"),
     ({"n": 5, "min_confidence": 1.5}, "(0, 1]"),
 ])
 def test_bad_requests_are_refused_before_writing(cond_run, tmp_path, kwargs, words):

@@ -26,8 +26,8 @@ import torch
 from torch import Tensor
 
 from .apps.export import ExportResult, ExportedGenerator, export_generator, read_export
-from .build import build_data, check_compatible, check_names
-from .config import Config, load_config, to_dict
+from .build import build_data, check_compatible, check_names, model_spec, resolve_model
+from .config import Config, load_config, preset_sets, to_dict
 from .data.base import DataSource, KnownModes
 from .data.pack import BuildResult
 from .diagnostics.doctor import Diagnosis, diagnose, run_config
@@ -89,6 +89,7 @@ class Evaluation:
     data: str  # data.name of the real data
     seed: int
     metrics: dict = field(default_factory=dict)
+    evaluator: Optional[str] = None  # the evaluator that measured them (its headline keys; None: a game's own)
 
     def __getattr__(self, name: str) -> Any:
         metrics = self.__dict__.get("metrics", {})
@@ -123,6 +124,8 @@ class Run:
         self.main = main  # False on every torchrun rank but 0
         self.device = device
         self._trained: Optional[TrainedRun] = None
+        # the evaluator of ``result.metrics`` (its headline keys); None: the game measured itself
+        self.evaluator: Optional[str] = None
 
     def __repr__(self) -> str:
         return f"Run('{self.path}')"
@@ -200,15 +203,16 @@ class Run:
         if n < 1:
             raise GanforgeError(f"--n {n}: must be >= 1")
         weights = inception_weights or cfg.eval.inception_weights
-        if (weights or inception) and len(data.shape) != 3:
-            raise GanforgeError("--inception: Inception FID/KID is for image runs; this run generates points")
+        if (weights or inception) and not data.kind.pixels:
+            raise GanforgeError(f"--inception: Inception FID/KID is for image runs; this run generates {data.kind.name} "
+                                "samples")
         if not weights and (inception or cfg.eval.inception):
             weights = str(fetch_inception_weights())  # the one opt-in download
         if plot is not None and math.prod(data.shape) != 2:
             raise GanforgeError("--plot: scatter plots are for 2D data")
         labels = None
         stacked = data.evaluator == "digits" and data.shape[0] == 3  # classes are digit triples
-        if g.n_classes and not stacked and not hasattr(g.G, "draw_labels"):  # tabular G draws its own
+        if g.n_classes and not stacked and not data.kind.holds_conditions:  # a table's G draws its own
             labels = torch.arange(n) % g.n_classes  # every class equally often
         x = g.generate(n, seed, labels, truncation)
         metrics = sample_metrics(x, data, seed, labels, inception_weights=weights)
@@ -219,7 +223,7 @@ class Run:
 
             centers = data.centers if isinstance(data, KnownModes) else None
             scatter(data.reference(n, seed), x, Path(plot), f"{self.path.name} step {g.step}", centers)
-        return Evaluation(str(self.path), g.step, cfg.data.name, seed, metrics)
+        return Evaluation(str(self.path), g.step, cfg.data.name, seed, metrics, data.evaluator)
 
     def doctor(self) -> Diagnosis:
         """The doctor's diagnosis: phases, events with evidence and remedies, ``verdict``."""
@@ -267,7 +271,7 @@ class Run:
         from .apps.anomaly_io import score_rows, write_maps
 
         run = self._generator()
-        if maps is not None and len(run.data.shape) != 3:
+        if maps is not None and not run.data.kind.pixels:
             raise GanforgeError("--maps: residual maps exist for image runs only")
         rows, about, parts = score_rows(self.path, run, Path(data), threshold, fpr)
         if maps is not None:
@@ -294,7 +298,20 @@ def resolve_config(preset: Union[str, Config, None] = None, overrides: Overrides
     else:
         cfg = load_config(preset, ov)
     check_names(cfg)
-    return cfg
+    return resolve_model(cfg, _model_named(preset, ov, resume))
+
+
+def _model_named(preset, ov: list[str], resume) -> bool:
+    """Whether ``model.name`` was named together with the data, or after it: by a resumed run
+    (its model is fixed), in the overrides, or (with the data not overridden) by the preset or
+    the Config given. A model named only for another data (the preset's, before
+    ``data.name=...``) gives way to the data kind's own."""
+    keys = {o.split("=", 1)[0].strip() for o in ov}
+    if resume is not None or "model.name" in keys:
+        return True
+    if "data.name" in keys:
+        return False
+    return isinstance(preset, Config) or preset_sets(preset, "model.name")
 
 
 def train(preset: Union[str, Config, None] = None, overrides: Overrides = (), out: Optional[PathLike] = None, *,
@@ -315,8 +332,10 @@ def train(preset: Union[str, Config, None] = None, overrides: Overrides = (), ou
         raise GanforgeError("--resume continues a run in place; it takes no --preset or --out")
     from_step = None
     if resume is not None:  # the newest complete checkpoint, config.yaml checked, --extend applied
-        cfg, from_step = resume_config(existing_run(str(resume)), _as_overrides(overrides), extend)
+        ov = _as_overrides(overrides)
+        cfg, from_step = resume_config(existing_run(str(resume)), ov, extend)
         check_names(cfg)
+        cfg = resolve_model(cfg, True)  # a resumed run keeps its model: one that does not build its data is refused
     else:
         cfg = resolve_config(preset, overrides, extend=extend)
     for finding in review_settings(cfg):  # settings far outside what works: warned before anything runs
@@ -324,7 +343,7 @@ def train(preset: Union[str, Config, None] = None, overrides: Overrides = (), ou
     if cfg.eval.inception and not cfg.eval.inception_weights:  # opt-in: fetch once, then name the file
         cfg = load_config(base=to_dict(cfg), overrides=[f"eval.inception_weights={fetch_inception_weights()}"])
     data = build_data(cfg) if data is None else data  # reads and checks the data before anything is written
-    check_compatible(cfg, data.shape)
+    check_compatible(cfg, data.shape, data.kind)
     with distributed.session(cfg.train.device, cfg.train.dist_backend) as d:
         if resume is not None:
             run_dir = existing_run(str(resume))
@@ -334,7 +353,10 @@ def train(preset: Union[str, Config, None] = None, overrides: Overrides = (), ou
         if progress and d.main:  # a bar on stderr (train.progress), else the doctor's events one line each
             sinks = [*sinks, ProgressSink(cfg.train.steps, from_step or 0) if cfg.train.progress else EventPrinter()]
         result = _train_loop(cfg, run_dir, resume is not None, sinks, data, callbacks_for(cfg, callbacks), from_step)
-    return Run(run_dir, result=result, main=d.main)
+    run = Run(run_dir, result=result, main=d.main)
+    # the data's evaluator measures a run of its kind's own game; another game (image-to-image) measures itself
+    run.evaluator = data.evaluator if model_spec(cfg).game == data.kind.game else None
+    return run
 
 
 def load(run_dir: PathLike, device: str = "cpu") -> Run:
@@ -355,18 +377,18 @@ def evaluate_samples(samples: PathLike, data: Optional[str] = None, data_path: O
     means a folder of images), with the same metrics and provenance as a run's."""
     from .apps.samples import read_samples, samples_config
 
-    x = read_samples(Path(samples))
+    x, kind = read_samples(Path(samples), data)
     if n is not None:
         if n < 1 or n > len(x):
             raise GanforgeError(f"--n {n}: choose 1..{len(x)} (the samples file holds {len(x)})")
         x = x[:n]
-    cfg = samples_config(x, data, data_path)
+    cfg = samples_config(x, kind, data, data_path)
     source = build_data(cfg)
     if tuple(source.shape) != tuple(x.shape[1:]):
         raise GanforgeError(f"{samples}: samples of shape {tuple(x.shape[1:])} do not match the data's "
                             f"{tuple(source.shape)}")
     metrics = sample_metrics(x, source, seed)
-    return Evaluation(str(samples), None, cfg.data.name, seed, metrics)
+    return Evaluation(str(samples), None, cfg.data.name, seed, metrics, source.evaluator)
 
 
 def build_dataset(src: PathLike, out: PathLike, resolution: int, labels: Optional[str] = None, channels: int = 0,

@@ -4,7 +4,8 @@ that trains them is built by its own class, registered where it lives (``train/g
 Every named choice in the config is resolved here against its registry (:data:`NAMED`), so an
 unknown name fails with a one-line error listing the valid ones before a run directory is
 written (:func:`check_names`); what a model can build is asked of its spec
-(:func:`check_compatible`).
+(:func:`check_compatible`), and a config whose model does not build its data's kind gets the
+kind's default model (:func:`resolve_model`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import torch
 from torch import nn
 
 from .augment import OPS, Augment, initial_p, parse_policy
-from .config import Config, OptimConfig
+from .config import Config, OptimConfig, load_config, to_dict
 from .data import DATASETS, DataSource, Finite, Streamed
+from .data.kinds import DataKind, dataset_kind
 from .errors import GanforgeError
 from .losses import LOSSES, AdversarialLoss
 from .models import MODELS
@@ -70,20 +72,39 @@ def model_spec(cfg: Config) -> ModelSpec:
     return MODELS.get(cfg.model.name)
 
 
-def check_compatible(cfg: Config, shape: tuple) -> None:
-    """What the data (samples of ``shape``) and the model allow: the model's spec, and
-    augmentation and image-only penalties only on images. The CLI calls this right after
-    reading the data, before a run directory is written."""
-    model_spec(cfg).check(cfg, shape)
-    if len(shape) == 3:
-        return
-    for name in IMAGES_ONLY:
-        if name in cfg.reg and cfg.reg[name].weight > 0:
-            raise GanforgeError(f"reg.{name}: it transforms images, and data.name={cfg.data.name} gives samples "
-                                f"of shape {tuple(shape)}; use it with image data")
-    if parse_policy(cfg.augment.policy):
+def resolve_model(cfg: Config, named: bool) -> Config:
+    """``cfg`` with the model its data's kind needs: when ``model.name`` does not build the kind
+    of data that ``data.name`` gives and was not ``named`` together with (or after) the data,
+    the kind's default model (``DataKind.default_model``) takes its place; a named model that
+    does not build it is a one-line error naming the kind."""
+    kind = dataset_kind(cfg.data.name)
+    spec = model_spec(cfg)
+    if kind.name in spec.kinds:
+        return cfg
+    if named:
+        spec.check_kind(cfg, kind)
+    return load_config(base=to_dict(cfg), overrides=[f"model.name={kind.default_model}"])
+
+
+def check_compatible(cfg: Config, shape: tuple, kind: Optional[DataKind] = None) -> None:
+    """What the data (samples of ``shape``, of ``kind``: by default the one ``data.name``
+    declares) and the model allow: the model's spec, and augmentation and penalties that
+    transform images only where the kind takes them. The CLI calls this right after reading
+    the data, before a run directory is written."""
+    kind = kind or dataset_kind(cfg.data.name)
+    spec = model_spec(cfg)
+    spec.check_kind(cfg, kind)
+    spec.check(cfg, shape)
+    if not kind.spatial:
+        for name in IMAGES_ONLY:
+            if name in cfg.reg and cfg.reg[name].weight > 0:
+                raise GanforgeError(f"reg.{name}: it transforms images, and data.name={cfg.data.name} gives "
+                                    f"{kind.name} samples of shape {tuple(shape)}; use it with image data")
+    ops = [op for op in parse_policy(cfg.augment.policy) if op not in kind.augment_ops]
+    if ops:
         raise GanforgeError(f"augment.policy={cfg.augment.policy}: augmentation applies to images, and data.name="
-                            f"{cfg.data.name} gives samples of shape {tuple(shape)}; leave augment.policy empty")
+                            f"{cfg.data.name} gives {kind.name} samples of shape {tuple(shape)}; leave augment.policy "
+                            "empty" + (f" or use {', '.join(kind.augment_ops)}" if kind.augment_ops else ""))
 
 
 IMAGES_ONLY = ("bcr",)  # penalties that transform images

@@ -233,6 +233,16 @@ def _read_preset(preset: str) -> Any:
         raise GanforgeError(f"{where}: not valid YAML ({_one_line(e)})") from None
 
 
+def preset_sets(preset: Optional[str], key: str) -> bool:
+    """Whether the preset (a name or a YAML path; None: the default one) sets the dotted ``key``."""
+    part: Any = _read_preset(preset or DEFAULT_PRESET)[0]
+    for k in key.split("."):
+        if not isinstance(part, dict) or k not in part:
+            return False
+        part = part[k]
+    return True
+
+
 def _one_line(e: BaseException) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 

@@ -29,8 +29,8 @@ def generate(G: nn.Module, prior: Prior, n: int, seed: int, data: Optional[DataS
         z = prior.sample(b, gen, device)  # (b, z_dim)
         y = None
         if n_classes:
-            if label is None and hasattr(G, "draw_labels"):  # tabular: conditions at the data's frequencies
-                y = G.draw_labels(b, gen, empirical=True)
+            if label is None and data is not None and data.kind.holds_conditions:
+                y = data.kind.draw_conditions(G, b, gen)  # a table's conditions at the data's frequencies
             elif label is None:
                 y = torch.randint(n_classes, (b,), generator=gen)
             elif isinstance(label, Tensor):

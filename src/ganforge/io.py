@@ -181,6 +181,19 @@ def _save_image(img: Image.Image, path: Path, meta: Optional[dict]) -> None:
 def image_grid(x: Tensor, path: Path, nrow: Optional[int] = None, meta: Optional[dict] = None, scale: int = 0) -> Path:
     """Save images ``(N, C, H, W)`` in [0, 1] as one PNG grid with a 1-pixel gap; ``meta``
     becomes PNG text chunks. Small images are enlarged by an integer ``scale`` (auto: to ~64 px)."""
+    return save_image(grid_image(x, nrow, scale), path, meta)
+
+
+def save_image(img: Image.Image, path: Path, meta: Optional[dict] = None) -> Path:
+    """A picture (a grid, a data kind's sample figure) to ``path`` atomically, ``meta`` as PNG text."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _save_image(img, path, meta)
+    return path
+
+
+def grid_image(x: Tensor, nrow: Optional[int] = None, scale: int = 0) -> Image.Image:
+    """Images ``(N, C, H, W)`` in [0, 1] as one grid picture, 1-pixel gaps, enlarged by ``scale``."""
     imgs = _to_uint8(x)  # (N, H, W, C)
     n, h, w, c = imgs.shape
     nrow = nrow or max(1, int(math.ceil(math.sqrt(n))))  # images per grid row
@@ -193,10 +206,7 @@ def image_grid(x: Tensor, path: Path, nrow: Optional[int] = None, meta: Optional
     scale = scale or max(1, 64 // max(h, 1))
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _save_image(img, path, meta)
-    return path
+    return img
 
 
 def image_files(x: Tensor, folder: Path, meta: Optional[dict] = None) -> list[Path]:

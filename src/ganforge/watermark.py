@@ -122,10 +122,10 @@ def _dither_table(key: bytes, profile: str) -> np.ndarray:
 
 
 def _luma(img: np.ndarray) -> np.ndarray:
-    a = np.asarray(img, dtype=np.float64)
-    if a.ndim == 3 and a.shape[2] >= 3:
+    a = np.atleast_3d(np.asarray(img, dtype=np.float64))  # grey (H, W) -> (H, W, 1)
+    if a.shape[2] >= 3:
         return a[..., :3] @ np.array([0.299, 0.587, 0.114])
-    return a[..., 0] if a.ndim == 3 else a
+    return a[..., 0]
 
 
 @functools.lru_cache(maxsize=64)
@@ -167,10 +167,7 @@ def embed(img: np.ndarray, key: bytes) -> np.ndarray:
         delta[u, v] = (target - c) * math.sqrt(h * w)
         delta = bh.T @ delta @ bw  # the inverse DCT of the change: (H, W) in grey levels
         new = out.astype(np.float64)
-        if img.ndim == 3:
-            new[..., :3] += delta[..., None]
-        else:
-            new += delta
+        new.reshape(h, w, -1)[..., :3] += delta[..., None]  # a view: grey (H, W) as (H, W, 1), colour's first 3
         out = np.clip(np.round(new), 0, 255).astype(np.uint8)
     return out
 

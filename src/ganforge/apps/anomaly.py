@@ -86,15 +86,10 @@ def _residuals(E: Encoder, G: nn.Module, fD: Optional[DFeatures], x: Tensor, y: 
 
 
 def normal_data(data, seed: int, n_points: int = 12000) -> tuple[Tensor, Optional[Tensor]]:
-    """The run's real training data in data space (N, *shape) and labels (N,) or None: the
-    training images, the user's points, or ``n_points`` fresh draws of a known 2D density."""
-    if hasattr(data, "images") and torch.is_tensor(data.images):  # an ImageSet
-        return data.images.float() / 255, data.labels
-    if hasattr(data, "points"):  # the user's points
-        return data.points.float(), None
-    if hasattr(data, "row_labels"):  # a table: its training rows in the layout (N, width), each row's own condition
-        return data.rows.float(), data.row_labels(data.rows)
-    return data.reference(n_points, seed + 7919).float(), None  # an endless density: a fixed sample of it
+    """The run's real training data in data space (N, *shape) and labels (N,) or None, as its
+    kind holds them (``DataKind.normal_data``): the training images, the user's points, a
+    table's rows each under its own condition, or ``n_points`` fresh draws of a known density."""
+    return data.kind.normal_data(data, seed, n_points)
 
 
 @dataclass
@@ -138,7 +133,7 @@ def fit(run, D: Optional[nn.Module], steps: int = 2000, batch_size: int = 64, lr
     if len(x_all) - n_cal < 2:
         raise GanforgeError(f"anomaly fit: the run's data holds {len(x_all)} samples; at least 3 are needed")
     cal, tr = order[:n_cal], order[n_cal:]
-    E = Encoder(run.data.shape, run.prior.dim, width)
+    E = Encoder(run.data.shape, run.prior.dim, width, run.data.kind)
     if init is not None:
         E.load_state_dict(init.state_dict())
     opt = torch.optim.Adam(E.parameters(), lr=lr, betas=(0.9, 0.99))
@@ -169,15 +164,15 @@ def score(fitted: Fitted, run, D: Optional[nn.Module], x: Tensor, batch: int = 2
     G = run.G.eval()
     fD = DFeatures.of(D) if fitted.kappa > 0 else None
     classes = range(run.n_classes) if run.n_classes else [None]
-    own = hasattr(run.data, "row_labels") and run.n_classes  # a table row is scored under the condition it holds
+    own = run.data.kind.holds_conditions and run.n_classes  # a table row is scored under the condition it holds
     classes = ["own"] if own else classes
-    image = len(run.data.shape) == 3
+    image = run.data.kind.pixels  # residual maps of pictures
     out = {k: [] for k in ("pixel", "feature", "score", "label", "maps")}
     for i in range(0, len(x), batch):
         xb = run.data.encode(x[i: i + batch])  # model space
         best = None
         for k in classes:  # conditional: the class that explains the input best
-            y = run.data.row_labels(xb) if k == "own" else torch.full((len(xb),), k, dtype=torch.long) \
+            y = run.data.kind.conditions_of(run.data, xb) if k == "own" else torch.full((len(xb),), k, dtype=torch.long) \
                 if k is not None else None
             pixel, feature, rec = _residuals(fitted.E, G, fD, xb, y)
             s = pixel + fitted.kappa * feature

@@ -14,7 +14,7 @@ from torch import Tensor
 from ..errors import GanforgeError
 from ..io import save_atomic, write_text_atomic
 from .anomaly import Fitted, Parts
-from .encoder import Encoder
+from .encoder import Encoder, saved_kind
 
 DIR, CKPT, META = "anomaly", "encoder.pt", "anomaly.json"
 
@@ -30,7 +30,7 @@ def save(fitted: Fitted, run_dir: Path) -> Path:
     out.mkdir(exist_ok=True)
     E = fitted.E
     save_atomic({"state": E.state_dict(), "shape": list(E.shape), "z_dim": E.z_dim, "width": E.width,
-                 "g_step": fitted.g_step, "kappa": fitted.kappa}, out / CKPT)
+                 "kind": E.kind.name, "g_step": fitted.g_step, "kappa": fitted.kappa}, out / CKPT)
     c = fitted.calibration
     meta = {"method": "f-AnoGAN izi_f (Schlegl et al. 2019): E trained on the run's real data with G and D frozen",
             "score": "pixel + kappa * feature; pixel = mean squared residual |x - G(E(x))|^2 in model space, "
@@ -53,7 +53,7 @@ def load(run_dir: Path, run) -> Fitted:
         raise GanforgeError(f"{run_dir}: no fitted anomaly encoder ({DIR}/{CKPT}); run {fit_cmd} first")
     try:
         saved = torch.load(d / CKPT, map_location="cpu", weights_only=True)
-        E = Encoder(tuple(saved["shape"]), int(saved["z_dim"]), int(saved["width"]))
+        E = Encoder(tuple(saved["shape"]), int(saved["z_dim"]), int(saved["width"]), saved_kind(saved, run))
         E.load_state_dict(saved["state"])
         meta = json.loads((d / META).read_text())
         cal = meta["calibration"]
@@ -78,49 +78,11 @@ def pick_threshold(fitted: Fitted, threshold: Optional[float], fpr: Optional[flo
     return fitted.threshold(fpr), f"false-positive rate {fpr} on {len(fitted.calibration.score)} held-out normals"
 
 
-def _images_npz(data, path: Path) -> Tensor:
-    """An .npz of images (``images`` or its only array): (N, H, W), (N, H, W, C) or (N, C, H, W),
-    uint8 or float in [0, 1], exactly the run's size and channels -> (N, C, H, W) in [0, 1]."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arr = f["images"] if "images" in f.files else (f[f.files[0]] if len(f.files) == 1 else None)
-            names = ", ".join(f.files)
-    except Exception as e:  # noqa: BLE001 - numpy raises many kinds for a malformed file
-        raise GanforgeError(f"--data {path}: not a readable .npz ({type(e).__name__})") from None
-    if arr is None:
-        raise GanforgeError(f"--data {path}: no array named 'images' (found {names or 'none'})")
-    c, h, w = data.shape
-    if arr.ndim == 3:  # grey (N, H, W)
-        arr = arr[:, None]
-    elif arr.ndim == 4 and arr.shape[-1] in (1, 3, 4) and arr.shape[1] not in (1, 3, 4):
-        arr = arr.transpose(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
-    if arr.ndim != 4 or tuple(arr.shape[1:]) != (c, h, w):
-        raise GanforgeError(f"--data {path}: images of shape {tuple(arr.shape[1:])}; this run's data is {(c, h, w)} "
-                            "(channels, height, width)")
-    if len(arr) == 0:
-        raise GanforgeError(f"--data {path}: no images")
-    if arr.dtype.kind in "ui":
-        return torch.from_numpy(arr.astype(np.float32) / 255)
-    if arr.dtype.kind != "f" or not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
-        raise GanforgeError(f"--data {path}: expected uint8 images or floats in [0, 1]")
-    return torch.from_numpy(arr.astype(np.float32))
-
-
 def read_data(data, path: Path) -> tuple[Tensor, list[str]]:
-    """The user's inputs in data space and their names: for image runs a folder of images, an
-    image or an .npz of images; for point runs a .csv/.npy/.npz of rows. Anything that does not
-    match the run's data is one line."""
-    from .judge import read_inputs
-
-    path = Path(path)
-    if len(data.shape) == 3 and path.suffix.lower() == ".npz":
-        if not path.is_file():
-            raise GanforgeError(f"--data {path}: no such file")
-        x = _images_npz(data, path)
-        return x, [f"{path.name}[{i}]" for i in range(len(x))]
-    if len(data.shape) == 3 and path.suffix.lower() in (".csv", ".npy"):
-        raise GanforgeError(f"--data {path}: this run makes images; give a folder of images, an image or an .npz")
-    return read_inputs(data, path)
+    """The user's inputs in data space and their names, as the data's kind reads them: for
+    image runs a folder of images, an image or an .npz of images; for point runs a
+    .csv/.npy/.npz of rows; for table runs a table. Anything that does not match is one line."""
+    return data.kind.read_inputs(data, Path(path))
 
 
 # ----------------------------------------------------------------------------- what the API and the command call
@@ -159,7 +121,7 @@ def score_rows(run_dir: Path, run, data_path: Path, threshold: Optional[float] =
     T, how = pick_threshold(fitted, threshold, fpr)
     x, names = read_data(run.data, Path(data_path))
     # a table row holding a category never seen in training is anomalous whatever its score
-    unseen = run.data.unseen(x) if hasattr(run.data, "unseen") else None
+    unseen = run.data.kind.unseen(run.data, x)
     D = load_discriminator(Path(run_dir))[0] if fitted.kappa > 0 else None
     parts = score(fitted, run, D, x)
     rows = []

@@ -66,9 +66,8 @@ def _fmt(v: Any) -> str:
 
 
 def _front_matter(run: str, cfg: Config, g: TrainedRun, metrics: dict) -> dict:
-    images = len(g.data.shape) == 3
-    task = ("image-generation" if images else "tabular-generation") if not g.n_classes else \
-        ("class-conditional-image-generation" if images else "class-conditional-generation")
+    kind = g.data.kind  # the model hub's task names are the data kind's
+    task = kind.card_task(bool(g.n_classes))
     space = metrics.get("provenance", {}).get("fid_feature_space", metrics.get("provenance", {}).get("feature_space"))
     results = [{"type": k, "name": f"{name}" + (f" ({space})" if space and k in ("fid", "kid") else ""),
                 "value": metrics[k]}
@@ -78,7 +77,7 @@ def _front_matter(run: str, cfg: Config, g: TrainedRun, metrics: dict) -> dict:
         "library_name": "ganforge",
         "tags": ["gan", "generative-adversarial-network", "ganforge", cfg.model.name, "synthetic-data"],
         "datasets": [cfg.data.name],
-        "pipeline_tag": "unconditional-image-generation" if images and not g.n_classes else None,
+        "pipeline_tag": kind.pipeline_tag(bool(g.n_classes)),
     }
     fm = {k: v for k, v in fm.items() if v is not None}
     if results:
@@ -114,8 +113,7 @@ def card_text(run_dir: Path, g: TrainedRun, diagnosis: Any) -> str:
     lines += _table([("architecture", m.name), ("generator parameters", f"{n_params:,}"),
                      ("latent", f"{m.z_dim}-d {m.prior} prior"),
                      ("conditional", f"yes, {g.n_classes} classes" if g.n_classes else "no"),
-                     ("output", "images (C, H, W) in [0, 1]: " + "x".join(map(str, g.data.shape))
-                      if len(g.data.shape) == 3 else f"points of dimension {g.data.shape[0]}"),
+                     ("output", g.data.kind.describe(tuple(g.data.shape))),
                      ("weights", "EMA of G (train.ema_beta=" + str(t.ema_beta) + ")" if g.ema else "G"),
                      ("checkpoint step", g.step)])
     lines += ["", "## Training data", ""]

@@ -1,6 +1,6 @@
 """An encoder E for a run's generator: image -> z, trained on G's own samples.
 
-E is a strided-convolution network (images) or an MLP (vectors) trained so that
+E is the data kind's trunk (strided convolutions for images, an MLP for vectors) trained so that
 E(G(z)) = z and G(E(G(z))) = G(z): the latent loss ||E(G(z)) - z||^2 plus the image loss
 ||G(E(G(z))) - G(z)||^2 / D (the "izi" training of f-AnoGAN, Schlegl et al. 2019, on
 generated images, where the true z is known). It gives :mod:`.project` a start next to the
@@ -10,13 +10,13 @@ answer, and anomaly scoring a fast latent. Saved in the run directory as ``encod
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Callable, Optional
 
 import torch
 from torch import Tensor, nn
 
+from ..data.kinds import KINDS, DataKind, kind_of_shape
 from ..errors import GanforgeError
 from ..io import save_atomic
 
@@ -24,24 +24,14 @@ FILE = "encoder.pt"
 
 
 class Encoder(nn.Module):
-    """x (B, *shape) in model space -> z (B, z_dim)."""
+    """x (B, *shape) in model space -> z (B, z_dim); the trunk is the data kind's own
+    (``DataKind.encoder_trunk``: strided convolutions for images, an MLP for vectors)."""
 
-    def __init__(self, shape: tuple, z_dim: int, width: int = 32):
+    def __init__(self, shape: tuple, z_dim: int, width: int = 32, kind: Optional[DataKind] = None):
         super().__init__()
         self.shape, self.z_dim, self.width = tuple(shape), z_dim, width
-        if len(shape) == 3:
-            c, r = shape[0], shape[1]
-            layers, ch = [], c
-            while r > 4:  # halve until 4x4: (B, C, R, R) -> (B, w * 2^k, 4, 4)
-                layers += [nn.Conv2d(ch, width, 4, 2, 1), nn.LeakyReLU(0.2)]
-                ch, width, r = width, min(width * 2, 256), r // 2
-            self.trunk = nn.Sequential(*layers, nn.Flatten())
-            feat = ch * r * r
-        else:
-            d = math.prod(shape)
-            self.trunk = nn.Sequential(nn.Flatten(), nn.Linear(d, 4 * width), nn.LeakyReLU(0.2),
-                                       nn.Linear(4 * width, 4 * width), nn.LeakyReLU(0.2))
-            feat = 4 * width
+        self.kind = kind or kind_of_shape(self.shape)
+        self.trunk, feat = self.kind.encoder_trunk(self.shape, width)  # (B, *shape) -> (B, feat)
         self.head = nn.Linear(feat, z_dim)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -56,7 +46,7 @@ def train_encoder(run, steps: int = 2000, batch_size: int = 64, lr: float = 1e-3
     torch.manual_seed(seed)
     G = run.G.eval().requires_grad_(False)
     device = next(G.parameters()).device
-    E = Encoder(run.data.shape, run.prior.dim, width).to(device)
+    E = Encoder(run.data.shape, run.prior.dim, width, run.data.kind).to(device)
     opt = torch.optim.Adam(E.parameters(), lr=lr, betas=(0.9, 0.99))
     gen = torch.Generator().manual_seed(seed + 1)
     for step in range(1, steps + 1):
@@ -77,8 +67,16 @@ def train_encoder(run, steps: int = 2000, batch_size: int = 64, lr: float = 1e-3
 def save_encoder(E: Encoder, run_dir: Path, step: int) -> Path:
     path = Path(run_dir) / FILE
     save_atomic({"state": E.state_dict(), "shape": list(E.shape), "z_dim": E.z_dim, "width": E.width,
-                 "g_step": step}, path)
+                 "kind": E.kind.name, "g_step": step}, path)
     return path
+
+
+def saved_kind(saved: dict, run=None) -> DataKind:
+    """The data kind of a saved encoder: its own record, else the run's (files written before
+    kinds were recorded), else the one its sample shape implies."""
+    if "kind" in saved:
+        return KINDS.get(str(saved["kind"]))
+    return run.data.kind if run is not None else kind_of_shape(tuple(saved["shape"]))
 
 
 def load_encoder(run_dir: Path, run=None) -> Encoder:
@@ -88,7 +86,7 @@ def load_encoder(run_dir: Path, run=None) -> Encoder:
         raise GanforgeError(f"{run_dir}: no {FILE}; fit one first with `ganforge encoder {run_dir}`")
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-        E = Encoder(tuple(saved["shape"]), int(saved["z_dim"]), int(saved["width"]))
+        E = Encoder(tuple(saved["shape"]), int(saved["z_dim"]), int(saved["width"]), saved_kind(saved, run))
         E.load_state_dict(saved["state"])
     except Exception as e:  # noqa: BLE001 - any failure means: not an encoder file of ours
         raise GanforgeError(f"{path}: not a readable ganforge encoder ({type(e).__name__})") from None

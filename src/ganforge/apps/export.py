@@ -37,9 +37,11 @@ from .._version import __version__
 from ..build import build_models
 from ..config import load_config, to_dict
 from ..data.base import Normalized
+from ..data.kinds import KINDS
 from ..errors import GanforgeError
 from ..evaluation import generate
 from ..io import sha256_file, write_bytes_atomic
+from ..models import MODELS
 from ..priors import Prior
 from ..trained import TrainedRun, truncated
 
@@ -220,9 +222,11 @@ class ExportedGenerator:
     ``sample(n, seed, label)`` draws as the run's own sampling does (same seed, same samples);
     ``sampler(z, y)`` maps noise to data space; ``provenance`` says where it came from."""
 
-    def __init__(self, sampler: nn.Module, prior: Prior, shape: tuple, n_classes: int, provenance: dict):
+    def __init__(self, sampler: nn.Module, prior: Prior, shape: tuple, n_classes: int, provenance: dict,
+                 kind=None):
         self.sampler, self.prior, self.shape, self.n_classes = sampler, prior, shape, n_classes
         self.provenance = provenance
+        self.kind = kind  # the data kind its model builds (data/kinds), as the model declares it
 
     def __repr__(self) -> str:
         p = self.provenance
@@ -235,7 +239,7 @@ class ExportedGenerator:
         if label is not None and not (self.n_classes and 0 <= label < self.n_classes):
             raise GanforgeError(f"label={label}: this generator has {self.n_classes} classes")
         data = Normalized()
-        data.loc, data.scale = self.sampler.loc, self.sampler.scale
+        data.loc, data.scale, data.kind = self.sampler.loc, self.sampler.scale, self.kind
         return generate(self.sampler.G, self.prior, n, seed, data, self.n_classes, label)
 
 
@@ -274,4 +278,6 @@ def read_export(path: Path, device: str = "cpu") -> ExportedGenerator:
         raise GanforgeError(f"{path}: its weights do not fit its model config ({str(e).splitlines()[0][:120]})") from None
     sampler = _Sampler(G.eval(), tensors["data.loc"], tensors["data.scale"]).to(device).eval()
     prior = Prior(cfg.model.prior, cfg.model.z_dim)
-    return ExportedGenerator(sampler, prior, tuple(header["shape"]), int(header["n_classes"]), header["provenance"])
+    kind = KINDS.get(MODELS.get(cfg.model.name).kinds[0])
+    return ExportedGenerator(sampler, prior, tuple(header["shape"]), int(header["n_classes"]), header["provenance"],
+                             kind)

@@ -41,36 +41,10 @@ def load_discriminator(run_dir: Path, device: str = "cpu"):
 
 
 def read_inputs(data, path: Path) -> tuple[Tensor, list[str]]:
-    """The user's inputs in data space: images (N, C, H, W) in [0, 1] of the run's size,
-    points (N, d) from a .csv/.npy/.npz, or a table's rows in its layout (N, width); with their
-    names."""
-    import numpy as np
-
-    from ..data.toy2d import load_points
-    from .project import read_images
-
-    class _Shape:  # read_images asks only for run.data.shape
-        pass
-
-    if len(data.shape) == 3:
-        run = _Shape()
-        run.data = data
-        return read_images(run, path)
-    if hasattr(data, "read_rows"):  # a table run: a table with its columns
-        return data.read_rows(path)
-    if not path.is_file():
-        raise GanforgeError(f"--data {path}: no such file (a point run scores a .csv, .npy or .npz)")
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            x = torch.as_tensor(z[z.files[0]], dtype=torch.float32)
-    else:
-        x = load_points(str(path)).float()
-    if x.dim() != 2 or x.shape[1] != data.shape[0]:
-        raise GanforgeError(f"--data {path}: rows of {tuple(x.shape[1:])} values; this run's data has "
-                            f"{data.shape[0]} columns")
-    if len(x) == 0:
-        raise GanforgeError(f"--data {path}: no rows")
-    return x, [str(i) for i in range(len(x))]
+    """The user's inputs in data space, as the data's kind reads them (``data/kinds``): images
+    (N, C, H, W) in [0, 1] of the run's size, points (N, d) from a .csv/.npy/.npz, or a table's
+    rows in its layout (N, width); with their names."""
+    return data.kind.read_inputs(data, Path(path))
 
 
 @torch.no_grad()
@@ -79,7 +53,7 @@ def score(run_dir: Path, path: Path, label: Optional[int] = None, batch: int = 2
     with a judge classifier, ``class`` and ``confidence``; and what was used (``about``)."""
     D, cfg, data, classes, step = load_discriminator(run_dir)
     x, names = read_inputs(data, Path(path))
-    clf = judge(data) if len(data.shape) == 3 else None
+    clf = judge(data)  # a classifier of the data's images (digits, labelled images), else None
     read = None
     if clf is not None:
         probs = torch.softmax(clf.logits(x), dim=1)  # (N * C, K) for per-channel digits
@@ -94,8 +68,8 @@ def score(run_dir: Path, path: Path, label: Optional[int] = None, batch: int = 2
             y = torch.full((len(x),), label, dtype=torch.long)
         elif read is not None and read[0].shape[1] == 1 and clf.n_classes == classes:
             y = read[0][:, 0]
-        elif hasattr(data, "row_labels"):  # a table row is judged under the condition it holds
-            y = data.row_labels(x)
+        elif data.kind.holds_conditions:  # a table row is judged under the condition it holds
+            y = data.kind.conditions_of(data, x)
         else:
             raise GanforgeError("this run's D is conditional: give --label K (the class to judge the inputs as)")
     m = cfg.model.pac

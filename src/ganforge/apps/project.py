@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 from torch import Tensor
 
+from ..data.kinds.image import read_files
 from ..errors import GanforgeError
 from ..metrics.evaluators import judge
 from ..metrics.features import to_classifier_input
@@ -44,33 +44,11 @@ def _features(clf, x: Tensor) -> Tensor:
     return clf.net.features(xi).reshape(len(x), -1)
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-
-
 def read_images(run, path: Path) -> tuple[Tensor, list[str]]:
     """Images of a file or a folder as (N, C, H, W) in [0, 1], in the run's channels; their names.
-    Every image must already have the run's size (a mismatch is one line, not a silent resize)."""
-    from PIL import Image, UnidentifiedImageError
-
-    if not path.exists():
-        raise GanforgeError(f"{path}: no such file or folder")
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()) \
-        if path.is_dir() else [path]
-    if not files:
-        raise GanforgeError(f"{path}: no images (PNG/JPEG) in this folder")
-    c, h, w = run.data.shape
-    out = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                im.load()
-                if im.size != (w, h):
-                    raise GanforgeError(f"{f}: {im.size[0]}x{im.size[1]} pixels; this run makes {w}x{h} images")
-                a = np.asarray(im.convert("L" if c == 1 else "RGB"), dtype=np.uint8)
-        except (OSError, UnidentifiedImageError, ValueError) as e:
-            raise GanforgeError(f"{f}: not a readable image ({type(e).__name__})") from None
-        out.append(torch.from_numpy(a.copy()).reshape(h, w, c).permute(2, 0, 1))
-    return torch.stack(out).float() / 255, [str(f) for f in files]
+    Every image must already have the run's size (a mismatch is one line, not a silent resize);
+    the image kind reads them (``data/kinds/image.py``)."""
+    return read_files(tuple(run.data.shape), Path(path))
 
 
 def check_targets(run, x: Tensor) -> None:

@@ -4,6 +4,7 @@ Accepted: ``.npy``; ``.npz`` (the array ``samples``, ``images`` or ``x``, or its
 a folder of PNG/JPEG files (sorted by name, all of one size). Images are (N, H, W), (N, H, W, C)
 or (N, C, H, W), C = 1 or 3, uint8 or floats in [0, 1]; points are (N, d) in the data's own
 units. They come back as ganforge's own samples do: float32, images (N, C, H, W) in [0, 1].
+The data kind (``data/kinds``) of ``--data`` reads the array; without it, its layout decides.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from ..config import Config, load_config
+from ..data.kinds import DataKind, dataset_kind, kind_of_array
 from ..errors import GanforgeError
 
 _KEYS = ("samples", "images", "x")
@@ -53,44 +54,26 @@ def _read_array(path: Path) -> np.ndarray:
         return loaded[key]
 
 
-def read_samples(path: Path) -> Tensor:
-    """The samples in ``path`` as float32: images (N, C, H, W) in [0, 1], points (N, d)."""
+def read_samples(path: Path, data: Optional[str] = None) -> tuple[Tensor, DataKind]:
+    """The samples in ``path`` as float32, and their data kind: that of ``data`` (a data.name)
+    when given, else the kind the array's layout reads as (``data/kinds``). The kind turns the
+    array into samples: images (N, C, H, W) in [0, 1], points (N, d)."""
     arr = _read_array(Path(path))
     where = f"--samples {path}"
-    if arr.dtype.kind not in "uif" or arr.ndim not in (2, 3, 4) or len(arr) == 0:
+    if arr.dtype.kind not in "uif" or len(arr) == 0:
         raise GanforgeError(f"{where}: expected numeric points (N, d) or images (N, H, W[, C]) / (N, C, H, W), "
                             f"found {arr.dtype} {arr.shape}")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise GanforgeError(f"{where}: the samples hold NaN or infinite values")
-    if arr.ndim == 2:
-        return torch.from_numpy(arr.astype(np.float32))
-    if arr.ndim == 3:
-        arr = arr[:, None]
-    elif arr.shape[1] not in (1, 3) and arr.shape[-1] in (1, 3, 4):
-        arr = arr.transpose(0, 3, 1, 2)[:, :3]  # (N, C, H, W), alpha dropped
-    if arr.shape[1] not in (1, 3):
-        raise GanforgeError(f"{where}: images need 1 or 3 channels, found shape {arr.shape}")
-    if arr.dtype.kind in "ui":
-        x = torch.from_numpy(arr.astype(np.float32)) / 255
-    else:
-        if arr.min() < 0 or arr.max() > 1:
-            raise GanforgeError(f"{where}: float images must lie in [0, 1] (found {arr.min():.3g}..{arr.max():.3g}); "
-                                "map [-1, 1] outputs by (x + 1) / 2")
-        x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
-    return x
+    kind = dataset_kind(data) if data else kind_of_array(arr)
+    return kind.from_array(arr, where), kind
 
 
-def samples_config(x: Tensor, data: Optional[str], data_path: Optional[str]) -> Config:
-    """The config of the real data to measure ``x`` against: ``data`` (a data.name; default
-    ``folder`` for images and ``points`` for points when only ``data_path`` is given), at the
-    samples' own resolution and channels."""
-    images = x.dim() == 4
-    name = data or ("folder" if images else "points")
-    section: dict = {"name": name, "path": data_path}
-    if images:
-        section.update(resolution=int(x.shape[-1]), channels=int(x.shape[1]))
-        if x.shape[-1] != x.shape[-2]:
-            raise GanforgeError(f"--samples: images must be square, found {tuple(x.shape[-2:])}")
+def samples_config(x: Tensor, kind: DataKind, data: Optional[str], data_path: Optional[str]) -> Config:
+    """The config of the real data to measure ``x`` against: ``data`` (a data.name; default the
+    kind's own dataset for a bare ``data_path``: ``folder`` for images, ``points`` for points),
+    with the settings under which it matches the samples (images: their resolution and channels)."""
+    section: dict = {"name": data or kind.default_dataset, "path": data_path, **kind.data_settings(x)}
     from ..build import check_names
 
     cfg = load_config(base={"data": section})

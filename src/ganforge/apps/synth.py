@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from ..errors import GanforgeError
-from ..io import atomic_open, image_files, sha256_file, write_provenance, write_text_atomic
+from ..io import image_files, sha256_file, write_provenance, write_text_atomic
 from ..metrics.evaluators import judge
 from ..train.checkpoint import checkpoint_path
 from ..trained import truncated
@@ -51,7 +50,7 @@ def check_request(run, out: str, n: Optional[int], per_class: Optional[int], min
     """Validate a synth request before anything is drawn or written: (out path, is a folder)."""
     path = Path(out)
     is_dir = out.endswith(("/", "\\")) or path.is_dir()
-    images = len(run.data.shape) == 3
+    kind = run.data.kind
     if (n is None) == (per_class is None):
         raise GanforgeError("give exactly one of --n N or --per-class N")
     count = n if n is not None else per_class
@@ -62,12 +61,7 @@ def check_request(run, out: str, n: Optional[int], per_class: Optional[int], min
                             "have no class; use --n")
     if not is_dir and path.suffix not in FORMATS:
         raise GanforgeError(f"--out {out}: expected a folder DIR/, FILE.npz, FILE.csv or FILE.npy")
-    if is_dir and not images:
-        raise GanforgeError(f"--out {out}: a folder of PNGs is for image runs; use FILE.csv or FILE.npy")
-    if path.suffix == ".csv" and images:
-        raise GanforgeError(f"--out {out}: CSV is for point runs; use DIR/, FILE.npz or FILE.npy")
-    if path.suffix == ".npz" and not images:
-        raise GanforgeError(f"--out {out}: npz holds images; use FILE.csv or FILE.npy for points")
+    kind.check_suffix(out, is_dir, FORMATS)  # what the data's kind writes (data/kinds)
     if min_confidence is not None:
         if not 0 < min_confidence <= 1:
             raise GanforgeError(f"--min-confidence {min_confidence}: must be in (0, 1]")
@@ -83,7 +77,7 @@ def check_request(run, out: str, n: Optional[int], per_class: Optional[int], min
 
 
 def _requested_labels(run, n: Optional[int], per_class: Optional[int]) -> Optional[Tensor]:
-    if hasattr(run.data, "to_frame"):  # a table: G draws its conditions at the data's frequencies
+    if run.data.kind.holds_conditions:  # a table: G draws its conditions at the data's frequencies
         if per_class is not None:
             raise GanforgeError("--per-class: a table run samples rows as the table holds them; use --n")
         return None
@@ -145,13 +139,7 @@ def synth(run, run_dir: Path, out: str, n: Optional[int] = None, per_class: Opti
         result.files = _write_folder(x, labels, path, meta, prov)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if hasattr(run.data, "to_frame"):  # a table: its own columns, types and labels
-            if path.suffix != ".csv":
-                raise GanforgeError(f"--out {out}: a table run writes FILE.csv")
-            with atomic_open(path, "w") as f:
-                run.data.to_frame(x).to_csv(f, index=False)
-        else:
-            _write_file(x, labels, path, len(run.data.shape) == 3)
+        run.data.kind.write(x, path, run.data, labels)  # the kind's own file: arrays, CSV rows, a table
         prov["watermark"] = "none: numbers, not images (only images carry the mark)"
         result.files = [path, write_provenance(path, {**prov, "file": path.name, "sha256": sha256_file(path),
                                                       "per_class": counts})]
@@ -170,24 +158,3 @@ def _write_folder(x: Tensor, labels: Optional[Tensor], folder: Path, meta: dict,
     manifest = folder / "manifest.json"
     write_text_atomic(manifest, json.dumps({**prov, "files": entries}, indent=1) + "\n")
     return files + [manifest]
-
-
-def _write_file(x: Tensor, labels: Optional[Tensor], path: Path, images: bool) -> None:
-    if path.suffix == ".npz":
-        imgs = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (N, H, W, C)
-        arrays = {"images": imgs[..., 0] if imgs.shape[-1] == 1 else imgs}
-        if labels is not None:
-            arrays["labels"] = labels.numpy().astype(np.int64)
-        with atomic_open(path) as f:
-            np.savez_compressed(f, **arrays)
-    elif path.suffix == ".npy":
-        with atomic_open(path) as f:
-            np.save(f, x.float().numpy())
-    else:
-        flat = x.flatten(1).numpy()
-        cols = [f"x{i}" for i in range(flat.shape[1])]
-        rows = flat if labels is None else np.column_stack([flat, labels.numpy()])
-        header = ",".join(cols + (["label"] if labels is not None else []))
-        fmt = ["%.8g"] * len(cols) + (["%d"] if labels is not None else [])
-        with atomic_open(path) as f:
-            np.savetxt(f, rows, delimiter=",", header=header, comments="", fmt=fmt)

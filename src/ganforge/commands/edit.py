@@ -25,8 +25,8 @@ def run(args) -> int:
         raise GanforgeError(f"--out {args.out}: expected a .png file")
     r = load(args.run)
     g = r.generator
-    if len(g.data.shape) != 3:
-        raise GanforgeError(f"{args.run}: edit draws image strips; this run generates points")
+    if not g.data.kind.pixels:
+        raise GanforgeError(f"{args.run}: edit draws image strips; this run generates {g.data.kind.name} samples")
     if args.to_class is None:
         d = direction(load_directions(r.path), args.direction)  # checked before any projection
     if args.latent:

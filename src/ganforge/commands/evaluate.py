@@ -38,5 +38,5 @@ def run(args) -> int:
     else:
         step = f"  step {ev.step}" if ev.step is not None else ""
         print(f"{ev.run}{step}  data {ev.data}  seed {ev.seed}")
-        print(metrics_line(ev.metrics))
+        print(metrics_line(ev.metrics, ev.evaluator))
     return 0

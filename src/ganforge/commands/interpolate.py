@@ -19,8 +19,9 @@ def run(args) -> int:
     if (args.from_image is None) != (args.to_image is None):
         raise GanforgeError("--from and --to go together: the two images to interpolate between")
     run = load(args.run)
-    if len(run.shape) != 3:
-        raise GanforgeError(f"{args.run}: interpolate draws image strips; this run generates points")
+    kind = run.generator.data.kind
+    if not kind.pixels:
+        raise GanforgeError(f"{args.run}: interpolate draws image strips; this run generates {kind.name} samples")
     if args.from_image is None:
         x = run.interpolate(args.rows, args.steps, args.seed, args.label, args.truncation)  # (rows * steps, C, H, W)
     else:  # between two real images: project both, then walk between their latents

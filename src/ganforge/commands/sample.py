@@ -10,8 +10,6 @@ NUMERIC = "none: numbers, not an image (only images carry the mark)"
 
 
 def run(args) -> int:
-    import numpy as np
-
     from ..api import load
 
     out = Path(args.out)
@@ -24,36 +22,26 @@ def run(args) -> int:
 
     check_output(out / "x" if is_dir else out, "--out")
     run = load(args.run)
-    table = getattr(run._generator().data, "to_frame", None)  # a table run writes its own columns
-    if table is not None:
+    data = run._generator().data
+    if data.kind.holds_conditions:  # a table run: its own columns, --condition COL=VALUE
         return _table(run, args, out)
     if getattr(args, "condition", None):
         raise GanforgeError("--condition COL=VALUE is for table runs; use --class for a conditional run")
-    images = len(run.shape) == 3
-    if (is_dir or out.suffix == ".png") and not images:
-        raise GanforgeError(f"--out {args.out}: PNG output is for image runs; use .npy or .csv")
-    if out.suffix == ".csv" and images:
-        raise GanforgeError(f"--out {args.out}: CSV output is for points; use GRID.png, DIR/ or .npy")
+    data.kind.check_suffix(args.out, is_dir, (".npy", ".csv", ".png"))  # what the data's kind writes
     x = run.sample(args.n, args.seed, args.label, args.truncation)
     if not is_dir:
         out.parent.mkdir(parents=True, exist_ok=True)
-    if is_dir or out.suffix == ".png":
-        from ..io import image_files, image_grid
+    if is_dir or out.suffix == ".png":  # pictures: they carry their provenance (and mark) inside
+        from ..io import image_files
 
         if is_dir:
             image_files(x, out, run.meta(args.truncation, not args.no_watermark))
         else:
-            image_grid(x, out, meta=run.meta(args.truncation, not args.no_watermark))
+            data.kind.write(x, out, data, meta=run.meta(args.truncation, not args.no_watermark))
     else:
-        from ..io import atomic_open, sha256_file, write_provenance
+        from ..io import sha256_file, write_provenance
 
-        with atomic_open(out) as f:
-            if out.suffix == ".npy":
-                np.save(f, x.numpy() if images else x.flatten(1).numpy())
-            else:
-                flat = x.flatten(1).numpy()
-                header = ",".join(f"x{i}" for i in range(flat.shape[1]))
-                np.savetxt(f, flat, delimiter=",", header=header, comments="", fmt="%.8g")
+        data.kind.write(x, out, data)
         g = run.generator  # a PNG carries its provenance inside; an array file gets a sidecar
         write_provenance(out, {**run.meta(args.truncation, False), "watermark": NUMERIC, "synthetic": True,
                                "file": out.name,

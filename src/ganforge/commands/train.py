@@ -21,5 +21,5 @@ def run(args) -> int:
     r = result.result
     print(f"run: {r.run_dir}  step {r.step}  {r.wall_s:.1f} s")
     if r.metrics:
-        print(metrics_line(r.metrics))
+        print(metrics_line(r.metrics, result.evaluator))
     return 0

@@ -5,15 +5,17 @@ Every source satisfies :class:`DataSource` (``base.py``): ``shape`` (one sample'
 generator (x in model space, y the labels (n,) or None), ``reference(n, seed)`` for plots and
 metrics, ``encode`` / ``decode`` between data and model space, ``state_dict()`` /
 ``load_state_dict()`` so that a resumed run draws exactly the batches it would have drawn, and
-``evaluator``, the name of the function that measures samples against it. Optional
+``evaluator``, the name of the function that measures samples against it, and ``kind``, what
+one sample is (``data/kinds``: image, points, table; builders declare it with
+:func:`register_dataset`). Optional
 capabilities are the small protocols :class:`Finite`, :class:`ImageSet`, :class:`KnownModes` and
 :class:`Streamed`.
 """
 
 from . import built, images, paired, table, toy2d  # noqa: F401  (registers the datasets)
-from .base import DATASETS, DataSource, Finite, ImageSet, KnownModes, Streamed
+from .base import DATASETS, DataSource, Finite, ImageSet, KnownModes, Streamed, register_dataset
 from .images import ImageData, StackedDigits
 from .toy2d import KnownDensity, MixtureData, PointsData, load_points
 
 __all__ = ["DATASETS", "DataSource", "Finite", "ImageData", "ImageSet", "KnownDensity", "KnownModes",
-           "MixtureData", "PointsData", "StackedDigits", "Streamed", "load_points"]
+           "MixtureData", "PointsData", "StackedDigits", "Streamed", "load_points", "register_dataset"]

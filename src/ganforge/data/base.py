@@ -11,7 +11,8 @@ source has; the optional capabilities are separate small protocols, checked with
 - :class:`Streamed`: a finite set read from disk batch by batch (a built dataset), never held
   whole in memory; under torchrun it reads this rank's rows of each global batch only.
 
-A source also names its ``evaluator``: the key of the function in
+A source names its ``kind`` (``data/kinds``: what one sample is; the rest of ganforge asks it
+instead of looking at a tensor's rank) and its ``evaluator``: the key of the function in
 ``ganforge.metrics.evaluators.EVALUATORS`` that measures generated samples against it, so a
 dataset that needs a new metric registers one function and names it.
 ``tests/test_data_contract.py`` checks every registered dataset against this contract.
@@ -19,7 +20,7 @@ dataset that needs a new metric registers one function and names it.
 
 from __future__ import annotations
 
-from typing import Optional, Protocol, runtime_checkable
+from typing import Any, Optional, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -27,6 +28,19 @@ from torch import Tensor
 from ..registry import Registry
 
 DATASETS: Registry = Registry("data.name")
+
+
+def register_dataset(kind):
+    """Decorator: register a dataset builder ``name(cfg: DataConfig, seed) -> source`` under its
+    function name, declaring the kind (``data/kinds``) of the samples its sources give. The
+    declaration is read before any data is (config resolution picks the kind's default model)."""
+
+    def wrap(build):
+        build.kind = kind
+        DATASETS.add(build.__name__, build)
+        return build
+
+    return wrap
 
 
 @runtime_checkable
@@ -41,6 +55,7 @@ class DataSource(Protocol):
 
     shape: tuple[int, ...]
     n_classes: int
+    kind: Any  # its DataKind (data/kinds: image, points, table): files, figure, evaluator, encoder
     loc: Tensor  # model space is (x - loc) / scale; both broadcast against one sample
     scale: Tensor
 

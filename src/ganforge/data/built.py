@@ -41,7 +41,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..config import DataConfig
 from ..errors import GanforgeError
-from .base import DATASETS, DataSource, Normalized, Streamed
+from .base import DataSource, Normalized, Streamed, register_dataset
+from .kinds import IMAGE
 from .sampling import EpochSampler, ShardedBatches
 
 FORMAT, VERSION = "ganforge-built", 1
@@ -202,9 +203,10 @@ class BuiltRows(Dataset):
 
     def _read(self, fd: int, row: int, out: memoryview) -> None:
         pos, got = self.offset + row * self.row_bytes, 0
+        preadv = getattr(os, "preadv", None)  # no shared file position: safe in forked workers (not on Windows)
         while got < self.row_bytes:
-            if hasattr(os, "preadv"):  # no shared file position: safe in forked workers
-                k = os.preadv(fd, [out[got:]], pos + got)
+            if preadv is not None:
+                k = preadv(fd, [out[got:]], pos + got)
             else:
                 os.lseek(fd, pos + got, os.SEEK_SET)
                 k = os.readv(fd, [out[got:]])
@@ -249,6 +251,7 @@ class BuiltData(Normalized, DataSource, Streamed):
     distance in pixels (and Inception FID/KID given weights): a classifier on its own labels
     would need every image in memory."""
 
+    kind = IMAGE  # what one sample is (data/kinds)
     evaluator = "energy"
 
     def __init__(self, built: BuiltFile, seed: int, workers: int = 0):
@@ -322,7 +325,7 @@ class BuiltData(Normalized, DataSource, Streamed):
         self.close()
 
 
-@DATASETS.register
+@register_dataset(IMAGE)
 def built(cfg: DataConfig, seed: int) -> BuiltData:
     """A dataset packed by ``ganforge dataset build`` (a DATA.gfd directory), read by a DataLoader
     with ``data.workers`` worker processes."""

@@ -32,7 +32,9 @@ from torch import Tensor
 
 from ..config import DataConfig
 from ..errors import GanforgeError, GanforgeWarning
-from .base import DATASETS, DataSource, Finite, ImageSet, Normalized
+from .base import DataSource, Finite, ImageSet, Normalized, register_dataset
+from .kinds import IMAGE
+from .kinds.image import image_array
 from .sampling import EpochSampler
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -44,6 +46,8 @@ class ImageData(Normalized, DataSource, Finite, ImageSet):
     Measured (``evaluator``) as its builder says (``digits``: the digit classifier), else by a
     classifier trained on its own labels when it has two classes or more, else by the energy
     distance in pixels (and Inception FID/KID given weights)."""
+
+    kind = IMAGE  # what one sample is (data/kinds)
 
     def __init__(self, images: Tensor, labels: Optional[Tensor], seed: int, n_classes: int = 0,
                  holdout: Optional[tuple[Tensor, Optional[Tensor]]] = None, class_names: Optional[list] = None,
@@ -111,6 +115,7 @@ class StackedDigits(Normalized, DataSource, Finite):
     Its samples are drawn, not stored, so it is no :class:`ImageSet`: ``digits`` (N, 1, H, W)
     uint8 and ``digit_labels`` (N,) are the grey digits the channels are drawn from."""
 
+    kind = IMAGE  # what one sample is (data/kinds)
     evaluator = "digits"
 
     def __init__(self, digits: ImageData, seed: int):
@@ -176,12 +181,7 @@ def _check_resolution(cfg: DataConfig) -> int:
 
 def to_tensor(arr: np.ndarray, cfg: DataConfig, where: str, channels_default: int) -> Tensor:
     """(N, H, W), (N, H, W, C) or (N, C, H, W) uint8 / float in [0, 1] -> uint8 (N, C, R, R)."""
-    if arr.ndim == 3:
-        arr = arr[:, None]
-    elif arr.ndim == 4 and arr.shape[-1] in (1, 3, 4) and arr.shape[1] not in (1, 3):
-        arr = arr.transpose(0, 3, 1, 2)
-    if arr.ndim != 4 or arr.shape[1] not in (1, 3, 4) or len(arr) == 0:
-        raise GanforgeError(f"{where}: expected images shaped (N, H, W[, C]) with 1, 3 or 4 channels, found {arr.shape}")
+    arr = image_array(arr, where)  # the image kind's one rule for array layouts: (N, C, H, W)
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
             raise GanforgeError(f"{where}: images hold NaN or infinite values")
@@ -237,7 +237,7 @@ def digits_split() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.
     return (x[~test], y[~test]), (x[test], y[test])
 
 
-@DATASETS.register
+@register_dataset(IMAGE)
 def digits(cfg: DataConfig, seed: int) -> ImageData:
     """scikit-learn's 8x8 digits, resized to data.resolution; 1,437 train / 360 test images."""
     (xtr, ytr), (xte, yte) = digits_split()
@@ -246,7 +246,7 @@ def digits(cfg: DataConfig, seed: int) -> ImageData:
     return ImageData(train, torch.from_numpy(ytr), seed, 10, holdout=(test, torch.from_numpy(yte)), evaluator="digits")
 
 
-@DATASETS.register
+@register_dataset(IMAGE)
 def stacked_digits(cfg: DataConfig, seed: int) -> StackedDigits:
     """Three random training digits stacked as RGB: 1,000 modes."""
     base = digits(DataConfig(name="digits", resolution=cfg.resolution, channels=1), seed)
@@ -305,7 +305,7 @@ def warn_skipped(skipped: list, where) -> None:
                       GanforgeWarning)
 
 
-@DATASETS.register
+@register_dataset(IMAGE)
 def folder(cfg: DataConfig, seed: int) -> ImageData:
     """Every PNG/JPEG under data.path (recursive); the class of an image is its sub-folder."""
     root = _need_path(cfg, "a folder of images")
@@ -343,7 +343,7 @@ def read_npz(p: Path, where: str) -> tuple[np.ndarray, Optional[np.ndarray]]:
         raise GanforgeError(f"data.path: {where} could not be read as .npz: {str(e).splitlines()[0]}") from None
 
 
-@DATASETS.register
+@register_dataset(IMAGE)
 def npz(cfg: DataConfig, seed: int) -> ImageData:
     """An .npz with ``images`` (N, H, W[, C]) uint8 or float in [0, 1] and optional ``labels``."""
     p = _need_path(cfg, "FILE.npz")
@@ -377,7 +377,7 @@ def read_idx(p: Path, where: str) -> tuple[np.ndarray, Optional[np.ndarray], Pat
     return _read_idx(p), (_read_idx(lab_path) if lab_path.exists() else None), p, lab_path
 
 
-@DATASETS.register
+@register_dataset(IMAGE)
 def idx(cfg: DataConfig, seed: int) -> ImageData:
     """MNIST-style IDX files: data.path is a folder holding ``train-images-idx3-ubyte[.gz]``
     and ``train-labels-idx1-ubyte[.gz]`` (or the path of an ``*images-idx3-ubyte`` file)."""
@@ -420,7 +420,7 @@ def read_cifar(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(xs), np.concatenate(ys)
 
 
-@DATASETS.register
+@register_dataset(IMAGE)
 def cifar10(cfg: DataConfig, seed: int) -> ImageData:
     """The CIFAR-10 python batches (``data_batch_1``..``5``) in the folder data.path."""
     p = _need_path(cfg, "the cifar-10-batches-py folder")

@@ -157,7 +157,7 @@ def _folder_rows(src: Path, files: list, mode: str, r: int, sha, skipped: list, 
         except img.SkippedImage as s:
             skipped.append({"path": rel, "reason": s.reason})
             continue
-        yield (a[None] if a.ndim == 2 else a.transpose(2, 0, 1)), img.folder_class(src, f)
+        yield np.atleast_3d(a).transpose(2, 0, 1), img.folder_class(src, f)
 
 
 def _array_source(src: Path, kind: str) -> tuple[np.ndarray, Optional[np.ndarray], int, list[Path]]:
@@ -264,7 +264,7 @@ def _build_arrays(src: Path, kind: str, tmp: Path, r: int, labels: Optional[str]
                   warn_bytes: int, out: Path) -> BuildResult:
     arr, lab, default_c, files = _array_source(src, kind)
     cfg = DataConfig(resolution=r, channels=channels)
-    probe = arr[:1] if arr.ndim >= 1 else arr  # a bad shape or an empty array: to_tensor's one-line error
+    probe = arr[:1] if arr.shape else arr  # a bad shape or an empty array: to_tensor's one-line error
     c = img.to_tensor(probe, cfg, str(src), default_c).shape[1]  # (1, C, R, R)
     n = len(arr)
     _check_space(out, n * c * r * r, f"{src} ({n} images at {c}x{r}x{r})", warn_bytes)

@@ -27,7 +27,8 @@ from torch import Tensor
 
 from ..config import DataConfig
 from ..errors import GanforgeError
-from .base import DATASETS, DataSource, Finite, Normalized
+from .base import DataSource, Finite, Normalized, register_dataset
+from .kinds import IMAGE
 from .images import IMAGE_SUFFIXES, ImageData, _need_path
 from .sampling import EpochSampler
 
@@ -43,7 +44,7 @@ def read_image(path: Path, channels: int) -> np.ndarray:
                 arr = np.array(im.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombWarning) as e:
         raise GanforgeError(f"{path}: not a readable image ({str(e).splitlines()[0][:80]})") from None
-    return arr[..., None] if arr.ndim == 2 else arr
+    return np.atleast_3d(arr)  # grey (H, W) -> (H, W, 1)
 
 
 def resize(arr: np.ndarray, r: int) -> Tensor:
@@ -118,7 +119,7 @@ def _paired_folder(cfg: DataConfig) -> Tensor:
     return torch.stack(pairs)
 
 
-@DATASETS.register
+@register_dataset(IMAGE)
 def paired(cfg: DataConfig, seed: int) -> ImageData:
     """Pairs (a, b) stacked as (2C, R, R): A/ + B/ or side-by-side files, or ``demo:edges``."""
     demo = _demo(cfg, "paired")
@@ -136,6 +137,7 @@ class Unpaired(Normalized, DataSource, Finite):
     a sample is [a_i | b_j] (2C, R, R) with i and j independent. ``holdout``: (a, b) test
     images per domain, or None."""
 
+    kind = IMAGE  # what one sample is (data/kinds)
     evaluator = "energy"
 
     def __init__(self, a: Tensor, b: Tensor, seed: int, holdout: Optional[tuple[Tensor, Tensor]] = None):
@@ -176,7 +178,7 @@ class Unpaired(Normalized, DataSource, Finite):
         self.order_b.load_state_dict(state["b"])
 
 
-@DATASETS.register
+@register_dataset(IMAGE)
 def unpaired(cfg: DataConfig, seed: int) -> Unpaired:
     """Two domains, A/ and B/ under data.path (any names, any counts), or ``demo:digits``."""
     demo = _demo(cfg, "unpaired")
@@ -204,6 +206,7 @@ class Crops(Normalized, DataSource, Finite):
     from the source's seeded generator: high-resolution targets for super-resolution.
     ``holdout``: the images never trained on (a list), or None."""
 
+    kind = IMAGE  # what one sample is (data/kinds)
     evaluator = "energy"
 
     def __init__(self, images: list[Tensor], r: int, seed: int, holdout: Optional[list[Tensor]] = None):
@@ -246,7 +249,7 @@ class Crops(Normalized, DataSource, Finite):
         self.gen.set_state(state["gen"])
 
 
-@DATASETS.register
+@register_dataset(IMAGE)
 def superres(cfg: DataConfig, seed: int) -> Crops:
     """Random data.resolution crops of every image under data.path (or ``demo:photos``); the
     low-resolution inputs are made from them by the game (model.scale)."""

@@ -26,7 +26,8 @@ from torch import Tensor
 
 from ..config import DataConfig
 from ..errors import GanforgeError
-from .base import DATASETS, DataSource, Finite, Normalized
+from .base import DataSource, Finite, Normalized, register_dataset
+from .kinds import TABLE
 from .table_transform import DISCRETE, MISSING, TYPES, TableTransformer, to_numbers
 
 SPLIT_SEED = 0  # the held-out split is the same for every run and every seed
@@ -168,6 +169,7 @@ class TableData(Normalized, DataSource, Finite):
     (loc 0, scale 1), and so is "data space": :meth:`to_frame` turns rows back into a table.
     ``layout`` tells the tabular model its spans and the conditional sampler's probabilities."""
 
+    kind = TABLE  # what one sample is (data/kinds)
     evaluator = "table"
 
     def __init__(self, df, types: dict, target: Optional[str], seed: int, target_share: float = 0.0):
@@ -331,7 +333,7 @@ def _first_softmax(tf: TableTransformer):
     return [seen[c.name] for c in tf.columns]
 
 
-@DATASETS.register
+@register_dataset(TABLE)
 def table(cfg: DataConfig, seed: int) -> TableData:
     """A table of mixed types: ``data.path`` a .csv/.parquet file or a bundled table's name."""
     if not cfg.path:

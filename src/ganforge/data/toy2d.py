@@ -8,16 +8,16 @@ coverage and sample quality can be measured exactly (``ganforge.metrics.toy2d``)
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from ..config import DataConfig
 from ..errors import GanforgeError
-from .base import DATASETS, DataSource, Finite, KnownModes, Normalized
+from .base import DataSource, Finite, KnownModes, Normalized, register_dataset
+from .kinds import POINTS
+from .kinds.points import load_points  # the user's point files: the points kind reads them
 from .sampling import EpochSampler
 
 
@@ -25,6 +25,7 @@ class KnownDensity(Normalized, DataSource):
     """An endless source of samples from a known density, drawn from its own generator; no
     discrete modes (spiral), so it is measured by the energy distance. Not :class:`Finite`."""
 
+    kind = POINTS  # what one sample is (data/kinds)
     evaluator = "energy"
 
     def __init__(self, sampler, seed: int, extent: float):
@@ -69,7 +70,7 @@ def _mixture(centers: Tensor, std: float):
     return sampler
 
 
-@DATASETS.register
+@register_dataset(POINTS)
 def ring8(cfg: DataConfig, seed: int) -> MixtureData:
     """8 Gaussians evenly spaced on the unit circle, std 0.01."""
     angle = torch.arange(8) * (2 * math.pi / 8)
@@ -77,7 +78,7 @@ def ring8(cfg: DataConfig, seed: int) -> MixtureData:
     return MixtureData(seed, 1.0, centers, 0.01)
 
 
-@DATASETS.register
+@register_dataset(POINTS)
 def grid25(cfg: DataConfig, seed: int) -> MixtureData:
     """25 Gaussians centred on {-4, -2, 0, 2, 4}^2, std 0.05."""
     axis = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
@@ -85,7 +86,7 @@ def grid25(cfg: DataConfig, seed: int) -> MixtureData:
     return MixtureData(seed, 4.0, centers, 0.05)
 
 
-@DATASETS.register
+@register_dataset(POINTS)
 def spiral(cfg: DataConfig, seed: int) -> KnownDensity:
     """A noisy two-turn Archimedean spiral of radius up to 1 (no discrete modes)."""
 
@@ -103,6 +104,7 @@ class PointsData(Normalized, DataSource, Finite):
     per column (zero mean, unit standard deviation) in model space. :class:`Finite`; measured
     by the energy distance."""
 
+    kind = POINTS  # what one sample is (data/kinds)
     evaluator = "energy"
 
     def __init__(self, points: Tensor, seed: int):
@@ -144,78 +146,7 @@ class PointsData(Normalized, DataSource, Finite):
         self.order.load_state_dict(state)
 
 
-def available_memory() -> Optional[int]:
-    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), or None if unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-# Parsing a CSV holds float64 values (8 bytes each), numpy's own parse buffers (about as much
-# again, measured: 10 million rows x 2 columns peaked at 490 MB over the interpreter's) and the
-# float32 copy the model trains on: 3 x 8 bytes per value is the estimate.
-_CSV_BYTES_PER_VALUE = 24
-
-
-def _check_csv_memory(p: Path) -> None:
-    """Refuse a CSV whose parse would not fit in the memory available, saying how much it would
-    need, instead of being killed for running out of memory halfway through reading it."""
-    size = p.stat().st_size
-    with open(p, "rb") as f:
-        head = f.read(1 << 16)
-    lines = [line for line in head.splitlines() if line.strip()][1:] or head.splitlines()[:1]
-    if not lines or size < (1 << 20):  # small files: nothing to estimate
-        return
-    per_line = sum(len(line) + 1 for line in lines) / len(lines)
-    cols = lines[0].count(b",") + 1
-    rows = int(size / per_line)
-    need, free = rows * cols * _CSV_BYTES_PER_VALUE, available_memory()
-    if free is not None and need > 0.8 * free:
-        raise GanforgeError(f"data.path: {p} holds about {rows:,} rows x {cols} columns; reading it needs about "
-                            f"{need / 2**30:.1f} GiB of memory and {free / 2**30:.1f} GiB is available; use fewer "
-                            f"rows, or a .npy file (float32: {rows * cols * 4 / 2**30:.2f} GiB)")
-
-
-def load_points(path: str) -> Tensor:
-    """Read a ``.npy`` or ``.csv`` (an optional header row, comma separated) of shape (N, d).
-    A CSV too large for the memory available is refused before it is read (:func:`_check_csv_memory`)."""
-    p = Path(path)
-    if not p.is_file():
-        raise GanforgeError(f"data.path: no such file: {path}")
-    if p.suffix == ".csv":
-        _check_csv_memory(p)
-    try:
-        if p.suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
-        elif p.suffix == ".csv":
-            try:
-                arr = np.loadtxt(p, delimiter=",", ndmin=2, dtype=np.float64)
-            except ValueError:  # a header row
-                arr = np.loadtxt(p, delimiter=",", ndmin=2, dtype=np.float64, skiprows=1)
-        else:
-            raise GanforgeError(f"data.path: {path}: expected a .npy or .csv file")
-    except GanforgeError:
-        raise
-    except Exception as e:  # numpy raises many kinds for a malformed file
-        raise GanforgeError(f"data.path: {path} could not be read as {p.suffix}: {str(e).splitlines()[0]}") from None
-    if arr.dtype.kind not in "fiu":
-        raise GanforgeError(f"data.path: {path}: expected numbers, found dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[0] < 2 or arr.shape[1] < 1:
-        raise GanforgeError(f"data.path: {path}: expected a table of shape (N >= 2, d), found {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        row = int(np.argwhere(bad)[0][0])
-        raise GanforgeError(
-            f"data.path: {path}: {int(bad.any(axis=1).sum())} rows hold NaN or infinite values (first: row {row})"
-        )
-    return torch.from_numpy(arr.astype(np.float32))
-
-
-@DATASETS.register
+@register_dataset(POINTS)
 def points(cfg: DataConfig, seed: int) -> PointsData:
     """The user's own points: ``data.path`` names a .csv or .npy file of shape (N, d)."""
     if not cfg.path:

@@ -19,7 +19,7 @@ and, except ``modes`` (its records predate provenance and stay bit-identical), a
 
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import Callable, Optional, Protocol
 
 from torch import Tensor
 
@@ -97,13 +97,14 @@ def energy(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = No
     """The energy distance to real data in raw coordinates; for images given Inception weights,
     also FID/KID in Inception's pool3 space."""
     real = data.reference(len(x), seed)
-    if x.dim() == 4 and inception_weights:  # unlabelled images: Inception FID/KID and the pixel energy
+    pixels = data.kind.pixels
+    if pixels and inception_weights:  # unlabelled images: Inception FID/KID and the pixel energy
         m = inception_fid_kid(real, x, inception_weights, seed=seed)
         space = m.pop("fid_feature_space")
         return {**m, "energy": energy_distance(x.flatten(1), real.flatten(1)), "n": len(x),
                 "provenance": {"feature_space": "raw pixels (energy)", "fid_feature_space": space,
                                "n_real": len(real), "n_fake": len(x), "seed": seed}}
-    space = "raw pixels" if x.dim() == 4 else "raw coordinates"
+    space = "raw pixels" if pixels else "raw coordinates"
     return {"energy": energy_distance(x.flatten(1), real.flatten(1)), "n": len(x),
             "provenance": {"feature_space": space, "n_real": len(real), "n_fake": len(x), "seed": seed}}
 
@@ -121,4 +122,70 @@ def table(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = Non
                                               "n_fake": len(x), "seed": seed}}
 
 
-__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "modes", "own_labels", "table"]
+# ----------------------------------------------------------------------------- headlines
+# What each evaluator's result says first, as one or a few lines of text (``ganforge train``
+# and ``evaluate`` print it): its headline keys, declared next to the evaluator, so a new
+# evaluator registers its headline with :func:`headline_for` and nothing guesses from the keys.
+
+HEADLINES: dict[str, Callable[[dict], str]] = {}  # evaluator name -> its headline
+IMAGE_KEYS = ("fid", "kid", "precision", "recall", "density", "coverage", "classes", "class_kl", "modes", "mode_kl",
+              "classifier_score", "class_accuracy")
+TABLE_KEYS = ("quality", "column_shapes", "column_pair_trends", "tstr", "trtr", "dcr_holdout", "dcr_train",
+              "exact_copies")
+
+
+def headline_for(*evaluators: str):
+    """Decorator: ``fn(metrics) -> text`` is the headline of the named evaluators' results."""
+
+    def wrap(fn):
+        for name in evaluators:
+            HEADLINES[name] = fn
+        return fn
+
+    return wrap
+
+
+def _keys(m: dict, keys: tuple) -> str:
+    return "  ".join(f"{k} {m[k]:.4g}" for k in keys if k in m)
+
+
+@headline_for("modes")
+def modes_line(m: dict) -> str:
+    return f"modes {m['modes']}/{m['n_modes']}  hq {100 * m['hq']:.1f} %  rev_kl {m['rev_kl']:.4f}  (n={m['n']})"
+
+
+@headline_for("digits", "own_labels")
+def image_line(m: dict) -> str:
+    """The image metrics, and the feature space(s) they were measured in."""
+    prov = m["provenance"]
+    fid_space = prov.get("fid_feature_space", prov["feature_space"])
+    if fid_space == prov["feature_space"]:
+        return f"{_keys(m, IMAGE_KEYS)}\nfeature space: {fid_space}"
+    return (f"{_keys(m, IMAGE_KEYS)}\nfeature space of fid/kid: {fid_space}\n"
+            f"feature space of the rest: {prov['feature_space']}")
+
+
+@headline_for("energy")
+def energy_line(m: dict) -> str:
+    if "fid" in m:  # images measured with Inception weights: FID/KID lead
+        return image_line(m)
+    return f"energy distance {m['energy']:.4f} in {m['provenance']['feature_space']}  (n={m['n']})"
+
+
+@headline_for("table")
+def table_line(m: dict) -> str:
+    flag = "\nWARNING: the synthetic rows copy training rows (memorising)" if m.get("memorising") else ""
+    return f"{_keys(m, TABLE_KEYS)}  (n={m['n']}, against the held-out split){flag}"
+
+
+def held_out_line(m: dict) -> str:
+    """Every number, as a game's own held-out scores are (image-to-image: l1_test, psnr_test)."""
+    return "  ".join(f"{k} {v:.4g}" for k, v in m.items() if k != "step" and isinstance(v, (int, float)))
+
+
+def headline(m: dict, evaluator: Optional[str]) -> str:
+    """``m`` (what ``evaluator`` returned) as text; ``evaluator=None``: a game's own scores."""
+    return HEADLINES[evaluator](m) if evaluator is not None else held_out_line(m)
+
+
+__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "headline", "modes", "own_labels", "table"]

@@ -2,8 +2,7 @@
 
 A spec is the builder ``build(cfg: ModelConfig, data_shape, n_classes) -> (G, D)`` plus what
 the rest of ganforge must know about the architecture without naming it: which D
-normalisations it offers, which image sizes it can build, whether it is for images or
-vectors. Config checks, the builders and the doctor's remedies read the spec, so a new
+normalisations it offers, which data kinds (``data/kinds``) and image sizes it builds. Config checks, the builders and the doctor's remedies read the spec, so a new
 architecture is one file and one :func:`register_model`, with no edits elsewhere.
 """
 
@@ -14,6 +13,7 @@ from typing import Callable, Optional
 
 from torch import nn
 
+from ..data.kinds.image import square_side
 from ..errors import GanforgeError
 from ..registry import Registry
 
@@ -28,6 +28,7 @@ class ModelSpec:
     g_norms: tuple[str, ...] = ("default",)  # model.g_norm values G offers ("default": the architecture's own)
     g_conds: tuple[str, ...] = ("concat",)  # model.g_cond values a conditional G offers
     d_conds: tuple[str, ...] = ("projection",)  # model.d_cond values a conditional D offers
+    kinds: tuple[str, ...] = ()  # the data kinds it builds (data/kinds: image, points, table)
     resolutions: Optional[tuple[int, int]] = None  # images: smallest and largest power-of-two size; None: any shape
     # what the doctor may suggest for this architecture (benchmarks/results/ablation.md):
     spatial_remedies: bool = False  # image-only remedies (bCR) helped it
@@ -36,7 +37,16 @@ class ModelSpec:
 
     @property
     def images(self) -> bool:
-        return self.resolutions is not None
+        """Whether it builds images (declared in ``kinds``)."""
+        return "image" in self.kinds
+
+    def check_kind(self, cfg, kind) -> None:
+        """One line when this architecture does not build ``kind`` (a ``DataKind``), the kind
+        of the samples that ``cfg.data.name`` gives; it names the kind's own model."""
+        if kind.name not in self.kinds:
+            raise GanforgeError(f"model.name={self.name} builds {' and '.join(self.kinds)} data; data.name="
+                                f"{cfg.data.name} gives {kind.name} data: use model.name={kind.default_model} "
+                                "(or leave model.name out)")
 
     def check(self, cfg, shape: tuple) -> None:
         """One-line errors for settings this architecture cannot build on data of ``shape``
@@ -46,15 +56,15 @@ class ModelSpec:
                                     ("g_cond", m.g_cond, self.g_conds), ("d_cond", m.d_cond, self.d_conds)):
             if value not in offered and value != "default" and (key in ("d_norm", "g_norm") or m.conditional):
                 raise GanforgeError(f"model.{key}={value}: model.name={self.name} offers {', '.join(offered)}")
-        if self.images:
+        if self.resolutions is not None:
             lo, hi = self.resolutions
-            if len(shape) != 3 or shape[1] != shape[2]:
+            if square_side(shape) is None:
                 raise GanforgeError(f"model.name={self.name} needs square images (C, R, R); data.name={cfg.data.name} "
                                     f"gives samples of shape {tuple(shape)}")
-            r = shape[1]
+            r = square_side(shape)
             if not (lo <= r <= hi and r & (r - 1) == 0):
                 larger = [f"{s.name} (up to {s.resolutions[1]} px)" for s in map(MODELS.get, MODELS.names())
-                          if s.images and r > hi and s.resolutions[1] >= r]
+                          if s.resolutions is not None and r > hi and s.resolutions[1] >= r]
                 raise GanforgeError(f"data.resolution={r}: model.name={self.name} builds sizes that are a power of "
                                     f"two from {lo} to {hi}" + (f"; at {r} px use model.name={larger[0]}" if larger and
                                                                  r & (r - 1) == 0 else ""))

@@ -139,14 +139,15 @@ def _dcgan_init(m: nn.Module) -> None:
     A spectrally normalised weight is initialised through its ``original``; its singular
     vectors are then stale, so the builder calls :func:`refresh_spectral_norm` afterwards."""
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-        w = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+        plist = getattr(m, "parametrizations", None)  # spectral norm holds the raw weight as .original
+        w = plist.weight.original if plist is not None else m.weight
         nn.init.normal_(w, 0.0, 0.02)
     elif isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm)) and m.affine:
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
 
 
-@register_model(d_norms=("none", "batch", "spectral", "instance", "layer"), g_conds=("concat", "cbn"),
+@register_model(kinds=("image",), d_norms=("none", "batch", "spectral", "instance", "layer"), g_conds=("concat", "cbn"),
                 d_conds=("projection", "concat"), resolutions=(8, 256), spatial_remedies=True,
                 spectral_d_remedy=True)
 def dcgan(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:

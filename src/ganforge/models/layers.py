@@ -64,7 +64,8 @@ def refresh_spectral_norm(module: nn.Module) -> None:
         if plist is None:
             continue
         for p in plist:
-            if hasattr(p, "_u") and hasattr(p, "_reshape_weight_to_matrix"):  # a >1-D weight under spectral_norm
+            # spectral_norm's parametrization keeps singular vectors _u, _v for a >1-D weight only
+            if getattr(p, "_u", None) is not None and callable(getattr(p, "_reshape_weight_to_matrix", None)):
                 W = p._reshape_weight_to_matrix(plist.original)  # (out, in * k * k)
                 U, _, Vh = torch.linalg.svd(W, full_matrices=False)
                 p._u.copy_(U[:, 0])  # u^T W v = sigma_max exactly

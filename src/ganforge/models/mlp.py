@@ -92,7 +92,7 @@ class MLPDiscriminator(nn.Module):
 
 
 # instance norm is for image features; "default" G norm is none here
-@register_model(d_norms=("none", "spectral", "layer", "batch"), g_norms=("default", "none", "batch"))
+@register_model(kinds=("points",), d_norms=("none", "spectral", "layer", "batch"), g_norms=("default", "none", "batch"))
 def mlp(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     g_norm = "none" if cfg.g_norm == "default" else cfg.g_norm
     G = MLPGenerator(cfg.z_dim, shape, cfg.g_width, cfg.g_depth, n_classes, cfg.g_spectral, g_norm)

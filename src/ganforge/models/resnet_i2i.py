@@ -51,7 +51,7 @@ class ResnetG(nn.Module):
         return self.net(x)
 
 
-@register_model(d_norms=("instance", "none"), game="cycle")
+@register_model(kinds=("image",), d_norms=("instance", "none"), game="cycle")
 def resnet_i2i(m, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     """CycleGAN: G = {ab, ba} ResNet generators, D = {a, b} PatchGANs, on unpaired (2C, R, R) data."""
     c = pair_channels(shape)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..data.kinds.image import is_image_shape
 from ..errors import GanforgeError
 from .base import register_model
 from .unet import PatchD
@@ -55,10 +56,10 @@ def downscale(hr: Tensor, scale: int) -> Tensor:
     return F.interpolate(hr, scale_factor=1 / scale, mode="bicubic", antialias=True, align_corners=False)
 
 
-@register_model(d_norms=("instance", "none"), game="superres")
+@register_model(kinds=("image",), d_norms=("instance", "none"), game="superres")
 def srnet(m, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     """Super-resolution: residual G (model.scale 2 or 4) and a PatchGAN D on high-res crops."""
-    if len(shape) != 3:
+    if not is_image_shape(shape):
         raise GanforgeError(f"model.name=srnet needs images; the data gives samples of shape {tuple(shape)}")
     c, r = shape[0], shape[-1]
     if r % m.scale or r // m.scale < 4:

@@ -161,7 +161,7 @@ class StyleDiscriminator(nn.Module):
         return logits
 
 
-@register_model(resolutions=(8, 1024), spatial_remedies=True)
+@register_model(kinds=("image",), resolutions=(8, 1024), spatial_remedies=True)
 def stylegan2(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     if cfg.g_spectral:
         raise GanforgeError("model.g_spectral=true: model.name=stylegan2 uses equalized learning rate, not spectral "

@@ -137,7 +137,7 @@ class TabularDiscriminator(nn.Module):
         return self.net(x.reshape(x.shape[0] // self.pac, -1)).squeeze(1)  # (B // pac,)
 
 
-@register_model()
+@register_model(kinds=("table",))
 def tabular(cfg: ModelConfig, shape: tuple, n_classes: int = 0, layout: Optional[dict] = None):
     if layout is None:
         raise GanforgeError("model.name=tabular: needs data.name=table (a table's column layout)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 import torch
 
+from ..data.kinds.image import is_image_shape
 from ..errors import GanforgeError
 from .base import register_model
 
@@ -83,7 +84,7 @@ class PatchD(nn.Module):
 
 def pair_channels(shape: tuple) -> int:
     """C of one image, from a paired source's sample shape (2C, H, W)."""
-    if len(shape) != 3 or shape[0] % 2:
+    if not is_image_shape(shape) or shape[0] % 2:
         raise GanforgeError(f"image-to-image models need paired images (2C, H, W); the data gives {tuple(shape)} "
                             "(use data.name=paired or unpaired)")
     return shape[0] // 2
@@ -95,7 +96,7 @@ def check_size(name: str, side: int, multiple: int, key: str = "data.resolution"
                             f"(2 ** its number of down-sampling steps)")
 
 
-@register_model(d_norms=("instance", "none"), game="paired")
+@register_model(kinds=("image",), d_norms=("instance", "none"), game="paired")
 def unet(m, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     """pix2pix: U-Net G (g_depth levels) and a PatchGAN D on (input, output) pairs."""
     c = pair_channels(shape)

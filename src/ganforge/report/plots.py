@@ -12,28 +12,15 @@ import io
 from pathlib import Path
 from typing import Optional
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from torch import Tensor
 
+from ..data.kinds.points import scatter_figure
 from ..io import write_bytes_atomic
 
 
 def scatter(real: Tensor, fake: Tensor, path: Path, title: str = "", centers: Optional[Tensor] = None) -> Path:
     """Real (grey) against generated (blue) 2D points, ``(N, 2)`` each, saved as a PNG."""
-    fig = Figure(figsize=(5, 5), dpi=100)
-    FigureCanvasAgg(fig)  # attaches itself to fig: savefig renders with Agg
-    ax = fig.subplots()
-    r, f = real.detach().cpu().numpy(), fake.detach().cpu().numpy()
-    ax.scatter(r[:, 0], r[:, 1], s=3, c="0.6", alpha=0.5, label="real", linewidths=0)
-    ax.scatter(f[:, 0], f[:, 1], s=3, c="tab:blue", alpha=0.5, label="generated", linewidths=0)
-    if centers is not None:
-        c = centers.cpu().numpy()
-        ax.scatter(c[:, 0], c[:, 1], s=30, marker="x", c="tab:red", label="modes", linewidths=1)
-    ax.set_title(title)
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.legend(loc="upper right", fontsize=7, markerscale=3)
-    fig.tight_layout()
+    fig = scatter_figure(real, fake, title, centers)  # the points kind draws it
     path = Path(path)
     if not path.suffix:  # as savefig does: no extension, a PNG with one appended
         path = path.with_name(path.name + ".png")

@@ -1,21 +1,19 @@
 """Sample plots during training, as a loop callback: image grids or scatter plots on fixed noise.
 
-Every ``train.sample_every`` steps and at the end, ``samples/step-NNNNNNN.png`` shows 64
-samples of an image run (written with the synthetic-image metadata) or 2,000 points of a 2-D
-run against as many real ones; other data gets no plot. ``train.keep_samples`` bounds the
+Every ``train.sample_every`` steps and at the end, ``samples/step-NNNNNNN.png`` shows the
+figure the data's kind draws (``data/kinds``), written with the synthetic-image metadata: 64
+images in a grid, 2,000 points of a 2-D run against as many real ones, a table's first columns
+against the real ones; points of other dimensions get no plot. ``train.keep_samples`` bounds the
 folder of a long run: the first plot (where the run started from) and the newest ones stay.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-from ..data import KnownModes
 from ..evaluation import generate
 from ..train.callbacks import Callback, RunState
-from ..io import image_grid, synthetic_meta
-from .plots import scatter
+from ..io import image_grid, save_image, synthetic_meta
 
 
 class SamplePlots(Callback):
@@ -27,15 +25,13 @@ class SamplePlots(Callback):
         if run.game.visuals is not None:  # image-to-image: rows of inputs, outputs, targets (held out)
             image_grid(run.game.visuals(data, 8, cfg.eval.seed), path, nrow=8,
                        meta=synthetic_meta(run.run_dir.name, step))
-        elif len(data.shape) == 3:  # images: a grid of samples on fixed noise
-            fake = generate(run.sampler, run.prior, 64, cfg.eval.seed, data, run.n_classes)
-            image_grid(fake, path, meta=synthetic_meta(run.run_dir.name, step))
-        elif math.prod(data.shape) == 2:
-            fake = generate(run.sampler, run.prior, 2000, cfg.eval.seed, data, run.n_classes)
-            real = data.reference(2000, cfg.eval.seed)
-            scatter(real, fake, path, f"step {step}", data.centers if isinstance(data, KnownModes) else None)
-        else:
-            return
+        else:  # the data kind's figure on fixed noise: a grid of images, 2-D points against real ones, ...
+            kind = data.kind
+            fake = generate(run.sampler, run.prior, kind.figure_n, cfg.eval.seed, data, run.n_classes)
+            img = kind.figure(fake, data, cfg.eval.seed, f"step {step}")
+            if img is None:  # nothing to draw for this data (points of more than 2 dimensions)
+                return
+            save_image(img, path, synthetic_meta(run.run_dir.name, step))
         _rotate(path.parent, cfg.train.keep_samples)
 
 

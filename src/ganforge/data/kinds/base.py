@@ -1,0 +1,158 @@
+"""A data kind: what one sample *is* (an image, a point, a table row), as an object.
+
+Every :class:`~ganforge.data.base.DataSource` names its kind (``source.kind``) and every dataset
+builder declares it (``DATASETS`` entry's ``kind``, read before any data is loaded, so config
+resolution can pick the kind's default model). Code outside ``data/kinds/`` asks the kind what
+to do instead of looking at a tensor's rank or sniffing a source's attributes.
+
+A kind owns:
+
+- its files: writing samples (:meth:`DataKind.write`, the suffixes it writes), reading a
+  user's inputs to score, project or test for anomalies (:meth:`DataKind.read_inputs`) and
+  samples made by another program (:meth:`DataKind.from_array`);
+- the sample figure of the report and the board (:meth:`DataKind.figure`);
+- the default evaluator (``evaluator``: a key of ``metrics.evaluators.EVALUATORS``, whose
+  headline keys live with it) and the augmentation ops that apply (``augment_ops``);
+- the encoder trunk for inversion and anomaly detection (:meth:`DataKind.encoder_trunk`);
+- the model card's task names (:meth:`DataKind.card_task`);
+- its default model (``default_model``, a ``model.name``) and the game that trains it.
+
+Adding a kind is one module here with a subclass registered in :data:`KINDS`, its datasets
+(whose sources set ``kind``), a model whose ``ModelSpec.kinds`` names it, and an evaluator;
+``tests/test_kinds.py`` runs its contract over every registered kind unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ...errors import GanforgeError
+from ...io import atomic_open
+from ...registry import Registry
+
+KINDS: Registry["DataKind"] = Registry("data kind")
+
+
+class DataKind:
+    """The base: what every kind answers. Subclasses set the class attributes and override
+    what differs; the defaults describe a sample that is a flat vector of numbers."""
+
+    name: str = ""
+    default_model: str = ""  # the model.name a run of this kind gets when it names none
+    game: str = "noise_to_data"  # the game its default model plays (ModelSpec.game)
+    default_dataset: str = ""  # the data.name that reads a bare data.path of this kind
+    demo_data: dict = {}  # data.* of a bundled or generated dataset of this kind (no download)
+    evaluator: str = "energy"  # the default evaluator; a source may name a finer one (digits, modes)
+    augment_ops: tuple[str, ...] = ()  # augment.policy ops that apply (augment.OPS keys)
+    spatial: bool = False  # penalties that transform images (reg.bcr) apply
+    pixels: bool = False  # samples are pictures: PNG grids and folders, strips, residual maps, Inception
+    suffixes: tuple[str, ...] = (".npy", ".csv")  # sample files it writes (FILE.npy, ...)
+    # a sample holds its own condition (a table row's category): it is scored and judged under it, and
+    # a conditional G draws conditions at the data's frequencies (draw_conditions), not uniform classes
+    holds_conditions: bool = False
+    figure_n: int = 256  # samples drawn for the figure
+    task: str = "generation"  # model card task type (model-index), unconditional
+    conditional_task: str = "class-conditional-generation"
+
+    def __repr__(self) -> str:
+        return f"<data kind {self.name}>"
+
+    # ------------------------------------------------------------------ shapes and words
+
+    def describe(self, shape: tuple) -> str:
+        """What one sample is, in words (the model card's "output")."""
+        return f"vectors of dimension {int(np.prod(shape))}"
+
+    def card_task(self, conditional: bool) -> str:
+        return self.conditional_task if conditional else self.task
+
+    def pipeline_tag(self, conditional: bool) -> Optional[str]:
+        """The model hub's pipeline tag, where one exists for this kind."""
+        return None
+
+    # ------------------------------------------------------------------ conditions
+
+    def draw_conditions(self, G: nn.Module, n: int, gen: torch.Generator) -> Optional[Tensor]:
+        """Conditions (n,) for a conditional G when none were asked for; None: uniform classes."""
+        return None
+
+    def conditions_of(self, data, x: Tensor) -> Optional[Tensor]:
+        """The condition each sample ``x`` (N, *shape) in data space holds itself, or None."""
+        return None
+
+    def unseen(self, data, x: Tensor) -> Optional[Tensor]:
+        """(N,) 1 where a sample holds a value never seen in training (always anomalous), or None."""
+        return None
+
+    # ------------------------------------------------------------------ files
+
+    def check_suffix(self, out: str, is_dir: bool, offered: tuple = ()) -> None:
+        """One line when this kind cannot write ``out`` (a folder of PNGs, or a file by its
+        suffix); ``offered``: the suffixes the command writes at all (default: every one)."""
+        files = " or ".join([f"FILE{s}" for s in self.suffixes if not offered or s in offered]
+                            + (["DIR/"] if self.pixels else []))
+        if is_dir and not self.pixels:
+            raise GanforgeError(f"--out {out}: a folder of PNGs is for image runs; {self.name} runs write {files}")
+        suffix = Path(out).suffix
+        if not is_dir and suffix not in self.suffixes:
+            raise GanforgeError(f"--out {out}: {self.name} runs write {files}, not {suffix or 'a file without suffix'}")
+
+    def write(self, x: Tensor, path: Path, data=None, labels: Optional[Tensor] = None) -> None:
+        """Samples ``x`` (N, *shape) in data space to ``path`` (a suffix in :attr:`suffixes`),
+        atomically: .npy float32 as they are; .csv one row per sample, columns x0.. (and label)."""
+        path = Path(path)
+        if path.suffix == ".npy":
+            with atomic_open(path) as f:
+                np.save(f, x.float().numpy())
+            return
+        flat = x.flatten(1).numpy()
+        cols = [f"x{i}" for i in range(flat.shape[1])]
+        rows = flat if labels is None else np.column_stack([flat, labels.numpy()])
+        header = ",".join(cols + (["label"] if labels is not None else []))
+        fmt = ["%.8g"] * len(cols) + (["%d"] if labels is not None else [])
+        with atomic_open(path) as f:
+            np.savetxt(f, rows, delimiter=",", header=header, comments="", fmt=fmt)
+
+    def read_inputs(self, data, path: Path) -> tuple[Tensor, list[str]]:
+        """A user's inputs (to score, project, test for anomalies) in data space, (N, *shape),
+        with their names; anything that does not match ``data`` is one line."""
+        raise GanforgeError(f"--data {path}: a {self.name} run reads no input files")
+
+    def from_array(self, arr: np.ndarray, where: str) -> Tensor:
+        """Samples made by another program, as an array, -> float32 in data space."""
+        raise GanforgeError(f"{where}: a {self.name} run measures no sample files")
+
+    def data_settings(self, x: Tensor) -> dict:
+        """The data.* settings under which real data matches samples ``x`` (``evaluate --samples``)."""
+        return {}
+
+    # ------------------------------------------------------------------ figures and models
+
+    def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = ""):
+        """The sample figure of the report and board: a PIL image of ``fake`` (N, *shape) in
+        data space (against ``data.reference(N, seed)`` where real samples help), or None
+        when this batch has no picture."""
+        return None
+
+    def encoder_trunk(self, shape: tuple, width: int) -> tuple[nn.Module, int]:
+        """The trunk of an encoder x (B, *shape) -> features (B, F), and F: an MLP here."""
+        d = int(np.prod(shape))
+        trunk = nn.Sequential(nn.Flatten(), nn.Linear(d, 4 * width), nn.LeakyReLU(0.2),
+                              nn.Linear(4 * width, 4 * width), nn.LeakyReLU(0.2))
+        return trunk, 4 * width
+
+    def normal_data(self, data, seed: int, n: int = 12000) -> tuple[Tensor, Optional[Tensor]]:
+        """The real data that anomaly detection learns as normal, (N, *shape) in data space, with
+        labels (N,) or None: by default ``n`` fresh draws of an endless source."""
+        return data.reference(n, seed + 7919).float(), None
+
+
+def register_kind(kind: DataKind) -> DataKind:
+    """Register ``kind`` under its ``name``; returns it."""
+    KINDS.add(kind.name, kind)
+    return kind
