@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -190,7 +191,13 @@ def board(work: Path) -> None:
     """The board's page for the folder of runs made so far."""
     from ganforge.report.board import render_index
 
-    (work / "board.html").write_text(render_index(work), encoding="utf-8")
+    here = Path.cwd()
+    os.chdir(work.parent)  # the page names the folder as given: "runs", not a temporary path
+    try:
+        page = render_index(Path(work.name))
+    finally:
+        os.chdir(here)
+    (work / "board.html").write_text(page, encoding="utf-8")
     _screenshot(work / "board.html", "board.png", (1100, 470))
 
 
