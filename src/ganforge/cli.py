@@ -65,6 +65,12 @@ def parse(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the whole command line, every command and its arguments (the documentation's
+    command line reference is generated from it; ``main`` parses with the same)."""
+    return _parser()[0]
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     if issubclass(category, GanforgeWarning):
         print(f"ganforge: warning: {message}", file=sys.stderr)
