@@ -1,9 +1,9 @@
 """Class edits of real digits with a conditional run (issue: applications I, part 4).
 
 Each of 100 held-out digits is projected into the conditional digits run under the class the
-judge reads in it (``apps/project.py``), then re-drawn with the same z under another class
+class reader reads in it (``apps/project.py``), then re-drawn with the same z under another class
 (``apps/edit.change_class``). Reported: edit success (the digit classifier reads the target
-class), and how much else changed: the judge's feature distance between the edit and its
+class), and how much else changed: the class reader's feature distance between the edit and its
 source, next to the distance between two unrelated digits of the target class (what a
 complete change of the image would cost). Writes ``benchmarks/results/editing.md``.
 
@@ -22,7 +22,7 @@ import _harness as H
 from ganforge import api
 from ganforge.apps.edit import change_class
 from ganforge.apps.project import project
-from ganforge.metrics.evaluators import judge
+from ganforge.metrics.evaluators import class_reader
 
 OUT = H.RESULTS / "editing.md"
 
@@ -41,7 +41,7 @@ def main() -> None:
             cfg = H.config("digits", ["model.conditional=true"], threads=a.threads, quiet=["train.progress=false"])
             H.train(cfg, run_dir, via_api=True)
         run = api.load_run(run_dir)
-    clf = judge(run.data)
+    clf = class_reader(run.data)
     images, labels = run.data.holdout
     x, y = images[: a.n].float() / 255, labels[: a.n]
     proj = project(run, x)
@@ -49,7 +49,7 @@ def main() -> None:
     edited = torch.cat([change_class(run, proj.z[i : i + 1], int(target[i])) for i in range(len(y))])
     read = clf.logits(edited).argmax(1)
     success = (read == target).float().mean().item()
-    with torch.no_grad():  # the judge's features (n, 128): one grey channel, so one row per image
+    with torch.no_grad():  # the class reader's features (n, 128): one grey channel, so one row per image
         f_src, f_edit = clf.features(proj.recon), clf.features(edited)
         moved = (f_edit - f_src).pow(2).mean(1)  # (n,)
         same_class_other = torch.stack([  # distance from the edit to an unrelated real digit of its target class

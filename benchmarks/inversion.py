@@ -22,7 +22,7 @@ import _harness as H
 from ganforge import api
 from ganforge.apps.encoder import encode, train_encoder
 from ganforge.apps.project import project
-from ganforge.metrics.evaluators import judge
+from ganforge.metrics.evaluators import class_reader
 
 OUT = H.RESULTS / "inversion.md"
 
@@ -45,7 +45,7 @@ def main() -> None:
         run = api.load_run(run_dir)
     images, labels = run.data.holdout
     x, y = images[: a.n].float() / 255, labels[: a.n]  # (n, 1, R, R) in [0, 1], true classes
-    clf = judge(run.data)
+    clf = class_reader(run.data)
     E = train_encoder(run, steps=a.encoder_steps)
     rows = []
     for name, kw in (("optimisation only", {"steps": a.steps, "starts": a.starts}),

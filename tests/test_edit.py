@@ -10,7 +10,7 @@ from ganforge.apps.edit import (change_class, class_directions, direction, edit,
                                 principal_directions)
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
-from ganforge.metrics.evaluators import judge
+from ganforge.metrics.evaluators import class_reader
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_a_class_direction_makes_its_class_more_likely(runs):
     assert dirs, "the judge should read at least one class often enough to fit"
     name = next(iter(dirs))
     k = int(name.split("_")[1])
-    clf = judge(run.data)
+    clf = class_reader(run.data)
     z = run.prior.sample(200, torch.Generator().manual_seed(3))
     p = lambda x: torch.softmax(clf.logits(x), 1)[:, k].mean().item()  # noqa: E731
     assert p(edit(run, z, dirs[name], [3.0])) > p(edit(run, z, dirs[name], [0.0])) > p(edit(run, z, dirs[name], [-3.0]))
@@ -76,7 +76,7 @@ class _ClassRenderer(torch.nn.Module):
 def test_a_class_edit_keeps_z_and_the_judge_reads_the_new_class(runs):
     _, run = runs["cond"]
     stand_in = type(run)(run.cfg, _ClassRenderer(run.data), run.prior, run.data, run.step, run.n_classes)
-    clf = judge(run.data)
+    clf = class_reader(run.data)
     z = run.prior.sample(100, torch.Generator().manual_seed(4))
     for k in (2, 7):
         read = clf.logits(change_class(stand_in, z, k)).argmax(1)

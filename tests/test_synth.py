@@ -14,7 +14,7 @@ from ganforge.apps.synth import synth
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
 from ganforge.files import provenance_path, sha256_file
-from ganforge.metrics.evaluators import judge
+from ganforge.metrics.evaluators import class_reader
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ class _HalfRight:
 def test_min_confidence_keeps_only_what_the_judge_reads_as_the_requested_class(cond_run, tmp_path):
     run_dir, run = cond_run
     stand_in = _HalfRight(run)
-    clf = judge(run.data)
+    clf = class_reader(run.data)
     out = tmp_path / "f.npz"
     r = synth(stand_in, run_dir, str(out), per_class=4, seed=0, min_confidence=0.9)
     with np.load(out) as z:

@@ -7,7 +7,7 @@ Two kinds of direction, saved by :func:`find_directions` to ``RUN/directions.pt`
   does for StyleGAN. Otherwise PCA of G's outputs on many z, each component carried back to the
   latent space by least squares (the z direction that best moves the output along it), as the
   paper does for BigGAN's activations.
-- ``class_K``: InterFaceGAN-style (Shen et al. 2020): latents labelled by the judge classifier,
+- ``class_K``: InterFaceGAN-style (Shen et al. 2020): latents labelled by the class reader,
   a logistic regression of "class K or not" on z (scikit-learn), its unit normal.
 
 A conditional run also edits by changing the class while keeping z (:func:`change_class`).
@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ..errors import GanforgeError
 from ..files import save_atomic, write_output
-from ..metrics.evaluators import judge
+from ..metrics.evaluators import class_reader
 from ..trained import check_class
 
 FILE = "directions.pt"
@@ -51,11 +51,11 @@ def principal_directions(run, k: int = 8, n: int = 2000, seed: int = 0) -> dict[
 
 @torch.no_grad()
 def class_directions(run, n: int = 2000, seed: int = 0) -> dict[str, Tensor]:
-    """``class_K``: the unit normal of a linear probe separating latents whose image the judge
+    """``class_K``: the unit normal of a linear probe separating latents whose image the class reader
     reads as class K from the rest (only classes that occur often enough to fit)."""
     from sklearn.linear_model import LogisticRegression  # scikit-learn is slow to import
 
-    clf = judge(run.data)
+    clf = class_reader(run.data)
     if clf is None:
         raise GanforgeError(f"class directions need a classifier for data.name={run.cfg.data.name}; "
                             "use the principal directions (pc0, ...)")
@@ -63,7 +63,7 @@ def class_directions(run, n: int = 2000, seed: int = 0) -> dict[str, Tensor]:
     z = run.prior.sample(n, gen)
     y = torch.randint(run.n_classes, (n,), generator=gen) if run.n_classes else None
     x = run.data.decode(run.G(z.to(next(run.G.parameters()).device), y).float().cpu())
-    read = clf.logits(x).view(n, -1, clf.n_classes)[:, 0].argmax(1)  # (n,) the class the judge reads
+    read = clf.logits(x).view(n, -1, clf.n_classes)[:, 0].argmax(1)  # (n,) the class the class reader reads
     out = {}
     for k in range(clf.n_classes):
         hits = int((read == k).sum())
@@ -75,11 +75,11 @@ def class_directions(run, n: int = 2000, seed: int = 0) -> dict[str, Tensor]:
 
 
 def find_directions(run, run_dir: Path, k: int = 8, n: int = 2000, seed: int = 0) -> dict[str, Tensor]:
-    """Both kinds of direction (class ones where a judge exists), written to ``RUN/directions.pt``."""
+    """Both kinds of direction (class ones where a class reader exists), written to ``RUN/directions.pt``."""
     if k < 1:
         raise GanforgeError(f"--k {k}: must be >= 1")
     dirs = principal_directions(run, k, n, seed)
-    if judge(run.data) is not None:
+    if class_reader(run.data) is not None:
         dirs.update(class_directions(run, n, seed))
     save_atomic({"step": run.step, "directions": dirs}, Path(run_dir) / FILE)
     return dirs

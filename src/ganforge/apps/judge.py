@@ -9,7 +9,7 @@ up. Scores are in [0, 1] for every loss (for the critic losses, sigmoid of the c
   with m - 1 copies of itself, so its score depends on it alone.
 - A conditional D needs a class: ``label`` for all inputs, else, for image runs with a judge
   classifier (digits, labelled images), the class that classifier reads; else refused.
-- Image runs also get the judge classifier's class and confidence, when one applies.
+- Image runs also get the class reader's class and confidence, when one applies.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from torch import Tensor
 
 from ..errors import GanforgeError
 from ..files import check_output, provenance, write_output
-from ..metrics.evaluators import judge
+from ..metrics.evaluators import class_reader
 from ..trained import check_class, load_run
 
 WHAT = ("p_real: sigmoid of the run's D on each input (1/2 at the game's equilibrium); class, confidence: "
-        "the judge classifier")
+        "the class reader")
 
 
 def read_inputs(data, path: Path) -> tuple[Tensor, list[str]]:
@@ -39,12 +39,12 @@ def read_inputs(data, path: Path) -> tuple[Tensor, list[str]]:
 @torch.no_grad()
 def score(run_dir: Path, path: Path, label: Optional[int] = None, batch: int = 256) -> tuple[list[dict], dict]:
     """One row per input of ``path``: ``name``, ``p_real`` (D's probability) and, for image runs
-    with a judge classifier, ``class`` and ``confidence``; and what was used (``about``)."""
+    with a class reader, ``class`` and ``confidence``; and what was used (``about``)."""
     r = load_run(run_dir, parts=("D",))
     D, cfg, data, classes, step = r.D, r.cfg, r.data, r.n_classes, r.step
     check_class(label, classes)  # before any input is read
     x, names = read_inputs(data, Path(path))
-    clf = judge(data)  # a classifier of the data's images (digits, labelled images), else None
+    clf = class_reader(data)  # a classifier of the data's images (digits, labelled images), else None
     read = None
     if clf is not None:
         probs = torch.softmax(clf.logits(x), dim=1)  # (N * C, K) for per-channel digits

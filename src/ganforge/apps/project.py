@@ -4,14 +4,14 @@ For each target x, ``starts`` latents drawn from the prior are optimised togethe
 
     L(z) = ||G(z) - x||^2 / D  +  feature_weight * ||f(G(z)) - f(x)||^2 / F  +  latent_weight * r(z)
 
-with D pixels and F features: a pixel loss, a feature loss in the run's judge classifier space
+with D pixels and F features: a pixel loss, a feature loss in the run's class reader space
 (the digit classifier, or one trained on the data's labels; no downloaded perceptual network),
 and a prior term r(z) that keeps z where G was trained (for N(0, I): (|z|^2 / d - 1)^2, the
 shell that almost all of a Gaussian's mass lies on; a uniform prior is clamped to its box).
 This follows the spirit of StyleGAN2's projector (Karras et al. 2020, appendix D: several
 starts, a perceptual term, latent regularisation), with the classifier's features standing in
 for LPIPS. The best start by final loss wins. A conditional run is projected under the class
-the judge reads in the target (or the class given).
+the class reader reads in the target (or the class given).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from torch import Tensor
 from ..data.kinds.image import read_files
 from ..errors import GanforgeError
 from ..files import write_output
-from ..metrics.evaluators import judge
+from ..metrics.evaluators import class_reader
 from ..metrics.features import to_classifier_input
 from ..trained import check_class
 
@@ -37,11 +37,11 @@ class Projection:
     labels: Optional[Tensor]  # (N,) the classes used (conditional runs), else None
     recon: Tensor  # (N, *shape) G(z) in data space
     mse: Tensor  # (N,) pixel mean squared error in data space
-    feature_dist: Optional[Tensor]  # (N,) mean squared feature difference, when a judge exists
+    feature_dist: Optional[Tensor]  # (N,) mean squared feature difference, when a class reader exists
 
 
 def _features(clf, x: Tensor) -> Tensor:
-    """The judge's features of images in [0, 1], differentiably (the classifier's own call is no_grad)."""
+    """The class reader's features of images in [0, 1], differentiably (the classifier's own call is no_grad)."""
     xi = to_classifier_input(x, clf.per_channel, clf.resolution)
     return clf.net.features(xi).reshape(len(x), -1)
 
@@ -72,12 +72,12 @@ def project(run, x: Tensor, steps: int = 300, starts: int = 4, seed: int = 0, lr
     G, prior = run.G, run.prior
     device = next(G.parameters()).device
     G.eval().requires_grad_(False)
-    clf = judge(run.data) if feature_weight > 0 else None
+    clf = class_reader(run.data) if feature_weight > 0 else None
     n, S = len(x), starts
     target = x.to(device)
     if run.n_classes and labels is None:
         if clf is None:
-            raise GanforgeError("a conditional run needs the class of each image (--class), or a judge to read it")
+            raise GanforgeError("a conditional run needs the class of each image (--class), or a class reader to read it")
         with torch.no_grad():
             labels = clf.logits(x).view(n, -1, clf.n_classes)[:, 0].argmax(1)  # (N,)
     gen = torch.Generator().manual_seed(seed)

@@ -15,7 +15,7 @@ output carries, :func:`ganforge.files.provenance`, with truncation and counts).
 ``sample_file`` is ``ganforge sample``: the same writers for plain samples (a PNG grid, a folder
 of PNGs, .npy, .csv, a table's rows, optionally redrawn until they hold a table condition).
 
-``min_confidence``: keep only samples that the run's judge classifier (the digit classifier,
+``min_confidence``: keep only samples that the run's class reader (the digit classifier,
 or one trained on the data's own labels) assigns to their requested class with probability
 at least C; rejected ones are redrawn with fresh noise, and how many were rejected is reported.
 """
@@ -31,7 +31,7 @@ from torch import Tensor
 
 from ..errors import GanforgeError
 from ..files import check_output, write_output
-from ..metrics.evaluators import judge
+from ..metrics.evaluators import class_reader
 from ..trained import check_class, truncated
 
 FORMATS = (".npz", ".csv", ".npy")
@@ -43,7 +43,7 @@ class SynthResult:
     out: Path
     n: int  # samples written
     per_class: dict = field(default_factory=dict)  # class -> count (conditional runs)
-    rejected: int = 0  # samples the judge refused (min_confidence)
+    rejected: int = 0  # samples the class reader refused (min_confidence)
     files: list = field(default_factory=list)  # what was written
 
 
@@ -69,8 +69,8 @@ def check_request(run, out: str, n: Optional[int], per_class: Optional[int], min
         if not run.n_classes:
             raise GanforgeError("--min-confidence: filters samples by their requested class; this run is not "
                                 "conditional")
-        if judge(run.data) is None:
-            raise GanforgeError(f"--min-confidence: data.name={run.cfg.data.name} has no classifier to judge "
+        if class_reader(run.data) is None:
+            raise GanforgeError(f"--min-confidence: data.name={run.cfg.data.name} has no classifier to read "
                                 "samples with")
     if is_dir and path.is_dir() and any(path.iterdir()):
         raise GanforgeError(f"--out {out}: the folder is not empty; give a new one")
@@ -92,11 +92,11 @@ def _requested_labels(run, n: Optional[int], per_class: Optional[int]) -> Option
 def _draw(run, labels: Optional[Tensor], n: int, seed: int, min_confidence: Optional[float],
           truncation: Optional[float] = None) -> tuple[Tensor, int]:
     """n samples (data space) for the requested labels; with ``min_confidence`` only those the
-    judge reads as their label with at least that probability. Returns (samples, rejected)."""
+    class reader reads as their label with at least that probability. Returns (samples, rejected)."""
     kw = {"truncation": truncation} if truncation is not None else {}  # (stand-in runs may not take it)
     if min_confidence is None:
         return run.generate(n, seed, labels, **kw), 0
-    clf = judge(run.data)
+    clf = class_reader(run.data)
     kept = [[] for _ in range(n)]  # a slot per requested sample, filled in order of draws
     rejected, draw = 0, 0
     todo = torch.arange(n)

@@ -14,7 +14,7 @@ def add_arguments(p) -> None:
     p.add_argument("--per-class", type=int, metavar="N", help="N samples of every class (conditional runs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-confidence", type=float, metavar="C",
-                   help="keep only samples the judge classifier reads as their class with probability >= C")
+                   help="keep only samples the class reader reads as their class with probability >= C")
     p.add_argument("--truncation", type=float, metavar="PSI", help="truncation psi, for style-based runs")
 
 

@@ -51,7 +51,7 @@ def _need(data: DataSource, capability: type, name: str) -> None:
         raise TypeError(f"evaluator '{name}' needs a {capability.__name__} data source, got {type(data).__name__}")
 
 
-def judge(data: DataSource) -> Optional[Classifier]:
+def class_reader(data: DataSource) -> Optional[Classifier]:
     """The classifier that reads a generated sample's class for this data: the digit classifier
     (per channel) for digit images, one trained on the data's own labels for other labelled
     images; None where no classifier applies."""

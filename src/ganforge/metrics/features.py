@@ -1,7 +1,7 @@
 """Small classifiers trained by ganforge itself: the feature spaces of its image metrics.
 
 - The digit classifier, trained on the fixed training split of scikit-learn's bundled digits:
-  the feature space for FID/KID/precision/recall on digit data and the judge for mode counting
+  the feature space for FID/KID/precision/recall on digit data and the class reader for mode counting
   (each channel is judged as one digit, so stacked digits get three).
 - A classifier of the user's own labelled images (:func:`data_classifier`), for datasets with
   class labels: the same network on whole images at up to 32x32, trained on every 5th image
