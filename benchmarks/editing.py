@@ -60,7 +60,7 @@ def main() -> None:
         "# Class edits of held-out digits",
         "",
         f"Conditional run: digits preset with model.conditional=true (step {run.step}); {a.n} held-out digits, each "
-        f"projected (300 steps, 4 starts) under the class the judge reads, then re-drawn under another class "
+        f"projected (300 steps, 4 starts) under the class the class reader reads, then re-drawn under another class "
         f"(each of the nine others equally often). {a.threads} torch thread(s). Command: "
         f"`python benchmarks/editing.py --n {a.n}`. Total "
         f"{time.perf_counter() - t0:.0f} s.",
