@@ -41,7 +41,7 @@ from .diagnostics.settings import review_settings
 from .errors import GanforgeError, GanforgeWarning
 from .evaluation import evaluate_run, sample_metrics
 from .metrics.fetch import fetch_inception_weights
-from .report.samples import SamplePlots
+from .report.sample_plots import SamplePlots
 from .resume import resume_config
 from .rundir import existing_run, new_run_dir
 from .train import distributed
@@ -398,7 +398,7 @@ def evaluate_samples(samples: PathLike, data: Optional[str] = None, data_path: O
     """Measure samples made by any program (an ``.npy``/``.npz`` array or a folder of PNGs)
     against a dataset (``data``: a ``data.name``; ``data_path``: its ``data.path``, alone it
     means a folder of images), with the same metrics and provenance as a run's."""
-    from .apps.samples import read_samples, samples_config
+    from .apps.sample_files import read_samples, samples_config
 
     x, kind = read_samples(Path(samples), data)
     if n is not None:
