@@ -32,7 +32,7 @@ DEFAULT_PRESET = "digits_conditional"  # `ganforge train` with no arguments: a c
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = "grid25"  # a dataset registry key: ring8, grid25, spiral, points
+    name: str = "grid25"  # a dataset registry key (an unknown name lists them all); each declares its data kind
     path: Optional[str] = None  # the user's data: points (.csv/.npy), folder, npz, idx, cifar10, built (DATA.gfd)
     resolution: int = 32  # images: resized to R x R (a power of two the model builds: dcgan 8..256, stylegan2 8..1024)
     channels: int = 0  # images: 1 (grey) or 3 (RGB); 0 keeps the dataset's own
@@ -47,7 +47,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "mlp"  # a model registry key
+    name: str = "mlp"  # a model registry key; left unset by a preset or override, the data kind's default model
     prior: str = "normal"  # p(z): normal (N(0, I)) or uniform (U[-1, 1]^z_dim)
     z_dim: int = 16  # size of the noise z
     g_width: int = 128  # G's width: mlp hidden units; dcgan channels next to the image (x2 per halving, up to 8x)
