@@ -176,6 +176,24 @@ def results_index(names: list[str]) -> str:
 _ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|exc|obj):(?=<code>)")
 
 
+def module_index() -> str:
+    """Every module of the package with the first line of its docstring, read from the source
+    (no import): the layout page's list cannot leave a module out or name one that is gone."""
+    import ast
+
+    src = Path(__file__).resolve().parents[1] / "src" / "ganforge"
+    rows = ["# Every module", "",
+            "Generated at build time from the source: each module of `src/ganforge/` with the first "
+            "line of its docstring. The [layout](../development/layout.md) page says how they fit "
+            "together.", "", "| module | what it holds |", "|---|---|"]
+    for path in sorted(src.rglob("*.py")):
+        rel = path.relative_to(src).as_posix()
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        first = " ".join(doc.strip().split("\n\n")[0].split())
+        rows.append(f"| `{rel}` | {_cell(first) or '(no docstring)'} |")
+    return "\n".join(rows) + "\n"
+
+
 def on_page_content(html_text, page, config, files):
     return _ROLE.sub("", html_text)
 
@@ -183,6 +201,7 @@ def on_page_content(html_text, page, config, files):
 def on_files(files, config):
     files.append(File.generated(config, "reference/cli.md", content=cli_reference()))
     files.append(File.generated(config, "reference/config.md", content=config_reference()))
+    files.append(File.generated(config, "reference/modules.md", content=module_index()))
     results = sorted(p for p in RESULTS.glob("*") if p.suffix in (".md", ".png"))
     for path in results:
         files.append(File.generated(config, f"results/{path.name}", abs_src_path=str(path)))

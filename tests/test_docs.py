@@ -110,3 +110,12 @@ def test_a_runnable_block_runs(kind, code, tmp_path, monkeypatch):
             continue
         assert words[0] == "ganforge", f"a runnable bash block holds ganforge commands only: {line}"
         assert main(words[1:]) == 0, line
+
+
+def test_the_module_index_lists_every_module_with_its_docstring(site):
+    # the layout's list of modules is generated from the source: none left out, none without a docstring
+    page = (site / "reference" / "modules" / "index.html").read_text(encoding="utf-8")
+    src = ROOT / "src" / "ganforge"
+    modules = [p.relative_to(src).as_posix() for p in sorted(src.rglob("*.py"))]
+    assert modules and all(f"<code>{m}</code>" in page for m in modules)
+    assert "(no docstring)" not in page, "a module without a docstring: say in one line what it holds"
