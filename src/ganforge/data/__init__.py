@@ -1,8 +1,9 @@
 """Datasets: a registry of builders ``name(cfg: DataConfig, seed) -> source``.
 
 Every source satisfies :class:`DataSource` (``base.py``): ``shape`` (one sample's shape),
-``n_classes`` (0 when unlabelled), ``sample(n) -> (x, y)`` drawing from its own seeded
-generator (x in model space, y the labels (n,) or None), ``reference(n, seed)`` for plots and
+``condition_spec`` (what it is conditioned on, :mod:`ganforge.conditions`; None when nothing)
+and ``n_classes`` derived from it (0 when unlabelled), ``sample(n) -> (x, y)`` drawing from its
+own seeded generator (x in model space, y its conditions, e.g. labels (n,), or None), ``reference(n, seed)`` for plots and
 metrics, ``encode`` / ``decode`` between data and model space, ``state_dict()`` /
 ``load_state_dict()`` so that a resumed run draws exactly the batches it would have drawn, and
 ``evaluator``, the name of the function that measures samples against it, and ``kind``, what

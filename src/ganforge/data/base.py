@@ -25,6 +25,7 @@ from typing import Any, Optional, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
+from ..conditions import ConditionSpec, class_count
 from ..registry import Registry
 
 DATASETS: Registry = Registry("data.name")
@@ -47,17 +48,24 @@ def register_dataset(kind):
 class DataSource(Protocol):
     """A source of training samples, built by ``DATASETS.get(name)(cfg, seed)``.
 
-    ``shape`` is one sample's shape ((d,) for points, (C, H, W) for images); ``n_classes`` is
-    0 when unlabelled. ``sample`` draws from the source's own seeded generator, and
-    ``state_dict`` / ``load_state_dict`` hold that stream's whole state, so a resumed run draws
-    exactly the batches it would have drawn.
+    ``shape`` is one sample's shape ((d,) for points, (C, H, W) for images).
+    ``condition_spec`` says what the data is conditioned on (``ganforge.conditions``: class ids,
+    table categories, attributes, text; None when nothing), and ``n_classes`` is derived from it
+    (0 unless the conditions are ids). ``sample`` draws from the source's own seeded generator,
+    and ``state_dict`` / ``load_state_dict`` hold that stream's whole state, so a resumed run
+    draws exactly the batches it would have drawn.
     """
 
     shape: tuple[int, ...]
-    n_classes: int
+    condition_spec: Optional[ConditionSpec]
     kind: Any  # its DataKind (data/kinds: image, points, table): files, figure, evaluator, encoder
     loc: Tensor  # model space is (x - loc) / scale; both broadcast against one sample
     scale: Tensor
+
+    @property
+    def n_classes(self) -> int:
+        """The ids among the conditions (classes, table categories); 0 when there are none."""
+        return class_count(self.condition_spec)
 
     @property
     def evaluator(self) -> str:
@@ -65,8 +73,8 @@ class DataSource(Protocol):
         ...
 
     def sample(self, n: int) -> tuple[Tensor, Optional[Tensor]]:
-        """The next training batch: x (n, *shape) float32 in model space, labels (n,) int64 in
-        [0, n_classes) or None when unlabelled."""
+        """The next training batch: x (n, *shape) float32 in model space, and its conditions
+        (``condition_spec``'s batch: labels (n,) int64 in [0, n_classes) for ids) or None."""
         ...
 
     def reference(self, n: int, seed: int) -> Tensor:

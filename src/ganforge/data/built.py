@@ -39,6 +39,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from ..conditions import ClassIds
 from ..config import DataConfig
 from ..errors import GanforgeError
 from .base import DataSource, Normalized, Streamed, register_dataset
@@ -258,7 +259,7 @@ class BuiltData(Normalized, DataSource, Streamed):
         self.built, self.seed, self.workers = built, seed, workers
         self.rows = BuiltRows(built)
         self.shape = built.shape  # (C, R, R)
-        self.n_classes = built.n_classes  # 0 when unlabelled
+        self.condition_spec = ClassIds(built.n_classes, names=built.class_names or None) if built.n_classes else None
         self.class_names = built.class_names or None
         c = self.shape[0]
         self.loc, self.scale = torch.full((c, 1, 1), 0.5), torch.full((c, 1, 1), 0.5)  # [0, 1] <-> [-1, 1]

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..conditions import ClassIds
 from ..config import DataConfig
 from ..errors import GanforgeError, GanforgeWarning
 from .base import DataSource, Finite, ImageSet, Normalized, register_dataset
@@ -54,7 +55,9 @@ class ImageData(Normalized, DataSource, Finite, ImageSet):
                  evaluator: Optional[str] = None):
         self.images, self.labels = images, labels
         self.shape = tuple(images.shape[1:])  # (C, H, W)
-        self.n_classes = n_classes if labels is not None else 0
+        # class ids (B,) when labelled; G's classes drawn uniformly, as the game always has
+        self.condition_spec = ClassIds(n_classes, names=class_names if class_names and len(class_names) == n_classes
+                                       else None) if labels is not None and n_classes else None
         self.class_names = class_names
         self.holdout = holdout  # (images, labels) never trained on, or None
         self._evaluator = evaluator
@@ -121,7 +124,7 @@ class StackedDigits(Normalized, DataSource, Finite):
     def __init__(self, digits: ImageData, seed: int):
         self.digits, self.digit_labels = digits.images, digits.labels
         self.shape = (3,) + tuple(digits.shape[1:])
-        self.n_classes = 1000
+        self.condition_spec = ClassIds(1000)  # the digit triple 100a + 10b + c
         self.loc, self.scale = torch.full((3, 1, 1), 0.5), torch.full((3, 1, 1), 0.5)
         self.gen = torch.Generator().manual_seed(seed)
         self.served: Optional[tuple] = None  # (digits, labels, loc, scale) held on a device, or None

@@ -144,7 +144,7 @@ class Unpaired(Normalized, DataSource, Finite):
         self.a, self.b, self.holdout, self.seed = a, b, holdout, seed
         c = a.shape[1]
         self.shape = (2 * c,) + tuple(a.shape[2:])
-        self.n_classes = 0
+        self.condition_spec = None  # unlabelled
         self.loc, self.scale = torch.full((2 * c, 1, 1), 0.5), torch.full((2 * c, 1, 1), 0.5)
         self.order_a, self.order_b = EpochSampler(len(a), seed), EpochSampler(len(b), seed + 7919)
 
@@ -212,7 +212,7 @@ class Crops(Normalized, DataSource, Finite):
     def __init__(self, images: list[Tensor], r: int, seed: int, holdout: Optional[list[Tensor]] = None):
         self.images, self.r, self.holdout = images, r, holdout
         c = images[0].shape[0]
-        self.shape, self.n_classes = (c, r, r), 0
+        self.shape, self.condition_spec = (c, r, r), None
         self.loc, self.scale = torch.full((c, 1, 1), 0.5), torch.full((c, 1, 1), 0.5)
         self.gen = torch.Generator().manual_seed(seed)
 

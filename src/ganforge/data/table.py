@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..conditions import TableConditions
 from ..config import DataConfig
 from ..errors import GanforgeError
 from .base import DataSource, Finite, Normalized, register_dataset
@@ -181,11 +182,13 @@ class TableData(Normalized, DataSource, Finite):
         self.loc, self.scale = torch.zeros(self.shape), torch.ones(self.shape)
         # the conditional vector: every category of every discrete column, in span order
         self.cond = [(c, i) for c in self.tf.columns if c.kind in DISCRETE for i in range(len(c.categories))]
-        self.n_classes = len(self.cond)
         self.seed = seed
         self.gen = torch.Generator().manual_seed(seed)
         self._index_rows()
         self.layout = self._layout()
+        # the conditions (B,): a category's global index; n_classes (derived) counts them
+        names = [(c.name, [str(v) for v in c.categories]) for c in self.tf.columns if c.kind in DISCRETE]
+        self.condition_spec = TableConditions.from_layout(self.layout, names) if self.cond else None
 
     def _index_rows(self) -> None:
         spans = {s.column: s for s in self.tf.spans if s.act == "softmax"}
@@ -218,7 +221,7 @@ class TableData(Normalized, DataSource, Finite):
         """Global category indices (n,): a discrete column uniformly (or by ``data.target_share``),
         then a category with probability proportional to log(1 + count) (``log``) or to its count."""
         groups = self.layout["groups"]  # [(global indices, counts)] per discrete column
-        col = draw_columns(self.layout, n, gen)
+        col = self.condition_spec.draw_columns(n, gen)  # (n,)
         out = torch.empty(n, dtype=torch.int64)
         for j, (idx, counts) in enumerate(groups):
             pick = (col == j).nonzero().flatten()
@@ -249,15 +252,9 @@ class TableData(Normalized, DataSource, Finite):
 
     def condition(self, column: str, value: str) -> int:
         """The global category index of ``column=value`` (``--condition``); one-line errors."""
-        info = next((c for c in self.tf.columns if c.name == column), None)
-        if info is None or info.kind not in DISCRETE:
-            names = [c.name for c in self.tf.columns if c.kind in DISCRETE]
-            raise GanforgeError(f"--condition {column}={value}: '{column}' is not a categorical column; "
-                                f"those are: {', '.join(names) or 'none'}")
-        labels = [str(v) for v in info.categories]
-        if value not in labels:
-            raise GanforgeError(f"--condition {column}={value}: never seen in training; values: {', '.join(labels)}")
-        return [i for i, (c, _) in enumerate(self.cond) if c is info][labels.index(value)]
+        if self.condition_spec is None:
+            raise GanforgeError(f"--condition {column}={value}: '{column}' is not a categorical column; those are: none")
+        return self.condition_spec.index_of(column, value)
 
     def row_labels(self, rows: Tensor) -> Optional[Tensor]:
         """The condition each row holds itself (N,): the global index of its category in the
@@ -314,15 +311,6 @@ class TableData(Normalized, DataSource, Finite):
 
     def load_state_dict(self, state: dict) -> None:
         self.gen.set_state(state["gen"])
-
-
-def draw_columns(layout: dict, n: int, gen: torch.Generator) -> Tensor:
-    """Which discrete column each of n conditions is drawn from (n,), on ``gen``'s device:
-    uniform, or by the layout's ``col_p`` (``data.target_share``)."""
-    if "col_p" in layout:
-        p = torch.tensor(layout["col_p"], dtype=torch.float64, device=gen.device)
-        return torch.multinomial(p, n, replacement=True, generator=gen)
-    return torch.randint(len(layout["groups"]), (n,), generator=gen, device=gen.device)
 
 
 def _first_softmax(tf: TableTransformer):

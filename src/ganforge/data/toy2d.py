@@ -32,7 +32,7 @@ class KnownDensity(Normalized, DataSource):
         self._sampler = sampler  # (n, generator) -> (n, 2)
         self.gen = torch.Generator().manual_seed(seed)
         self.shape = (2,)
-        self.n_classes = 0
+        self.condition_spec = None  # unlabelled
         self.loc, self.scale = torch.zeros(2), torch.full((2,), float(extent))
 
     def sample(self, n: int) -> tuple[Tensor, None]:
@@ -112,7 +112,7 @@ class PointsData(Normalized, DataSource, Finite):
         self.loc = points.mean(0)
         self.scale = points.std(0).clamp_min(1e-8)
         self.shape = tuple(points.shape[1:])
-        self.n_classes = 0
+        self.condition_spec = None  # unlabelled
         self.seed = seed
         self.order = EpochSampler(len(points), seed)
         self.served: Optional[Tensor] = None  # the encoded points held on a device, or None

@@ -8,8 +8,10 @@ discrete columns; the conditional vector is their one-hot (B, K).
 - G: [z, cond] -> residual blocks (each concatenates its input to Linear-BatchNorm-ReLU
   features, so width grows by ``g_width`` per block) -> a linear head over the layout; tanh on
   scalars, Gumbel-softmax (tau 0.2) on one-hots while training, a plain softmax when sampling.
-- ``draw_labels``: how the game draws conditions for fakes: a discrete column uniformly, then a
-  category by log-frequency (training), or by frequency (sampling a table as it is).
+- ``draw_labels``: the table's conditions drawn as its data source's spec draws them
+  (``ganforge.conditions.TableConditions``): a discrete column uniformly (or by
+  ``data.target_share``), then a category by log-frequency (training), or by frequency (sampling
+  a table as it is).
 - ``cond_loss``: the cross-entropy between the condition and G's logits on that column; added
   to G's loss by the ``cond_ce`` penalty (``reg.cond_ce.weight``).
 - D: [x, cond] packed ``pac`` rows at a time (PacGAN), Linear-LeakyReLU(0.2)-Dropout(0.5) layers.
@@ -23,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..conditions import TableConditions
 from ..config import ModelConfig
 from ..errors import GanforgeError
 from .base import register_model
@@ -38,36 +41,25 @@ class _Block(nn.Module):
 
 
 class _Conditions(nn.Module):
-    """The sampler of conditions: per discrete column, its categories' global indices and log
-    / plain frequencies, as non-persistent buffers (rebuilt from the data at every load)."""
+    """Where each condition sits in the layout: per global category, its discrete column and its
+    place in that column, as non-persistent buffers (rebuilt from the data at every load), and
+    the table's condition spec (``ganforge.conditions.TableConditions``), which draws them."""
 
     def __init__(self, layout: dict):
         super().__init__()
         groups = layout["groups"]
         self.k = sum(len(i) for i, _ in groups)
-        width = max((len(i) for i, _ in groups), default=1)
-        idx = torch.zeros(len(groups), width, dtype=torch.int64)
-        logw, w = torch.zeros(len(groups), width), torch.zeros(len(groups), width)
         col_of, local = torch.zeros(self.k, dtype=torch.int64), torch.zeros(self.k, dtype=torch.int64)
-        for j, (ii, counts) in enumerate(groups):
-            idx[j, : len(ii)] = torch.tensor(ii)
-            w[j, : len(ii)] = torch.tensor(counts, dtype=torch.float32)
-            logw[j, : len(ii)] = torch.log1p(w[j, : len(ii)])
+        for j, (ii, _) in enumerate(groups):
             col_of[ii], local[ii] = j, torch.arange(len(ii))
-        for name, t in (("idx", idx), ("logw", logw), ("w", w), ("col_of", col_of), ("local", local)):
+        for name, t in (("col_of", col_of), ("local", local)):
             self.register_buffer(name, t, persistent=False)
         self.cond_spans = list(layout["cond_spans"])  # (start, width) of each discrete column
-        # the data's column probabilities (data.target_share) when they are not uniform
-        self.col_p = torch.tensor(layout["col_p"], dtype=torch.float64) if "col_p" in layout else None
+        self.spec = TableConditions.from_layout(layout) if self.k else None
 
     def draw(self, n: int, gen: torch.Generator, empirical: bool = False) -> Tensor:
         """Global category indices (n,) on ``gen``'s device."""
-        dev = gen.device
-        col = torch.randint(len(self.cond_spans), (n,), generator=gen, device=dev) if self.col_p is None else \
-            torch.multinomial(self.col_p.to(dev), n, replacement=True, generator=gen)  # (n,)
-        probs = (self.w if empirical else self.logw).to(dev)[col]  # (n, width)
-        pick = torch.multinomial(probs, 1, generator=gen).squeeze(1)  # (n,)
-        return self.idx.to(dev)[col, pick]
+        return self.spec.draw(n, gen, empirical)
 
 
 class TabularGenerator(nn.Module):
