@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from ganforge.conditions import ConditionSpec, class_count
 from ganforge.config import DataConfig
 from ganforge.data import DATASETS, DataSource, Finite, ImageSet, KnownModes, Streamed
 from ganforge.evaluation import sample_metrics
@@ -189,6 +190,8 @@ def test_dataset_contract(configs, name):
     assert isinstance(data, DataSource)
     assert isinstance(data.shape, tuple) and all(isinstance(s, int) and s > 0 for s in data.shape)
     assert isinstance(data.n_classes, int) and data.n_classes >= 0
+    spec = data.condition_spec  # what the data is conditioned on (ganforge.conditions); n_classes follows
+    assert (spec is None or isinstance(spec, ConditionSpec)) and data.n_classes == class_count(spec)
     assert data.evaluator in EVALUATORS, f"{name} names an unregistered evaluator '{data.evaluator}'"
 
     # sample(n): (n, *shape) float32, finite, in model space; labels (n,) in [0, n_classes) or None
@@ -197,6 +200,9 @@ def test_dataset_contract(configs, name):
         if data.n_classes:
             assert y is not None and y.shape == (len(x),) and y.dtype == torch.int64
             assert 0 <= int(y.min()) and int(y.max()) < data.n_classes
+            assert torch.equal(spec.check(y), y)  # the data's own labels are conditions its spec accepts
+            g = spec.draw(5, torch.Generator().manual_seed(0))  # G's conditions come as the data's do
+            assert g.shape == (5, *y.shape[1:]) and g.dtype == y.dtype
         else:
             assert y is None
 

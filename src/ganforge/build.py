@@ -15,7 +15,9 @@ from typing import Optional
 import torch
 from torch import nn
 
+from . import conditions
 from .augment import OPS, Augment, initial_p, parse_policy
+from .conditions import ConditionSpec
 from .config import Config, OptimConfig, load_config, to_dict
 from .data import DATASETS, DataSource, Finite, Streamed
 from .data.kinds import DataKind, dataset_kind
@@ -134,13 +136,19 @@ def build_data(cfg: Config) -> DataSource:
     return data
 
 
-def n_classes(cfg: Config, data: DataSource) -> int:
-    """The number of classes G and D are conditioned on: 0 for an unconditional GAN."""
+def condition(cfg: Config, data: DataSource) -> Optional[ConditionSpec]:
+    """What G and D are conditioned on: the data's condition spec (``ganforge.conditions``) when
+    ``model.conditional``, else None."""
     if not cfg.model.conditional:
-        return 0
-    if not data.n_classes:
+        return None
+    if data.condition_spec is None:
         raise GanforgeError(f"model.conditional=true needs a labelled dataset; data.name={cfg.data.name} has no labels")
-    return data.n_classes
+    return data.condition_spec
+
+
+def n_classes(cfg: Config, data: DataSource) -> int:
+    """The number of classes (ids) G and D are conditioned on: 0 for an unconditional GAN."""
+    return conditions.n_classes(condition(cfg, data))
 
 
 def build_models(cfg: Config, shape: tuple, classes: int = 0, layout: Optional[dict] = None) -> tuple[nn.Module, nn.Module]:

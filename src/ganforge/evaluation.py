@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 from torch import Tensor, nn
 
+from .conditions import ClassIds, ConditionSpec, TextBatch, rows_of
 from .data.base import DataSource
 from .metrics.evaluators import EVALUATORS
 from .priors import Prior
 
 
+def as_condition(condition: Union[ConditionSpec, int, None]) -> Optional[ConditionSpec]:
+    """A condition spec from a spec, or from a number of classes (0: None)."""
+    if isinstance(condition, int):
+        return ClassIds(condition) if condition else None
+    return condition
+
+
 @torch.no_grad()
-def generate(G: nn.Module, prior: Prior, n: int, seed: int, data: Optional[DataSource] = None, n_classes: int = 0,
-             label=None, batch_size: int = 4096) -> Tensor:
+def generate(G: nn.Module, prior: Prior, n: int, seed: int, data: Optional[DataSource] = None,
+             condition: Union[ConditionSpec, int, None] = None, label=None, batch_size: int = 4096) -> Tensor:
     """``n`` samples on the CPU, shape (n, *shape), mapped to data space by ``data.decode``
     when ``data`` is given; the same seed gives the same samples. A conditional G
-    (``n_classes > 0``) draws sample i from class ``label`` (an int), ``label[i]`` (a tensor
-    (n,)), or from uniformly drawn classes when ``label`` is None."""
+    (``condition``: its spec, or its number of classes) draws sample i under ``label`` (one
+    checked value, e.g. a class), ``label[i]`` (a batch of n conditions), or under conditions
+    drawn as the spec draws them at the data's frequencies (uniform classes; a table's own
+    category frequencies) when ``label`` is None."""
+    spec = as_condition(condition)
     device = next(G.parameters()).device
     gen = torch.Generator().manual_seed(seed)  # CPU noise: identical on every device
     was_training = G.training
@@ -28,15 +39,13 @@ def generate(G: nn.Module, prior: Prior, n: int, seed: int, data: Optional[DataS
         b = min(batch_size, n - start)
         z = prior.sample(b, gen, device)  # (b, z_dim)
         y = None
-        if n_classes:
-            if label is None and data is not None and data.kind.holds_conditions:
-                y = data.kind.draw_conditions(G, b, gen)  # a table's conditions at the data's frequencies
-            elif label is None:
-                y = torch.randint(n_classes, (b,), generator=gen)
-            elif isinstance(label, Tensor):
+        if spec is not None:
+            if label is None:
+                y = spec.draw(b, gen, empirical=True)  # (b,) ids, (b, A) or a TextBatch
+            elif isinstance(label, (Tensor, TextBatch)):
                 y = label[start : start + b]
             else:
-                y = torch.full((b,), int(label))
+                y = spec.repeat(label, b)
             y = y.to(device)
         out.append(G(z, y).float().cpu())
     G.train(was_training)
@@ -68,8 +77,8 @@ def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def interpolate(G: nn.Module, prior: Prior, data: DataSource, n_classes: int, rows: int, steps: int, seed: int,
-                label=None, ends: Optional[tuple[Tensor, Tensor]] = None) -> Tensor:
+def interpolate(G: nn.Module, prior: Prior, data: DataSource, condition: Union[ConditionSpec, int, None], rows: int,
+                steps: int, seed: int, label=None, ends: Optional[tuple[Tensor, Tensor]] = None) -> Tensor:
     """``rows`` latent paths of ``steps`` samples each, (rows * steps, *shape), in data space:
     spherical for a normal prior, linear for a uniform one. ``ends``: the paths' first and last
     latents (rows, z_dim) each (e.g. two projected images); default: drawn from the prior."""
@@ -81,10 +90,10 @@ def interpolate(G: nn.Module, prior: Prior, data: DataSource, n_classes: int, ro
     else:
         z = a[:, None] + t[None, :, None] * (b - a)[:, None]
     z = z.reshape(rows * steps, -1)
-    y = None
-    if n_classes:
-        y = torch.full((len(z),), int(label)) if label is not None else \
-            torch.randint(n_classes, (rows,), generator=gen).repeat_interleave(steps)
+    spec, y = as_condition(condition), None
+    if spec is not None:  # one condition per path
+        y = spec.repeat(label, len(z)) if label is not None else \
+            rows_of(spec.draw(rows, gen, empirical=True), lambda t: t.repeat_interleave(steps, dim=0))
     device = next(G.parameters()).device
     x = G(z.to(device), y.to(device) if y is not None else None).float().cpu()
     return data.decode(x)
@@ -117,7 +126,7 @@ def evaluate_run(g, n: Optional[int] = None, seed: Optional[int] = None, incepti
         raise GanforgeError("--plot: scatter plots are for 2D data")
     labels = None
     stacked = data.evaluator == "digits" and data.shape[0] == 3  # classes are digit triples
-    if g.n_classes and not stacked and not data.kind.holds_conditions:  # a table's G draws its own
+    if g.condition is not None and g.condition.kind == "class_ids" and not stacked:  # tables: as drawn
         labels = torch.arange(n) % g.n_classes  # every class equally often
     x = g.generate(n, seed, labels, truncation)
     metrics = sample_metrics(x, data, seed, labels, inception_weights=weights)

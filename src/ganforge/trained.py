@@ -10,7 +10,8 @@ from typing import Optional, Sequence, Union
 
 from torch import Tensor, nn
 
-from .build import build_data, build_models, model_spec, n_classes
+from .build import build_data, build_models, condition, model_spec, n_classes
+from .conditions import ConditionSpec
 from .config import Config, load_config
 from .watermark import mark_meta
 from .data.base import DataSource
@@ -42,6 +43,12 @@ class TrainedRun:
     D: Optional[nn.Module] = None  # the discriminator, when load_run was asked for it
     run_dir: Optional[Path] = None  # the run directory it was read from
 
+    @property
+    def condition(self) -> Optional[ConditionSpec]:
+        """What G is conditioned on (``ganforge.conditions``: check a user's value with
+        ``check_condition(run.condition, value)``); None for an unconditional run."""
+        return condition(self.cfg, self.data)
+
     def _from_noise(self) -> None:
         """One-line error for an image-to-image run, whose G takes images, not noise."""
         game = model_spec(self.cfg).game
@@ -55,7 +62,7 @@ class TrainedRun:
         ``truncation``: psi of the truncation trick (style-based runs), None = off."""
         self._from_noise()
         G = truncated(self.G, truncation, self.cfg.model.name)
-        return generate(G, self.prior, n, seed, self.data, self.n_classes, label)
+        return generate(G, self.prior, n, seed, self.data, self.condition, label)
 
     def interpolate(self, rows: int, steps: int, seed: int, label=None, ends=None,
                     truncation: Optional[float] = None) -> Tensor:
@@ -63,7 +70,7 @@ class TrainedRun:
         ``ends``: (first, last) latents (rows, z_dim), else drawn from the prior."""
         self._from_noise()
         G = truncated(self.G, truncation, self.cfg.model.name)
-        return interpolate(G, self.prior, self.data, self.n_classes, rows, steps, seed, label, ends)
+        return interpolate(G, self.prior, self.data, self.condition, rows, steps, seed, label, ends)
 
     def meta(self, run_dir, truncation: Optional[float] = None, watermark: bool = True) -> dict:
         """PNG text metadata for what this run generates: it is synthetic, and whose it is (and

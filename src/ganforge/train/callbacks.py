@@ -53,6 +53,11 @@ class RunState:
     def n_classes(self) -> int:
         return self.game.policy.n_classes
 
+    @property
+    def condition(self):
+        """The game's condition spec (``ganforge.conditions``), None when unconditional."""
+        return self.game.policy.condition
+
     def due(self, step: int, every: int) -> bool:
         return due(step, every, self.cfg.train.steps)
 
@@ -81,7 +86,7 @@ class EvaluationCallback(Callback):
         cfg = run.cfg
         if not run.due(step, cfg.eval.every):
             return
-        x = generate(run.sampler, run.prior, cfg.eval.n_samples, cfg.eval.seed, run.data, run.n_classes)
+        x = generate(run.sampler, run.prior, cfg.eval.n_samples, cfg.eval.seed, run.data, run.condition)
         m = {"step": step, **sample_metrics(x, run.data, cfg.eval.seed, inception_weights=cfg.eval.inception_weights)}
         run.emit(m)
         run.metrics = m

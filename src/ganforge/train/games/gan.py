@@ -20,7 +20,8 @@ from typing import NamedTuple, Optional
 import torch
 from torch import Tensor
 
-from ...build import build_augment, build_models, build_optimizer, build_penalties, lazy_scale, n_classes
+from ...build import build_augment, build_models, build_optimizer, build_penalties, condition, lazy_scale
+from ...conditions import ConditionSpec, draw, n_classes, rows_of
 from ...config import Config
 from ...losses import AdversarialLoss, build_loss, smooth_real_labels, value
 from ...penalties import PenaltyTerm
@@ -46,10 +47,14 @@ class Policy:
     g_penalties: tuple[PenaltyTerm, ...] = ()
     clip: float = 0.0  # WGAN weight clipping of D; 0 = off
     unroll_steps: int = 0  # unrolled GAN: look-ahead D updates before G's, undone afterwards
-    n_classes: int = 0  # > 0: a conditional GAN; fakes get labels drawn uniformly
+    condition: Optional[ConditionSpec] = None  # a conditional GAN: the data's conditions, which G's are drawn from
     # generate each iteration's fakes once: D learns on them detached, G through them (the
     # canonical DCGAN loop); only where that is the same game, one D step and no unrolling
     reuse_fakes: bool = False
+
+    @property
+    def n_classes(self) -> int:  # > 0: a conditional GAN on ids (classes, table categories)
+        return n_classes(self.condition)
 
     @property
     def reusing(self) -> bool:
@@ -95,13 +100,9 @@ class NoiseToData(GameBase):
         return Scheduler(P.d_penalties, P.g_penalties, P.d_steps, P.unroll_steps, P.reusing)
 
     def fake_labels(self, n: int) -> Optional[Tensor]:
-        """Class labels (n,) for generated samples, or None for an unconditional GAN."""
-        if not self.policy.n_classes:
-            return None
-        draw = getattr(self.players.G, "draw_labels", None)  # a G with its own condition sampler (tabular)
-        y = draw(n, self.gen) if draw is not None else \
-            torch.randint(self.policy.n_classes, (n,), generator=self.gen, device=self.gen.device)
-        return self.shard(y) if self.shard is not None else y  # DDP: drawn for the global batch
+        """Conditions (n,) for generated samples, drawn as the data's are, or None for an unconditional GAN."""
+        y = draw(self.policy.condition, n, self.gen)
+        return rows_of(y, self.shard)  # DDP: drawn for the global batch, this rank's rows kept
 
     def sample_gen(self) -> torch.Generator:
         """The generator for per-sample draws of this process's rows inside an update
@@ -235,7 +236,7 @@ class NoiseToData(GameBase):
     def d_batch(self, next_real: NextReal, B: int, values: StepValues, rt: Runtime, keep: bool) -> DBatch:
         """Fresh reals and fresh fakes, transformed as D sees them (augmentation, instance noise)."""
         real, y_real = next_real(B)  # (B, *shape), (B,) or None
-        y_real = y_real if self.policy.n_classes else None
+        y_real = y_real if self.policy.condition is not None else None
         y_fake = self.fake_labels(B)  # (B,) or None
         z = self.prior.sample(B, self.gen, next(self.G.parameters()).device)  # (B, z_dim)
         fake = self.d_fakes(z, y_fake, rt, keep)
@@ -295,8 +296,8 @@ class NoiseToData(GameBase):
     def build(cls, cfg: Config, data, device: torch.device) -> "NoiseToData":
         """Models (initialised from torch's global RNG, which the caller seeds), optimizers, the
         policy and the noise generator of the noise -> data game."""
-        classes = n_classes(cfg, data)
-        G, D = build_models(cfg, data.shape, classes, getattr(data, "layout", None))
+        cond = condition(cfg, data)
+        G, D = build_models(cfg, data.shape, n_classes(cond), getattr(data, "layout", None))
         G, D = G.to(device), D.to(device)
         loss = smooth_real_labels(build_loss(cfg.loss.name), cfg.loss.label_smoothing)
         o = cfg.optim
@@ -321,7 +322,7 @@ class NoiseToData(GameBase):
             g_penalties=g_penalties,
             clip=cfg.loss.clip if loss.clip_weights else 0.0,
             unroll_steps=cfg.train.unroll_steps,
-            n_classes=classes,
+            condition=cond,
             reuse_fakes=cfg.train.reuse_fakes,
         )
         prior = Prior(cfg.model.prior, cfg.model.z_dim)
