@@ -55,7 +55,7 @@ class ModelConfig:
     d_width: int = 128  # D's width, as g_width
     d_depth: int = 3  # mlp: D's hidden layers
     pac: int = 1  # PacGAN packing (Lin et al. 2018): D judges pac samples at once
-    conditional: bool = False  # condition G and D on the dataset's class labels
+    conditional: bool = False  # condition G and D on the dataset's conditions (class labels, table categories)
     d_norm: str = "none"  # D's normalisation: none, batch, spectral, instance or layer, as the model offers
     g_norm: str = "default"  # G's normalisation: default (the architecture's own), or none/batch as the model offers
     g_cond: str = "default"  # conditional G: default (the model's measured best), concat (embedding to z) or cbn (conditional batch norm), as the model offers
