@@ -116,6 +116,18 @@ def test_the_models_and_the_sources_table_draws_are_the_same_numbers(penguins):
         assert torch.equal(G.draw_labels(500, gen(4), empirical), penguins.condition_spec.draw(500, gen(4), empirical))
 
 
+def test_a_table_row_holds_its_own_condition_an_image_does_not(penguins):
+    spec = penguins.condition_spec
+    x, y = penguins.sample(64)
+    held = spec.held_by(x)  # (64,): each row's category in the first discrete column
+    assert held.shape == (64,) and torch.equal(held, penguins.row_labels(x))
+    start, width = spec.cond_spans[0]
+    assert torch.equal(x[:, start : start + width].argmax(1) + spec.groups[0][0][0], held)
+    assert ((held >= spec.groups[0][0][0]) & (held <= spec.groups[0][0][-1])).all()
+    assert ClassIds(10).held_by(torch.zeros(3, 1, 8, 8)) is None
+    assert Attributes(torch.zeros(2, 3)).held_by(torch.zeros(3, 1, 8, 8)) is None
+
+
 def test_table_conditions_check_column_values_and_ids(penguins):
     spec = penguins.condition_spec
     k = spec.check("species=Adelie")
@@ -189,6 +201,7 @@ def test_text_batches_pad_after_each_text_and_mask_its_tokens():
 def test_text_draws_the_datas_texts_with_their_masks():
     spec = corpus()
     assert spec.kind == "text" and spec.size == 7 and spec.max_len == 5 and isinstance(spec, ConditionSpec)
+    assert spec.held_by(torch.zeros(2, 3, 8, 8)) is None  # an image does not carry its caption
     y = spec.draw(3000, gen(0))
     assert isinstance(y, TextBatch) and y.tokens.shape == y.mask.shape == (3000, 5)
     again = spec.draw(3000, gen(0))

@@ -101,6 +101,11 @@ class ConditionSpec(Protocol):
         """n rows of one checked value."""
         ...
 
+    def held_by(self, x: Tensor) -> Optional[Condition]:
+        """The conditions samples x (N, *shape) hold themselves (a table row holds its
+        categories), or None where a sample does not say (an image does not carry its class)."""
+        ...
+
 
 def _say(name: str, value) -> str:
     """How an error names the value: ``--class 12`` for a flag, ``label=12`` for an argument."""
@@ -173,13 +178,17 @@ class ClassIds:
     def repeat(self, value, n: int) -> Tensor:
         return torch.full((n,), int(value), dtype=torch.int64)
 
+    def held_by(self, x: Tensor) -> None:
+        return None  # an image does not carry its class
+
 
 class TableConditions:
     """A table's conditions (Xu et al. 2019, CTGAN): y (B,) int64, the global index of one
     category over all discrete columns. ``groups``: per discrete column, its categories' global
     indices and their training counts; ``col_p``: the columns' probabilities (``data.target_share``),
     else uniform. ``names``: per discrete column, (its name, its categories' labels), for
-    ``COLUMN=VALUE`` values.
+    ``COLUMN=VALUE`` values; ``cond_spans``: per discrete column, the (start, width) of its
+    one-hot in a row, for :meth:`held_by`.
 
     :meth:`draw` is training-by-sampling's draw: a column, then one of its categories with
     probability proportional to log(1 + count), or to the count (``empirical``)."""
@@ -187,7 +196,8 @@ class TableConditions:
     kind = "table"
 
     def __init__(self, groups: Sequence[tuple[Sequence[int], Sequence[int]]], col_p: Optional[Sequence[float]] = None,
-                 names: Optional[Sequence[tuple[str, Sequence[str]]]] = None):
+                 names: Optional[Sequence[tuple[str, Sequence[str]]]] = None,
+                 cond_spans: Optional[Sequence[tuple[int, int]]] = None):
         self.groups = [(list(i), list(c)) for i, c in groups]
         self.size = sum(len(i) for i, _ in self.groups)
         if not self.size:
@@ -202,11 +212,19 @@ class TableConditions:
             self.logw[j, : len(ii)] = torch.log1p(self.w[j, : len(ii)])
         self.col_p = None if col_p is None else torch.tensor(col_p, dtype=torch.float64)
         self.names = [(str(c), [str(v) for v in vals]) for c, vals in names] if names is not None else None
+        self.cond_spans = [tuple(s) for s in cond_spans] if cond_spans is not None else None
+        self._on: dict = {}  # device -> (idx, w, logw, col_p) there: no copy per training step
+
+    def _tables(self, dev: torch.device) -> tuple:
+        if dev not in self._on:
+            tables = (self.idx, self.w, self.logw, self.col_p)
+            self._on[dev] = tuple(t.to(dev) if t is not None else None for t in tables)
+        return self._on[dev]
 
     @classmethod
     def from_layout(cls, layout: dict, names=None) -> "TableConditions":
-        """From a table source's ``layout`` (its ``groups`` and, when not uniform, ``col_p``)."""
-        return cls(layout["groups"], layout.get("col_p"), names)
+        """From a table source's ``layout``: its ``groups``, ``cond_spans`` and, when not uniform, ``col_p``."""
+        return cls(layout["groups"], layout.get("col_p"), names, layout.get("cond_spans"))
 
     def __repr__(self) -> str:
         return f"TableConditions({len(self.groups)} columns, {self.size} categories)"
@@ -214,16 +232,16 @@ class TableConditions:
     def draw_columns(self, n: int, gen: torch.Generator) -> Tensor:
         """Which discrete column each of n conditions names (n,), on ``gen``'s device."""
         if self.col_p is not None:
-            return torch.multinomial(self.col_p.to(gen.device), n, replacement=True, generator=gen)
+            return torch.multinomial(self._tables(gen.device)[3], n, replacement=True, generator=gen)
         return torch.randint(len(self.groups), (n,), generator=gen, device=gen.device)
 
     def draw(self, n: int, gen: torch.Generator, empirical: bool = False) -> Tensor:
         """Global category indices (n,) int64 on ``gen``'s device."""
-        dev = gen.device
+        idx, w, logw, _ = self._tables(gen.device)
         col = self.draw_columns(n, gen)  # (n,)
-        probs = (self.w if empirical else self.logw).to(dev)[col]  # (n, width)
+        probs = (w if empirical else logw)[col]  # (n, width)
         pick = torch.multinomial(probs, 1, generator=gen).squeeze(1)  # (n,)
-        return self.idx.to(dev)[col, pick]
+        return idx[col, pick]
 
     def index_of(self, column: str, value: str, name: str = "--condition") -> int:
         """The global index of ``column=value``; one-line errors naming the columns or values."""
@@ -249,6 +267,14 @@ class TableConditions:
 
     def repeat(self, value, n: int) -> Tensor:
         return torch.full((n,), int(value), dtype=torch.int64)
+
+    def held_by(self, x: Tensor) -> Tensor:
+        """The condition each row (N, width) of the layout holds (N,): the global index of its
+        category in the first discrete column (an all-zero one-hot reads as its first category)."""
+        if self.cond_spans is None:
+            raise ValueError("TableConditions.held_by needs the layout's cond_spans")
+        start, width = self.cond_spans[0]
+        return x[:, start : start + width].argmax(1) + self.groups[0][0][0]
 
 
 class Attributes:
@@ -295,6 +321,9 @@ class Attributes:
 
     def repeat(self, value: Tensor, n: int) -> Tensor:
         return value.reshape(1, self.size).expand(n, self.size).clone()
+
+    def held_by(self, x: Tensor) -> None:
+        return None  # an image does not carry its attributes
 
 
 def pad_texts(texts: Sequence[Sequence[int]], max_len: int, size: int, pad_id: int = 0,
@@ -375,6 +404,9 @@ class Text:
 
     def repeat(self, value: TextBatch, n: int) -> TextBatch:
         return value.map(lambda t: t[:1].expand(n, -1).clone())
+
+    def held_by(self, x: Tensor) -> None:
+        return None  # an image does not carry its caption
 
 
 # ----------------------------------------------------------------------------- what callers use

@@ -260,11 +260,7 @@ class TableData(Normalized, DataSource, Finite):
         """The condition each row holds itself (N,): the global index of its category in the
         first discrete column (all-zero one-hots read as that column's first category); None
         without discrete columns."""
-        if not self.n_classes:
-            return None
-        start, width = self.layout["cond_spans"][0]
-        first = self.layout["groups"][0][0][0]  # global index of that column's first category
-        return rows[:, start : start + width].argmax(1) + first
+        return self.condition_spec.held_by(rows) if self.condition_spec is not None else None
 
     def unseen(self, rows: Tensor) -> Tensor:
         """(N,) bool: rows whose one-hot in some discrete column is all zero (a category never
