@@ -266,3 +266,36 @@ def test_a_conditional_run_needs_a_source_with_conditions():
     with pytest.raises(GanforgeError, match="needs a labelled dataset"):
         run_classes(cfg, build_data(cfg))
 
+
+
+def test_generate_takes_a_text_spec_as_it_takes_class_ids():
+    """A later text-conditioned G plugs into sampling unchanged: drawn texts, or one checked text."""
+    from ganforge.conditions import Batch
+    from ganforge.evaluation import generate
+    from ganforge.priors import Prior
+
+    class Captioned(torch.nn.Module):  # stands in for a text-to-image G: reads each text's length
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, z, y):
+            assert isinstance(y, TextBatch) and y.tokens.shape == (len(z), 5)
+            return z[:, :1] * 0 + self.w + y.lengths[:, None].float()  # (B, 1)
+
+    spec, prior = corpus(), Prior("normal", 4)
+    assert isinstance(spec.corpus, Batch) and not isinstance([1, 2], Batch)
+    drawn = generate(Captioned(), prior, 30, 0, None, spec)[:, 0]
+    assert torch.equal(drawn, generate(Captioned(), prior, 30, 0, None, spec)[:, 0])
+    assert set(drawn.tolist()) <= {1.0, 3.0, 4.0} and len(set(drawn.tolist())) > 1  # the corpus' lengths
+    one = generate(Captioned(), prior, 6, 0, None, spec, label=spec.check("a red bird"))[:, 0]
+    assert one.tolist() == [3.0] * 6
+    assert generate(Captioned(), prior, 6, 0, None, spec, label=spec.draw(6, gen(1)), batch_size=4).shape == (6, 1)
+    attrs = Attributes(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), binary=True)
+
+    class Attributed(Captioned):
+        def forward(self, z, y):  # y (B, 2)
+            return z[:, :1] * 0 + self.w + y[:, :1]
+
+    assert generate(Attributed(), prior, 5, 0, None, attrs, label=attrs.check([1, 0]))[:, 0].tolist() == [1.0] * 5
+    assert set(generate(Attributed(), prior, 40, 0, None, attrs)[:, 0].tolist()) == {0.0, 1.0}

@@ -7,7 +7,7 @@ from typing import Optional, Union
 import torch
 from torch import Tensor, nn
 
-from .conditions import ClassIds, ConditionSpec, TextBatch, rows_of
+from .conditions import Batch, ClassIds, ConditionSpec, rows_of
 from .data.base import DataSource
 from .metrics.evaluators import EVALUATORS
 from .priors import Prior
@@ -26,7 +26,7 @@ def generate(G: nn.Module, prior: Prior, n: int, seed: int, data: Optional[DataS
     """``n`` samples on the CPU, shape (n, *shape), mapped to data space by ``data.decode``
     when ``data`` is given; the same seed gives the same samples. A conditional G
     (``condition``: its spec, or its number of classes) draws sample i under ``label`` (one
-    checked value, e.g. a class), ``label[i]`` (a batch of n conditions), or under conditions
+    checked value: a class, or a 1-row batch), ``label[i]`` (a batch of n conditions), or under conditions
     drawn as the spec draws them at the data's frequencies (uniform classes; a table's own
     category frequencies) when ``label`` is None."""
     spec = as_condition(condition)
@@ -42,9 +42,9 @@ def generate(G: nn.Module, prior: Prior, n: int, seed: int, data: Optional[DataS
         if spec is not None:
             if label is None:
                 y = spec.draw(b, gen, empirical=True)  # (b,) ids, (b, A) or a TextBatch
-            elif isinstance(label, (Tensor, TextBatch)):
+            elif isinstance(label, (Tensor, Batch)) and len(label) == n:  # n conditions, one per sample
                 y = label[start : start + b]
-            else:
+            else:  # one for every sample: an id, or the one row spec.check gives (attributes, text)
                 y = spec.repeat(label, b)
             y = y.to(device)
         out.append(G(z, y).float().cpu())
