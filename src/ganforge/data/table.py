@@ -219,7 +219,9 @@ class TableData(Normalized, DataSource, Finite):
 
     def draw_conditions(self, n: int, gen: torch.Generator, log: bool = True) -> Tensor:
         """Global category indices (n,): a discrete column uniformly (or by ``data.target_share``),
-        then a category with probability proportional to log(1 + count) (``log``) or to its count."""
+        then a category with probability proportional to log(1 + count) (``log``) or to its count.
+        The distribution of ``condition_spec.draw`` (G's conditions), drawn column by column: the
+        real rows' own random stream, kept as it was so that training batches stay the same."""
         groups = self.layout["groups"]  # [(global indices, counts)] per discrete column
         col = self.condition_spec.draw_columns(n, gen)  # (n,)
         out = torch.empty(n, dtype=torch.int64)
