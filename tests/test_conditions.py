@@ -246,7 +246,8 @@ def test_sources_name_their_conditions_and_n_classes_follows():
 
 
 def test_the_game_draws_gs_conditions_through_the_spec_in_the_old_order():
-    from ganforge.build import build_data, build_game
+    from ganforge.build import build_data
+    from ganforge.train.games import build_game
 
     cfg = load_config("digits", ["data.limit=200", "model.conditional=true", "model.g_width=8", "model.d_width=8"])
     data = build_data(cfg)

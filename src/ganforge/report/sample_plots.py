@@ -27,7 +27,7 @@ class SamplePlots(Callback):
                        meta=synthetic_meta(run.run_dir.name, step))
         else:  # the data kind's figure on fixed noise: a grid of images, 2-D points against real ones, ...
             kind = data.kind
-            fake = generate(run.sampler, run.prior, kind.figure_n, cfg.eval.seed, data, run.n_classes)
+            fake = generate(run.sampler, run.prior, kind.figure_n, cfg.eval.seed, data, run.condition)
             img = kind.figure(fake, data, cfg.eval.seed, f"step {step}")
             if img is None:  # nothing to draw for this data (points of more than 2 dimensions)
                 return

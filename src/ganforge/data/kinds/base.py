@@ -53,7 +53,7 @@ class DataKind:
     pixels: bool = False  # samples are pictures: PNG grids and folders, strips, residual maps, Inception
     suffixes: tuple[str, ...] = (".npy", ".csv")  # sample files it writes (FILE.npy, ...)
     # a sample holds its own condition (a table row's category): it is scored and judged under it, and
-    # a conditional G draws conditions at the data's frequencies (draw_conditions), not uniform classes
+    # a conditional G draws conditions at the data's frequencies (its condition spec), not uniform classes
     holds_conditions: bool = False
     figure_n: int = 256  # samples drawn for the figure
     task: str = "generation"  # model card task type (model-index), unconditional
@@ -77,13 +77,11 @@ class DataKind:
 
     # ------------------------------------------------------------------ conditions
 
-    def draw_conditions(self, G: nn.Module, n: int, gen: torch.Generator) -> Optional[Tensor]:
-        """Conditions (n,) for a conditional G when none were asked for; None: uniform classes."""
-        return None
-
     def conditions_of(self, data, x: Tensor) -> Optional[Tensor]:
-        """The condition each sample ``x`` (N, *shape) in data space holds itself, or None."""
-        return None
+        """The condition each sample ``x`` (N, *shape) in data space holds itself, or None: its
+        source's condition spec says (``ganforge.conditions``, ``held_by``)."""
+        spec = data.condition_spec
+        return spec.held_by(x) if spec is not None else None
 
     def unseen(self, data, x: Tensor) -> Optional[Tensor]:
         """(N,) 1 where a sample holds a value never seen in training (always anomalous), or None."""

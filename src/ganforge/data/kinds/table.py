@@ -2,9 +2,10 @@
 transformed layout (width,) (``data/table_transform.py``); the source's ``to_frame`` turns rows
 back into the table's own columns, types and labels.
 
-It owns writing rows as a CSV with the table's columns, reading a user's table to score, the
-conditions a row holds (its category, ``conditions_of``) and those a tabular G draws at the
-data's frequencies, and the figure: real against generated distributions of the first columns.
+It owns writing rows as a CSV with the table's columns, reading a user's table to score, and
+the figure: real against generated distributions of the first columns. The conditions (a row's
+category, which it holds itself, and G's draws at the data's frequencies) are the source's
+condition spec's (``ganforge.conditions.TableConditions``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .base import DataKind, register_kind
 from .points import figure_image
@@ -35,14 +35,6 @@ class TableKind(DataKind):
 
     def describe(self, shape: tuple) -> str:
         return f"table rows (a layout of width {shape[0]}, written as the table's own columns)"
-
-    def draw_conditions(self, G: nn.Module, n: int, gen: torch.Generator) -> Optional[Tensor]:
-        """Training-by-sampling's conditions at the data's own frequencies (the tabular G keeps them)."""
-        return G.draw_labels(n, gen, empirical=True)
-
-    def conditions_of(self, data, x: Tensor) -> Optional[Tensor]:
-        """The category each row holds in the first discrete column (its conditional vector)."""
-        return data.row_labels(x)
 
     def unseen(self, data, x: Tensor) -> Optional[Tensor]:
         return data.unseen(x)
