@@ -7,17 +7,10 @@ from typing import Optional, Union
 import torch
 from torch import Tensor, nn
 
-from .conditions import Batch, ClassIds, ConditionSpec, rows_of
+from .conditions import Batch, ConditionSpec, as_condition, rows_of
 from .data.base import DataSource
 from .metrics.evaluators import EVALUATORS
 from .priors import Prior
-
-
-def as_condition(condition: Union[ConditionSpec, int, None]) -> Optional[ConditionSpec]:
-    """A condition spec from a spec, or from a number of classes (0: None)."""
-    if isinstance(condition, int):
-        return ClassIds(condition) if condition else None
-    return condition
 
 
 @torch.no_grad()

@@ -11,7 +11,7 @@ from typing import Optional, Sequence, Union
 from torch import Tensor, nn
 
 from .build import build_data, build_models, condition, model_spec, n_classes
-from .conditions import ConditionSpec
+from .conditions import ConditionSpec, as_condition, check_condition
 from .config import Config, load_config
 from .watermark import mark_meta
 from .data.base import DataSource
@@ -88,15 +88,13 @@ class TrainedRun:
                 **provenance(command, self.run_dir, self.step, self.ckpt_path, seed, truncation=truncation, **fields)}
 
 
-def check_class(label: Optional[int], classes: int, flag: str = "--class") -> None:
+def check_class(label: Optional[int], classes: Union[int, ConditionSpec, None], flag: str = "--class") -> None:
     """The one check of a class the user names (``flag``: how they named it, for the message):
-    None passes; else the run must be conditional (``classes`` > 0) and 0 <= label < classes."""
-    if label is None:
-        return
-    if not classes:
-        raise GanforgeError(f"{flag} {label}: this run is not conditional (model.conditional=false)")
-    if not 0 <= label < classes:
-        raise GanforgeError(f"{flag} {label}: choose a class in 0..{classes - 1}")
+    None passes; else the run must be conditional and the label one of its conditions
+    (``classes``: the run's condition spec, or its number of classes; 0 <= label < classes).
+    It is ``conditions.check_condition``, the check of every kind of condition."""
+    if label is not None:
+        check_condition(as_condition(classes), label, flag)
 
 
 def truncated(G: nn.Module, psi: Optional[float], model: str) -> nn.Module:

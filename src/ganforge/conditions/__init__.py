@@ -27,8 +27,8 @@ One module per kind (``ids.py``: class ids and table conditions, ``attributes.py
 
 from .attributes import Attributes
 from .base import IDS, Batch, Condition, ConditionSpec, check_condition, class_count, draw, n_classes, rows_of
-from .ids import ClassIds, TableConditions
+from .ids import ClassIds, TableConditions, as_condition
 from .text import Text, TextBatch, pad_texts
 
 __all__ = ["IDS", "Attributes", "Batch", "ClassIds", "Condition", "ConditionSpec", "TableConditions", "Text",
-           "TextBatch", "check_condition", "class_count", "draw", "n_classes", "pad_texts", "rows_of"]
+           "TextBatch", "as_condition", "check_condition", "class_count", "draw", "n_classes", "pad_texts", "rows_of"]

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ..errors import GanforgeError
-from .base import _in_range, _int_value, _say
+from .base import ConditionSpec, _in_range, _int_value, _say
 
 
 class ClassIds:
@@ -152,3 +152,10 @@ class TableConditions:
             raise ValueError("TableConditions.held_by needs the layout's cond_spans")
         start, width = self.cond_spans[0]
         return x[:, start : start + width].argmax(1) + self.groups[0][0][0]
+
+
+def as_condition(condition: Union[ConditionSpec, int, None]) -> Optional[ConditionSpec]:
+    """A condition spec from a spec, or from a number of classes (an int: class ids; 0: None)."""
+    if isinstance(condition, int):
+        return ClassIds(condition) if condition else None
+    return condition
