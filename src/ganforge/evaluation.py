@@ -92,6 +92,33 @@ def interpolate(G: nn.Module, prior: Prior, data: DataSource, condition: Union[C
     return data.decode(x)
 
 
+def condition_rows(condition, n: Optional[int] = None, per_row: Optional[int] = None):
+    """How a figure shows ``condition``: (labels, row names) with one condition per row, or
+    (None, None) where the condition names no rows (unconditional runs, tables, the 1,000
+    classes of stacked digits). ``per_row`` samples a row (every row full), or ``n`` samples
+    spread over the rows (the last row shorter when they do not divide)."""
+    spec = as_condition(condition)
+    rows = spec.rows() if spec is not None else None
+    if rows is None:
+        return None, None
+    values, names = rows
+    per_row = per_row or -(-n // len(names))  # ceil
+    labels = values.repeat_interleave(per_row)[:n]  # (n,) class-major: row r holds condition r
+    return labels, names[: -(-len(labels) // per_row)]
+
+
+def sample_figure(G: nn.Module, prior: Prior, data: DataSource, condition, seed: int, title: str = "",
+                  per_row: int = 8):
+    """The data kind's sample figure of G on fixed noise (the same ``seed``, the same noise): a
+    conditional run's classes one per row, ``per_row`` each, named; ``kind.figure_n`` samples
+    otherwise. None where the kind draws no picture of these samples."""
+    kind = data.kind
+    labels, names = condition_rows(condition, per_row=per_row)
+    n = kind.figure_n if labels is None else len(labels)
+    fake = generate(G, prior, n, seed, data, condition, labels)  # (n, *shape)
+    return kind.figure(fake, data, seed, title, rows=names)
+
+
 def evaluate_run(g, n: Optional[int] = None, seed: Optional[int] = None, inception_weights: Optional[str] = None,
                  plot=None, inception: bool = False, truncation: Optional[float] = None) -> tuple[dict, int]:
     """Measure ``n`` samples (default ``eval.n_samples``) of a loaded run ``g``

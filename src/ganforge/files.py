@@ -226,6 +226,24 @@ def grid_image(x: Tensor, nrow: Optional[int] = None, scale: int = 0) -> Image.I
     return img
 
 
+def label_rows(img: Image.Image, names: list[str]) -> Image.Image:
+    """A grid picture with one name to the left of each of its ``len(names)`` rows (a class
+    per row), on a white margin as wide as the longest name."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    draw = ImageDraw.Draw(img)
+    width = max(draw.textbbox((0, 0), name, font=font)[2] for name in names) + 8
+    out = Image.new(img.mode, (img.width + width, img.height), 255 if img.mode == "L" else (255, 255, 255))
+    out.paste(img, (width, 0))
+    draw, band = ImageDraw.Draw(out), img.height / len(names)
+    for i, name in enumerate(names):
+        box = draw.textbbox((0, 0), name, font=font)
+        y = int((i + 0.5) * band - (box[3] - box[1]) / 2 - box[1])
+        draw.text((width - 4 - (box[2] - box[0]), y), name, fill=0 if img.mode == "L" else (0, 0, 0), font=font)
+    return out
+
+
 def image_files(x: Tensor, folder: Path, meta: Optional[dict] = None) -> list[Path]:
     """Save each image ``(N, C, H, W)`` in [0, 1] as ``folder/000000.png`` with ``meta``."""
     folder = Path(folder)
@@ -286,8 +304,10 @@ def _write_csv(f: IO, content) -> None:
 def _write_file(path: Path, content, prov: dict, nrow: Optional[int]) -> None:
     """One file of an output, atomically; a PNG carries ``prov`` in its text chunks."""
     suffix = path.suffix.lower()
-    if suffix == ".png":  # images in [0, 1]: (C, H, W) one image, (N, C, H, W) a grid of nrow a row
-        if content.dim() == 3:
+    if suffix == ".png":  # a picture; images in [0, 1]: (C, H, W) one image, (N, C, H, W) a grid of nrow a row
+        if isinstance(content, Image.Image):
+            save_image(content, path, prov)
+        elif content.dim() == 3:
             image_file(content, path, prov)
         else:
             image_grid(content, path, nrow=nrow, meta=prov)

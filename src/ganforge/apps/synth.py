@@ -31,6 +31,7 @@ from torch import Tensor
 
 from ..errors import GanforgeError
 from ..files import check_output, write_output
+from ..evaluation import condition_rows
 from ..metrics.evaluators import class_reader
 from ..trained import check_class, truncated
 
@@ -175,11 +176,15 @@ def sample_file(run, out: str, n: int, seed: int = 0, label: Optional[int] = Non
         raise GanforgeError("--condition COL=VALUE is for table runs; use --class for a conditional run")
     check_class(label, run.n_classes)
     kind.check_suffix(out, is_dir, (".npy", ".csv", ".png"))  # what the data's kind writes
-    x = run.generate(n, seed, label, truncation)
-    marked = watermark and kind.pixels and (is_dir or path.suffix == ".png")  # only images carry the mark
+    grid = path.suffix == ".png" and not is_dir
+    rows, names = condition_rows(run.condition, n) if grid and label is None else (None, None)
+    x = run.generate(n, seed, label if rows is None else rows, truncation)
+    marked = watermark and kind.pixels and (is_dir or grid)  # only images carry the mark
     prov = run.provenance("sample", seed, truncation, marked, n=len(x), **{"class": label})
     if is_dir:
         write_output(path, ((f"{i:06d}.png", img) for i, img in enumerate(x)), prov, folder=True)
+    elif names:  # a conditional run's grid: one row per class, named
+        write_output(path, kind.figure(x, run.data, seed, rows=names), prov)
     else:
         write_output(path, kind.content(x, path.suffix, run.data), prov)
     return len(x), "samples"

@@ -58,3 +58,6 @@ class Attributes:
 
     def held_by(self, x: Tensor) -> None:
         return None  # an image does not carry its attributes
+
+    def rows(self, limit: int = 16) -> None:
+        return None  # attributes: a row per attribute value comes with a model that takes them

@@ -34,6 +34,9 @@ class Batch(Protocol):
 Condition = Union[Tensor, Batch]  # a batch of conditions: (B,), (B, A), or e.g. a TextBatch of B texts
 
 
+ROWS = 16  # a sample figure shows one row per condition up to this many values
+
+
 @runtime_checkable
 class ConditionSpec(Protocol):
     """What a data source's conditions are. ``kind`` is one of ``class_ids``, ``table``,
@@ -61,6 +64,12 @@ class ConditionSpec(Protocol):
     def held_by(self, x: Tensor) -> Optional[Condition]:
         """The conditions samples x (N, *shape) hold themselves (a table row holds its
         categories), or None where a sample does not say (an image does not carry its class)."""
+        ...
+
+    def rows(self, limit: int = ROWS) -> Optional[tuple[Condition, list[str]]]:
+        """One condition per row of a sample figure, with its name (a class each), or None
+        where the figure draws conditions at the data's frequencies (too many values, or a
+        table whose figure compares distributions)."""
         ...
 
 

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ..errors import GanforgeError
-from .base import ConditionSpec, _in_range, _int_value, _say
+from .base import ROWS, ConditionSpec, _in_range, _int_value, _say
 
 
 class ClassIds:
@@ -57,6 +57,13 @@ class ClassIds:
 
     def held_by(self, x: Tensor) -> None:
         return None  # an image does not carry its class
+
+    def rows(self, limit: int = ROWS) -> Optional[tuple[Tensor, list[str]]]:
+        """Every class, one row each, named (or numbered): the grid a class-conditional GAN is
+        shown with; None beyond ``limit`` classes (stacked digits' 1,000)."""
+        if self.size > limit:
+            return None
+        return torch.arange(self.size), list(self.names or map(str, range(self.size)))
 
 
 class TableConditions:
@@ -152,6 +159,9 @@ class TableConditions:
             raise ValueError("TableConditions.held_by needs the layout's cond_spans")
         start, width = self.cond_spans[0]
         return x[:, start : start + width].argmax(1) + self.groups[0][0][0]
+
+    def rows(self, limit: int = ROWS) -> None:
+        return None  # a table's figure compares its columns' distributions: conditions at the data's frequencies
 
 
 def as_condition(condition: Union[ConditionSpec, int, None]) -> Optional[ConditionSpec]:

@@ -134,3 +134,6 @@ class Text:
 
     def held_by(self, x: Tensor) -> None:
         return None  # an image does not carry its caption
+
+    def rows(self, limit: int = 16) -> None:
+        return None  # text: a row per prompt comes with the text-to-image model

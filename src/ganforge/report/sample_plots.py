@@ -2,8 +2,9 @@
 
 Every ``train.sample_every`` steps and at the end, ``samples/step-NNNNNNN.png`` shows the
 figure the data's kind draws (``data/kinds``), written with the synthetic-image metadata: 64
-images in a grid, 2,000 points of a 2-D run against as many real ones, a table's first columns
-against the real ones; points of other dimensions get no plot. ``train.keep_samples`` bounds the
+images in a grid (a class-conditional run: 8 of each class, one row per class, named), 2,000
+points of a 2-D run against as many real ones, a table's first columns against the real ones;
+points of other dimensions get no plot. ``train.keep_samples`` bounds the
 folder of a long run: the first plot (where the run started from) and the newest ones stay.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..evaluation import generate
+from ..evaluation import sample_figure
 from ..train.callbacks import Callback, RunState
 from ..files import image_grid, save_image, synthetic_meta
 
@@ -25,10 +26,8 @@ class SamplePlots(Callback):
         if run.game.visuals is not None:  # image-to-image: rows of inputs, outputs, targets (held out)
             image_grid(run.game.visuals(data, 8, cfg.eval.seed), path, nrow=8,
                        meta=synthetic_meta(run.run_dir.name, step))
-        else:  # the data kind's figure on fixed noise: a grid of images, 2-D points against real ones, ...
-            kind = data.kind
-            fake = generate(run.sampler, run.prior, kind.figure_n, cfg.eval.seed, data, run.condition)
-            img = kind.figure(fake, data, cfg.eval.seed, f"step {step}")
+        else:  # the data kind's figure on fixed noise: a grid of images (a row per class), 2-D points, ...
+            img = sample_figure(run.sampler, run.prior, data, run.condition, cfg.eval.seed, f"step {step}")
             if img is None:  # nothing to draw for this data (points of more than 2 dimensions)
                 return
             save_image(img, path, synthetic_meta(run.run_dir.name, step))

@@ -139,10 +139,12 @@ class DataKind:
 
     # ------------------------------------------------------------------ figures and models
 
-    def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = ""):
+    def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = "", rows: Optional[list[str]] = None):
         """The sample figure of the report and board: a PIL image of ``fake`` (N, *shape) in
         data space (against ``data.reference(N, seed)`` where real samples help), or None
-        when this batch has no picture."""
+        when this batch has no picture. ``rows``: ``fake`` holds one condition per row, in
+        that order, ``N / len(rows)`` samples each; a kind that lays samples out in rows names
+        them (a class per row), another may ignore it."""
         return None
 
     def encoder_trunk(self, shape: tuple, width: int) -> tuple[nn.Module, int]:

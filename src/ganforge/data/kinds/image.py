@@ -178,11 +178,14 @@ class ImageKind(DataKind):
             raise GanforgeError(f"--samples: images must be square, found {tuple(x.shape[-2:])}")
         return {"resolution": int(x.shape[-1]), "channels": int(x.shape[1])}
 
-    def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = ""):
-        """A grid of ``fake`` (N, C, H, W) in [0, 1] (no real images: they are in the data)."""
-        from ...files import grid_image
+    def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = "", rows: Optional[list[str]] = None):
+        """A grid of ``fake`` (N, C, H, W) in [0, 1] (no real images: they are in the data);
+        with ``rows``, one row per condition, named on the left."""
+        from ...files import grid_image, label_rows
 
-        return grid_image(fake)
+        if not rows:
+            return grid_image(fake)
+        return label_rows(grid_image(fake, nrow=-(-len(fake) // len(rows))), rows)
 
     def encoder_trunk(self, shape: tuple, width: int) -> tuple[nn.Module, int]:
         """Strided convolutions halving a (B, C, R, R) image down to 4x4: (B, w * 2^k * 16)."""

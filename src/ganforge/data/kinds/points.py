@@ -157,7 +157,7 @@ class PointsKind(DataKind):
                                 "which are rows (N, d)")
         return torch.from_numpy(arr.astype(np.float32))
 
-    def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = ""):
+    def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = "", rows: Optional[list[str]] = None):
         """2-D points: a scatter of ``fake`` against as many real ones (and the known modes);
         None for other dimensions (no honest picture of them in one plot)."""
         if int(np.prod(fake.shape[1:])) != 2 or data is None:

@@ -47,7 +47,7 @@ class TableKind(DataKind):
         """A user's table with this run's columns -> rows of the layout (``TableData.read_rows``)."""
         return data.read_rows(Path(path))
 
-    def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = ""):
+    def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = "", rows: Optional[list[str]] = None):
         """Real (grey) against generated (blue) distributions of the table's first columns:
         histograms of numbers, bar charts of category frequencies."""
         if data is None:
