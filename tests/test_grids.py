@@ -51,3 +51,19 @@ def test_the_row_names_are_drawn_left_of_the_rows():
 
     margin = np.asarray(img.crop((0, 0, img.width - grid.width, img.height)))
     assert (margin < 128).any(), "no text drawn in the margin"
+
+
+def test_a_run_ends_with_where_its_outputs_are_and_commands_that_work(tmp_path, capsys):
+    import shlex
+
+    from conftest import TINY
+
+    out = tmp_path / "runs" / "r"
+    assert main(["train", "--preset", "ring8", "--out", str(out), *TINY, "train.steps=20"]) == 0
+    text = capsys.readouterr().out
+    assert f"checkpoint:  {out / 'ckpt-0000020.pt'}" in text and f"metrics:     {out / 'metrics.jsonl'}" in text
+    suggested = [line.split("#")[0].split() for line in text.splitlines() if line.strip().startswith("ganforge ")]
+    assert [cmd[1] for cmd in suggested] == ["sample", "report", "doctor", "board"]
+    for cmd in suggested[:3]:  # each runs as printed (the board serves until stopped: not run here)
+        assert main(shlex.split(" ".join(cmd[1:]))) == 0, cmd
+    assert (out / "samples.csv").is_file() and (out / "report.html").is_file()

@@ -7,6 +7,7 @@ import contextlib
 import errno
 import os
 import re
+import shlex
 import socket
 from pathlib import Path
 from typing import Iterator, Optional
@@ -173,3 +174,25 @@ def remove_temporaries(run_dir: Path) -> list[Path]:
                 p.unlink()
                 removed.append(p)
     return removed
+
+
+def summary(run_dir: Path, sample_file: str = "grid.png") -> list[str]:
+    """The end of a run, in a few lines: where its samples, checkpoints and report are, and the
+    commands to try next with this run's directory filled in (``sample_file``: what `ganforge
+    sample` writes for this run's kind of data)."""
+    run_dir = Path(run_dir)
+    grids = sorted((run_dir / "samples").glob("step-*.png"))
+    ckpts = sorted(run_dir.glob("ckpt-*.pt"))
+    where = shlex.quote(str(run_dir))
+    lines = []
+    if grids:
+        lines.append(f"samples:     {grids[-1]}" + (f" (and {len(grids) - 1} earlier)" if len(grids) > 1 else ""))
+    if ckpts:
+        lines.append(f"checkpoint:  {ckpts[-1]}")
+    lines += [f"metrics:     {run_dir / 'metrics.jsonl'}",
+              "next:",
+              f"  ganforge sample {where} --n 64 --out {shlex.quote(str(run_dir / sample_file))}   # new samples",
+              f"  ganforge report {where}        # {run_dir / 'report.html'}: curves, phases, samples",
+              f"  ganforge doctor {where}        # what went well or wrong, with remedies",
+              f"  ganforge board {shlex.quote(str(run_dir.parent))}   # every run in {run_dir.parent}, in the browser"]
+    return lines

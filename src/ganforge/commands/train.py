@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ..config import preset_names, to_yaml
 from ..errors import GanforgeError
+from ..data.kinds import dataset_kind
+from ..rundir import summary
 from .common import metrics_line
 
 HELP = "train a GAN"
@@ -39,4 +41,6 @@ def run(args) -> int:
     print(f"run: {r.run_dir}  step {r.step}  {r.wall_s:.1f} s")
     if r.metrics:
         print(metrics_line(r.metrics, result.evaluator))
+    kind = dataset_kind(result.config.data.name)
+    print("\n".join(summary(r.run_dir, "grid.png" if kind.pixels else f"samples{kind.suffixes[-1]}")))
     return 0
