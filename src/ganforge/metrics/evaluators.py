@@ -121,4 +121,6 @@ def table(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = Non
                                               "n_fake": len(x), "seed": seed}}
 
 
+from . import series as _series  # noqa: E402,F401  (registers the sequences' evaluator, which imports EVALUATORS)
+
 __all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "modes", "own_labels", "table"]
