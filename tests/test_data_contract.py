@@ -117,6 +117,13 @@ def _built(root):  # packed from the folder above by `ganforge dataset build`, w
     return DataConfig(name="built", path=str(root / "built.gfd"), resolution=RES)
 
 
+def _series(root):  # long format: 6 labelled series of 30 steps, 2 features, cut into windows of 12
+    g = np.random.default_rng(7)
+    rows = [f"{i},{t},{g.normal():.4f},{g.normal():.4f},{'ab'[i % 2]}" for i in range(6) for t in range(30)]
+    (root / "s.csv").write_text("id,time,u,v,kind\n" + "\n".join(rows) + "\n")
+    return DataConfig(name="series", path=str(root / "s.csv"), window=12, stride=3, target="kind")
+
+
 # name -> (tmp folder -> DataConfig); datasets that need no file are built from their name
 CONFIGS = {
     "ring8": lambda root: DataConfig(name="ring8"),
@@ -134,11 +141,24 @@ CONFIGS = {
     "unpaired": _unpaired,
     "superres": _superres,
     "table": _table,
+    "sines": lambda root: DataConfig(name="sines"),
+    "basicmotions": lambda root: DataConfig(name="basicmotions"),
+    "macro": lambda root: DataConfig(name="macro"),
+    "series": _series,
 }
 
 # The exact mode metrics need no feature space; their records predate provenance and stay
 # bit-identical (tests/test_golden.py). Every other evaluator says where it measured.
 WITHOUT_PROVENANCE = {"modes"}
+
+
+@pytest.fixture(autouse=True)
+def _short_series_metrics(monkeypatch):
+    """The sequences' evaluator trains small networks (TimeGAN's 2000-5000 iterations); a few
+    iterations check its contract."""
+    from ganforge.metrics import series
+
+    monkeypatch.setattr(series, "STEPS", {"disc": 5, "pred": 5, "cls": 5})
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ evaluator.
 - ``modes``: the exact mode metrics of a known mixture (PacGAN protocol, ``toy2d.py``);
 - ``digits``: the digit classifier's image metrics (``image.py``);
 - ``own_labels``: the image metrics of a classifier trained on the dataset's own labels;
+- ``series``: TimeGAN's scores of generated sequences (``series.py``);
 - ``energy``: the energy distance to real data in raw coordinates (pixels for images), with
   Inception FID/KID added for images when the user gives a local weights file.
 
@@ -121,6 +122,24 @@ def table(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = Non
                                               "n_fake": len(x), "seed": seed}}
 
 
-from . import series as _series  # noqa: E402,F401  (registers the sequences' evaluator, which imports EVALUATORS)
+@EVALUATORS.register
+def series(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
+           inception_weights: Optional[str] = None) -> dict:
+    """Sequences (n, T, F) in data space against as many real ones: TimeGAN's discriminative and
+    predictive scores, autocorrelation and marginal distances, TSTR for labelled sets
+    (``metrics/series.py``). Scored in ``data.metric_space``: ``data`` (sines, as TimeGAN scores
+    them) or ``scaled`` (per feature in [0, 1], as TimeGAN scales its real sets)."""
+    from .series import series_metrics
 
-__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "modes", "own_labels", "table"]
+    real, y_real = data.labelled(len(x), seed)
+    fake = x.detach().float().cpu()[: len(real)]
+    y_fake = labels[: len(real)].cpu() if labels is not None else None
+    space = getattr(data, "metric_space", "scaled")
+    if space == "scaled":
+        real, fake = data.encode(real), data.encode(fake)
+    m = series_metrics(real, fake, seed, y_real, y_fake, data.n_classes)
+    return {**m, "n": len(fake), "provenance": {"feature_space": f"sequences, {space} values", "n_real": len(real),
+                                                 "n_fake": len(fake), "seed": seed}}
+
+
+__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "modes", "own_labels", "series", "table"]
