@@ -160,7 +160,6 @@ def test_series_without_path_and_the_bundled_sets():
         DATASETS.get("series")(DataConfig(name="series"), 0)
     macro = DATASETS.get("macro")(DataConfig(name="macro"), 0)
     assert macro.shape == (24, 12) and len(macro.x) == 180 and macro.n_classes == 0
-    pytest.importorskip("sktime.datasets", reason="basicmotions reads sktime's bundled files")
 
 
 def test_basicmotions_is_labelled_and_multivariate():
@@ -174,6 +173,15 @@ def test_basicmotions_is_labelled_and_multivariate():
 
 
 # ---------------------------------------------------------------------------- metrics
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The metrics' small GRUs run fastest on one thread (and the machine is shared)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +230,7 @@ TINY = ["model.g_width=8", "model.d_width=8", "model.g_depth=2", "model.d_depth=
 
 def _run(tmp_path, name, model, *extra, resume=False, data="data.name=sines", z_dim=120):
     cfg = load_config("ring8", [data, f"model.name={model}", f"model.z_dim={z_dim}", *TINY, *extra])
+    (tmp_path / name).mkdir(exist_ok=True)
     train(cfg, tmp_path / name, resume=resume, callbacks=[])
     return [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
 
@@ -261,8 +270,8 @@ def _same(a, b, path=""):
 
 @pytest.mark.parametrize("model", ["rcgan", "timegan"])
 def test_exact_resume(tmp_path, model):
-    """Resumed from the checkpoint at step 4 (timegan: inside its supervised phase, which ends at
-    step 4 of 12) == the uninterrupted run at step 12, bit for bit."""
+    """Resumed from the checkpoint at step 4 (timegan: where its supervised phase starts; the joint
+    phase runs steps 8 to 11) == the uninterrupted run at step 12, bit for bit."""
     whole = _run(tmp_path, "whole", model, "train.steps=12")
     shutil.copytree(tmp_path / "whole", tmp_path / "half")
     for s, p in list_checkpoints(tmp_path / "half"):

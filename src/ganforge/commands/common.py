@@ -24,4 +24,8 @@ def metrics_line(m: dict) -> str:
         line = "  ".join(f"{k} {m[k]:.4g}" for k in keys if k in m)
         flag = "\nWARNING: the synthetic rows copy training rows (memorising)" if m.get("memorising") else ""
         return f"{line}  (n={m['n']}, against the held-out split){flag}"
+    if "discriminative" in m:  # sequences (metrics/series.py): TimeGAN's scores, lower is better
+        keys = ("discriminative", "predictive", "predictive_real", "acf_distance", "marginal_w1", "tstr", "trtr")
+        line = "  ".join(f"{k} {m[k]:.4g}" for k in keys if k in m)
+        return f"{line}  (n={m['n']}, {m['provenance']['feature_space']})"
     return f"energy distance {m['energy']:.4f} in {m['provenance']['feature_space']}  (n={m['n']})"
