@@ -246,7 +246,7 @@ def test_models_train_a_few_steps_to_finite_values(tmp_path, model):
 @pytest.mark.parametrize("model", ["rcgan", "timegan"])
 def test_conditional_on_a_labelled_series(tmp_path, model):
     p = _long_csv(tmp_path / "s.csv", n=6, length=40)
-    data = f"data.name=series"
+    data = "data.name=series"
     cfg_extra = [f"data.path={p}", "data.window=10", "data.stride=3", "data.target=kind", "model.conditional=true"]
     recs = [r for r in _run(tmp_path, "c", model, "train.steps=6", *cfg_extra, data=data, z_dim=20) if "loss_d" in r]
     assert recs and np.isfinite(recs[-1]["loss_d"])
@@ -281,7 +281,8 @@ def test_exact_resume(tmp_path, model):
     a = torch.load(list_checkpoints(tmp_path / "whole")[-1][1], weights_only=True)
     b = torch.load(list_checkpoints(tmp_path / "half")[-1][1], weights_only=True)
     assert a["step"] == b["step"] == 12
-    for key in ("G", "D", "opt_g", "opt_d", "rng", "d_updates", "g_updates") + (("timegan",) if model == "timegan" else ()):
+    keys = ("G", "D", "opt_g", "opt_d", "rng", "d_updates", "g_updates") + (("timegan",) if model == "timegan" else ())
+    for key in keys:
         _same(a[key], b[key], key)
     lines = lambda recs: [r for r in recs if "loss_d" in r]  # noqa: E731
     assert lines(whole) == lines(half)
