@@ -293,3 +293,20 @@ def test_z_dim_must_be_per_step_noise(tmp_path):
         _run(tmp_path, "z", "timegan", "train.steps=2", z_dim=16)
     with pytest.raises(GanforgeError, match="sequences"):
         _run(tmp_path, "p", "rcgan", "train.steps=2", data="data.name=ring8", z_dim=24)
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def test_trace_and_overlay_figures(tmp_path, sines_pair):
+    from ganforge.report.sequences import overlay_coords, overlay_figure, trace_figure
+
+    a, b = sines_pair
+    r, f = overlay_coords(a, b, "pca")
+    assert r.shape == f.shape == (600, 2) and np.allclose(r.mean(0), 0, atol=1e-9)  # PCA fitted on real
+    r, f = overlay_coords(a[:60], b[:50], "tsne")
+    assert r.shape == f.shape == (50, 2) and np.isfinite(r).all()
+    for path in (trace_figure(a, b, tmp_path / "traces.png", n=3), overlay_figure(a, b, tmp_path / "pca.png")):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="pca or tsne"):
+        overlay_coords(a, b, "umap")

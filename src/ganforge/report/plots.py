@@ -1,4 +1,4 @@
-"""Scatter plots of 2D runs, written into the run directory.
+"""Scatter plots of 2D runs, written into the run directory, and the figure writer they share.
 
 Figures are drawn on matplotlib's Agg canvas directly (``Figure`` + ``FigureCanvasAgg``, no
 pyplot): nothing opens a window and importing ganforge never changes matplotlib's backend, which
@@ -34,6 +34,12 @@ def scatter(real: Tensor, fake: Tensor, path: Path, title: str = "", centers: Op
     ax.set_aspect("equal", adjustable="datalim")
     ax.legend(loc="upper right", fontsize=7, markerscale=3)
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` atomically in the format ``path``'s extension names (none: a PNG, ".png"
+    appended, as savefig does); returns the path written."""
     path = Path(path)
     if not path.suffix:  # as savefig does: no extension, a PNG with one appended
         path = path.with_name(path.name + ".png")
