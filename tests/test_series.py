@@ -11,7 +11,7 @@ import torch
 
 from ganforge.config import DataConfig, load_config
 from ganforge.data import DATASETS
-from ganforge.data.series_io import load_series, sine_sequences, unwindow, windows
+from ganforge.data.series_io import load_series, long_frame, sine_sequences, unwindow, windows
 from ganforge.errors import GanforgeError
 from ganforge.metrics import series as M
 from ganforge.train.checkpoint import list_checkpoints
@@ -91,6 +91,13 @@ def test_whole_series_wide_csv_and_npy(tmp_path):
     np.save(tmp_path / "a.npy", np.random.default_rng(0).random((7, 12, 3)))
     assert load_series(str(tmp_path / "a.npy"))[0].shape == (7, 12, 3)
     assert load_series(str(tmp_path / "a.npy"), window=6, stride=6)[0].shape == (14, 6, 3)
+
+
+def test_long_frame_round_trips_through_a_csv(tmp_path):
+    x = np.random.default_rng(3).random((5, 7, 3)).astype(np.float32)
+    long_frame(x, ["a", "b", "c"], labels=list("xyxyz"), target="k").to_csv(tmp_path / "l.csv", index=False)
+    back, y, info = load_series(str(tmp_path / "l.csv"), target="k")
+    assert np.allclose(back, x, atol=1e-6) and y == list("xyxyz") and info["features"] == ["a", "b", "c"]
 
 
 def test_constant_feature_is_kept_and_scaled_to_zero(tmp_path):

@@ -12,7 +12,8 @@ sequences of T steps with F features. ``series.py`` turns them into a training s
   6 channels, 100 steps, 4 classes) and ``macro`` (statsmodels' US ``macrodata``: 203 quarters,
   12 numeric columns). Nothing is downloaded.
 - :func:`load_series`: the user's ``.npy`` (N, T, F) or (L, F), or a CSV in long or wide format.
-- :func:`windows` / :func:`unwindow`: cutting a long series into windows and back.
+- :func:`windows` / :func:`unwindow`: cutting a long series into windows and back;
+- :func:`long_frame`: sequences as the long-format table :func:`load_series` reads back.
 """
 
 from __future__ import annotations
@@ -232,6 +233,21 @@ def _read_npy(path: str, window: int, stride: int):
                             "data.stride=S to cut it into windows")
     x, _ = _cut(series, window, stride, path)
     return x, None, [f"f{i}" for i in range(arr.shape[-1])], "npy", len(series)
+
+
+def long_frame(x: np.ndarray, features: list[str], labels: Optional[list] = None, target: str = "label"):
+    """Sequences (N, T, F) as a long-format table, the one :func:`load_series` reads: columns
+    ``id`` (0 .. N-1), ``time`` (0 .. T-1), the F features, and ``target`` when ``labels``
+    (N values) are given; N * T rows, sequence by sequence."""
+    import pandas as pd
+
+    n, t, f = x.shape
+    df = pd.DataFrame(x.reshape(n * t, f), columns=list(features))
+    df.insert(0, "time", np.tile(np.arange(t), n))
+    df.insert(0, "id", np.repeat(np.arange(n), t))
+    if labels is not None:
+        df[target] = np.repeat(np.asarray(labels, dtype=object), t)
+    return df
 
 
 def load_series(path: str, window: int = 0, stride: int = 1, target: Optional[str] = None):
