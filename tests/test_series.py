@@ -317,3 +317,31 @@ def test_trace_and_overlay_figures(tmp_path, sines_pair):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="pca or tsne"):
         overlay_coords(a, b, "umap")
+
+
+def test_timegan_networks_shapes_and_state_round_trip():
+    from ganforge.models import MODELS
+
+    cfg = load_config("ring8", ["model.name=timegan", "model.z_dim=12", "model.g_width=6", "model.g_depth=3"])
+    torch.manual_seed(0)
+    G, D = MODELS.get("timegan").build(cfg.model, (4, 3), 2)
+    z, y = torch.rand(5, 12), torch.tensor([0, 1, 0, 1, 1])
+    x = G(z, y)
+    assert x.shape == (5, 4, 3) and 0 <= float(x.detach().min()) and float(x.detach().max()) <= 1  # sigmoid outputs
+    h = G.embedder(x)
+    assert h.shape == (5, 4, 6) and D(h, y).shape == (5, 4) and G.recovery(h).shape == (5, 4, 3)
+    assert G.supervisor.rnn.num_layers == 2  # one layer fewer than the others, as TimeGAN
+    (D(G.supervisor(G.latent(z, y)), y).sum() + G.recovery(G.embedder(x.detach())).sum()).backward()
+    for net in (G.embedder, G.recovery, G.generator, G.supervisor, D):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+    torch.manual_seed(1)
+    G2, _ = MODELS.get("timegan").build(cfg.model, (4, 3), 2)
+    G2.load_state_dict(G.state_dict())
+    with torch.no_grad():
+        assert torch.equal(G2(z, y), G(z, y))
+
+
+def test_rcgan_with_wgan_gp(tmp_path):
+    """The gradient penalty differentiates D's GRU twice."""
+    recs = [r for r in _run(tmp_path, "w", "rcgan", "train.steps=4", "loss.name=wgan_gp") if "loss_d" in r]
+    assert recs and all(np.isfinite(r["loss_d"]) for r in recs)
