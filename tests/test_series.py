@@ -162,6 +162,12 @@ def test_bad_input_is_one_line(tmp_path, case, match):
     assert "\n" not in str(e.value)
 
 
+def test_negative_window_or_stride_is_a_config_error():
+    for key in ("data.window", "data.stride"):
+        with pytest.raises(GanforgeError, match=f"{key}=-1 is not allowed"):
+            load_config("ring8", ["data.name=sines", f"{key}=-1"])
+
+
 def test_series_without_path_and_the_bundled_sets():
     with pytest.raises(GanforgeError, match="data.path"):
         DATASETS.get("series")(DataConfig(name="series"), 0)

@@ -11,8 +11,8 @@ as read: for ``sines``, TimeGAN's values in [0, 1].
 
 Datasets and their windows (``data.window`` / ``data.stride`` override the defaults):
 
-- ``sines``: 10,000 sequences, T = 24 (``data.window``), F = 5, generated with seed
-  :data:`DATA_SEED` whatever the run's seed, so every run trains on the same set;
+- ``sines``: 10,000 sequences, T = 24 (``data.window`` sets T; no stride), F = 5, generated
+  with seed :data:`DATA_SEED` whatever the run's seed, so every run trains on the same set;
 - ``basicmotions``: UEA BasicMotions (sktime's bundled copy; 80 recordings of 100 steps,
   6 channels, 4 labelled activities), each recording cut into windows of 24 steps, stride 8:
   800 labelled sequences (n_classes = 4);
