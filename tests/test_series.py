@@ -351,3 +351,9 @@ def test_rcgan_with_wgan_gp(tmp_path):
     """The gradient penalty differentiates D's GRU twice."""
     recs = [r for r in _run(tmp_path, "w", "rcgan", "train.steps=4", "loss.name=wgan_gp") if "loss_d" in r]
     assert recs and all(np.isfinite(r["loss_d"]) for r in recs)
+
+
+def test_timegan_extended_run_keeps_its_phases(tmp_path):
+    _run(tmp_path, "e", "timegan", "train.steps=6")
+    recs = [r for r in _run(tmp_path, "e", "timegan", "train.steps=10", resume=True) if "loss_d" in r]
+    assert [r["phase"] for r in recs] == [1.0, 2.0, 3.0, 3.0, 3.0]  # 2 + 2 steps, then joint to the end

@@ -1,7 +1,8 @@
 """The TimeGAN game (Yoon, Jarrett and van der Schaar 2019): three phases, three losses.
 
 As jsyoon0823/TimeGAN's ``timegan.py`` trains it (the networks: ``models/timegan.py``), with
-``train.steps`` cut into three equal phases (TimeGAN runs each for the same ``iterations``):
+``train.steps`` cut into three equal phases (TimeGAN runs each for the same ``iterations``; the
+cut is made at the run's start and kept on resume, so ``--extend`` lengthens the joint phase):
 
 1. **Embedding** (steps 0 .. N/3): the autoencoder e, r on the reconstruction loss
    ``10 sqrt(MSE(x, r(e(x))))``.
@@ -203,12 +204,14 @@ class TimeGANGame(GameBase):
         return cls(players, Prior(cfg.model.prior, cfg.model.z_dim), gen, cfg.train.steps, extra, lrs, classes)
 
     def own_state(self) -> dict:
-        return {"timegan": {"iterations": self.iterations,
+        return {"timegan": {"iterations": self.iterations, "phase_steps": self.phase_steps,
                             "opts": {k: o.state_dict() for k, o in self.opts.items()}}}
 
     def load_own_state(self, state: dict) -> None:
         own = state["timegan"]
         self.iterations = int(own["iterations"])
+        # cut at the run's first train.steps: an extended run trains its joint phase longer
+        self.phase_steps = int(own["phase_steps"])
         for k, o in self.opts.items():
             o.load_state_dict(own["opts"][k])
 
