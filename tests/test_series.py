@@ -11,7 +11,7 @@ import torch
 
 from ganforge.config import DataConfig, load_config
 from ganforge.data import DATASETS
-from ganforge.data.series_io import load_series, long_frame, sine_sequences, unwindow, windows
+from ganforge.data.kinds.sequence_io import load_series, long_frame, sine_sequences, unwindow, windows
 from ganforge.errors import GanforgeError
 from ganforge.metrics import series as M
 from ganforge.train.checkpoint import list_checkpoints

@@ -1,7 +1,7 @@
 """Sequences: ``data.name=sines``, ``basicmotions``, ``macro`` and ``series`` (the user's file).
 
 One sample is a sequence of shape (T, F): T time steps, F features, steps first (as a GRU
-reads them with ``batch_first=True``); a batch is (B, T, F). Readers live in ``series_io.py``.
+reads them with ``batch_first=True``); a batch is (B, T, F). Readers live in ``kinds/sequence_io.py``.
 
 Scaling (as TimeGAN's ``timegan.py`` does before training): model space is each feature
 min-max scaled to [0, 1] over all sequences and steps, ``(x - min) / (max - min)``; ``loc`` =
@@ -13,12 +13,12 @@ Datasets and their windows (``data.window`` / ``data.stride`` override the defau
 
 - ``sines``: 10,000 sequences, T = 24 (``data.window`` sets T; no stride), F = 5, generated
   with seed :data:`DATA_SEED` whatever the run's seed, so every run trains on the same set;
-- ``basicmotions``: UEA BasicMotions (sktime's bundled copy; 80 recordings of 100 steps,
+- ``basicmotions``: UEA BasicMotions (the copy bundled in sktime or aeon; 80 recordings of 100 steps,
   6 channels, 4 labelled activities), each recording cut into windows of 24 steps, stride 8:
   800 labelled sequences (n_classes = 4);
 - ``macro``: statsmodels' US macrodata (203 quarters x 12 columns), windows of 24 quarters,
   stride 1 (as TimeGAN windows its stock and energy series): 180 sequences, unlabelled;
-- ``series``: ``data.path`` a .npy or .csv (:func:`~ganforge.data.series_io.load_series`),
+- ``series``: ``data.path`` a .npy or .csv (:func:`~ganforge.data.kinds.sequence_io.load_series`),
   ``data.target`` a label column in the long format.
 """
 
@@ -32,9 +32,11 @@ from torch import Tensor
 
 from ..config import DataConfig
 from ..errors import GanforgeError
-from .base import DATASETS, DataSource, Finite, Normalized
+from ..conditions import ClassIds
+from .base import DataSource, Finite, Normalized, register_dataset
+from .kinds.sequence import SEQUENCE
 from .sampling import EpochSampler
-from .series_io import SINES, bundled, load_series, sine_sequences, windows
+from .kinds.sequence_io import SINES, bundled_windows, load_series, sine_sequences
 
 DATA_SEED = 0  # the generated sines are the same set for every run and seed
 WINDOWS = {"basicmotions": (24, 8), "macro": (24, 1)}  # dataset -> default (window, stride)
@@ -53,11 +55,12 @@ class SeriesData(Normalized, DataSource, Finite):
     """Equal-length sequences held in memory, served in reshuffled epochs.
 
     ``x`` (N, T, F) float32 in data space; ``labels`` (N,) int64 or None, indices into
-    ``classes`` (their names, sorted); ``features`` the F feature names; ``info`` what the
+    ``classes`` (their names, sorted), the class ids of its condition spec; ``features`` the F feature names; ``info`` what the
     reader reports (windowing, constant features). ``shape`` = (T, F). Measured by the
     ``series`` evaluator (``metrics/series.py``).
     """
 
+    kind = SEQUENCE  # what one sample is (data/kinds)
     evaluator = "series"
     metric_space = "scaled"  # the series evaluator scores per-feature [0, 1] values ("data": as read)
 
@@ -71,7 +74,8 @@ class SeriesData(Normalized, DataSource, Finite):
         self.classes = sorted(set(labels)) if labels is not None else []
         self.labels = torch.tensor([self.classes.index(v) for v in labels], dtype=torch.int64) \
             if labels is not None else None
-        self.n_classes = len(self.classes)
+        self.condition_spec = ClassIds(len(self.classes), names=[str(c) for c in self.classes]) \
+            if self.classes else None
         self.seed = seed
         self.order = EpochSampler(len(self.x), seed)
         self.served: Optional[Tensor] = None  # the encoded sequences held on a device, or None
@@ -116,19 +120,12 @@ class SeriesData(Normalized, DataSource, Finite):
 
 def _bundled_source(name: str, cfg: DataConfig, seed: int) -> SeriesData:
     window, stride = cfg.window or WINDOWS[name][0], cfg.stride or WINDOWS[name][1]
-    x, labels, features = bundled(name)
-    if x.ndim == 2:  # one long series (L, F)
-        cut = windows(x, window, stride)
-        ys = None
-    else:  # recordings (N, L, F), each cut alike; a window keeps its recording's label
-        per = [windows(s, window, stride) for s in x]
-        cut = np.concatenate(per)
-        ys = [lab for lab, w in zip(labels, per) for _ in range(len(w))] if labels is not None else None
+    cut, ys, features, n_series = bundled_windows(name, window, stride)
     return SeriesData(cut, ys, seed, features, {"format": "bundled", "window": window, "stride": stride,
-                                                "n_series": 1 if x.ndim == 2 else len(x)})
+                                                "n_series": n_series})
 
 
-@DATASETS.register
+@register_dataset(SEQUENCE)
 def sines(cfg: DataConfig, seed: int) -> SeriesData:
     """TimeGAN's sines: 10,000 sequences of 24 steps (``data.window``), 5 features."""
     length = cfg.window or SINES["length"]
@@ -139,19 +136,19 @@ def sines(cfg: DataConfig, seed: int) -> SeriesData:
     return data
 
 
-@DATASETS.register
+@register_dataset(SEQUENCE)
 def basicmotions(cfg: DataConfig, seed: int) -> SeriesData:
     """UEA BasicMotions (sktime's bundled copy): 6 channels, 4 activities; windows of 24, stride 8."""
     return _bundled_source("basicmotions", cfg, seed)
 
 
-@DATASETS.register
+@register_dataset(SEQUENCE)
 def macro(cfg: DataConfig, seed: int) -> SeriesData:
     """statsmodels' US macrodata, 12 quarterly columns; windows of 24 quarters, stride 1."""
     return _bundled_source("macro", cfg, seed)
 
 
-@DATASETS.register
+@register_dataset(SEQUENCE)
 def series(cfg: DataConfig, seed: int) -> SeriesData:
     """The user's sequences: ``data.path`` a .npy (N, T, F) / (L, F) or a long/wide .csv."""
     if not cfg.path:

@@ -135,7 +135,7 @@ def series(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = No
     real, y_real = data.labelled(len(x), seed)
     fake = x.detach().float().cpu()[: len(real)]
     y_fake = labels[: len(real)].cpu() if labels is not None else None
-    space = getattr(data, "metric_space", "scaled")
+    space = data.metric_space
     if space == "scaled":
         real, fake = data.encode(real), data.encode(fake)
     m = series_metrics(real, fake, seed, y_real, y_fake, data.n_classes)

@@ -30,10 +30,8 @@ from .base import register_model
 
 
 def step_noise_width(cfg: ModelConfig, shape: tuple, name: str) -> int:
-    """Per-step noise width k = z_dim / T for sequences of ``shape`` (T, F); one-line errors."""
-    if len(shape) != 2:
-        raise GanforgeError(f"model.name={name} generates sequences (T, F); the data gives samples of shape "
-                            f"{tuple(shape)}; use a sequence dataset (sines, basicmotions, macro, series)")
+    """Per-step noise width k = z_dim / T for sequences of ``shape`` (T, F) (the spec's kind
+    check has refused other data already); a one-line error when z_dim is not a multiple of T."""
     T, F = shape
     if cfg.z_dim % T:
         raise GanforgeError(f"model.z_dim={cfg.z_dim}: model.name={name} reads z as per-step noise, so z_dim must be "
@@ -100,7 +98,7 @@ class RecurrentDiscriminator(nn.Module):
         return logits
 
 
-@register_model()
+@register_model(kinds=("sequence",))
 def rcgan(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     """RCGAN-style recurrent GAN: GRU G (g_width units, g_depth layers), GRU D (d_width, d_depth)."""
     k = step_noise_width(cfg, shape, "rcgan")

@@ -73,7 +73,7 @@ class TimeGANDiscriminator(nn.Module):
         return self.net(with_label(h, self.embed, y)).squeeze(2)  # (B, T)
 
 
-@register_model(game="timegan")
+@register_model(kinds=("sequence",), game="timegan")
 def timegan(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     """TimeGAN: hidden size ``model.g_width``, ``model.g_depth`` GRU layers (TimeGAN: 24 and 3)."""
     k = step_noise_width(cfg, shape, "timegan")

@@ -1,14 +1,17 @@
 """Sequences from their sources: the sine protocol, bundled real sets, and the user's files.
 
 Every reader returns numbers in *data space* as float32 arrays of shape (N, T, F): N
-sequences of T steps with F features. ``series.py`` turns them into a training source.
+sequences of T steps with F features. ``data/series.py`` turns them into a training source;
+the sequence kind (``sequence.py``) reads and writes the user's files with them. (They live
+with the kind because they decide a file's layout by its rank: (L, F) one series, (N, T, F)
+sequences.)
 
 - :func:`sine_sequences`: the sines of TimeGAN (Yoon et al. 2019; jsyoon0823/TimeGAN,
   ``data_loading.py``, ``sine_data_generation``): per sequence and per feature a frequency f
   and a phase phi, each drawn from U(0, 0.1), values sin(f t + phi) at t = 0 .. T-1, mapped from
   [-1, 1] to [0, 1] by (x + 1) / 2; ``main_timegan.py`` uses 10,000 sequences, T = 24, F = 5.
 - :func:`read_ts`: the ``.ts`` text format of the UCR/UEA archive, equal-length series only.
-- :func:`bundled`: ``basicmotions`` (UEA BasicMotions as shipped in sktime's wheel: 80 series,
+- :func:`bundled` (:func:`bundled_windows` cut into windows): ``basicmotions`` (UEA BasicMotions as shipped in sktime's wheel: 80 series,
   6 channels, 100 steps, 4 classes) and ``macro`` (statsmodels' US ``macrodata``: 203 quarters,
   12 numeric columns). Nothing is downloaded.
 - :func:`load_series`: the user's ``.npy`` (N, T, F) or (L, F), or a CSV in long or wide format.
@@ -24,7 +27,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import GanforgeError
+from ...errors import GanforgeError
 
 SINES = {"n": 10_000, "length": 24, "features": 5}  # main_timegan.py's sine setting
 
@@ -93,11 +96,15 @@ def read_ts(path: Path) -> tuple[np.ndarray, list[str]]:
 
 
 def _basicmotions() -> tuple[np.ndarray, list[str]]:
-    root = _package_dir("sktime")
-    if root is None:
-        raise GanforgeError("data.name=basicmotions reads the UEA BasicMotions set bundled in sktime; "
-                            "install it: pip install 'ganforge[series]'")
-    parts = [read_ts(root / "datasets" / "data" / "BasicMotions" / f"BasicMotions_{s}.ts") for s in ("TRAIN", "TEST")]
+    """The same UEA files ship in sktime's and in aeon's wheels (``datasets/data/BasicMotions``);
+    either one installed is enough. Both pin pandas < 3.1 today, so neither is a dependency."""
+    roots = [r for r in map(_package_dir, ("sktime", "aeon")) if r is not None]
+    folders = [r / "datasets" / "data" / "BasicMotions" for r in roots]
+    folder = next((f for f in folders if (f / "BasicMotions_TRAIN.ts").is_file()), None)
+    if folder is None:
+        raise GanforgeError("data.name=basicmotions reads the UEA BasicMotions set bundled in sktime or aeon; "
+                            "install one: pip install 'ganforge[series]'")
+    parts = [read_ts(folder / f"BasicMotions_{s}.ts") for s in ("TRAIN", "TEST")]
     return np.concatenate([p[0] for p in parts]), parts[0][1] + parts[1][1]
 
 
@@ -122,6 +129,18 @@ def bundled(name: str) -> tuple[np.ndarray, Optional[list[str]], list[str]]:
         x, cols = _macro()
         return x, None, cols
     raise ValueError(name)
+
+
+def bundled_windows(name: str, window: int, stride: int) -> tuple[np.ndarray, Optional[list], list[str], int]:
+    """A bundled set cut into windows: (x (N, window, F), labels (N,) or None, feature names,
+    the number of series cut). One long series (L, F) is cut once; recordings (R, L, F) each
+    alike, a window keeping its recording's label."""
+    x, labels, features = bundled(name)
+    if x.ndim == 2:  # one long series (L, F)
+        return windows(x, window, stride), None, features, 1
+    per = [windows(s, window, stride) for s in x]
+    ys = [lab for lab, w in zip(labels, per) for _ in range(len(w))] if labels is not None else None
+    return np.concatenate(per), ys, features, len(x)
 
 
 # ---------------------------------------------------------------------------- the user's files
