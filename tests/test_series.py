@@ -304,8 +304,10 @@ def test_exact_resume(tmp_path, model):
 def test_z_dim_must_be_per_step_noise(tmp_path):
     with pytest.raises(GanforgeError, match="multiple of the sequence length 24"):
         _run(tmp_path, "z", "timegan", "train.steps=2", z_dim=16)
-    with pytest.raises(GanforgeError, match="sequences"):
-        _run(tmp_path, "p", "rcgan", "train.steps=2", data="data.name=ring8", z_dim=24)
+    from ganforge.build import check_compatible
+
+    with pytest.raises(GanforgeError, match="builds sequence data"):  # the spec's kind check (points here)
+        check_compatible(load_config("ring8", ["model.name=rcgan", "model.z_dim=24"]), (2,))
 
 
 # ---------------------------------------------------------------------------- figures
@@ -357,3 +359,39 @@ def test_timegan_extended_run_keeps_its_phases(tmp_path):
     _run(tmp_path, "e", "timegan", "train.steps=6")
     recs = [r for r in _run(tmp_path, "e", "timegan", "train.steps=10", resume=True) if "loss_d" in r]
     assert [r["phase"] for r in recs] == [1.0, 2.0, 3.0, 3.0, 3.0]  # 2 + 2 steps, then joint to the end
+
+
+# ---------------------------------------------------------------------------- the CLI on a sequence run
+
+
+def test_the_commands_on_a_sequence_run(tmp_path, monkeypatch, capsys):
+    """train --preset sines_rcgan (tiny), then sample (.npy, .csv, .png), evaluate, report, card,
+    export (ONNX), synth and doctor, each from the CLI, each exit 0 with its file."""
+    from ganforge.cli import main
+    from ganforge.data.kinds import SEQUENCE
+
+    monkeypatch.setattr(M, "STEPS", {"disc": 5, "pred": 5, "cls": 5})  # the evaluator's networks, shortened
+    run, out = tmp_path / "run", tmp_path / "out"
+    small = ["model.g_width=8", "model.d_width=8", "model.g_depth=1", "model.d_depth=1", "train.batch_size=16",
+             "train.log_every=5", "train.ckpt_every=10", "train.threads=1", "train.progress=false",
+             "eval.n_samples=64", "doctor.probe_n=16"]
+    assert main(["train", "--preset", "sines_rcgan", "--out", str(run), "train.steps=10", *small]) == 0
+    assert "discriminative" in capsys.readouterr().out  # the series evaluator's headline
+    for name in ("x.npy", "x.csv", "plot.png"):
+        assert main(["sample", str(run), "--n", "6", "--out", str(out / name)]) == 0, name
+    x = np.load(out / "x.npy")
+    assert x.shape == (6, 24, 5) and x.dtype == np.float32
+    back, _ = SEQUENCE.read_inputs(DATASETS.get("sines")(DataConfig(name="sines"), 0), out / "x.csv")
+    assert back.shape == (6, 24, 5)  # the long format reads back
+    assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["sample", str(run), "--n", "6", "--out", f"{out / 'dir'}/"]) == 2  # a folder of PNGs: images only
+    assert "sequence runs write" in capsys.readouterr().err
+    assert main(["evaluate", str(run)]) == 0 and "predictive" in capsys.readouterr().out
+    assert main(["report", str(run)]) == 0 and (run / "report.html").is_file()
+    assert main(["card", str(run)]) == 0
+    assert "sequences of 24 steps x 5 features" in (run / "MODEL_CARD.md").read_text()
+    pytest.importorskip("onnxruntime")
+    assert main(["export", str(run), "--format", "onnx", "--out", str(out / "g.onnx")]) == 0
+    assert main(["synth", str(run), "--n", "10", "--out", str(out / "s.csv")]) == 0
+    assert (out / "s.csv").read_text().startswith("id,time,sine0")
+    assert main(["doctor", str(run)]) == 0

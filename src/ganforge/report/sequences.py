@@ -1,4 +1,5 @@
-"""Figures of sequences (N, T, F): real against generated traces, and TimeGAN's 2-D overlay.
+"""Figures of sequences (N, T, F) as files: real against generated traces (the sequence kind draws
+them), and TimeGAN's 2-D overlay.
 
 The overlay follows TimeGAN's ``metrics/visualization_metrics.py`` (Yoon et al. 2019, Fig. 3):
 at most 1000 sequences of each, each reduced to its mean over features (a curve of T values);
@@ -18,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from ..data.kinds.sequence import trace_figure as kind_traces
 from .plots import save_figure
 
 MAX_OVERLAY = 1000  # sequences of each kind in the overlay, as TimeGAN
@@ -61,21 +63,7 @@ def overlay_figure(real: Tensor, fake: Tensor, path: Path, method: str = "pca", 
 def trace_figure(real: Tensor, fake: Tensor, path: Path, features: Optional[Sequence[str]] = None, n: int = 4,
                  max_features: int = 6) -> Path:
     """Real (grey) and generated (blue) traces, ``n`` sequences of each, one panel per feature
-    (the first ``max_features``), saved at ``path``."""
-    r, f = real.detach().cpu().numpy()[:n], fake.detach().cpu().numpy()[:n]  # (n, T, F)
-    k = min(r.shape[2], max_features)
-    names = list(features) if features is not None else [f"feature {j}" for j in range(r.shape[2])]
-    fig = Figure(figsize=(6, 1.6 * k + 0.4), dpi=100)
-    FigureCanvasAgg(fig)
-    axes = np.atleast_1d(fig.subplots(k, 1, sharex=True, squeeze=False)[:, 0])
-    t = np.arange(r.shape[1])
-    for j, ax in enumerate(axes):
-        for i in range(len(r)):
-            ax.plot(t, r[i, :, j], c="0.55", lw=1, label="real" if i == 0 else None)
-        for i in range(len(f)):
-            ax.plot(t, f[i, :, j], c="tab:blue", lw=1, alpha=0.8, label="generated" if i == 0 else None)
-        ax.set_ylabel(names[j], fontsize=7)
-    axes[0].legend(loc="upper right", fontsize=7)
-    axes[-1].set_xlabel("step")
-    fig.tight_layout()
+    (the first ``max_features``), saved at ``path``: the sequence kind's figure
+    (``data/kinds/sequence.py``) written as a file."""
+    fig = kind_traces(real, fake, list(features) if features is not None else None, n=n, max_features=max_features)
     return save_figure(fig, path)

@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as Fn
 from torch import Tensor
 
-from ...build import build_models, build_optimizer, n_classes
+from ...build import build_models, build_optimizer, condition
+from ...conditions import ConditionSpec, draw, n_classes
 from ...config import Config
 from ...errors import GanforgeError
 from ...priors import Prior
@@ -43,11 +44,16 @@ from .base import GAMES, GameBase, NextReal, Players, StepValues
 
 @dataclass(frozen=True)
 class TimeGANPolicy:
-    """TimeGAN's constants, and whether the run is conditional (``n_classes`` > 0)."""
+    """TimeGAN's constants, and what a conditional run is conditioned on (``condition``: the
+    data's condition spec, class ids; None when unconditional)."""
 
-    n_classes: int = 0
+    condition: Optional[ConditionSpec] = None
     gamma: float = 1.0  # weight of the unsupervised latents' adversarial terms
     d_threshold: float = 0.15  # D is updated only while its loss is above this
+
+    @property
+    def n_classes(self) -> int:  # > 0: a conditional run on class ids
+        return n_classes(self.condition)
 
 
 def moment_loss(fake: Tensor, real: Tensor) -> Tensor:
@@ -69,12 +75,12 @@ class TimeGANGame(GameBase):
     """TimeGAN's three-phase training; ``players.G`` is the :class:`TimeGANGenerator`."""
 
     def __init__(self, players: Players, prior: Prior, gen: torch.Generator, total_steps: int,
-                 extra_opts: dict, lrs: dict, classes: int = 0):
+                 extra_opts: dict, lrs: dict, condition: Optional[ConditionSpec] = None):
         super().__init__(players, gen)
         self.prior = prior
         self.opts = extra_opts  # "e0", "s", "e": the embedding, supervised and joint-embedding Adams
         self.lrs = lrs  # optimizer name -> base learning rate
-        self.policy = TimeGANPolicy(classes)
+        self.policy = TimeGANPolicy(condition)
         self.phase_steps = max(1, total_steps // 3)  # phases 1 and 2 each; phase 3 the rest
         self.iterations = 0  # game steps so far: the clock of the phases
 
@@ -168,10 +174,8 @@ class TimeGANGame(GameBase):
         return self.prior.sample(B, self.gen, device)
 
     def fake_labels(self, n: int) -> Optional[Tensor]:
-        """Uniform class labels (n,) for samples of a conditional run, or None."""
-        if not self.policy.n_classes:
-            return None
-        return torch.randint(self.policy.n_classes, (n,), generator=self.gen, device=self.gen.device)
+        """Class labels (n,) drawn from the run's condition spec for G's samples, or None."""
+        return draw(self.policy.condition, n, self.gen)
 
     def _all_opts(self) -> dict:
         return {"g": self.players.opt_g, "d": self.players.opt_d, **self.opts}
@@ -186,8 +190,8 @@ class TimeGANGame(GameBase):
 
     @classmethod
     def build(cls, cfg: Config, data, device: torch.device) -> "TimeGANGame":
-        classes = n_classes(cfg, data)
-        G, D = build_models(cfg, data.shape, classes)
+        spec = condition(cfg, data)
+        G, D = build_models(cfg, data.shape, n_classes(spec))
         G, D = G.to(device), D.to(device)
         if cfg.train.ema_beta > 0 or cfg.model.d_ensemble > 1:
             raise GanforgeError("model.name=timegan trains its own five networks; leave train.ema_beta=0 and "
@@ -201,7 +205,7 @@ class TimeGANGame(GameBase):
                  "e": opt(G.autoencoder_parameters(), o.g_lr, o.g_betas)}
         lrs = {"g": o.g_lr, "d": o.d_lr, "e0": o.g_lr, "s": o.g_lr, "e": o.g_lr}
         gen = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)  # noise for the game
-        return cls(players, Prior(cfg.model.prior, cfg.model.z_dim), gen, cfg.train.steps, extra, lrs, classes)
+        return cls(players, Prior(cfg.model.prior, cfg.model.z_dim), gen, cfg.train.steps, extra, lrs, spec)
 
     def own_state(self) -> dict:
         return {"timegan": {"iterations": self.iterations, "phase_steps": self.phase_steps,
