@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ..data.kinds.sequence import trace_figure as kind_traces
+from ..data.kinds.sequence import pca_coords, trace_figure as kind_traces
 from .plots import save_figure
 
 MAX_OVERLAY = 1000  # sequences of each kind in the overlay, as TimeGAN
@@ -32,11 +32,8 @@ def overlay_coords(real: Tensor, fake: Tensor, method: str = "pca", seed: int = 
     n = min(MAX_OVERLAY, len(real), len(fake))
     r = real.detach().cpu().double().numpy()[rng.permutation(len(real))[:n]].mean(2)  # (n, T)
     f = fake.detach().cpu().double().numpy()[rng.permutation(len(fake))[:n]].mean(2)
-    if method == "pca":
-        from sklearn.decomposition import PCA
-
-        pca = PCA(n_components=2, random_state=seed).fit(r)
-        return pca.transform(r), pca.transform(f)
+    if method == "pca":  # the sequence kind's PCA (fitted on real), on these curves
+        return pca_coords(r[:, :, None], f[:, :, None])
     if method == "tsne":
         from sklearn.manifold import TSNE
 

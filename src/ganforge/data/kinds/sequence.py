@@ -5,7 +5,7 @@ It owns writing sequences as ``.npy`` (N, T, F) float32, as a long-format ``.csv
 ``time``, one column per feature, and ``label`` for a conditional run: the format
 ``data.name=series`` reads back) or as a ``.png`` of traces; reading a user's .npy / .csv of
 the run's (T, F) to score or test for anomalies; the figure of real against generated traces
-(TimeGAN's PCA overlay is drawn by ``report/sequences.py``); and a GRU encoder trunk.
+with TimeGAN's PCA overlay beside them (``report/sequences.py`` writes t-SNE too); and a GRU encoder trunk.
 Datasets: ``data/series.py`` (sines, basicmotions, macro, and the user's ``series``).
 """
 
@@ -26,20 +26,34 @@ TRACES = 4  # sequences of each (real, generated) in the figure
 MAX_FEATURES = 6  # feature panels in the figure
 
 
+def pca_coords(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """TimeGAN's PCA view: each sequence (N, T, F) reduced to its mean over features (N, T),
+    the 2 principal axes fitted on the real curves, both projected: (n_real, 2), (n_fake, 2)."""
+    r, f = real.mean(2).astype(np.float64), fake.mean(2).astype(np.float64)  # (N, T)
+    mu = r.mean(0, keepdims=True)
+    _, _, vt = np.linalg.svd(r - mu, full_matrices=False)  # rows of vt: principal axes (T,)
+    axes = vt[:2].T  # (T, 2)
+    return (r - mu) @ axes, (f - mu) @ axes
+
+
 def trace_figure(real: Optional[Tensor], fake: Tensor, features: Optional[list] = None, title: str = "",
-                 n: int = TRACES, max_features: int = MAX_FEATURES):
-    """Real (grey) and generated (blue) traces, ``n`` sequences (N, T, F) of each, one panel per
-    feature (the first ``max_features``), on matplotlib's Agg canvas: the Figure."""
+                 n: int = TRACES, max_features: int = MAX_FEATURES, overlay: bool = False):
+    """Real (grey) and generated (blue) traces, the first ``n`` sequences (N, T, F) of each, one
+    panel per feature (the first ``max_features``); ``overlay``: beside them, the PCA of all of
+    them (:func:`pca_coords`). On matplotlib's Agg canvas: the Figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    f = fake.detach().cpu().float().numpy()[:n]  # (n, T, F)
-    r = real.detach().cpu().float().numpy()[:n] if real is not None else f[:0]
+    f_all = fake.detach().cpu().float().numpy()  # (N, T, F)
+    r_all = real.detach().cpu().float().numpy() if real is not None else f_all[:0]
+    f, r = f_all[:n], r_all[:n]
+    overlay = overlay and len(r_all) >= 3 and len(f_all) >= 3 and f_all.shape[1] >= 2
     k = min(f.shape[2], max_features)
     names = list(features) if features else [f"feature {j}" for j in range(f.shape[2])]
-    fig = Figure(figsize=(6, 1.5 * k + 0.6), dpi=100)
+    fig = Figure(figsize=(6 + 4 * overlay, 1.5 * k + 0.6), dpi=100)
     FigureCanvasAgg(fig)  # attaches itself to fig: savefig renders with Agg
-    axes = fig.subplots(k, 1, sharex=True, squeeze=False)[:, 0]
+    grid = fig.add_gridspec(k, 2 if overlay else 1, width_ratios=[3, 2] if overlay else None)
+    axes = [fig.add_subplot(grid[j, 0]) for j in range(k)]
     t = np.arange(f.shape[1])
     for j, ax in enumerate(axes):
         for i in range(len(r)):
@@ -48,8 +62,18 @@ def trace_figure(real: Optional[Tensor], fake: Tensor, features: Optional[list] 
             ax.plot(t, f[i, :, j], c="tab:blue", lw=1, alpha=0.8, label="generated" if i == 0 else None)
         ax.set_ylabel(names[j], fontsize=7)
         ax.tick_params(labelsize=6)
+        if j < k - 1:
+            ax.tick_params(labelbottom=False)
     axes[0].legend(loc="upper right", fontsize=7)
     axes[-1].set_xlabel("step")
+    if overlay:
+        ax = fig.add_subplot(grid[:, 1])
+        pr, pf = pca_coords(r_all, f_all)
+        ax.scatter(pr[:, 0], pr[:, 1], s=5, c="tab:red", alpha=0.3, label="real", linewidths=0)
+        ax.scatter(pf[:, 0], pf[:, 1], s=5, c="tab:blue", alpha=0.3, label="generated", linewidths=0)
+        ax.set_title(f"PCA, {len(pr)} real and {len(pf)} generated", fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax.legend(fontsize=7, markerscale=2)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
@@ -78,7 +102,7 @@ class SequenceKind(DataKind):
     suffixes = (".npy", ".csv", ".png")
     task = "time-series-generation"  # the model hub has no pipeline tag for it
     conditional_task = "class-conditional-time-series-generation"
-    figure_n = 8  # sequences drawn for the figure (the first TRACES of them are plotted)
+    figure_n = 500  # sequences drawn for the figure: the first TRACES as traces, all of them in its PCA
 
     def describe(self, shape: tuple) -> str:
         return f"sequences of {shape[0]} steps x {shape[1]} features"
@@ -131,9 +155,10 @@ class SequenceKind(DataKind):
         return {"window": int(x.shape[1])}
 
     def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = ""):
-        """Real (grey, ``data.reference``) against generated (blue) traces, one panel per feature."""
-        real = data.reference(TRACES, seed) if data is not None else None
-        return figure_image(trace_figure(real, fake, feature_names(data), title))
+        """Real (grey, ``data.reference``) against generated (blue) traces, one panel per feature,
+        and beside them TimeGAN's PCA overlay of as many real as generated sequences."""
+        real = data.reference(len(fake), seed) if data is not None else None
+        return figure_image(trace_figure(real, fake, feature_names(data), title, overlay=True))
 
     def encoder_trunk(self, shape: tuple, width: int) -> tuple[nn.Module, int]:
         """A GRU over the steps, its last state: (B, T, F) -> (B, 4 width)."""
