@@ -14,7 +14,10 @@ from ganforge.models import MODELS
 
 
 def _shape(spec):
-    """A small sample shape the model can build: its smallest square image, or a 2-D point."""
+    """A small sample shape the model can build: its smallest square image, a sequence (4 steps of
+    2 features, so that z_dim = 8 reads as 2 noise values per step), or a 2-D point."""
+    if "sequence" in spec.kinds:
+        return (4, 2)
     return (3, spec.resolutions[0], spec.resolutions[0]) if spec.images else (2,)
 
 

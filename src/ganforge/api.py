@@ -46,7 +46,7 @@ from .resume import resume_config
 from .rundir import existing_run, new_run_dir
 from .train import distributed
 from .train.callbacks import Callback
-from .train.games import default_callbacks
+from .train.games import GAMES, default_callbacks
 from .train.checkpoint import list_checkpoints
 from .train.loop import RunResult
 from .train.loop import train as _train_loop
@@ -377,8 +377,8 @@ def train(preset: Union[str, Config, None] = None, overrides: Overrides = (), ou
             sinks = [*sinks, ProgressSink(cfg.train.steps, from_step or 0) if cfg.train.progress else EventPrinter()]
         result = _train_loop(cfg, run_dir, resume is not None, sinks, data, callbacks_for(cfg, callbacks), from_step)
     run = Run(run_dir, result=result, main=d.main)
-    # the data's evaluator measures a run of its kind's own game; another game (image-to-image) measures itself
-    run.evaluator = data.evaluator if model_spec(cfg).game == data.kind.game else None
+    # the data's evaluator measures a run whose G maps noise to samples; image-to-image games measure themselves
+    run.evaluator = data.evaluator if GAMES.get(model_spec(cfg).game).from_noise else None
     return run
 
 

@@ -43,6 +43,8 @@ class DataConfig:
     # (the rest spread evenly over the other discrete columns); 0 = every discrete column alike (CTGAN)
     target_share: float = 0.0
     workers: int = 0  # built: DataLoader worker processes reading batches from disk; 0 = in the training process
+    window: int = 0  # sequences: steps per window cut from long series; 0 = the dataset's default (files: whole series)
+    stride: int = 0  # sequences: steps between the starts of consecutive windows; 0 = the dataset's default (user files: 1)
 
 
 @dataclass(frozen=True)

@@ -128,9 +128,10 @@ def _description(text: str, name: str) -> str:
 
 
 def _trains(cfg: Config) -> str:
+    from .data.kinds import dataset_kind
+
     d, m = cfg.data, cfg.model
-    data = f"{d.name}" + (f" at {d.resolution}x{d.resolution}" if d.name not in ("ring8", "grid25", "spiral", "points")
-                          else "")
+    data = f"{d.name}" + (f" at {d.resolution}x{d.resolution}" if dataset_kind(d.name).pixels else "")
     cond = ", conditional" if m.conditional else ""
     return f"{m.name} on {data}{cond}, loss {cfg.loss.name}, {cfg.train.steps} steps of batch {cfg.train.batch_size}"
 

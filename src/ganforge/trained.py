@@ -51,8 +51,10 @@ class TrainedRun:
 
     def _from_noise(self) -> None:
         """One-line error for an image-to-image run, whose G takes images, not noise."""
+        from .train.games import GAMES
+
         game = model_spec(self.cfg).game
-        if game != "noise_to_data":
+        if not GAMES.get(game).from_noise:
             use = "upscale" if game == "superres" else "translate"
             raise GanforgeError(f"this run (model.name={self.cfg.model.name}) maps images to images, not noise to "
                                 f"samples; use ganforge {use} RUN --input ... --out DIR/")

@@ -75,10 +75,12 @@ def translator(run, direction: str = "a2b", scale: Optional[int] = None, upscale
     (``upscale=False``) or ``upscale``; one-line errors for a run of the other kind, a
     direction a paired run has not got, or a scale it was not trained for."""
     cfg = run.cfg
+    from ..train.games import GAMES
+
     game = model_spec(cfg).game
-    if game == "noise_to_data":
+    if GAMES.get(game).from_noise:
         raise GanforgeError(f"{'upscale' if upscale else 'translate'}: this run (model.name={cfg.model.name}) maps "
-                            "noise to images; use ganforge sample")
+                            "noise to samples; use ganforge sample")
     if upscale != (game == "superres"):
         raise GanforgeError(f"this run (model.name={cfg.model.name}) is a {game} model; use "
                             f"ganforge {'upscale' if game == 'superres' else 'translate'}")

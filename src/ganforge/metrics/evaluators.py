@@ -9,6 +9,7 @@ evaluator.
 - ``modes``: the exact mode metrics of a known mixture (PacGAN protocol, ``toy2d.py``);
 - ``digits``: the digit classifier's image metrics (``image.py``);
 - ``own_labels``: the image metrics of a classifier trained on the dataset's own labels;
+- ``series``: TimeGAN's scores of generated sequences (``series.py``);
 - ``energy``: the energy distance to real data in raw coordinates (pixels for images), with
   Inception FID/KID added for images when the user gives a local weights file.
 
@@ -122,6 +123,26 @@ def table(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = Non
                                               "n_fake": len(x), "seed": seed}}
 
 
+@EVALUATORS.register
+def series(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
+           inception_weights: Optional[str] = None) -> dict:
+    """Sequences (n, T, F) in data space against as many real ones: TimeGAN's discriminative and
+    predictive scores, autocorrelation and marginal distances, TSTR for labelled sets
+    (``metrics/series.py``). Scored in ``data.metric_space``: ``data`` (sines, as TimeGAN scores
+    them) or ``scaled`` (per feature in [0, 1], as TimeGAN scales its real sets)."""
+    from .series import series_metrics
+
+    real, y_real = data.labelled(len(x), seed)
+    fake = x.detach().float().cpu()[: len(real)]
+    y_fake = labels[: len(real)].cpu() if labels is not None else None
+    space = data.metric_space
+    if space == "scaled":
+        real, fake = data.encode(real), data.encode(fake)
+    m = series_metrics(real, fake, seed, y_real, y_fake, data.n_classes)
+    return {**m, "n": len(fake), "provenance": {"feature_space": f"sequences, {space} values", "n_real": len(real),
+                                                 "n_fake": len(fake), "seed": seed}}
+
+
 # ----------------------------------------------------------------------------- headlines
 # What each evaluator's result says first, as one or a few lines of text (``ganforge train``
 # and ``evaluate`` print it): its headline keys, declared next to the evaluator, so a new
@@ -132,6 +153,7 @@ IMAGE_KEYS = ("fid", "kid", "precision", "recall", "density", "coverage", "class
               "classifier_score", "class_accuracy")
 TABLE_KEYS = ("quality", "column_shapes", "column_pair_trends", "tstr", "trtr", "dcr_holdout", "dcr_train",
               "exact_copies")
+SERIES_KEYS = ("discriminative", "predictive", "predictive_real", "acf_distance", "marginal_w1", "tstr", "trtr")
 
 
 def headline_for(*evaluators: str):
@@ -178,6 +200,12 @@ def table_line(m: dict) -> str:
     return f"{_keys(m, TABLE_KEYS)}  (n={m['n']}, against the held-out split){flag}"
 
 
+@headline_for("series")
+def series_line(m: dict) -> str:
+    """TimeGAN's scores (``metrics/series.py``), lower is better, and the space they were measured in."""
+    return f"{_keys(m, SERIES_KEYS)}  (n={m['n']}, {m['provenance']['feature_space']})"
+
+
 def held_out_line(m: dict) -> str:
     """Every number, as a game's own held-out scores are (image-to-image: l1_test, psnr_test)."""
     return "  ".join(f"{k} {v:.4g}" for k, v in m.items() if k != "step" and isinstance(v, (int, float)))
@@ -188,4 +216,4 @@ def headline(m: dict, evaluator: Optional[str]) -> str:
     return HEADLINES[evaluator](m) if evaluator is not None else held_out_line(m)
 
 
-__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "headline", "modes", "own_labels", "table"]
+__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "headline", "modes", "own_labels", "series", "table"]

@@ -1,6 +1,6 @@
 """Data kinds (``base.py``): what one sample is, as an object that the rest of ganforge asks.
 
-``KINDS`` maps a kind's name to its object: ``image``, ``points``, ``table``. A data source
+``KINDS`` maps a kind's name to its object: ``image``, ``points``, ``table``, ``sequence``. A data source
 names its kind (``source.kind``); a dataset builder declares it (:func:`dataset_kind` reads it
 from ``data.name`` before any data is read).
 """
@@ -8,6 +8,7 @@ from ``data.name`` before any data is read).
 from .base import KINDS, DataKind, register_kind
 from .image import IMAGE
 from .points import POINTS
+from .sequence import SEQUENCE
 from .table import TABLE
 
 
@@ -30,5 +31,5 @@ def kind_of_shape(shape: tuple) -> DataKind:
     return IMAGE if len(shape) == 3 else POINTS
 
 
-__all__ = ["IMAGE", "KINDS", "POINTS", "TABLE", "DataKind", "dataset_kind", "kind_of_array", "kind_of_shape",
+__all__ = ["IMAGE", "KINDS", "POINTS", "SEQUENCE", "TABLE", "DataKind", "dataset_kind", "kind_of_array", "kind_of_shape",
            "register_kind"]

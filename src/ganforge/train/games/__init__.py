@@ -1,5 +1,6 @@
 """Games: one GAN update each, driven by the loop. ``gan``: noise -> data; ``paired``:
-pix2pix; ``cycle``: CycleGAN; ``superres``: SRGAN-style super-resolution.
+pix2pix; ``cycle``: CycleGAN; ``superres``: SRGAN-style super-resolution; ``timegan``: TimeGAN's
+three phases on sequences.
 
 Each game module registers its class in :data:`GAMES` under the name a model's spec gives
 (``ModelSpec.game``); importing this package imports them all, so the registry is complete.
@@ -18,6 +19,7 @@ from .cycle import Cycle
 from .i2i import I2IPolicy
 from .paired import Paired
 from .superres import SuperRes
+from .timegan import TimeGANGame
 
 
 def game_class(cfg: Config) -> type[GameBase]:
@@ -37,4 +39,4 @@ def default_callbacks(cfg: Config) -> list[Callback]:
 
 
 __all__ = ["Cycle", "GAMES", "Game", "GameBase", "I2IPolicy", "NextReal", "NoiseToData", "Paired", "Player", "Players",
-           "Policy", "StepValues", "SuperRes", "build_game", "default_callbacks", "game_class"]
+           "Policy", "StepValues", "SuperRes", "TimeGANGame", "build_game", "default_callbacks", "game_class"]

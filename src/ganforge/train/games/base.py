@@ -121,6 +121,9 @@ class GameBase:
     resumable state through ``own_state`` / ``load_own_state``."""
 
     prior = None  # p(z) of a game that draws noise for G; None: G's input is data (image-to-image)
+    # G maps noise to samples (noise_to_data, timegan): the run samples, synthesises and is measured by
+    # its data's evaluator; False: G maps data to data (image-to-image), measured by the game itself
+    from_noise: ClassVar[bool] = True
     # the doctor and the evaluation of a run of this game (the doctor unless doctor.enabled=false)
     diagnosis: ClassVar[type[Callback]] = DoctorCallback
     evaluation: ClassVar[type[Callback]] = EvaluationCallback

@@ -66,6 +66,7 @@ class ImageToImage(GameBase):
     # evaluation is the game's held-out one (``evaluate``)
     diagnosis = ImageToImageDoctorCallback
     evaluation = ImageToImageEvaluationCallback
+    from_noise = False
 
     def __init__(self, players: Players, policy: I2IPolicy, gen: torch.Generator):
         super().__init__(players, gen)

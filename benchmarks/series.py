@@ -1,0 +1,180 @@
+"""Time series: ganforge's sequence models against TimeGAN's published scores (issue 32).
+
+For each dataset, model and seed, one run trains from the model's sines preset
+(``sines_timegan`` / ``sines_rcgan``: hidden size 24, 3 GRU layers, Adam 1e-3) with
+``data.name`` set to the dataset and ``model.z_dim`` = T x F (per-step noise of F values), for
+``--steps`` generator steps or until ``--budget-s`` seconds of training, whichever comes first.
+Then ``--n-samples`` sequences are drawn (default 10,000: all of sines, as TimeGAN scores it;
+the real sets are scored on all their windows) and measured by the ``series`` evaluator
+(``ganforge.metrics.series``: TimeGAN's discriminative and predictive scores with its iteration
+counts, the real data's own predictive score, ACF and marginal distances; TSTR / TRTR on
+labelled sets, whose runs are conditional and draw the classes in turn). Training wall-clock
+is the training alone (no evaluation, no doctor), on ``--threads`` torch threads per run.
+Results: ``benchmarks/results/series.md``, with the TimeGAN paper's Table 2 as anchors.
+
+    python benchmarks/series.py                                            # full: 3 seeds, sines + macro + basicmotions
+    python benchmarks/series.py --datasets sines --seeds 1 --steps 3000 --budget-s 600   # a ~30-minute run
+    python benchmarks/series.py --datasets sines --models rcgan --seeds 1 --steps 20 --n-samples 200 --eval-steps 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import _harness as H
+
+HERE = Path(__file__).resolve().parent
+SRC = H.ROOT / "src"
+READING = "<!-- reading: kept when the table is rebuilt -->"
+KEYS = ("discriminative", "predictive", "predictive_real", "acf_distance", "marginal_w1", "tstr", "trtr")
+
+# TimeGAN (Yoon et al. 2019), Table 2: discriminative / predictive scores, mean (± sd where given)
+ANCHORS = [
+    "| dataset | TimeGAN | RCGAN | C-RNN-GAN | original data, predictive |",
+    "|---|---|---|---|---|",
+    "| sines | 0.011 ± 0.008 / 0.093 ± 0.019 | 0.022 / 0.097 | 0.229 / 0.127 | 0.094 |",
+    "| stocks | 0.102 / 0.038 | | | |",
+    "| energy | 0.236 / 0.273 | | | |",
+]
+
+
+def run_one(job: dict) -> dict:
+    """In a pool worker: train one (dataset, model, seed), measure it; a row of numbers."""
+    sys.path.insert(0, str(SRC))
+    import torch
+
+    from ganforge.build import build_data
+    from ganforge.config import load_config
+    from ganforge.evaluation import sample_metrics
+    from ganforge.metrics import series as series_metrics
+    from ganforge.train.callbacks import Callback
+    from ganforge.train.loop import RunStopped
+
+    torch.set_num_threads(job["threads"])
+    if job["eval_steps"]:  # smoke runs only: TimeGAN's iteration counts otherwise
+        series_metrics.STEPS = {k: job["eval_steps"] for k in series_metrics.STEPS}
+    preset = f"sines_{job['model']}"
+    data = build_data(load_config(preset, [f"data.name={job['dataset']}"]))
+    T, F = data.shape
+    over = [f"data.name={job['dataset']}", f"model.z_dim={T * F}", f"train.steps={job['steps']}",
+            f"train.ckpt_every={min(job['steps'], 100) if job['budget_s'] else job['steps']}", "train.keep_ckpts=1",
+            "eval.every=0", "train.log_every=100"]
+    if data.n_classes > 1:
+        over.append("model.conditional=true")
+
+    class Budget(Callback):
+        """Stops the run once its training has taken ``budget_s`` seconds. The stop comes before
+        that step's checkpoint, so a budgeted run checkpoints every 100 steps and is measured at
+        its last one (the table's ``steps``)."""
+
+        def on_start(self, run) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, run, step: int) -> None:
+            if job["budget_s"] and time.perf_counter() - self.t0 > job["budget_s"]:
+                run.stop_reason = f"time budget {job['budget_s']} s"
+
+    with H.trained(preset, over, seed=job["seed"], threads=job["threads"], callbacks=[Budget()],
+                   stop_ok=(RunStopped,)) as t:
+        g = t.load()
+        n = min(job["n_samples"], len(data.x))
+        t0 = time.perf_counter()
+        y = torch.arange(n) % data.n_classes if data.n_classes > 1 else None
+        x = g.generate(n, job["seed"], label=y)
+        m = sample_metrics(x, g.data, job["seed"], labels=y)
+        return {"dataset": job["dataset"], "model": job["model"], "seed": job["seed"], "steps": g.step,
+                "train_s": t.wall_s, "eval_s": time.perf_counter() - t0, "n": m["n"], "shape": [T, F],
+                **{k: m[k] for k in KEYS if k in m}}
+
+
+def available(dataset: str) -> bool:
+    """Whether ``dataset`` can be read here (basicmotions needs sktime's or aeon's files); says why not."""
+    sys.path.insert(0, str(SRC))
+    from ganforge.build import build_data
+    from ganforge.config import load_config
+    from ganforge.errors import GanforgeError
+
+    try:
+        build_data(load_config("sines_timegan", [f"data.name={dataset}"]))
+    except GanforgeError as e:
+        print(f"skipping {dataset}: {e}", file=sys.stderr)
+        return False
+    return True
+
+
+def table(rows: list[dict], a) -> list[str]:
+    """The measured table: mean ± sd over seeds of each (dataset, model)."""
+    cols = ("discriminative", "predictive", "predictive_real", "acf_distance", "marginal_w1", "tstr", "trtr",
+            "steps", "train_s")
+    lines = ["| dataset (T x F) | model | seeds | " + " | ".join(cols) + " |", "|" + "---|" * (3 + len(cols))]
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["model"]), []).append(r)
+    for (dataset, model), rs in sorted(groups.items(), key=lambda kv: (a.datasets.index(kv[0][0]),
+                                                                       a.models.index(kv[0][1]))):
+        cells = []
+        for k in cols:
+            v = [r[k] for r in rs if k in r]
+            fmt = "{:.0f}" if k in ("steps", "train_s") else "{:.3f}"
+            cells.append(H.pm(v, fmt, spread=H.sd, alone=None) if v else "-")
+        T, F = rs[0]["shape"]
+        lines.append(f"| {dataset} ({T} x {F}) | {model} | {len(rs)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def write(rows: list[dict], a) -> str:
+    kept = ""
+    out = Path(a.out)
+    if out.exists() and READING in out.read_text():
+        kept = out.read_text().split(READING, 1)[1].split("\nMachine: ")[0].strip()
+    lines = ["# Time series: TimeGAN's protocol", "",
+             "Discriminative score |accuracy - 0.5| of a post-hoc GRU classifier (lower is better, 0 = "
+             "indistinguishable); predictive score: MAE on real sequences of a GRU trained on synthetic ones "
+             "(train on synthetic, test on real), next to the same GRU trained on real (`predictive_real`, "
+             "TimeGAN's \"original data\"). Protocol: docs/data/series.md. Mean ± sd over seeds; `train_s` is "
+             "the training's wall-clock alone, on "
+             f"{a.threads} torch thread(s) per run and {a.jobs} run(s) at a time.", "",
+             f"Settings: `{' '.join(sys.argv[1:]) or '(defaults)'}`; up to {a.n_samples} samples scored "
+             f"per run{'' if not a.eval_steps else f', evaluator networks shortened to {a.eval_steps} iterations (smoke run: not the protocol)'}.",
+             "", "## Measured", "", *table(rows, a), "",
+             "## Anchors: TimeGAN paper, Table 2 (discriminative / predictive)", "", *ANCHORS, "",
+             READING, "", kept, ""]
+    return H.write_results(lines, out, threads=a.threads)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--datasets", nargs="+", default=["sines", "macro", "basicmotions"])
+    p.add_argument("--models", nargs="+", default=["timegan", "rcgan"])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=6000, help="training steps per run (timegan: a third per phase)")
+    p.add_argument("--budget-s", type=float, default=900.0,
+                   help="stop a run's training after this many seconds (0: no limit); the issue's 15 minutes")
+    p.add_argument("--n-samples", type=int, default=10_000, help="sequences scored per run (all of sines: 10,000)")
+    p.add_argument("--eval-steps", type=int, default=0, help="shorten the evaluator's networks (smoke runs only)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time (processes)")
+    p.add_argument("--rows", metavar="FILE.jsonl", help="also append every row to FILE.jsonl")
+    p.add_argument("--out", default=str(HERE / "results" / "series.md"))
+    a = p.parse_args()
+    a.datasets = [d for d in a.datasets if available(d)]
+    jobs = [{"dataset": d, "model": m, "seed": s, "steps": a.steps, "budget_s": a.budget_s, "threads": a.threads,
+             "n_samples": a.n_samples, "eval_steps": a.eval_steps}
+            for d in a.datasets for m in a.models for s in range(a.seeds)]
+    rows = []
+    for row in H.pool_map(run_one, jobs, workers=a.jobs):
+        rows.append(row)
+        line = json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()})
+        print(line, flush=True)
+        if a.rows:
+            with open(a.rows, "a") as f:
+                f.write(line + "\n")
+    write(rows, a)
+
+
+if __name__ == "__main__":
+    main()
