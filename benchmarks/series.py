@@ -1,7 +1,7 @@
 """Time series: ganforge's sequence models against TimeGAN's published scores (issue 32).
 
 For each dataset, model and seed, one run trains from the model's sines preset
-(``sines_timegan`` / ``sines_rcgan``: hidden size 24, 3 GRU layers, Adam 1e-3) with
+(``timegan_sines`` / ``rcgan_sines``: hidden size 24, 3 GRU layers, Adam 1e-3) with
 ``data.name`` set to the dataset and ``model.z_dim`` = T x F (per-step noise of F values), for
 ``--steps`` generator steps or until ``--budget-s`` seconds of training, whichever comes first.
 Then ``--n-samples`` sequences are drawn (default 10,000: all of sines, as TimeGAN scores it;
@@ -99,7 +99,7 @@ def available(dataset: str) -> bool:
     from ganforge.errors import GanforgeError
 
     try:
-        build_data(load_config("sines_timegan", [f"data.name={dataset}"]))
+        build_data(load_config("timegan_sines", [f"data.name={dataset}"]))
     except GanforgeError as e:
         print(f"skipping {dataset}: {e}", file=sys.stderr)
         return False

@@ -365,7 +365,7 @@ def test_timegan_extended_run_keeps_its_phases(tmp_path):
 
 
 def test_the_commands_on_a_sequence_run(tmp_path, monkeypatch, capsys):
-    """train --preset sines_rcgan (tiny), then sample (.npy, .csv, .png), evaluate, report, card,
+    """train --preset rcgan_sines (tiny), then sample (.npy, .csv, .png), evaluate, report, card,
     export (ONNX), synth and doctor, each from the CLI, each exit 0 with its file."""
     from ganforge.cli import main
     from ganforge.data.kinds import SEQUENCE
@@ -375,7 +375,7 @@ def test_the_commands_on_a_sequence_run(tmp_path, monkeypatch, capsys):
     small = ["model.g_width=8", "model.d_width=8", "model.g_depth=1", "model.d_depth=1", "train.batch_size=16",
              "train.log_every=5", "train.ckpt_every=10", "train.threads=1", "train.progress=false",
              "eval.n_samples=64", "doctor.probe_n=16"]
-    assert main(["train", "--preset", "sines_rcgan", "--out", str(run), "train.steps=10", *small]) == 0
+    assert main(["train", "--preset", "rcgan_sines", "--out", str(run), "train.steps=10", *small]) == 0
     assert "discriminative" in capsys.readouterr().out  # the series evaluator's headline
     for name in ("x.npy", "x.csv", "plot.png"):
         assert main(["sample", str(run), "--n", "6", "--out", str(out / name)]) == 0, name

@@ -154,7 +154,7 @@ class SequenceKind(DataKind):
     def data_settings(self, x: Tensor) -> dict:
         return {"window": int(x.shape[1])}
 
-    def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = ""):
+    def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = "", rows: Optional[list[str]] = None):
         """Real (grey, ``data.reference``) against generated (blue) traces, one panel per feature,
         and beside them TimeGAN's PCA overlay of as many real as generated sequences."""
         real = data.reference(len(fake), seed) if data is not None else None
