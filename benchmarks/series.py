@@ -57,7 +57,7 @@ def run_one(job: dict) -> dict:
     torch.set_num_threads(job["threads"])
     if job["eval_steps"]:  # smoke runs only: TimeGAN's iteration counts otherwise
         series_metrics.STEPS = {k: job["eval_steps"] for k in series_metrics.STEPS}
-    preset = f"sines_{job['model']}"
+    preset = f"{job['model']}_sines"
     data = build_data(load_config(preset, [f"data.name={job['dataset']}"]))
     T, F = data.shape
     over = [f"data.name={job['dataset']}", f"model.z_dim={T * F}", f"train.steps={job['steps']}",
