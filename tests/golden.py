@@ -78,48 +78,40 @@ def platform() -> dict:
     return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability()}
 
 
-def _hash_state(ckpt: dict) -> str:
-    """SHA-256 over the tensors of G, D, G_ema and both optimizers, in key order."""
-    h = hashlib.sha256()
+def _leaves(ckpt: dict):
+    """(path, leaf) of the state of G, D, G_ema and both optimizers, in key order."""
 
-    def walk(obj, path: str) -> None:
+    def walk(obj, path: str):
+        if isinstance(obj, dict):
+            for k in sorted(obj, key=str):
+                yield from walk(obj[k], f"{path}.{k}")
+        elif isinstance(obj, (list, tuple)):
+            for i, v in enumerate(obj):
+                yield from walk(v, f"{path}[{i}]")
+        else:
+            yield path, obj
+
+    for key in ("G", "D", "G_ema", "opt_g", "opt_d"):
+        yield from walk(ckpt.get(key), key)
+
+
+def _hash_state(ckpt: dict) -> str:
+    """SHA-256 over the tensors (and plain values) of the state, in key order."""
+    h = hashlib.sha256()
+    for path, obj in _leaves(ckpt):
         if isinstance(obj, torch.Tensor):
             h.update(path.encode())
             h.update(obj.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-        elif isinstance(obj, dict):
-            for k in sorted(obj, key=str):
-                walk(obj[k], f"{path}.{k}")
-        elif isinstance(obj, (list, tuple)):
-            for i, v in enumerate(obj):
-                walk(v, f"{path}[{i}]")
         elif isinstance(obj, (int, float, str, bool)) or obj is None:
             h.update(f"{path}={obj!r}".encode())
-
-    for key in ("G", "D", "G_ema", "opt_g", "opt_d"):
-        walk(ckpt.get(key), key)
     return h.hexdigest()
 
 
 def _layout(ckpt: dict) -> list:
     """[path, shape, dtype] of every tensor, and [path, type name] of every other leaf, of the
     state the hash covers: what a checkpoint holds, with none of its numbers."""
-    rows: list = []
-
-    def walk(obj, path: str) -> None:
-        if isinstance(obj, torch.Tensor):
-            rows.append([path, list(obj.shape), str(obj.dtype)])
-        elif isinstance(obj, dict):
-            for k in sorted(obj, key=str):
-                walk(obj[k], f"{path}.{k}")
-        elif isinstance(obj, (list, tuple)):
-            for i, v in enumerate(obj):
-                walk(v, f"{path}[{i}]")
-        else:
-            rows.append([path, type(obj).__name__])
-
-    for key in ("G", "D", "G_ema", "opt_g", "opt_d"):
-        walk(ckpt.get(key), key)
-    return rows
+    return [[path, list(obj.shape), str(obj.dtype)] if isinstance(obj, torch.Tensor) else [path, type(obj).__name__]
+            for path, obj in _leaves(ckpt)]
 
 
 def structure(result: dict) -> dict:
