@@ -438,9 +438,8 @@ def build_dataset(src: PathLike, out: PathLike, resolution: int, labels: Optiona
 
 def build_generated(name: str, out: PathLike, seed: int = 0, force: bool = False, progress: bool = True,
                     **options):
-    """Make the generated set ``name`` (``KIND:NAME``, e.g. ``video:moving-digits``) into ``out``
-    with its ``options`` and ``seed``: the same arguments give the same bytes. Returns the
-    :class:`~ganforge.data.generated.GeneratedSet`; see ``ganforge/data/generated.py``."""
+    """Make the generated set ``name`` (``KIND:NAME``) into ``out`` with its ``options`` and ``seed``
+    (the same arguments, the same bytes); see ``ganforge/data/generated.py``."""
     from .data.generated import build
 
     return build(name, out, seed=seed, force=force, progress=progress, **options)
@@ -449,16 +448,10 @@ def build_generated(name: str, out: PathLike, seed: int = 0, force: bool = False
 def check_dataset(path: PathLike) -> dict:
     """Check a built dataset in full (every byte hashed against its manifest) and return its
     manifest; a truncated or edited one raises a one-line GanforgeError that says to rebuild."""
-    from .data.built import MANIFEST, open_built
-    from .data.generated import FORMAT, open_set
+    from .data.built import open_built
+    from .data.generated import is_generated, open_set
 
-    try:
-        generated = json.loads((Path(path) / MANIFEST).read_text(encoding="utf-8")).get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
-        generated = False
-    if generated:
-        return open_set(path, check=True).manifest
-    return open_built(path, full_check=True).manifest
+    return open_set(path).manifest if is_generated(path) else open_built(path, full_check=True).manifest
 
 
 __all__ = ["Evaluation", "ExportResult", "ExportedGenerator", "Run", "build_dataset", "build_generated", "check_dataset",

@@ -190,6 +190,14 @@ def build(name: str, out, seed: int = 0, force: bool = False, progress: bool = T
     return GeneratedSet(out, manifest)
 
 
+def is_generated(path) -> bool:
+    """Whether ``path`` holds a generated set (its manifest says so), not a built image set."""
+    try:
+        return json.loads((Path(path) / MANIFEST).read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def open_set(path, expect: Optional[str] = None, check: bool = True) -> GeneratedSet:
     """Open the generated set at ``path``; ``expect``: the recipe it must be (one line when it is
     another or when ``path`` is not a generated set); ``check``: hash every array against the
