@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from torch import Tensor
 
+from .data.generated import build as build_generated  # `dataset build KIND:NAME`: a set ganforge makes
 from .apps.anomaly_io import fit_run, score_file as anomaly_file
 from .apps.edit import edit_file, find_directions, interpolate_file
 from .apps.encoder import fit_encoder
@@ -434,15 +435,6 @@ def build_dataset(src: PathLike, out: PathLike, resolution: int, labels: Optiona
     from .data.pack import build_dataset as pack
 
     return pack(src, out, resolution, labels=labels, channels=channels, force=force, progress=progress)
-
-
-def build_generated(name: str, out: PathLike, seed: int = 0, force: bool = False, progress: bool = True,
-                    **options):
-    """Make the generated set ``name`` (``KIND:NAME``) into ``out`` with its ``options`` and ``seed``
-    (the same arguments, the same bytes); see ``ganforge/data/generated.py``."""
-    from .data.generated import build
-
-    return build(name, out, seed=seed, force=force, progress=progress, **options)
 
 
 def check_dataset(path: PathLike) -> dict:
