@@ -5,8 +5,8 @@ holds, for each run below, every record of its ``metrics.jsonl`` and a SHA-256 o
 weights and optimizer states, recorded *before* the refactor with the code of the time;
 ``tests/test_golden.py`` re-runs them and asks for the same numbers, bit for bit.
 
-Bit-exactness holds for the same torch build on the same kind of CPU (the fixture records
-both). What does not depend on floating-point kernels is checked on every platform: each record's
+Bit-exactness holds for the same torch build on the same processor (the fixture records torch, the
+CPU capability and the model name). What does not depend on floating-point kernels is checked on every platform: each record's
 keys in order, the logged steps, the number of records, where the run stopped, and the layout of
 the final checkpoint (every tensor's path, shape and dtype). A change that adds, drops or renames a
 logged key fails there on any CPU. The numbers are compared bit for bit on the recorded platform and
@@ -74,8 +74,24 @@ RUNS: dict[str, tuple[str, list[str]]] = {
 }
 
 
+def _cpu_model() -> str:
+    """The processor's model name (/proc/cpuinfo), or the platform's word for it: Intel's and AMD's
+    AVX-512 machines share a capability and still round differently (MKL and oneDNN pick their
+    kernels by vendor), so the recorded platform names the processor too."""
+    import platform as _platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return _platform.processor() or _platform.machine()
+
+
 def platform() -> dict:
-    return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability()}
+    return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability(), "model": _cpu_model()}
 
 
 def _leaves(ckpt: dict):

@@ -125,4 +125,4 @@ def test_the_tolerance_check_fails_on_a_changed_number():
 
 
 def test_golden_module_records_the_platform():
-    assert set(golden.platform()) == {"torch", "cpu"}
+    assert set(golden.platform()) == {"torch", "cpu", "model"}
