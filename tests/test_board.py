@@ -158,6 +158,8 @@ def test_the_board_in_headless_chromium(board, tmp_path):
         b.js("document.querySelector('#run-alpha a').click()")
         b.wait_for("Page.loadEventFired")
         assert b.js("location.pathname") == "/run/alpha/sampler"
+        assert b.js("document.querySelector('#grid').naturalWidth") > 0  # a bare sampler draws a row per class
+        assert b.js("document.querySelector('[name=class]').value") == "rows"
         b.js("document.querySelector('[name=seed]').value = '7';"
              "document.querySelector('[name=class]').value = '2';"
              "document.querySelector('[name=n]').value = '24'")

@@ -103,14 +103,15 @@ def thumbnail(png: Path, side: int = THUMB_PX) -> bytes:
         return encode_image(im, "PNG", meta)
 
 
-def render_index(root: Path) -> str:
-    """The front page: a card per run (thumbnail, sparkline, status, verdict)."""
+def render_index(root: Path, shown: Optional[str] = None) -> str:
+    """The front page: a card per run (thumbnail, sparkline, status, verdict); ``shown``: the
+    folder's name on the page (default: ``root``)."""
     cards, running = [], False
     for name, path in list_runs(root).items():
         r = run_row(path)
         running |= r.status == "running"
         cards.append(pages.card(name, path, r, newest_grid(path) is not None))
-    return pages.index(root, cards, running, REFRESH_S)
+    return pages.index(shown or str(root), cards, running, REFRESH_S)
 
 
 def render_compare(root: Path, query: dict) -> str:
@@ -123,7 +124,7 @@ def render_compare(root: Path, query: dict) -> str:
     return pages.compare(list(runs), chosen, histories, metric)
 
 
-def _handler(root: Path) -> type:
+def _handler(root: Path, shown: str) -> type:
     loaded = tryout.Runs()
 
     class Handler(BaseHTTPRequestHandler):
@@ -143,7 +144,8 @@ def _handler(root: Path) -> type:
             try:
                 trained = loaded.get(run)
                 opts = tryout.options(trained)
-                req = tryout.check(trained, tryout.parse_request(query)) if query or png else None
+                query = query or tryout.default_query(opts)  # a bare sampler page draws something at once
+                req = tryout.check(trained, tryout.parse_request(query))
                 if png:
                     return self._send(200, tryout.sample_png(trained, req), "image/png")
                 return self._send(200, pages.sampler(name, trained.step, opts, query, req, None))
@@ -156,7 +158,7 @@ def _handler(root: Path) -> type:
             path, _, qs = self.path.partition("?")
             query = parse_qs(qs)
             if path in ("/", "/index.html"):
-                return self._send(200, render_index(root))
+                return self._send(200, render_index(root, shown))
             if path == "/compare":
                 return self._send(200, render_compare(root, query))
             parts = path.split("/")  # ["", "run", NAME, PAGE]
@@ -186,7 +188,7 @@ def make_server(runs_dir: Path, port: int = 8765, host: str = "127.0.0.1") -> Th
     if not 0 <= port <= 65535:
         raise GanforgeError(f"--port {port}: choose 1..65535")
     try:
-        return ThreadingHTTPServer((host, port), _handler(root.resolve()))
+        return ThreadingHTTPServer((host, port), _handler(root.resolve(), str(runs_dir)))
     except OSError as e:
         raise GanforgeError(f"--port {port}: cannot listen on {host}:{port} ({e.strerror or e}); "
                             "choose another --port") from None

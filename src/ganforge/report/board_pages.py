@@ -104,10 +104,10 @@ def card(name: str, path: Path, row, has_thumb: bool) -> str:
             f'<label><input type="checkbox" name="run" value="{e}" form="pick"> compare</label></p></article>')
 
 
-def index(root: Path, cards: Sequence[str], running: bool, refresh_s: int) -> str:
+def index(folder: str, cards: Sequence[str], running: bool, refresh_s: int) -> str:
     body = "\n".join(cards) or "<p>no runs yet</p>"
     note = f"Refreshes every {refresh_s} s while a run trains. " if running else ""
-    return page(f"ganforge board: {root.name}", f"""<h1>ganforge runs in {html.escape(str(root))}</h1>
+    return page(f"ganforge board: {Path(folder).name}", f"""<h1>ganforge runs in {html.escape(folder)}</h1>
 <p>{note}Every sample these runs generate is synthetic. Click a grid to draw your own.</p>
 <form id="pick" action="/compare" method="get"><button type="submit">compare the ticked runs</button></form>
 <div class="runs" id="runs">
@@ -120,7 +120,7 @@ def index(root: Path, cards: Sequence[str], running: bool, refresh_s: int) -> st
 
 def sampler(name: str, step: int, opts: dict, query: dict, req, error: Optional[str]) -> str:
     """The sampler of run ``name``: its form (``opts``: :func:`ganforge.report.tryout.options`)
-    filled from ``query``, and the figure ``req`` asks for (none when ``error``)."""
+    filled from ``query``, and the figure ``req`` asks for (``error`` instead when it cannot)."""
     q, e = quote(name), html.escape(name)
 
     def val(key: str, default: str = "") -> str:
@@ -145,8 +145,6 @@ def sampler(name: str, step: int, opts: dict, query: dict, req, error: Optional[
             '<button type="submit">draw</button></form>')
     if error:
         shown = f'<p class="error">{html.escape(error)}</p>'
-    elif req is None:
-        shown = "<p>Choose a seed and what to draw, then <b>draw</b>.</p>"
     else:
         args = {"seed": req.seed, "n": req.n, "class": "rows" if req.rows else ("" if req.label is None else req.label)}
         if req.truncation is not None:

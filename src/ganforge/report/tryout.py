@@ -102,6 +102,13 @@ def options(run: TrainedRun) -> dict:
     return {"classes": classes, "n_classes": run.n_classes, "truncation": has_truncation(run.G)}
 
 
+def default_query(opts: dict) -> dict:
+    """What a bare sampler page draws: seed 0, and one row of 8 per class where rows exist."""
+    if opts["classes"]:
+        return {"seed": ["0"], "class": [ROWS], "n": [str(min(MAX_N, 8 * len(opts["classes"])))]}
+    return {"seed": ["0"], "n": [str(DEFAULT_N)]}
+
+
 def sample_png(run: TrainedRun, req: Request) -> bytes:
     """The figure of ``req.n`` samples of ``run`` as PNG bytes, with the provenance text (and
     for images the run's mark) that ``ganforge sample`` writes."""

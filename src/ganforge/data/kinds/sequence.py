@@ -150,7 +150,7 @@ class SequenceKind(DataKind):
                 where += (f" (give --resize to cut them into windows of {t} steps, as this run cut its series)"
                           if x.shape[1] > t else " (--resize cuts longer sequences; it cannot stretch shorter ones)")
             return Inputs(self.check_shape(data, x, where), [str(i) for i in range(len(x))])
-        stride = int(data.info.get("stride") or t)  # the run's own stride; none (generated): side by side
+        stride = int(getattr(data, "info", {}).get("stride") or t)  # the run's own stride; none (generated): T
         cut = [windows(s.numpy(), t, stride) for s in x]  # (W, T, F) per sequence
         names = [f"{i}[{j * stride}:{j * stride + t}]" for i, c in enumerate(cut) for j in range(len(c))]
         note = (f"cut {len(x)} sequence(s) of {x.shape[1]} steps into {len(names)} windows of {t} steps, "
