@@ -156,8 +156,9 @@ def instability(work: Path) -> None:
                                       diagnose(out).phases, size=SIZE))
 
 
-def _screenshot(page: Path, name: str, size: tuple[int, int]) -> None:
-    """A PNG of an HTML page as a browser shows it (headless Chromium; skipped without one)."""
+def _screenshot(page, name: str, size: tuple[int, int]) -> None:
+    """A PNG of an HTML page (a file, or a URL) as a browser shows it (headless Chromium;
+    skipped without one)."""
     import subprocess
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -165,7 +166,7 @@ def _screenshot(page: Path, name: str, size: tuple[int, int]) -> None:
         print(f"  no chromium on PATH: {name} not made")
         return
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    f"--window-size={size[0]},{size[1]}", f"--screenshot={OUT / name}", page.resolve().as_uri()],
+                    f"--window-size={size[0]},{size[1]}", f"--screenshot={OUT / name}", page if isinstance(page, str) else page.resolve().as_uri()],
                    check=True, capture_output=True, timeout=120)
     from PIL import Image
 
@@ -184,18 +185,35 @@ def report(work: Path) -> None:
     _screenshot(view, "report.png", (1000, 1000))
 
 
-def board(work: Path) -> None:
-    """The board's page for the folder of runs made so far."""
-    from ganforge.report.board import render_index
+BOARD_RUNS = {"digits-r1": [], "digits-no-r1": ["reg.r1.weight=0"]}  # the default job, shortened, with and without R1
 
+
+def board(work: Path) -> None:
+    """The board serving two short runs of the default job (trained first if ``work`` lacks
+    them): its front page, and the sampler of the first drawing one row per class."""
+    import threading
+
+    from ganforge.report.board import make_server
+
+    folder = work / "board"  # the page shows this folder: only these two runs in it
+    for name, extra in BOARD_RUNS.items():
+        if not (folder / name / "eval.json").exists():
+            ganforge.train("digits_conditional", QUIET + ["train.steps=2000", "train.sample_every=250", "eval.every=250",
+                                                          "eval.n_samples=500", *extra], folder / name)
     here = Path.cwd()
-    os.chdir(work.parent)  # the page names the folder as given: "runs", not a temporary path
+    os.chdir(work)  # the page names the folder as given: "board", not a temporary path
     try:
-        page = render_index(Path(work.name))
+        server = make_server(Path(folder.name), port=0)
     finally:
         os.chdir(here)
-    (work / "board.html").write_text(page, encoding="utf-8")
-    _screenshot(work / "board.html", "board.png", (1100, 470))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        _screenshot(base + "/", "board_front.png", (620, 600))
+        _screenshot(base + "/run/digits-r1/sampler?seed=7&class=rows&n=80", "board_sampler.png", (900, 860))
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 FIGURES = {"default_grid": default_grid, "equilibrium": equilibrium, "collapse": collapse, "vanishing": vanishing,

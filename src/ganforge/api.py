@@ -252,9 +252,9 @@ class Run:
         """A super-resolution run applied to images (:func:`ganforge.apps.translate.translate_files`)."""
         return translate_files(self._generator(), str(src), str(out), "a2b", scale, True, tile, watermark)
 
-    def score(self, data: PathLike, out: PathLike, label: Optional[int] = None) -> tuple[list, dict]:
+    def score(self, data: PathLike, out: PathLike, label: Optional[int] = None, resize: bool = False) -> tuple[list, dict]:
         """D's probability that each input is real, as a CSV at ``out`` (:func:`ganforge.apps.judge.score_file`)."""
-        return score_file(self.path, Path(data), Path(out), label)
+        return score_file(self.path, Path(data), Path(out), label, resize)
 
     def anomaly_fit(self, steps: int = 2000, kappa: float = 1.0, seed: int = 0,
                     progress: Optional[Callable[[int, float], None]] = None) -> tuple[Path, Any]:
@@ -264,14 +264,14 @@ class Run:
         return fit_run(self.path, self._generator(), steps, kappa, seed, progress)
 
     def anomaly_score(self, data: PathLike, threshold: Optional[float] = None, fpr: Optional[float] = None,
-                      maps: Optional[PathLike] = None, out: Optional[PathLike] = None) -> tuple[list, dict]:
-        """Score the inputs in ``data`` (a folder, image or .npz of images; points in .csv/.npy/.npz):
-        one dict per input (name, score, pixel, feature, flag) and what was used (weights,
-        threshold: ``threshold`` as given, else at ``fpr``, default 0.05, on held-out normals).
-        ``maps``: a folder to write each image input's residual map to (where the anomaly is);
-        ``out``: a CSV to write the rows to (:func:`ganforge.apps.anomaly_io.score_file`)."""
+                      maps: Optional[PathLike] = None, out: Optional[PathLike] = None, resize: bool = False) -> tuple[list, dict]:
+        """Score the inputs in ``data`` (a folder, image or .npz of images, ``resize``d as the run's data
+        was if asked; points in .csv/.npy/.npz): one dict per input (name, score, pixel, feature, flag)
+        and what was used (weights, threshold: ``threshold`` as given, else at ``fpr``, default 0.05, on
+        held-out normals). ``maps``: a folder to write each image input's residual map to (where the
+        anomaly is); ``out``: a CSV to write the rows to (:func:`ganforge.apps.anomaly_io.score_file`)."""
         return anomaly_file(self.path, self._generator(), Path(data), out and Path(out), threshold, fpr,
-                            maps and Path(maps))
+                            maps and Path(maps), resize)
 
     def fit_encoder(self, steps: int = 2000, seed: int = 0,
                     progress: Optional[Callable[[int, float], None]] = None) -> Path:
@@ -279,17 +279,17 @@ class Run:
         return fit_encoder(self._generator(), steps, seed, progress)
 
     def project(self, src: PathLike, out: PathLike, steps: int = 300, starts: int = 4, seed: int = 0,
-                label: Optional[int] = None, use_encoder: bool = True, watermark: bool = True) -> tuple[Any, list]:
+                label: Optional[int] = None, use_encoder: bool = True, watermark: bool = True, resize: bool = False) -> tuple[Any, list]:
         """Latents whose images reconstruct ``src``'s, in ``out`` (:func:`ganforge.apps.project.project_files`)."""
-        return project_files(self._generator(), Path(src), Path(out), steps, starts, seed, label, use_encoder, watermark)
+        return project_files(self._generator(), Path(src), Path(out), steps, starts, seed, label, use_encoder, watermark, resize)
 
     def interpolate_file(self, out: PathLike, rows: int = 4, steps: int = 10, seed: int = 0,
                          label: Optional[int] = None, truncation: Optional[float] = None,
                          from_image: Optional[PathLike] = None, to_image: Optional[PathLike] = None,
-                         watermark: bool = True) -> Path:
+                         watermark: bool = True, resize: bool = False, say: Optional[Callable[[str], None]] = None) -> Path:
         """A PNG strip of latent paths, or of the path between two images (:func:`ganforge.apps.edit.interpolate_file`)."""
         return interpolate_file(self._generator(), Path(out), rows, steps, seed, label, truncation, from_image,
-                                to_image, watermark)
+                                to_image, watermark, resize, say)
 
     def directions(self, k: int = 8) -> dict:
         """The latent directions, written to ``RUN/directions.pt`` (:func:`ganforge.apps.edit.find_directions`)."""
@@ -297,10 +297,10 @@ class Run:
 
     def edit(self, out: PathLike, strengths: Sequence[float] = (-3, -1, 0, 1, 3), direction: Optional[str] = None,
              to_class: Optional[int] = None, latent: Optional[PathLike] = None, image: Optional[PathLike] = None,
-             watermark: bool = True) -> Path:
+             watermark: bool = True, resize: bool = False, say: Optional[Callable[[str], None]] = None) -> Path:
         """A strip of images moved along a direction, or to a class (:func:`ganforge.apps.edit.edit_file`)."""
         return edit_file(self._generator(), Path(out), strengths, direction, to_class, latent and Path(latent),
-                         image and Path(image), watermark)
+                         image and Path(image), watermark, resize, say)
 
 
 # ----------------------------------------------------------------------------- entry points

@@ -184,6 +184,12 @@ def _save_image(img: Image.Image, path: Path, meta: Optional[dict]) -> None:
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"unknown file extension: {path.suffix}")
+    write_bytes_atomic(path, encode_image(img, fmt, meta))
+
+
+def encode_image(img: Image.Image, fmt: str = "PNG", meta: Optional[dict] = None) -> bytes:
+    """``img`` as the bytes of a ``fmt`` file, ``meta`` as PNG text chunks; a run's mark key in
+    ``meta`` (``_watermark``) marks the pixels and is never written."""
     meta = dict(meta or {})
     key = meta.pop("_watermark", None)  # a run's secret key: mark the pixels, never write the key
     if key is not None:
@@ -192,7 +198,7 @@ def _save_image(img: Image.Image, path: Path, meta: Optional[dict]) -> None:
         img = Image.fromarray(embed(np.asarray(img), key))
     buf = io.BytesIO()
     img.save(buf, format=fmt, pnginfo=_png_info(meta))
-    write_bytes_atomic(path, buf.getvalue())
+    return buf.getvalue()
 
 
 def image_grid(x: Tensor, path: Path, nrow: Optional[int] = None, meta: Optional[dict] = None, scale: int = 0) -> Path:

@@ -99,6 +99,11 @@ def check_class(label: Optional[int], classes: Union[int, ConditionSpec, None], 
         check_condition(as_condition(classes), label, flag)
 
 
+def has_truncation(G: nn.Module) -> bool:
+    """Whether ``G`` offers the truncation trick (``G.truncated(psi)``, see :func:`truncated`)."""
+    return callable(getattr(G, "truncated", None))
+
+
 def truncated(G: nn.Module, psi: Optional[float], model: str) -> nn.Module:
     """The truncation hook: a generator that supports the truncation trick (StyleGAN2:
     w = w_avg + psi (w - w_avg)) offers ``G.truncated(psi) -> nn.Module`` with G's (z, y)
@@ -107,7 +112,7 @@ def truncated(G: nn.Module, psi: Optional[float], model: str) -> nn.Module:
         return G
     if not 0 <= psi <= 1:
         raise GanforgeError(f"--truncation {psi}: psi must be in [0, 1] (1 = no truncation)")
-    if not callable(getattr(G, "truncated", None)):
+    if not has_truncation(G):
         raise GanforgeError(f"--truncation: model.name={model} has no truncation trick (a style-based generator "
                             "with a mapping network has one); leave --truncation out")
     return G.truncated(psi)

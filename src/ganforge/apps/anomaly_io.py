@@ -79,11 +79,12 @@ def pick_threshold(fitted: Fitted, threshold: Optional[float], fpr: Optional[flo
     return fitted.threshold(fpr), f"false-positive rate {fpr} on {len(fitted.calibration.score)} held-out normals"
 
 
-def read_data(data, path: Path) -> tuple[Tensor, list[str]]:
+def read_data(data, path: Path, resize: bool = False) -> tuple[Tensor, list[str]]:
     """The user's inputs in data space and their names, as the data's kind reads them: for
     image runs a folder of images, an image or an .npz of images; for point runs a
-    .csv/.npy/.npz of rows; for table runs a table. Anything that does not match is one line."""
-    return data.kind.read_inputs(data, Path(path))
+    .csv/.npy/.npz of rows; for table runs a table. Anything that does not match is one line,
+    unless ``resize`` (images of another size resized as the run's data was: ``.resized``)."""
+    return data.kind.read_inputs(data, Path(path), resize)
 
 
 # ----------------------------------------------------------------------------- what the API and the command call
@@ -110,7 +111,7 @@ def fit_run(run_dir: Path, run, steps: int = 2000, kappa: float = 1.0, seed: int
 
 
 def score_rows(run_dir: Path, run, data_path: Path, threshold: Optional[float] = None,
-               fpr: Optional[float] = None) -> tuple[list[dict], dict, Parts]:
+               fpr: Optional[float] = None, resize: bool = False) -> tuple[list[dict], dict, Parts]:
     """One row per input of ``data_path`` (name, score, pixel, feature, flag), what was used
     (``about``: weights, threshold and how it was set), and the scores with residual maps."""
     from ..trained import load_run
@@ -120,7 +121,8 @@ def score_rows(run_dir: Path, run, data_path: Path, threshold: Optional[float] =
         raise GanforgeError("give --threshold or --fpr, not both")
     fitted = load(run_dir, run)
     T, how = pick_threshold(fitted, threshold, fpr)
-    x, names = read_data(run.data, Path(data_path))
+    inputs = read_data(run.data, Path(data_path), resize)
+    x, names = inputs
     # a table row holding a category never seen in training is anomalous whatever its score
     unseen = run.data.kind.unseen(run.data, x)
     D = load_run(run_dir, parts=("D",)).D if fitted.kappa > 0 else None
@@ -137,12 +139,13 @@ def score_rows(run_dir: Path, run, data_path: Path, threshold: Optional[float] =
         rows.append(row)
     about = provenance("anomaly", run_dir, run.step, run.ckpt_path, synthetic=False, data=str(data_path), what=WHAT,
                        weights={"pixel": 1.0, "feature": fitted.kappa}, threshold=T, threshold_from=how, n=len(rows),
-                       flagged=sum(r["flag"] for r in rows))
+                       flagged=sum(r["flag"] for r in rows), resized=inputs.resized)
     return rows, about, parts
 
 
 def score_file(run_dir: Path, run, data_path: Path, out: Optional[Path] = None, threshold: Optional[float] = None,
-               fpr: Optional[float] = None, maps: Optional[Path] = None) -> tuple[list[dict], dict]:
+               fpr: Optional[float] = None, maps: Optional[Path] = None,
+               resize: bool = False) -> tuple[list[dict], dict]:
     """``ganforge anomaly score``: :func:`score_rows` written to ``out`` (a CSV, one row per
     input; None: not written) with its provenance, and with ``maps`` each image input's
     residual map in that folder; every input is scored before anything is written."""
@@ -152,7 +155,7 @@ def score_file(run_dir: Path, run, data_path: Path, out: Optional[Path] = None, 
         check_output(Path(maps), "--maps", ())
         if not run.data.kind.pixels:
             raise GanforgeError("--maps: residual maps exist for image runs only")
-    rows, about, parts = score_rows(run_dir, run, Path(data_path), threshold, fpr)
+    rows, about, parts = score_rows(run_dir, run, Path(data_path), threshold, fpr, resize)
     if maps is not None:
         about["maps"] = str(write_maps(parts, [r["name"] for r in rows], Path(maps), about))
     if out is not None:

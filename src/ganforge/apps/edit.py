@@ -18,7 +18,7 @@ strengths are in units of the prior's standard deviation.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -118,10 +118,11 @@ def change_class(run, z: Tensor, to_class: int) -> Tensor:
 
 def edit_file(run, out: Path, strengths: Sequence[float] = (-3, -1, 0, 1, 3), direction_name: Optional[str] = None,
               to_class: Optional[int] = None, latent: Optional[Path] = None, image: Optional[Path] = None,
-              watermark: bool = True) -> Path:
+              watermark: bool = True, resize: bool = False, say: Optional[Callable[[str], None]] = None) -> Path:
     """``ganforge edit``: the latents of ``latent`` (z.npy, one per row) or of ``image``
-    (projected first), moved along the direction ``direction_name`` by each of ``strengths``
-    (one row of images per latent) or drawn under the class ``to_class``: a PNG grid at ``out``."""
+    (projected first; ``resize``: of any size, resized as the run's data was, and ``say`` told
+    so), moved along the direction ``direction_name`` by each of ``strengths`` (one row of
+    images per latent) or drawn under the class ``to_class``: a PNG grid at ``out``."""
     import numpy as np
 
     from .project import project, read_images
@@ -149,8 +150,10 @@ def edit_file(run, out: Path, strengths: Sequence[float] = (-3, -1, 0, 1, 3), di
             raise GanforgeError(f"--latent {latent}: expected latents of size {run.prior.dim}, got {tuple(z.shape)}")
         labels = None
     else:
-        x, _ = read_images(run, Path(image))
-        p = project(run, x)
+        inputs = read_images(run, Path(image), resize)
+        if inputs.resized and say is not None:
+            say(inputs.resized)
+        p = project(run, inputs[0])
         z, labels = p.z, p.labels
     if to_class is not None:
         grid, nrow = change_class(run, z, to_class), len(z)
@@ -164,9 +167,11 @@ def edit_file(run, out: Path, strengths: Sequence[float] = (-3, -1, 0, 1, 3), di
 
 def interpolate_file(run, out: Path, rows: int = 4, steps: int = 10, seed: int = 0, label: Optional[int] = None,
                      truncation: Optional[float] = None, from_image: Optional[Path] = None,
-                     to_image: Optional[Path] = None, watermark: bool = True) -> Path:
+                     to_image: Optional[Path] = None, watermark: bool = True, resize: bool = False,
+                     say: Optional[Callable[[str], None]] = None) -> Path:
     """``ganforge interpolate``: ``rows`` latent paths of ``steps`` images each, drawn from the
-    prior, or one path between the projections of two real images; a PNG grid at ``out``."""
+    prior, or one path between the projections of two real images (``resize``: of any size,
+    resized as the run's data was, and ``say`` told so); a PNG grid at ``out``."""
     from ..files import check_output
     from .project import project, read_images
 
@@ -182,7 +187,10 @@ def interpolate_file(run, out: Path, rows: int = 4, steps: int = 10, seed: int =
     if from_image is None:
         x = run.interpolate(rows, steps, seed, label, truncation=truncation)  # (rows * steps, C, H, W)
     else:  # between two real images: project both, then walk between their latents
-        imgs = torch.cat([read_images(run, Path(p))[0] for p in (from_image, to_image)])  # (2, C, H, W)
+        ends = [read_images(run, Path(p), resize) for p in (from_image, to_image)]
+        for note in (e.resized for e in ends if e.resized and say is not None):
+            say(note)
+        imgs = torch.cat([e[0] for e in ends])  # (2, C, H, W)
         p = project(run, imgs, seed=seed)
         label = label if label is not None else (int(p.labels[0]) if p.labels is not None else None)
         x = run.interpolate(1, steps, seed, label, ends=(p.z[:1], p.z[1:]), truncation=truncation)

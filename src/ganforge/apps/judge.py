@@ -29,21 +29,25 @@ WHAT = ("p_real: sigmoid of the run's D on each input (1/2 at the game's equilib
         "the class reader")
 
 
-def read_inputs(data, path: Path) -> tuple[Tensor, list[str]]:
+def read_inputs(data, path: Path, resize: bool = False) -> tuple[Tensor, list[str]]:
     """The user's inputs in data space, as the data's kind reads them (``data/kinds``): images
-    (N, C, H, W) in [0, 1] of the run's size, points (N, d) from a .csv/.npy/.npz, or a table's
-    rows in its layout (N, width); with their names."""
-    return data.kind.read_inputs(data, Path(path))
+    (N, C, H, W) in [0, 1] of the run's size (``resize``: of any size, resized as the run's data
+    was), points (N, d) from a .csv/.npy/.npz, or a table's rows in its layout (N, width); with
+    their names (an ``Inputs`` pair: ``.resized`` says what was resized)."""
+    return data.kind.read_inputs(data, Path(path), resize)
 
 
 @torch.no_grad()
-def score(run_dir: Path, path: Path, label: Optional[int] = None, batch: int = 256) -> tuple[list[dict], dict]:
+def score(run_dir: Path, path: Path, label: Optional[int] = None, batch: int = 256,
+          resize: bool = False) -> tuple[list[dict], dict]:
     """One row per input of ``path``: ``name``, ``p_real`` (D's probability) and, for image runs
-    with a class reader, ``class`` and ``confidence``; and what was used (``about``)."""
+    with a class reader, ``class`` and ``confidence``; and what was used (``about``; its
+    ``resized`` says what ``resize`` resized, as the run's data was, or None)."""
     r = load_run(run_dir, parts=("D",))
     D, cfg, data, classes, step = r.D, r.cfg, r.data, r.n_classes, r.step
     check_class(label, classes)  # before any input is read
-    x, names = read_inputs(data, Path(path))
+    inputs = read_inputs(data, Path(path), resize)
+    x, names = inputs
     clf = class_reader(data)  # a classifier of the data's images (digits, labelled images), else None
     read = None
     if clf is not None:
@@ -81,15 +85,16 @@ def score(run_dir: Path, path: Path, label: Optional[int] = None, batch: int = 2
             row["confidence"] = round(float(read[1][i]), 6)
         rows.append(row)
     about = provenance("score", r.run_dir, step, r.ckpt_path, synthetic=False, data=str(path), n=len(rows),
-                       what=WHAT, pac=m, loss=cfg.loss.name,
+                       what=WHAT, pac=m, loss=cfg.loss.name, resized=inputs.resized,
                        classifier=getattr(clf, "space", None) if clf is not None else None)
     return rows, about
 
 
-def score_file(run_dir: Path, path: Path, out: Path, label: Optional[int] = None) -> tuple[list[dict], dict]:
+def score_file(run_dir: Path, path: Path, out: Path, label: Optional[int] = None,
+               resize: bool = False) -> tuple[list[dict], dict]:
     """``ganforge score``: :func:`score` written to ``out`` (a CSV, one row per input) with its
     provenance; every input is read and judged before anything is written."""
     check_output(out, "--out")
-    rows, about = score(run_dir, path, label)
+    rows, about = score(run_dir, path, label, resize=resize)
     write_output(Path(out), rows, about)
     return rows, about

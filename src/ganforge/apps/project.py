@@ -23,6 +23,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from ..data.kinds.base import Inputs
 from ..data.kinds.image import read_files
 from ..errors import GanforgeError
 from ..files import write_output
@@ -38,6 +39,7 @@ class Projection:
     recon: Tensor  # (N, *shape) G(z) in data space
     mse: Tensor  # (N,) pixel mean squared error in data space
     feature_dist: Optional[Tensor]  # (N,) mean squared feature difference, when a class reader exists
+    resized: Optional[str] = None  # what --resize brought to the run's size, in words
 
 
 def _features(clf, x: Tensor) -> Tensor:
@@ -46,11 +48,12 @@ def _features(clf, x: Tensor) -> Tensor:
     return clf.net.features(xi).reshape(len(x), -1)
 
 
-def read_images(run, path: Path) -> tuple[Tensor, list[str]]:
+def read_images(run, path: Path, resize: bool = False) -> Inputs:
     """Images of a file or a folder as (N, C, H, W) in [0, 1], in the run's channels; their names.
-    Every image must already have the run's size (a mismatch is one line, not a silent resize);
-    the image kind reads them (``data/kinds/image.py``)."""
-    return read_files(tuple(run.data.shape), Path(path))
+    Every image must already have the run's size (a mismatch is one line, not a silent resize)
+    unless ``resize``: then it is resized as the run's data was (``.resized`` says so); the image
+    kind reads them (``data/kinds/image.py``)."""
+    return read_files(tuple(run.data.shape), Path(path), getattr(run.data, "resize", "bilinear") if resize else None)
 
 
 def check_targets(run, x: Tensor) -> None:
@@ -118,7 +121,7 @@ def project(run, x: Tensor, steps: int = 300, starts: int = 4, seed: int = 0, lr
 
 def project_files(run, src: Path, out: Path, steps: int = 300, starts: int = 4, seed: int = 0,
                   label: Optional[int] = None, use_encoder: bool = True,
-                  watermark: bool = True) -> tuple[Projection, list[Path]]:
+                  watermark: bool = True, resize: bool = False) -> tuple[Projection, list[Path]]:
     """``ganforge project``: the images of ``src`` (a file or a folder) projected into ``run``
     (from ``RUN/encoder.pt``'s guess when one exists and ``use_encoder``), written to the folder
     ``out``: ``latents.npy`` (N, z_dim), ``side_by_side.png`` (each input beside its
@@ -128,12 +131,14 @@ def project_files(run, src: Path, out: Path, steps: int = 300, starts: int = 4, 
     if steps < 0 or starts < 1:
         raise GanforgeError("--steps must be >= 0 and --starts >= 1")
     check_class(label, run.n_classes)
-    x, names = read_images(run, Path(src))
+    inputs = read_images(run, Path(src), resize)
+    x, names = inputs
     z_init = None
     if use_encoder and (Path(run.run_dir) / "encoder.pt").is_file():
         z_init = encode(load_encoder(Path(run.run_dir), run), run, x)
     labels = torch.full((len(x),), label) if label is not None else None
     p = project(run, x, steps=steps, starts=starts, seed=seed, labels=labels, z_init=z_init)
+    p.resized = inputs.resized
     pairs = torch.stack([x, p.recon], 1).reshape(-1, *x.shape[1:])  # (2N, C, H, W): input, reconstruction
     rows = []
     for i, name in enumerate(names):
@@ -144,7 +149,7 @@ def project_files(run, src: Path, out: Path, steps: int = 300, starts: int = 4, 
             row["class"] = int(p.labels[i])
         rows.append(row)
     prov = run.provenance("project", seed, watermark=watermark, images=names, steps=steps, starts=starts,
-                          encoder_start=z_init is not None)
+                          encoder_start=z_init is not None, resized=inputs.resized)
     files = write_output(Path(out), {"latents.npy": p.z, "side_by_side.png": pairs, "errors.json": rows}, prov,
                          nrow=2, folder=True)
     return p, files

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_run
+from .common import add_resize, add_run
 
 HELP = "anomaly detection with a run trained on normal data (fit, then score)"
 
@@ -21,6 +21,7 @@ def add_arguments(p) -> None:
     add_run(s)
     s.add_argument("--data", required=True, help="a folder of images, an image, an .npz, or points in .csv/.npy/.npz")
     s.add_argument("--out", required=True, help="scores.csv")
+    add_resize(s)
     s.add_argument("--maps", metavar="DIR/", help="image runs: write each input's residual map (where it differs) here")
     t = s.add_mutually_exclusive_group()
     t.add_argument("--threshold", type=float, metavar="T", help="flag inputs whose score is above T")
@@ -40,7 +41,9 @@ def run(args) -> int:
               f"{fitted.info['n_train']} samples; {fitted.info['n_calibration']} held out: threshold at 5 % false "
               f"positives {fitted.threshold(0.05):.4g}; wrote {out}/")
         return 0
-    rows, about = load(args.run).anomaly_score(args.data, args.threshold, args.fpr, args.maps, args.out)
+    rows, about = load(args.run).anomaly_score(args.data, args.threshold, args.fpr, args.maps, args.out, args.resize)
+    if about.get("resized"):
+        print(about["resized"])
     print(f"scored {about['n']} input(s) with run {args.run} (step {about['step']}): {about['flagged']} flagged "
           f"above {about['threshold']:.4g} ({about['threshold_from']}); wrote {args.out}"
           + (f" and the residual maps in {about['maps']}/" if about.get("maps") else ""))

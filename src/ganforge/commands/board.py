@@ -1,9 +1,10 @@
-"""``ganforge board [RUNS_DIR]``: serve the local web page of a folder's runs until Ctrl-C."""
+"""``ganforge board [RUNS_DIR]``: serve the local site of a folder's runs (cards, a sampler per run,
+compared curves) until Ctrl-C."""
 
 from __future__ import annotations
 
 
-HELP = "a local web page listing a folder's runs, refreshed while they train"
+HELP = "a local site to try a folder's runs: sample grids and sparklines, a sampler per run, compared curves"
 
 
 def add_arguments(p) -> None:

@@ -20,6 +20,14 @@ def add_truncation(p) -> None:
                    help="truncation psi in [0, 1] (w = w_avg + psi (w - w_avg)), for style-based runs")
 
 
+def add_resize(p) -> None:
+    """``--resize``: inputs of another size are brought to the run's with the run's own resizing."""
+    p.add_argument("--resize", action="store_true",
+                   help="bring inputs of another size to the run's, resized as its data was (images: Lanczos for "
+                        "a folder source, antialiased bilinear for arrays; sequences: cut into windows); "
+                        "without it they are refused")
+
+
 def add_class(p, help: str) -> None:
     """``--class K``, the one spelling of a class the user names (stored as ``args.label``)."""
     p.add_argument("--class", dest="label", type=int, metavar="K", help=help)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_run
+from .common import add_resize, add_run
 
 HELP = "a strip of images moved along a latent direction, or to another class"
 
@@ -27,12 +27,13 @@ def add_arguments(p) -> None:
     p.add_argument("--strengths", type=_strengths, default="-3,-1,0,1,3",
                    help="comma-separated steps along the direction")
     p.add_argument("--out", required=True, help="output PNG")
+    add_resize(p)
 
 
 def run(args) -> int:
     from ..api import load
 
     out = load(args.run).edit(args.out, args.strengths, args.direction, args.to_class, args.latent, args.image,
-                              not args.no_watermark)
+                              not args.no_watermark, args.resize, print)
     print(f"wrote {out}")
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_class, add_run, add_truncation
+from .common import add_class, add_resize, add_run, add_truncation
 
 
 HELP = "a strip of images along paths between random latents"
@@ -18,12 +18,13 @@ def add_arguments(p) -> None:
     p.add_argument("--from", dest="from_image", metavar="A.png", help="start at this real image (projected first)")
     p.add_argument("--to", dest="to_image", metavar="B.png", help="end at this real image (projected first)")
     add_truncation(p)
+    add_resize(p)
 
 
 def run(args) -> int:
     from ..api import load
 
     load(args.run).interpolate_file(args.out, args.rows, args.steps, args.seed, args.label, args.truncation,
-                                    args.from_image, args.to_image, not args.no_watermark)
+                                    args.from_image, args.to_image, not args.no_watermark, args.resize, print)
     print(f"wrote {args.rows} interpolation paths of {args.steps} images to {args.out}")
     return 0

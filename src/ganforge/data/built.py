@@ -261,6 +261,8 @@ class BuiltData(Normalized, DataSource, Streamed):
         self.shape = built.shape  # (C, R, R)
         self.condition_spec = ClassIds(built.n_classes, names=built.class_names or None) if built.n_classes else None
         self.class_names = built.class_names or None
+        # resized as data.name=folder (Lanczos) or as an array source (images.RESIZES); a user's inputs too
+        self.resize = "lanczos" if built.manifest.get("source", {}).get("kind") == "folder" else "bilinear"
         c = self.shape[0]
         self.loc, self.scale = torch.full((c, 1, 1), 0.5), torch.full((c, 1, 1), 0.5)  # [0, 1] <-> [-1, 1]
         self.order = EpochSampler(built.count, seed)  # what training has consumed: the checkpointed state

@@ -27,7 +27,6 @@ from typing import Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..conditions import ClassIds
@@ -35,7 +34,7 @@ from ..config import DataConfig
 from ..errors import GanforgeError, GanforgeWarning
 from .base import DataSource, Finite, ImageSet, Normalized, register_dataset
 from .kinds import IMAGE
-from .kinds.image import image_array
+from .kinds.image import image_array, resize_images
 from .sampling import EpochSampler
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -52,8 +51,9 @@ class ImageData(Normalized, DataSource, Finite, ImageSet):
 
     def __init__(self, images: Tensor, labels: Optional[Tensor], seed: int, n_classes: int = 0,
                  holdout: Optional[tuple[Tensor, Optional[Tensor]]] = None, class_names: Optional[list] = None,
-                 evaluator: Optional[str] = None):
+                 evaluator: Optional[str] = None, resize: str = "bilinear"):
         self.images, self.labels = images, labels
+        self.resize = resize  # how its images were brought to data.resolution (RESIZES): a user's inputs too
         self.shape = tuple(images.shape[1:])  # (C, H, W)
         # class ids (B,) when labelled; G's classes drawn uniformly, as the game always has
         self.condition_spec = ClassIds(n_classes, names=class_names if class_names and len(class_names) == n_classes
@@ -120,6 +120,7 @@ class StackedDigits(Normalized, DataSource, Finite):
 
     kind = IMAGE  # what one sample is (data/kinds)
     evaluator = "digits"
+    resize = "bilinear"  # its digits were resized as arrays (to_tensor)
 
     def __init__(self, digits: ImageData, seed: int):
         self.digits, self.digit_labels = digits.images, digits.labels
@@ -201,7 +202,7 @@ def to_tensor(arr: np.ndarray, cfg: DataConfig, where: str, channels_default: in
         x = x.expand(-1, 3, -1, -1)
     r = _check_resolution(cfg)
     if x.shape[-2:] != (r, r):
-        x = F.interpolate(x, size=(r, r), mode="bilinear", antialias=True, align_corners=False)
+        return resize_images(x, r, "bilinear")  # from float: the rounding happens once, after resizing
     return x.round().clamp(0, 255).to(torch.uint8)
 
 
@@ -330,7 +331,7 @@ def folder(cfg: DataConfig, seed: int) -> ImageData:
     x = to_tensor(np.stack(images), cfg, str(root), 1 if mode == "L" else 3)
     classes = sorted(set(names))
     labels = torch.tensor([classes.index(n) for n in names]) if len(classes) > 1 or classes != [""] else None
-    return ImageData(x, labels, seed, len(classes), class_names=classes)
+    return ImageData(x, labels, seed, len(classes), class_names=classes, resize="lanczos")
 
 
 def read_npz(p: Path, where: str) -> tuple[np.ndarray, Optional[np.ndarray]]:

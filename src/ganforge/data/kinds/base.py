@@ -38,6 +38,19 @@ from ...registry import Registry
 KINDS: Registry["DataKind"] = Registry("data kind")
 
 
+class Inputs(tuple):
+    """A user's inputs as :meth:`DataKind.read_inputs` reads them: the pair ``(x, names)``
+    (``x, names = kind.read_inputs(...)`` unpacks it), and ``resized``: what was brought to the
+    run's size and how, in words (``--resize``), or None when nothing was."""
+
+    resized: Optional[str]
+
+    def __new__(cls, x: Tensor, names: list, resized: Optional[str] = None) -> "Inputs":
+        self = super().__new__(cls, (x, names))
+        self.resized = resized
+        return self
+
+
 class DataKind:
     """The base: what every kind answers. Subclasses set the class attributes and override
     what differs; the defaults describe a sample that is a flat vector of numbers."""
@@ -124,9 +137,11 @@ class DataKind:
         path = Path(path)
         return write_output(path, self.content(x, path.suffix, data, labels), prov or {})
 
-    def read_inputs(self, data, path: Path) -> tuple[Tensor, list[str]]:
+    def read_inputs(self, data, path: Path, resize: bool = False) -> Inputs:
         """A user's inputs (to score, project, test for anomalies) in data space, (N, *shape),
-        with their names; anything that does not match ``data`` is one line."""
+        with their names; anything that does not match ``data`` is one line. ``resize``: inputs
+        of another size are brought to the run's by the data's own resizing (``Inputs.resized``
+        says so) where the kind has one; without it they are refused, naming ``--resize``."""
         raise GanforgeError(f"--data {path}: a {self.name} run reads no input files")
 
     def from_array(self, arr: np.ndarray, where: str) -> Tensor:

@@ -14,14 +14,37 @@ from typing import Optional
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...errors import GanforgeError
 from ..base import ImageSet
-from .base import DataKind, register_kind
+from .base import DataKind, Inputs, register_kind
 
 # files read as images (the user's inputs to score, project or edit)
 INPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+# How a source brought its images to data.resolution (``source.resize``): arrays with
+# antialiased bilinear (``data/images.to_tensor``), image files with Lanczos (``data/images.read_image``). A
+# user's inputs of another size are resized the same way (``--resize``: :func:`resize_images`).
+RESIZES = {"bilinear": "antialiased bilinear", "lanczos": "Lanczos"}
+
+
+def resize_images(x: Tensor, side: int, how: str) -> Tensor:
+    """Images (N, C, H, W) in 0..255 (uint8; float too for bilinear), C = 1 or 3 -> uint8
+    (N, C, side, side), resized as a source whose ``resize`` is ``how`` resized its own:
+    "bilinear" as ``to_tensor``, "lanczos" as ``read_image`` (Pillow, image by image)."""
+    if how == "lanczos":
+        from PIL import Image
+
+        hwc = x.permute(0, 2, 3, 1).numpy()  # (N, H, W, C)
+        out = [np.asarray(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a).resize((side, side),
+                                                                                      Image.Resampling.LANCZOS))
+               for a in hwc]
+        return torch.from_numpy(np.stack(out)).reshape(len(x), side, side, -1).permute(0, 3, 1, 2).contiguous()
+    y = F.interpolate(x.float(), size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+    return y.round().clamp(0, 255).to(torch.uint8)
 
 
 def channels_first(arr: np.ndarray) -> np.ndarray:
@@ -54,10 +77,21 @@ def square_side(shape: tuple) -> Optional[int]:
     return int(shape[1]) if len(shape) == 3 and shape[1] == shape[2] else None
 
 
-def read_files(shape: tuple, path: Path) -> tuple[Tensor, list[str]]:
+ASK_RESIZE = "give --resize to bring them to it with the run's own resizing"
+
+
+def _resized(sizes: set, n: int, shape: tuple, how: str) -> Optional[str]:
+    """What :func:`read_files` / :func:`read_array` resized, in words; None when nothing was."""
+    if not sizes:
+        return None
+    return (f"resized {n} input(s) from {', '.join(sorted(sizes))} to {shape[2]}x{shape[1]} pixels with "
+            f"{RESIZES[how]} (as this run's data was resized)")
+
+
+def read_files(shape: tuple, path: Path, resize: Optional[str] = None) -> Inputs:
     """Images of a file or a folder as (N, C, H, W) in [0, 1] in the channels of ``shape``
-    (C, H, W); their names. Every image must already have that size (a mismatch is one line,
-    not a silent resize)."""
+    (C, H, W); their names. An image of another size is one line, not a silent resize, unless
+    ``resize`` names how (a key of :data:`RESIZES`: "lanczos" as a folder source reads its files)."""
     from PIL import Image, UnidentifiedImageError
 
     if not path.exists():
@@ -67,24 +101,46 @@ def read_files(shape: tuple, path: Path) -> tuple[Tensor, list[str]]:
     if not files:
         raise GanforgeError(f"{path}: no images (PNG/JPEG) in this folder")
     c, h, w = shape
-    out = []
+    out, sizes, n = [], set(), 0
     for f in files:
         try:
             with Image.open(f) as im:
                 im.load()
-                if im.size != (w, h):
-                    raise GanforgeError(f"{f}: {im.size[0]}x{im.size[1]} pixels; this run makes {w}x{h} images")
-                a = np.asarray(im.convert("L" if c == 1 else "RGB"), dtype=np.uint8)
+                size, im = im.size, im.convert("L" if c == 1 else "RGB")
+                if size != (w, h) and resize is None:
+                    raise GanforgeError(f"{f}: {size[0]}x{size[1]} pixels; this run makes {w}x{h} images: {ASK_RESIZE}")
+                if size != (w, h) and resize == "lanczos":  # as data/images.read_image: convert, then resize
+                    im = im.resize((w, h), Image.Resampling.LANCZOS)
+                a = np.asarray(im, dtype=np.uint8).copy()
         except (OSError, UnidentifiedImageError, ValueError) as e:
             raise GanforgeError(f"{f}: not a readable image ({type(e).__name__})") from None
-        out.append(torch.from_numpy(a.copy()).reshape(h, w, c).permute(2, 0, 1))
-    return torch.stack(out).float() / 255, [str(f) for f in files]
+        a = torch.from_numpy(a).reshape(a.shape[0], a.shape[1], c).permute(2, 0, 1)  # (C, H', W') uint8
+        if tuple(a.shape[1:]) != (h, w):
+            a = resize_images(a[None], h, resize)[0]
+        if size != (w, h):
+            sizes.add(f"{size[0]}x{size[1]}")
+            n += 1
+        out.append(a)
+    return Inputs(torch.stack(out).float() / 255, [str(f) for f in files], _resized(sizes, n, shape, resize))
 
 
-def read_array(shape: tuple, path: Path) -> Tensor:
+def _convert(arr: np.ndarray, c: int) -> Tensor:
+    """(N, C', H, W) uint8 or float in [0, 1] -> float (N, c, H, W) in 0..255, alpha dropped and
+    channels converted as ``data/images.to_tensor`` converts them (grey = ITU-R 601 luma)."""
+    x = torch.from_numpy(np.ascontiguousarray(arr[:, :3]).astype(np.float32))
+    x = (x * 255).round() if arr.dtype.kind == "f" else x
+    if c == 1 and x.shape[1] == 3:
+        x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    elif c == 3 and x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    return x
+
+
+def read_array(shape: tuple, path: Path, resize: Optional[str] = None) -> Inputs:
     """An .npy of images, or an .npz (its ``images`` or its only array), uint8 or float in
-    [0, 1], exactly of ``shape`` (C, H, W) in any layout :func:`channels_first` reads ->
-    (N, C, H, W) in [0, 1] (what ``ImageKind.write`` writes reads back)."""
+    [0, 1], of ``shape`` (C, H, W) in any layout :func:`channels_first` reads -> (N, C, H, W)
+    in [0, 1] (what ``ImageKind.write`` writes reads back). Another size or channel count is
+    one line unless ``resize`` names how (a key of :data:`RESIZES`)."""
     names = ""
     try:
         if path.suffix.lower() == ".npy":
@@ -98,16 +154,25 @@ def read_array(shape: tuple, path: Path) -> Tensor:
     if arr is None:
         raise GanforgeError(f"--data {path}: no array named 'images' (found {names or 'none'})")
     arr = channels_first(arr)
-    if len(arr.shape) != 4 or tuple(arr.shape[1:]) != tuple(shape):
-        raise GanforgeError(f"--data {path}: images of shape {tuple(arr.shape[1:])}; this run's data is "
-                            f"{tuple(shape)} (channels, height, width)")
+    found = tuple(arr.shape[1:])
+    if len(arr.shape) != 4 or (found != tuple(shape) and (resize is None or found[0] not in (1, 3, 4))):
+        raise GanforgeError(f"--data {path}: images of shape {found}; this run's data is {tuple(shape)} (channels, "
+                            f"height, width)" + (f": {ASK_RESIZE}" if len(arr.shape) == 4 and resize is None else ""))
     if len(arr) == 0:
         raise GanforgeError(f"--data {path}: no images")
-    if arr.dtype.kind in "ui":
-        return torch.from_numpy(arr.astype(np.float32) / 255)
-    if arr.dtype.kind != "f" or not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+    if arr.dtype.kind not in "ui" and (arr.dtype.kind != "f" or not np.isfinite(arr).all() or arr.min() < 0
+                                       or arr.max() > 1):
         raise GanforgeError(f"--data {path}: expected uint8 images or floats in [0, 1]")
-    return torch.from_numpy(arr.astype(np.float32))
+    if found == tuple(shape):
+        x = torch.from_numpy(arr.astype(np.float32) / 255 if arr.dtype.kind in "ui" else arr.astype(np.float32))
+        return Inputs(x, [f"{path.name}[{i}]" for i in range(len(x))])
+    x = _convert(arr, shape[0])  # (N, C, H', W') in 0..255
+    sizes = {f"{found[2]}x{found[1]}"} if found[1:] != tuple(shape[1:]) else set()
+    if sizes:
+        x = resize_images(x if resize == "bilinear" else x.round().clamp(0, 255).to(torch.uint8), shape[1], resize)
+    x = x.round().clamp(0, 255) / 255
+    note = _resized(sizes, len(x), shape, resize) if sizes else f"converted {found[0]} channel(s) to {shape[0]}"
+    return Inputs(x.float(), [f"{path.name}[{i}]" for i in range(len(x))], note)
 
 
 class ImageKind(DataKind):
@@ -144,19 +209,21 @@ class ImageKind(DataKind):
             return arrays
         return super().content(x, suffix, data, labels)
 
-    def read_inputs(self, data, path: Path) -> tuple[Tensor, list[str]]:
-        """A folder of images, an image, or an .npz / .npy of images, at the run's size."""
+    def read_inputs(self, data, path: Path, resize: bool = False) -> Inputs:
+        """A folder of images, an image, or an .npz / .npy of images, at the run's size; with
+        ``resize``, of any size, resized as the run's data was (``data.resize``: Lanczos for a
+        folder source, antialiased bilinear for arrays)."""
         path = Path(path)
+        how = getattr(data, "resize", "bilinear") if resize else None  # every image source records it
         suffix = path.suffix.lower()
         if suffix in (".npz", ".npy"):
             if not path.is_file():
                 raise GanforgeError(f"--data {path}: no such file")
-            x = read_array(tuple(data.shape), path)
-            return x, [f"{path.name}[{i}]" for i in range(len(x))]
+            return read_array(tuple(data.shape), path, how)
         if suffix == ".csv":
             raise GanforgeError(f"--data {path}: this run makes images; give a folder of images, an image, "
                                 "an .npz or an .npy")
-        return read_files(tuple(data.shape), path)
+        return read_files(tuple(data.shape), path, how)
 
     def from_array(self, arr: np.ndarray, where: str) -> Tensor:
         """(N, H, W), (N, H, W, C) or (N, C, H, W), C = 1 or 3 (alpha dropped), uint8 or floats

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ...errors import GanforgeError
 from ..base import KnownModes
-from .base import DataKind, register_kind
+from .base import DataKind, Inputs, register_kind
 
 
 def available_memory() -> Optional[int]:
@@ -133,8 +133,9 @@ class PointsKind(DataKind):
     def describe(self, shape: tuple) -> str:
         return f"points of dimension {shape[0]}"
 
-    def read_inputs(self, data, path: Path) -> tuple[Tensor, list[str]]:
-        """Rows (N, d) from a .csv, .npy or .npz (its first array) with d the run's dimension."""
+    def read_inputs(self, data, path: Path, resize: bool = False) -> Inputs:
+        """Rows (N, d) from a .csv, .npy or .npz (its first array) with d the run's dimension
+        (a point has no size to resize: ``resize`` changes nothing)."""
         path = Path(path)
         if not path.is_file():
             raise GanforgeError(f"--data {path}: no such file (a point run scores a .csv, .npy or .npz)")
@@ -148,7 +149,7 @@ class PointsKind(DataKind):
                                 f"{data.shape[0]} columns")
         if len(x) == 0:
             raise GanforgeError(f"--data {path}: no rows")
-        return x, [str(i) for i in range(len(x))]
+        return Inputs(x, [str(i) for i in range(len(x))])
 
     def from_array(self, arr: np.ndarray, where: str) -> Tensor:
         """(N, d) numbers in the data's own units -> float32."""

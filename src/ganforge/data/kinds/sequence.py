@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ...errors import GanforgeError
-from .base import DataKind, register_kind
+from .base import DataKind, Inputs, register_kind
 from .points import figure_image
 
 TRACES = 4  # sequences of each (real, generated) in the figure
@@ -128,10 +128,12 @@ class SequenceKind(DataKind):
         feats = feature_names(data) or [f"x{j}" for j in range(x.shape[2])]
         return long_frame(x.float().numpy(), feats, labels.tolist() if labels is not None else None)
 
-    def read_inputs(self, data, path: Path) -> tuple[Tensor, list[str]]:
+    def read_inputs(self, data, path: Path, resize: bool = False) -> Inputs:
         """Sequences of the run's (T, F) from a .npy (N, T, F) or a .csv in long format (what
-        :meth:`content` writes; ``data.name=series`` reads it the same way)."""
-        from .sequence_io import load_series
+        :meth:`content` writes; ``data.name=series`` reads it the same way). ``resize``: longer
+        sequences are cut into windows of T steps, as the run cut its own series (its stride,
+        else T: windows side by side); shorter ones, or other features, are refused."""
+        from .sequence_io import load_series, windows
 
         path = Path(path)
         if path.suffix not in (".npy", ".csv"):
@@ -142,8 +144,18 @@ class SequenceKind(DataKind):
             x = torch.from_numpy(np.load(path, allow_pickle=False).astype(np.float32))
         else:
             x = torch.from_numpy(load_series(str(path))[0])
-        x = self.check_shape(data, x, f"--data {path}")
-        return x, [str(i) for i in range(len(x))]
+        (t, f), where = tuple(data.shape), f"--data {path}"
+        if not resize or x.dim() != 3 or x.shape[1] <= t or x.shape[2] != f:
+            if x.dim() == 3 and x.shape[1] != t and x.shape[2] == f:
+                where += (f" (give --resize to cut them into windows of {t} steps, as this run cut its series)"
+                          if x.shape[1] > t else " (--resize cuts longer sequences; it cannot stretch shorter ones)")
+            return Inputs(self.check_shape(data, x, where), [str(i) for i in range(len(x))])
+        stride = int(getattr(data, "info", {}).get("stride") or t)  # the run's own stride; none (generated): T
+        cut = [windows(s.numpy(), t, stride) for s in x]  # (W, T, F) per sequence
+        names = [f"{i}[{j * stride}:{j * stride + t}]" for i, c in enumerate(cut) for j in range(len(c))]
+        note = (f"cut {len(x)} sequence(s) of {x.shape[1]} steps into {len(names)} windows of {t} steps, "
+                f"stride {stride} (as this run cut its series)")
+        return Inputs(torch.from_numpy(np.concatenate(cut)).float(), names, note)
 
     def from_array(self, arr: np.ndarray, where: str) -> Tensor:
         """(N, T, F) numbers in the data's own units -> float32."""

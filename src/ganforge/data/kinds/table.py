@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 from torch import Tensor
 
-from .base import DataKind, register_kind
+from .base import DataKind, Inputs, register_kind
 from .points import figure_image
 
 FIGURE_COLUMNS = 6  # columns drawn in the sample figure
@@ -43,9 +43,10 @@ class TableKind(DataKind):
         """Rows (N, width) as a table with the table's own columns, types and labels (.csv)."""
         return data.to_frame(x)
 
-    def read_inputs(self, data, path: Path) -> tuple[Tensor, list[str]]:
-        """A user's table with this run's columns -> rows of the layout (``TableData.read_rows``)."""
-        return data.read_rows(Path(path))
+    def read_inputs(self, data, path: Path, resize: bool = False) -> Inputs:
+        """A user's table with this run's columns -> rows of the layout (``TableData.read_rows``);
+        a row has no size to resize (``resize`` changes nothing)."""
+        return Inputs(*data.read_rows(Path(path)))
 
     def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = "", rows: Optional[list[str]] = None):
         """Real (grey) against generated (blue) distributions of the table's first columns:
