@@ -37,6 +37,10 @@ def level_features(ids: np.ndarray, legend, result) -> dict:
          "keys": float(legend.mask("key")[ids].sum()), "doors": float(legend.mask("door")[ids].sum()),
          "hazards": float((legend.mask("hazard") & ~legend.mask("enemy"))[ids].sum()),
          "jumps": float(result.jumps), "path": float(len(result.path)), "reached": float(result.reached)}
+    starts, goals = int(legend.mask("start")[ids].sum()), int(legend.mask("goal")[ids].sum())
+    # how far the map is from one start and one goal (a platformer window may have neither)
+    need = 0 if legend.agent == "platformer" else 1
+    f["marker_excess"] = float(max(0, starts - 1) + max(0, goals - 1) + max(0, need - starts) + max(0, need - goals))
     coin = [i for i, t in enumerate(legend.tiles) if "coin" in t.name.lower()]
     f["coins"] = float(np.isin(ids, coin).sum())
     if legend.agent == "platformer":

@@ -84,10 +84,11 @@ class LevelKind(DataKind):
 
     def check_suffix(self, out: str, is_dir: bool, offered: tuple = ()) -> None:
         """A folder (one .txt and one .png per level) or FILE.txt / FILE.png / FILE.npy."""
-        if is_dir:
+        offered = offered or self.suffixes
+        if is_dir and ".txt" in offered:
             return
         suffix = Path(out).suffix
-        if suffix not in self.suffixes:
+        if is_dir or suffix not in self.suffixes or suffix not in offered:
             raise GanforgeError(f"--out {out}: level runs write FILE.txt (VGLC text), FILE.png (rendered), FILE.npy "
                                 f"(tile ids) or DIR/ (a .txt and a .png per level), not {suffix or 'a bare name'}")
 
