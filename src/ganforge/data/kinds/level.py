@@ -114,20 +114,33 @@ class LevelKind(DataKind):
             yield f"{i:06d}.png", Image.fromarray(img)
 
     def read_inputs(self, data, path: Path) -> tuple[Tensor, list[str]]:
-        """A VGLC ``.txt`` level (or a folder of them) of the run's size, in the run's legend."""
+        """Levels of the run's size in the run's legend: a VGLC ``.txt`` (several levels separated
+        by an empty line, as :meth:`content` writes them), a folder of them, or a ``.npy`` of tile
+        ids (N, H, W)."""
         path = Path(path)
+        want = tuple(data.shape[1:])
+        if path.suffix == ".npy" and path.is_file():
+            ids = np.load(path, allow_pickle=False)
+            if ids.dtype.kind not in "iu" or tuple(ids.shape[1:]) != want or len(ids) == 0 or ids.max() >= data.shape[0] \
+                    or ids.min() < 0:
+                raise GanforgeError(f"--data {path}: tile ids (N, {want[0]}, {want[1]}) in 0..{data.shape[0] - 1}; found "
+                                    f"{ids.dtype} {tuple(ids.shape)}")
+            return one_hot(ids, data.shape[0]), [str(i) for i in range(len(ids))]
         files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
         if not files or not files[0].is_file() or files[0].suffix != ".txt":
-            raise GanforgeError(f"--data {path}: a level run reads a VGLC .txt level or a folder of them")
-        want = tuple(data.shape[1:])
-        ids = []
+            raise GanforgeError(f"--data {path}: a level run reads a VGLC .txt level, a folder of them or a .npy of "
+                                "tile ids")
+        ids, names = [], []
         for f in files:
-            lv = parse_level(f.read_text(encoding="utf-8"), data.legend, str(f))
-            if lv.shape != want:
-                raise GanforgeError(f"--data {f}: a level of {lv.shape[0]} x {lv.shape[1]} tiles; this run's are "
-                                    f"{want[0]} x {want[1]}")
-            ids.append(lv)
-        return one_hot(np.stack(ids), data.shape[0]), [f.name for f in files]
+            blocks = [b for b in f.read_text(encoding="utf-8").replace("\r\n", "\n").split("\n\n") if b.strip()]
+            for k, block in enumerate(blocks):
+                lv = parse_level(block, data.legend, str(f) if len(blocks) == 1 else f"{f} (level {k + 1})")
+                if lv.shape != want:
+                    raise GanforgeError(f"--data {f}: a level of {lv.shape[0]} x {lv.shape[1]} tiles; this run's are "
+                                        f"{want[0]} x {want[1]}")
+                ids.append(lv)
+                names.append(f.name if len(blocks) == 1 else f"{f.name}:{k + 1}")
+        return one_hot(np.stack(ids), data.shape[0]), names
 
     def data_settings(self, x: Tensor) -> dict:
         return {}
