@@ -120,7 +120,11 @@ def _keep(best: dict, ids, z, feats, v) -> None:
 
 def cma_search(s: Searcher, budget: int, n: int, seed: int, popsize: int = 0,
                progress: Optional[Callable] = None) -> SearchResult:
-    import cma
+    try:
+        import cma
+    except ImportError:
+        raise GanforgeError("search --method cma needs the cma package: pip install 'ganforge[levels]' "
+                            "(or use --method map-elites)") from None
 
     opts = {"seed": seed + 1, "maxfevals": budget, "verbose": -9, "bounds": [-s.bound, s.bound]}
     if popsize:
