@@ -27,7 +27,8 @@ from ...errors import GanforgeError
 from .base import DataKind, register_kind
 from .level_io import level_text, parse_level, render
 
-FIGURE_LEVELS = 8  # generated levels in the figure (and as many real ones)
+FIGURE_LEVELS = 64  # generated levels drawn for the figure's expressive range
+FIGURE_SHOWN = 8  # of them drawn as levels (beside as many real ones)
 
 
 def to_ids(x: Tensor) -> np.ndarray:
@@ -146,15 +147,24 @@ class LevelKind(DataKind):
         return {}
 
     def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = "", rows: Optional[list[str]] = None):
-        """Generated levels with the agent's path (left) beside as many real ones (right)."""
+        """Generated levels with the agent's path (left column) beside as many real ones (right),
+        and under them the expressive range (``metrics/levels.py``) of all ``fake`` against as
+        many held-out real maps."""
         if data is None:
             return None
-        ids = to_ids(fake[:FIGURE_LEVELS])
+        from ...metrics.levels import expressive_range_figure
+        from .points import figure_image
+
+        ids = to_ids(fake)
         real = to_ids(data.reference(len(ids), seed))
-        both = np.stack([a for pair in zip(ids, real) for a in pair])
-        caps = None
-        sheet = level_sheet(both, data.legend, title or "generated (left) and real (right)", cols=2, captions=caps)
-        return sheet
+        show = min(len(ids), len(real), FIGURE_SHOWN)
+        both = np.stack([a for pair in zip(ids[:show], real[:show]) for a in pair])
+        sheet = level_sheet(both, data.legend, title or "generated (left) and real (right)", cols=2)
+        er = figure_image(expressive_range_figure(ids, real, data.legend))
+        out = Image.new("RGB", (max(sheet.width, er.width), sheet.height + er.height), "white")
+        out.paste(sheet, (0, 0))
+        out.paste(er.convert("RGB"), (0, sheet.height))
+        return out
 
     def normal_data(self, data, seed: int, n: int = 12000) -> tuple[Tensor, Optional[Tensor]]:
         """The training windows themselves (one-hot)."""
