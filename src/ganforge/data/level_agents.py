@@ -18,7 +18,8 @@ or a start (a piece of a level) is playable if the agent gets from a standing pl
 column to its last column (MarioGAN's agent ran each window left to right). The cost is one per
 tick, plus 1/1000 per jump, so that of equally fast paths the one with fewest jumps is taken.
 
-**Top-down dungeon** (:func:`play_dungeon`): exactly one start and one exit; breadth-first search over (x, y, holds a key) with
+**Top-down dungeon** (:func:`play_dungeon`): exactly one start and one exit; breadth-first search
+over (x, y, holds a key) with
 4-neighbour moves through non-solid, non-hazard tiles; a door tile can be entered only holding
 a key (any key opens any door, and is kept: the state stays small and the search exact).
 """

@@ -91,7 +91,8 @@ class LevelKind(DataKind):
         suffix = Path(out).suffix
         if is_dir or suffix not in self.suffixes or suffix not in offered:
             raise GanforgeError(f"--out {out}: level runs write FILE.txt (VGLC text), FILE.png (rendered), FILE.npy "
-                                f"(tile ids) or DIR/ (a .txt and a .png per level), not {suffix or 'a bare name'}")
+                                f"(tile ids) or DIR/ (a .txt and a .png per level), not "
+                                f"{'a folder here' if is_dir else suffix or 'a bare name'}")
 
     def content(self, x: Tensor, suffix: str, data=None, labels: Optional[Tensor] = None):
         """.txt: VGLC text (levels separated by an empty line); .png: the levels rendered with
@@ -122,9 +123,10 @@ class LevelKind(DataKind):
         want = tuple(data.shape[1:])
         if path.suffix == ".npy" and path.is_file():
             ids = np.load(path, allow_pickle=False)
-            if ids.dtype.kind not in "iu" or tuple(ids.shape[1:]) != want or len(ids) == 0 or ids.max() >= data.shape[0] \
-                    or ids.min() < 0:
-                raise GanforgeError(f"--data {path}: tile ids (N, {want[0]}, {want[1]}) in 0..{data.shape[0] - 1}; found "
+            c = data.shape[0]
+            if ids.dtype.kind not in "iu" or tuple(ids.shape[1:]) != want or len(ids) == 0 or not (
+                    0 <= ids.min() and ids.max() < c):
+                raise GanforgeError(f"--data {path}: tile ids (N, {want[0]}, {want[1]}) in 0..{c - 1}; found "
                                     f"{ids.dtype} {tuple(ids.shape)}")
             return one_hot(ids, data.shape[0]), [str(i) for i in range(len(ids))]
         files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
