@@ -56,7 +56,7 @@ def test_resume_from_the_command_line(tmp_path, tiny):
         (["train", "loss.name=wgan"], "wgan_gp"),
         (["train", "data.name=points", "data.path=/nonexistent.csv"], "no such file"),
         (["train", "--preset", "nope"], "unknown preset"),
-        (["sample", "RUN", "--n", "5", "--out", "x.txt"], "FILE.npy, FILE.csv"),
+        (["sample", "RUN", "--n", "5", "--out", "x.xyz"], "FILE.npy, FILE.csv"),
         (["evaluate", "RUN"], "not a ganforge run"),
         (["train", "--resume", "RUN", "--preset", "ring8"], "--resume"),
         (["train", "--preset", "digits", "data.resolution=24"], "power of two from 8 to 256"),

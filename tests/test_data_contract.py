@@ -125,6 +125,28 @@ def _series(root):  # long format: 6 labelled series of 30 steps, 2 features, cu
     return DataConfig(name="series", path=str(root / "s.csv"), window=12, stride=3, target="kind")
 
 
+def _level_set(recipe, name, levels):  # a tiny generated set of levels (dataset build KIND:NAME)
+    def make(root):
+        from ganforge.data.generated import build as build_set
+
+        build_set(recipe, root / f"{name}.gfd", seed=1, progress=False, levels=levels)
+        return DataConfig(name=name, path=str(root / f"{name}.gfd"))
+    return make
+
+
+def _vglc(root):  # a folder of 10 VGLC platformer levels and their legend
+    import json
+
+    from ganforge.data.kinds.level_io import level_text
+    from ganforge.data.level_gen import PLATFORMER_LEGEND, make_platformer
+
+    (root / "vglc").mkdir()
+    for i, x in enumerate(make_platformer({"levels": 10, "width": 56}, 0)[0]["levels"]):
+        (root / "vglc" / f"l{i}.txt").write_text(level_text(x.astype(np.int64), PLATFORMER_LEGEND))
+    (root / "vglc" / "legend.json").write_text(json.dumps(PLATFORMER_LEGEND.to_json()))
+    return DataConfig(name="levels", path=str(root / "vglc"))
+
+
 # name -> (tmp folder -> DataConfig); datasets that need no file are built from their name
 CONFIGS = {
     "ring8": lambda root: DataConfig(name="ring8"),
@@ -146,6 +168,9 @@ CONFIGS = {
     "basicmotions": lambda root: DataConfig(name="basicmotions"),
     "macro": lambda root: DataConfig(name="macro"),
     "series": _series,
+    "platformer": _level_set("levels:platformer", "platformer", 10),
+    "dungeon": _level_set("levels:dungeon", "dungeon", 20),
+    "levels": _vglc,
 }
 
 # The exact mode metrics need no feature space; their records predate provenance and stay

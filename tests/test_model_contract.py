@@ -18,6 +18,8 @@ def _shape(spec):
     2 features, so that z_dim = 8 reads as 2 noise values per step), or a 2-D point."""
     if "sequence" in spec.kinds:
         return (4, 2)
+    if "level" in spec.kinds:  # a tile map one-hot (C, H, W), not square
+        return (5, 6, 10)
     return (3, spec.resolutions[0], spec.resolutions[0]) if spec.images else (2,)
 
 

@@ -9,7 +9,7 @@ HELP = "draw samples from a trained run"
 
 def add_arguments(p) -> None:
     add_run(p, marks=True)
-    p.add_argument("--n", type=int, required=True, help="number of samples")
+    p.add_argument("--n", type=int, help="number of samples (required unless --length)")
     p.add_argument("--out", required=True,
                    help="points: FILE.npy or FILE.csv; images: GRID.png, DIR/ (one PNG each) or FILE.npy; "
                         "tables: FILE.csv")
@@ -17,6 +17,8 @@ def add_arguments(p) -> None:
     add_class(p, "draw every sample from this class (conditional runs)")
     add_truncation(p)
     p.add_argument("--condition", metavar="COL=VALUE", help="tables: every row holds this category")
+    p.add_argument("--length", type=int, metavar="COLUMNS",
+                   help="level runs: one long level this many columns wide, stitched from windows (FILE.txt or .png)")
 
 
 def run(args) -> int:
@@ -25,6 +27,17 @@ def run(args) -> int:
     from ..api import load
     from ..apps.synth import sample_target
 
+    from ..errors import GanforgeError
+
+    if args.length is not None:
+        from ..apps.level_search import write_long
+
+        n_bad, out = write_long(load(args.run).generator, args.length, args.out, args.seed)
+        joins = "every seam playable" if not n_bad else f"{n_bad} seams found no playable join"
+        print(f"wrote one level {args.length} columns long of run {args.run} to {out} ({joins})")
+        return 0
+    if args.n is None:
+        raise GanforgeError("sample: give --n N (or --length COLUMNS for a level run)")
     sample_target(args.out, args.n)  # a bad --out or --n is refused before the run is read
     r = load(args.run)
     n, what = r.write_samples(args.out, args.n, args.seed, args.label, args.truncation, args.condition,

@@ -226,3 +226,21 @@ def open_set(path, expect: Optional[str] = None, check: bool = True) -> Generate
         if list(a.shape) != e["shape"] or str(a.dtype) != e["dtype"] or (check and _sha(a) != e["sha256"]):
             raise GanforgeError(f"{f}: does not match its manifest (edited or truncated); {hint}")
     return GeneratedSet(path, m)
+
+
+add_recipe(Recipe("levels:platformer", "platformer", "data.level_gen:make_platformer",
+                  "side-scrolling platformer levels (14 rows) cut into 28-column windows, each played by the agent",
+                  (Option("levels", int, 200, "number of whole levels"),
+                   Option("width", int, 112, "columns per level (a multiple of 28)"),
+                   Option("max_gap", int, 4, "widest gap, 1..4 (the agent clears 4)"),
+                   Option("gap_rate", float, 0.12, "chance per segment of a gap"),
+                   Option("enemy_rate", float, 0.08, "chance per flat ground column of an enemy"),
+                   Option("pipe_rate", float, 0.06, "chance per column of a pipe"),
+                   Option("platform_rate", float, 0.08, "chance per column of a floating platform"))))
+add_recipe(Recipe("levels:dungeon", "dungeon", "data.level_gen:make_dungeon",
+                  "top-down dungeons 16 x 16: rooms, doors, locked doors with keys, a start and an exit",
+                  (Option("levels", int, 1000, "number of dungeons"),
+                   Option("locked", int, 2, "locked doors on the way to the exit (each needs a key)"),
+                   Option("loops", int, 1, "extra openings beyond the spanning tree"),
+                   Option("enemy_rate", float, 0.04, "chance per floor tile of an enemy"),
+                   Option("lava_rate", float, 0.02, "chance per floor tile of lava"))))

@@ -143,6 +143,19 @@ def series(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = No
                                                  "n_fake": len(fake), "seed": seed}}
 
 
+@EVALUATORS.register
+def levels(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
+           inception_weights: Optional[str] = None) -> dict:
+    """Tile maps (n, C, H, W) one-hot: playability (the agent), tile-pattern KL, novelty and
+    expressive range against the held-out real maps (``metrics/levels.py``)."""
+    from .levels import level_metrics
+
+    fake = x.detach().float().cpu().argmax(1).numpy()  # (n, H, W) tile ids
+    m = level_metrics(fake, data, seed)
+    return {**m, "n": len(fake), "provenance": {"feature_space": "tile ids and the level agent", "n_real": m["n_real"],
+                                                 "n_fake": len(fake), "seed": seed}}
+
+
 # ----------------------------------------------------------------------------- headlines
 # What each evaluator's result says first, as one or a few lines of text (``ganforge train``
 # and ``evaluate`` print it): its headline keys, declared next to the evaluator, so a new
@@ -206,6 +219,17 @@ def series_line(m: dict) -> str:
     return f"{_keys(m, SERIES_KEYS)}  (n={m['n']}, {m['provenance']['feature_space']})"
 
 
+@headline_for("levels")
+def levels_line(m: dict) -> str:
+    """Playable shares, pattern KL against the real-split floor, copies and novelty."""
+    return (f"playable {100 * m['playable']:.1f} % (real {100 * m['playable_real']:.1f} %, random tiles "
+            f"{100 * m['playable_random']:.1f} %)  kl3 {m['kl3']:.3f} (real split {m['kl3_real_split']:.3f})  "
+            f"kl2 {m['kl2']:.3f} (real split {m['kl2_real_split']:.3f})\nexact copies {m['exact_copies']}  unique "
+            f"{100 * m['unique']:.1f} %  novel 3x3 patterns {100 * m['novel_patterns3']:.1f} %  nearest training map "
+            f"{100 * m['nearest_train_distance']:.1f} % tiles away  expressive overlap {m['expressive_overlap']:.2f}  "
+            f"(n={m['n']})")
+
+
 def held_out_line(m: dict) -> str:
     """Every number, as a game's own held-out scores are (image-to-image: l1_test, psnr_test)."""
     return "  ".join(f"{k} {v:.4g}" for k, v in m.items() if k != "step" and isinstance(v, (int, float)))
@@ -216,4 +240,4 @@ def headline(m: dict, evaluator: Optional[str]) -> str:
     return HEADLINES[evaluator](m) if evaluator is not None else held_out_line(m)
 
 
-__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "headline", "modes", "own_labels", "series", "table"]
+__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "headline", "levels", "modes", "own_labels", "series", "table"]

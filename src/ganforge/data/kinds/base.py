@@ -137,6 +137,11 @@ class DataKind:
         path = Path(path)
         return write_output(path, self.content(x, path.suffix, data, labels), prov or {})
 
+    def folder_items(self, x: Tensor, data=None):
+        """``sample --out DIR/``: (relative file name, content) pairs for samples ``x`` (N, *shape)
+        in data space, lazily: one PNG each (images in [0, 1])."""
+        return ((f"{i:06d}.png", img) for i, img in enumerate(x))
+
     def read_inputs(self, data, path: Path, resize: bool = False) -> Inputs:
         """A user's inputs (to score, project, test for anomalies) in data space, (N, *shape),
         with their names; anything that does not match ``data`` is one line. ``resize``: inputs
