@@ -45,6 +45,7 @@ class DataConfig:
     workers: int = 0  # built: DataLoader worker processes reading batches from disk; 0 = in the training process
     window: int = 0  # sequences: steps per window cut from long series; 0 = the dataset's default (files: whole series)
     stride: int = 0  # sequences: steps between the starts of consecutive windows; 0 = the dataset's default (user files: 1)
+    max_atoms: int = 0  # molecules: keep molecules of at most N heavy atoms; 0 = the dataset's default (all; chembl 30)
 
 
 @dataclass(frozen=True)

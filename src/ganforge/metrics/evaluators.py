@@ -10,6 +10,7 @@ evaluator.
 - ``digits``: the digit classifier's image metrics (``image.py``);
 - ``own_labels``: the image metrics of a classifier trained on the dataset's own labels;
 - ``series``: TimeGAN's scores of generated sequences (``series.py``);
+- ``molecules``: the MOSES metrics of generated molecules (``molecules.py``);
 - ``energy``: the energy distance to real data in raw coordinates (pixels for images), with
   Inception FID/KID added for images when the user gives a local weights file.
 
@@ -143,6 +144,20 @@ def series(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = No
                                                  "n_fake": len(fake), "seed": seed}}
 
 
+@EVALUATORS.register
+def molecules(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
+              inception_weights: Optional[str] = None) -> dict:
+    """Molecules (n, L) as token ids: the MOSES metrics (validity, uniqueness, novelty, FCD, SNN,
+    Frag, Scaf, IntDiv, filters, property distances; ``metrics/molecules.py``) against the test set."""
+    from .molecules import molecule_metrics
+
+    gen = data.strings(x)
+    m = molecule_metrics(gen, data.smiles, data.test, data.test_sf, data.stats, data.moses_train())
+    space = "MOSES test statistics" if data.stats else "the held-out molecules"
+    return {**m, "provenance": {"feature_space": f"molecules: RDKit and ChemNet (fcd_torch), against {space}",
+                                "n_real": len(data.test), "n_fake": len(gen), "seed": seed}}
+
+
 # ----------------------------------------------------------------------------- headlines
 # What each evaluator's result says first, as one or a few lines of text (``ganforge train``
 # and ``evaluate`` print it): its headline keys, declared next to the evaluator, so a new
@@ -153,6 +168,8 @@ IMAGE_KEYS = ("fid", "kid", "precision", "recall", "density", "coverage", "class
               "classifier_score", "class_accuracy")
 TABLE_KEYS = ("quality", "column_shapes", "column_pair_trends", "tstr", "trtr", "dcr_holdout", "dcr_train",
               "exact_copies")
+MOLECULE_KEYS = ("validity", "unique@1k", "unique@10k", "novelty", "fcd", "fcd_sf", "snn", "frag", "scaf", "intdiv1",
+                 "intdiv2", "filters", "logp", "sa", "qed", "weight")
 SERIES_KEYS = ("discriminative", "predictive", "predictive_real", "acf_distance", "marginal_w1", "tstr", "trtr")
 
 
@@ -206,6 +223,12 @@ def series_line(m: dict) -> str:
     return f"{_keys(m, SERIES_KEYS)}  (n={m['n']}, {m['provenance']['feature_space']})"
 
 
+@headline_for("molecules")
+def molecules_line(m: dict) -> str:
+    """The MOSES metrics: validity, uniqueness, novelty (higher is better), FCD (lower), ..."""
+    return f"{_keys(m, MOLECULE_KEYS)}  (n={m['n']}, against {m['provenance']['feature_space'].split('against ')[-1]})"
+
+
 def held_out_line(m: dict) -> str:
     """Every number, as a game's own held-out scores are (image-to-image: l1_test, psnr_test)."""
     return "  ".join(f"{k} {v:.4g}" for k, v in m.items() if k != "step" and isinstance(v, (int, float)))
@@ -216,4 +239,4 @@ def headline(m: dict, evaluator: Optional[str]) -> str:
     return HEADLINES[evaluator](m) if evaluator is not None else held_out_line(m)
 
 
-__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "headline", "modes", "own_labels", "series", "table"]
+__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "headline", "modes", "molecules", "own_labels", "series", "table"]
