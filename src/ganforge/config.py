@@ -193,7 +193,7 @@ class I2IConfig:
     content_weight: float = 0.1  # super-resolution: feature-space content loss (a fixed random conv net's features)
     sr_adv_weight: float = 5e-3  # super-resolution: weight of the adversarial term after pre-training
     relativistic: bool = True  # super-resolution: relativistic average D (ESRGAN) instead of loss.name
-    pretrain_steps: int = 0  # super-resolution: steps of L1-only pre-training of G before the GAN starts
+    pretrain_steps: int = 0  # super-resolution: steps of L1-only pre-training of G before the GAN starts; latentgan: autoencoder steps (0 = half of train.steps)
 
 
 @dataclass(frozen=True)

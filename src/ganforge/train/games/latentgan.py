@@ -3,13 +3,16 @@
 The networks: ``models/latentgan.py``. ``train.steps`` is cut at the run's start (kept on resume,
 so ``--extend`` lengthens the GAN phase):
 
-1. **Autoencoder** (steps 0 .. N/2): the encoder and decoder on the tokens' cross-entropy, the
+1. **Autoencoder** (steps 0 .. ``i2i.pretrain_steps``, 0 = N/2): the encoder and decoder on the tokens' cross-entropy, the
    decoder reading the code with Gaussian noise of std :data:`CODE_NOISE` added (LatentGAN's
    heteroencoder is trained with noise on its code, so that nearby codes decode to molecules);
    Adam at :data:`AE_LR`. Tokens after a string's end are not scored.
 2. **WGAN-GP** (the rest), one step =
    (1) ``train.d_steps`` (LatentGAN: 5) critic updates on ``D(g(z)) - D(e(x)) + lambda GP``,
-       e(x) the frozen encoder's codes of a real batch, lambda = ``loss.gp_weight`` (10);
+       e(x) the codes of a batch of training molecules drawn uniformly with the game's generator,
+       lambda = ``loss.gp_weight`` (10). The encoder is frozen from here on, so (as LatentGAN
+       encodes its set once) every training molecule is encoded once when the phase starts (and
+       again, to the same values, on resume);
    (2) one update of g on ``-D(g(z))``.
    Optimizers: ``optim.g_lr`` / ``d_lr`` and their betas (the preset: LatentGAN's 2e-4, (0.5, 0.9)).
 
@@ -18,6 +21,8 @@ continues exactly; the autoencoder is kept in G (it is part of the run's weights
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 import torch.nn.functional as Fn
@@ -52,14 +57,16 @@ class LatentGANGame(GameBase):
     """LatentGAN's two phases; ``players.G`` is the :class:`LatentGANGenerator`."""
 
     def __init__(self, players: Players, prior: Prior, gen: torch.Generator, total_steps: int, opt_ae,
-                 lrs: dict, d_steps: int, gp_weight: float):
+                 lrs: dict, d_steps: int, gp_weight: float, train_ids: Tensor, ae_steps: int = 0):
         super().__init__(players, gen)
         self.prior = prior
         self.opt_ae = opt_ae
         self.lrs = lrs
         self.d_steps, self.gp_weight = max(1, d_steps), gp_weight
-        self.ae_steps = max(1, int(total_steps * AE_SHARE))
+        self.ae_steps = ae_steps or max(1, int(total_steps * AE_SHARE))
         self.iterations = 0
+        self.train_ids = train_ids  # (N, L) the training molecules, encoded once in phase 2
+        self.codes: Optional[Tensor] = None  # (N, H) their codes
 
     class _Policy:  # what the callbacks ask a game (unconditional)
         condition = None
@@ -102,11 +109,12 @@ class LatentGANGame(GameBase):
         ############################
         # (1) Update the critic: maximize D(e(x)) - D(g(z)), with the gradient penalty
         ############################
+        codes = self.real_codes()
         for _ in range(self.d_steps):
-            x = next_real(B)[0]
+            idx = torch.randint(len(codes), (B,), generator=self.gen, device=codes.device)
+            real = codes[idx]  # (B, H) codes of real molecules
             with torch.no_grad():
-                real = G.encode_ids(x)  # (B, H) codes of real molecules
-                fake = G.latent(self.noise(B, x.device))  # (B, H)
+                fake = G.latent(self.noise(B, codes.device))  # (B, H)
             d_real, d_fake = D(real).mean(), D(fake).mean()
             gp = gradient_penalty(D, real, fake, self.gen)
             loss_d = d_fake - d_real + self.gp_weight * gp
@@ -116,11 +124,23 @@ class LatentGANGame(GameBase):
         # (2) Update g: maximize D(g(z))
         ############################
         D.requires_grad_(False)
-        loss_g = -D(G.latent(self.noise(B, x.device))).mean()
+        loss_g = -D(G.latent(self.noise(B, codes.device))).mean()
         D.requires_grad_(True)
         self._descend(self.players.opt_g, loss_g)
         self.g_updates += 1
         return {"loss_d": loss_d, "loss_g": loss_g, "d_real": d_real, "d_fake": d_fake, "gp": gp}
+
+    @torch.no_grad()
+    def real_codes(self, chunk: int = 1024) -> Tensor:
+        """The frozen encoder's codes (N, H) of every training molecule, computed once."""
+        if self.codes is None:
+            was = self.G.training
+            self.G.eval()
+            ids = self.train_ids
+            self.codes = torch.cat([self.G.encode_ids(ids[i : i + chunk].to(self.gen.device))
+                                    for i in range(0, len(ids), chunk)])
+            self.G.train(was)
+        return self.codes
 
     def noise(self, B: int, device: torch.device) -> Tensor:
         return self.prior.sample(B, self.gen, device)
@@ -147,7 +167,8 @@ class LatentGANGame(GameBase):
         opt_ae = torch.optim.Adam(G.autoencoder_parameters(), lr=AE_LR)
         gen = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)
         return cls(players, Prior(cfg.model.prior, cfg.model.z_dim), gen, cfg.train.steps, opt_ae,
-                   {"g": o.g_lr, "d": o.d_lr, "ae": AE_LR}, cfg.train.d_steps, cfg.loss.gp_weight)
+                   {"g": o.g_lr, "d": o.d_lr, "ae": AE_LR}, cfg.train.d_steps, cfg.loss.gp_weight, data.x,
+                   cfg.i2i.pretrain_steps)
 
     def own_state(self) -> dict:
         return {"latentgan": {"iterations": self.iterations, "ae_steps": self.ae_steps,
