@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import GanforgeError
-from ..metrics.molecules import properties
+from ..data.kinds.molecule_io import properties
 
 GENERATIONS = 12
 TERMS = ("qed", "logp", "sa")

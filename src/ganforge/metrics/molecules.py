@@ -25,59 +25,16 @@ covariance, fragment and scaffold counts, property values) and its first 10,000 
 from __future__ import annotations
 
 import math
-import sys
 from collections import Counter
 from typing import Iterable, Optional
 
 import numpy as np
 import torch
 
-from ..data.kinds.molecule_io import canonical, chem, to_mol
+from ..data.kinds.molecule_io import PROPS, canonical, chem, package_dir, properties, to_mol
 
 FP_BITS = 1024
 INTDIV_MAX = 10_000  # samples IntDiv is computed on (all pairs)
-PROPS = ("logp", "sa", "qed", "weight")
-
-
-# ----------------------------------------------------------------------------- properties
-
-
-def _sascorer():
-    from rdkit.Chem import RDConfig
-
-    path = f"{RDConfig.RDContribDir}/SA_Score"
-    if path not in sys.path:
-        sys.path.append(path)
-    import sascorer  # RDKit's Contrib: Ertl & Schuffenhauer 2009, with its fragment scores
-
-    return sascorer
-
-
-def mol_property(mol, name: str) -> float:
-    from rdkit.Chem import QED, Crippen, Descriptors
-
-    if name == "qed":
-        return float(QED.qed(mol))
-    if name == "logp":
-        return float(Crippen.MolLogP(mol))
-    if name == "sa":
-        return float(_sascorer().calculateScore(mol))
-    if name == "weight":
-        return float(Descriptors.MolWt(mol))
-    raise ValueError(name)
-
-
-def properties(smiles: list, which: Iterable[str] = PROPS) -> dict:
-    """{property: (N,) float64} of each SMILES, NaN where it is invalid or empty."""
-    which = tuple(which)
-    out = {k: np.full(len(smiles), np.nan) for k in which}
-    for i, s in enumerate(smiles):
-        mol = to_mol(s) if s else None
-        if mol is None:
-            continue
-        for k in which:
-            out[k][i] = mol_property(mol, k)
-    return out
 
 
 # ----------------------------------------------------------------------------- fingerprints
@@ -162,9 +119,7 @@ def moses_filters() -> Optional[list]:
     if _FILTERS is None:
         import pandas as pd
 
-        from ..data.molecules import _package_dir
-
-        root = _package_dir("moses")
+        root = package_dir("moses")
         if root is None or not (root / "metrics" / "mcf.csv").is_file():
             return None
         Chem = chem()

@@ -70,9 +70,7 @@ class MoleculeKind(DataKind):
             img = mio.grid_image(smiles[:48], per_row=8, title=f"{len(smiles)} samples, "
                                  f"{sum(map(bool, smiles))} valid (first {min(48, len(smiles))} drawn)")
             return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255).permute(2, 0, 1)  # (3, H, W)
-        from ...metrics.molecules import properties
-
-        return mio.csv_text(smiles, properties(smiles))
+        return mio.csv_text(smiles, mio.properties(smiles))
 
     def read_inputs(self, data, path: Path) -> tuple[Tensor, list[str]]:
         """A user's molecules (.smi / .csv / .sdf) as the run's token ids (N, L); molecules the
@@ -93,8 +91,7 @@ class MoleculeKind(DataKind):
 
     def figure(self, fake: Tensor, data=None, seed: int = 0, title: str = "", rows: Optional[list[str]] = None):
         """The first :data:`GRID` samples drawn as molecules (RDKit), invalid ones marked, QED under each."""
-        from ...metrics.molecules import properties
-        from .molecule_io import grid_image
+        from .molecule_io import grid_image, properties
 
         smiles = strings_of(data, fake[:GRID])
         qed = properties(smiles, ("qed",))["qed"]

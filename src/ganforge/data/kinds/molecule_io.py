@@ -6,6 +6,7 @@
   ``smiles`` column, any case) or ``.sdf``; invalid rows are skipped and counted, the first few
   named; a file with no valid molecule is one line (``GanforgeError``);
 - :func:`smi_text`, :func:`csv_text`, :func:`sdf_text`: molecules as those files;
+- :func:`properties`: QED, Crippen logP, SA score (RDKit's Contrib sascorer), molecular weight;
 - :func:`grid_image`: molecules drawn in a grid (RDKit's ``MolsToGridImage``), a PIL image;
 - :class:`Vocab`: SELFIES tokens (Krenn et al. 2020): every token string decodes to a valid
   molecule, so a string model's samples are molecules by construction. Id 0 ends a string.
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 import numpy as np
 
@@ -197,6 +199,61 @@ def grid_image(smiles: list, per_row: int = 6, size: int = 200, legends: Optiona
     out.paste(img, (0, 24))
     ImageDraw.Draw(out).text((8, 6), title, fill="black")
     return out
+
+
+# ----------------------------------------------------------------------------- properties
+
+PROPS = ("logp", "sa", "qed", "weight")  # the MOSES properties
+
+
+
+def _sascorer():
+    from rdkit.Chem import RDConfig
+
+    path = f"{RDConfig.RDContribDir}/SA_Score"
+    if path not in sys.path:
+        sys.path.append(path)
+    import sascorer  # RDKit's Contrib: Ertl & Schuffenhauer 2009, with its fragment scores
+
+    return sascorer
+
+
+def mol_property(mol, name: str) -> float:
+    from rdkit.Chem import QED, Crippen, Descriptors
+
+    if name == "qed":
+        return float(QED.qed(mol))
+    if name == "logp":
+        return float(Crippen.MolLogP(mol))
+    if name == "sa":
+        return float(_sascorer().calculateScore(mol))
+    if name == "weight":
+        return float(Descriptors.MolWt(mol))
+    raise ValueError(name)
+
+
+def properties(smiles: list, which: Iterable[str] = PROPS) -> dict:
+    """{property: (N,) float64} of each SMILES, NaN where it is invalid or empty."""
+    which = tuple(which)
+    out = {k: np.full(len(smiles), np.nan) for k in which}
+    for i, s in enumerate(smiles):
+        mol = to_mol(s) if s else None
+        if mol is None:
+            continue
+        for k in which:
+            out[k][i] = mol_property(mol, k)
+    return out
+
+
+def package_dir(name: str) -> Optional[Path]:
+    """Where an installed package lives, found without importing it (molsets' own imports fail on
+    today's RDKit; only its data files are read)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
 
 
 # ----------------------------------------------------------------------------- tokens
