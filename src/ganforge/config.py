@@ -46,6 +46,7 @@ class DataConfig:
     window: int = 0  # sequences: steps per window cut from long series; 0 = the dataset's default (files: whole series)
     stride: int = 0  # sequences: steps between the starts of consecutive windows; 0 = the dataset's default (user files: 1)
     max_atoms: int = 0  # molecules: keep molecules of at most N heavy atoms; 0 = the dataset's default (all; chembl 30)
+    encoding: str = "selfies"  # molecules: selfies (token strings: latentgan) or graph (atoms and bonds: molgan)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from ..config import DataConfig
 from ..errors import GanforgeError
 from .base import DataSource, Finite, Normalized, register_dataset
 from .kinds.molecule import MOLECULE
-from .kinds.molecule_io import Vocab, canonical, chem, invalid_note, package_dir, read_molecules
+from .kinds.molecule_io import GraphCodec, Vocab, canonical, chem, invalid_note, package_dir, read_molecules
 from .sampling import EpochSampler
 
 MOSES_SUBSET = 20_000  # MOSES training molecules read when data.limit is 0
@@ -69,21 +69,35 @@ class MoleculeData(Normalized, DataSource, Finite):
     condition_spec = None
 
     def __init__(self, smiles: list, test: list, seed: int, info: dict, test_sf: Optional[list] = None,
-                 stats: Optional[dict] = None):
-        vocab, toks = Vocab.fit(smiles)
-        length = min(vocab.length, MAX_TOKENS + 1)
-        self.vocab = Vocab(vocab.tokens[1:], length)
-        kept = [(s, self.vocab.ids(t)) for s, t in zip(smiles, toks)]
-        kept = [(s, ids) for s, ids in kept if ids is not None]
+                 stats: Optional[dict] = None, encoding: str = "selfies"):
+        self.encoding = encoding
+        self.vocab: Optional[Vocab] = None
+        self.graph: Optional[GraphCodec] = None
+        if encoding == "graph":  # MolGAN: one-hot atoms and bonds, flattened (n T + n n B,)
+            n = info.get("max_atoms") or max(heavy_atoms(s) for s in smiles)
+            self.graph = GraphCodec.fit(smiles, n)
+            kept = [(s, self.graph.encode(s)) for s in smiles]
+            kept = [(s, e) for s, e in kept if e is not None]
+            rows = self.graph.one_hot(np.stack([e[0] for _, e in kept]), np.stack([e[1] for _, e in kept])) \
+                if kept else np.zeros((0, self.graph.width), np.float32)
+            width = self.graph.width
+            self.layout = {"atoms": n, "atom_types": self.graph.T, "bond_types": self.graph.B}
+        else:
+            vocab, toks = Vocab.fit(smiles)
+            width = min(vocab.length, MAX_TOKENS + 1)
+            self.vocab = Vocab(vocab.tokens[1:], width)
+            kept = [(s, self.vocab.ids(t)) for s, t in zip(smiles, toks)]
+            kept = [(s, ids) for s, ids in kept if ids is not None]
+            rows = np.stack([ids for _, ids in kept]).astype(np.float32) if kept else None
+            self.layout = {"vocab": len(self.vocab)}
         if len(kept) < 2:
             raise GanforgeError(f"data.name={info.get('name', 'molecules')}: fewer than 2 molecules to train on")
-        self.info = {**info, "too_long": len(smiles) - len(kept), "n": len(kept), "vocab": len(self.vocab),
-                     "length": length}
+        self.info = {**info, "too_long": len(smiles) - len(kept), "n": len(kept), "length": width,
+                     "encoding": encoding}
         self.smiles = [s for s, _ in kept]
-        self.x = torch.from_numpy(np.stack([ids for _, ids in kept]).astype(np.float32))  # (N, L)
-        self.shape = (length,)
-        self.loc, self.scale = torch.zeros(length), torch.ones(length)
-        self.layout = {"vocab": len(self.vocab)}
+        self.x = torch.from_numpy(rows)  # (N, L) token ids, or (N, n T + n n B) one-hot graphs
+        self.shape = (width,)
+        self.loc, self.scale = torch.zeros(width), torch.ones(width)
         self.test, self.test_sf, self.stats = list(test), test_sf, stats
         self.seed = seed
         self.order = EpochSampler(len(self.x), seed)
@@ -107,9 +121,21 @@ class MoleculeData(Normalized, DataSource, Finite):
         return self._full
 
     def strings(self, x: Tensor) -> list[str]:
-        """Token ids (N, L) -> canonical SMILES ('' where a string decodes to no molecule)."""
+        """Samples (N, L) -> canonical SMILES ('' where a sample decodes to no molecule): token ids
+        by the vocabulary, or one-hot graphs by the graph codec."""
+        if self.graph is not None:
+            flat = x.detach().cpu().float().numpy()
+            return [self.graph.decode(row) for row in flat]
         ids = x.detach().cpu().round().long().numpy()
         return [self.vocab.decode(row) for row in ids]
+
+    def encode_one(self, smiles: str) -> Optional[np.ndarray]:
+        """One molecule as a sample (L,) float32, or None when this run's encoding cannot hold it."""
+        if self.graph is not None:
+            e = self.graph.encode(smiles)
+            return self.graph.one_hot(e[0][None], e[1][None])[0] if e is not None else None
+        ids = self.vocab.encode(smiles)
+        return ids.astype(np.float32) if ids is not None else None
 
     def sample(self, n: int) -> tuple[Tensor, None]:
         idx = self.order.next(n)
@@ -143,7 +169,9 @@ class MoleculeData(Normalized, DataSource, Finite):
         """What was left out, in one line ('' when nothing)."""
         parts = [invalid_note(self.info)]
         if self.info.get("too_long"):
-            parts.append(f"left out {self.info['too_long']} molecules longer than {self.shape[0] - 1} SELFIES tokens")
+            what = "the graph codec cannot hold (charges, size)" if self.graph is not None else \
+                f"longer than {self.shape[0] - 1} SELFIES tokens"
+            parts.append(f"left out {self.info['too_long']} molecules {what}")
         if self.info.get("too_big"):
             parts.append(f"left out {self.info['too_big']} molecules with more than {self.info['max_atoms']} heavy atoms")
         return "; ".join(p for p in parts if p)
@@ -199,7 +227,7 @@ def moses(cfg: DataConfig, seed: int) -> MoleculeData:
     test_sf = pd.read_csv(folder / "test_scaffolds.csv.gz")["SMILES"].tolist()[:TEST_N]
     info = {"name": "moses", "format": "molsets", "rows": len(smiles) + too_big, "invalid": 0, "invalid_named": [],
             "too_big": too_big, "max_atoms": cfg.max_atoms, "train_total": len(raw)}
-    data = MoleculeData(smiles, test, seed, info, test_sf, moses_stats(folder))
+    data = MoleculeData(smiles, test, seed, info, test_sf, moses_stats(folder), cfg.encoding)
     data.full_train = folder / "train.csv.gz"
     return data
 
@@ -215,7 +243,8 @@ def chembl(cfg: DataConfig, seed: int) -> MoleculeData:
     max_atoms = cfg.max_atoms or DEMO_MAX_ATOMS
     smiles, too_big = _atoms_filter(smiles, max_atoms)
     train, test = _split(smiles)
-    return MoleculeData(train, test, seed, {**info, "name": "chembl", "too_big": too_big, "max_atoms": max_atoms})
+    return MoleculeData(train, test, seed, {**info, "name": "chembl", "too_big": too_big, "max_atoms": max_atoms},
+                        encoding=cfg.encoding)
 
 
 @register_dataset(MOLECULE)
@@ -230,4 +259,4 @@ def molecules(cfg: DataConfig, seed: int) -> MoleculeData:
         raise GanforgeError(f"data.path={cfg.path}: {len(smiles)} valid molecule(s); a molecule run needs at least 3")
     train, test = _split(smiles)
     return MoleculeData(train, test, seed, {**info, "name": "molecules", "too_big": too_big,
-                                            "max_atoms": cfg.max_atoms})
+                                            "max_atoms": cfg.max_atoms}, encoding=cfg.encoding)

@@ -122,7 +122,8 @@ def latentgan(cfg: ModelConfig, shape: tuple, n_classes: int = 0, layout: Option
     if n_classes or cfg.conditional:
         raise GanforgeError("model.name=latentgan is unconditional; leave model.conditional out")
     if not layout or "vocab" not in layout:
-        raise GanforgeError("model.name=latentgan builds molecules (data.name=moses, chembl or molecules)")
+        raise GanforgeError("model.name=latentgan builds molecules as SELFIES strings: leave data.encoding=selfies "
+                            "(data.encoding=graph is for model.name=molgan)")
     latent = cfg.w_dim or 64
     G = LatentGANGenerator(int(layout["vocab"]), int(shape[0]), cfg.z_dim, cfg.g_width, latent, cfg.g_depth)
     D = LatentCritic(latent, cfg.d_width, cfg.d_depth)

@@ -1,7 +1,9 @@
 """The molecule kind: a sample is one molecule, held as a string of SELFIES tokens.
 
 In data space a sample is (L,) token ids stored as float32 (id 0 ends the string; the source's
-:class:`~ganforge.data.kinds.molecule_io.Vocab`, ``data.vocab``, maps them to tokens), so the loop,
+:class:`~ganforge.data.kinds.molecule_io.Vocab`, ``data.vocab``, maps them to tokens); with
+``data.encoding=graph`` it is MolGAN's one-hot atoms and bonds, flattened (``data.graph``, a
+:class:`~ganforge.data.kinds.molecule_io.GraphCodec`). Either way the loop,
 the checkpoints and the sample writers handle it as any tensor; ``data.strings(x)`` turns a batch into
 canonical SMILES ('' where a string decodes to nothing). SELFIES (Krenn et al. 2020) makes every
 token string a molecule, so validity is a property of the decoder, not luck.
@@ -78,11 +80,11 @@ class MoleculeKind(DataKind):
         from .molecule_io import read_molecules
 
         smiles, _ = read_molecules(path, "--data")
-        rows = [(s, data.vocab.encode(s)) for s in smiles]
+        rows = [(s, data.encode_one(s)) for s in smiles]
         kept = [(s, ids) for s, ids in rows if ids is not None]
         if not kept:
-            raise GanforgeError(f"--data {path}: none of its {len(smiles)} molecules fits this run's tokens "
-                                f"(at most {data.vocab.length - 1} SELFIES tokens of its vocabulary)")
+            raise GanforgeError(f"--data {path}: none of its {len(smiles)} molecules fits this run's encoding "
+                                f"({data.encoding}: its tokens and length, or its atoms, bonds and size)")
         x = torch.from_numpy(np.stack([ids for _, ids in kept]).astype(np.float32))
         return x, [s for s, _ in kept]
 
@@ -111,9 +113,9 @@ class MoleculeKind(DataKind):
 
 
 def strings_of(data, x: Tensor) -> list[str]:
-    """Samples (N, L) of token ids -> canonical SMILES ('' where none decodes), by the run's vocabulary."""
-    if data is None or getattr(data, "vocab", None) is None:
-        raise GanforgeError("molecule samples are written with their run's vocabulary (load the run)")
+    """Samples (N, L) -> canonical SMILES ('' where none decodes), by the run's encoding."""
+    if data is None:
+        raise GanforgeError("molecule samples are written with their run's encoding (load the run)")
     return data.strings(x)
 
 

@@ -325,3 +325,92 @@ def _selfies():
     except ImportError:
         raise GanforgeError(f"molecule runs need selfies: {INSTALL}") from None
     return selfies
+
+
+# ----------------------------------------------------------------------------- graphs (MolGAN)
+
+BONDS = ("SINGLE", "DOUBLE", "TRIPLE")  # kekulised bond types; index 0 of a bond axis is "no bond"
+
+
+class GraphCodec:
+    """Molecules as MolGAN's graphs (De Cao & Kipf 2018): up to ``n`` heavy atoms, each one of
+    ``atoms`` (index 0: no atom), and a symmetric bond matrix over ("none",) + :data:`BONDS`, kekulised.
+
+    ``encode`` -> (nodes (n,) int64, bonds (n, n) int64) or None (too many atoms, an element, charge
+    or bond outside the codec); ``one_hot`` -> the flat sample (n T + n n B,) float32;
+    ``decode`` a flat sample -> canonical SMILES (its largest fragment) or '' when RDKit refuses it."""
+
+    def __init__(self, atoms: list, n: int):
+        self.atoms = ["*"] + list(atoms)
+        self.n = int(n)
+        self.T, self.B = len(self.atoms), len(BONDS) + 1
+
+    @property
+    def width(self) -> int:
+        return self.n * self.T + self.n * self.n * self.B
+
+    @classmethod
+    def fit(cls, smiles: list, n: int) -> "GraphCodec":
+        elements = set()
+        for s in smiles:
+            mol = to_mol(s)
+            if mol is not None and mol.GetNumHeavyAtoms() <= n:
+                elements.update(a.GetSymbol() for a in mol.GetAtoms())
+        return cls(sorted(elements), n)
+
+    def encode(self, smiles: str):
+        Chem = chem()
+        mol = to_mol(smiles)
+        if mol is None or mol.GetNumAtoms() > self.n:
+            return None
+        try:
+            Chem.Kekulize(mol, clearAromaticFlags=True)
+        except Exception:  # noqa: BLE001
+            return None
+        nodes = np.zeros(self.n, dtype=np.int64)
+        bonds = np.zeros((self.n, self.n), dtype=np.int64)
+        for a in mol.GetAtoms():
+            if a.GetSymbol() not in self.atoms or a.GetFormalCharge() != 0:
+                return None
+            nodes[a.GetIdx()] = self.atoms.index(a.GetSymbol())
+        for b in mol.GetBonds():
+            name = str(b.GetBondType()).split(".")[-1]
+            if name not in BONDS:
+                return None
+            i, j = b.GetBeginAtomIdx(), b.GetEndAtomIdx()
+            bonds[i, j] = bonds[j, i] = BONDS.index(name) + 1
+        return nodes, bonds
+
+    def one_hot(self, nodes: np.ndarray, bonds: np.ndarray) -> np.ndarray:
+        """(N, n) nodes, (N, n, n) bonds -> (N, width) float32."""
+        N = len(nodes)
+        x = np.eye(self.T, dtype=np.float32)[nodes].reshape(N, -1)
+        a = np.eye(self.B, dtype=np.float32)[bonds].reshape(N, -1)
+        return np.concatenate([x, a], 1)
+
+    def split(self, x):
+        """Flat samples (N, width) -> nodes (N, n, T), bonds (N, n, n, B) (views, any array type)."""
+        N = x.shape[0]
+        k = self.n * self.T
+        return x[:, :k].reshape(N, self.n, self.T), x[:, k:].reshape(N, self.n, self.n, self.B)
+
+    def decode(self, flat) -> str:
+        Chem = chem()
+        nodes, bonds = self.split(np.asarray(flat, dtype=np.float32)[None])
+        nodes, bonds = nodes[0].argmax(-1), bonds[0].argmax(-1)
+        mol = Chem.RWMol()
+        index = {}
+        for i, t in enumerate(nodes.tolist()):
+            if t > 0:
+                index[i] = mol.AddAtom(Chem.Atom(self.atoms[t]))
+        for i in index:
+            for j in index:
+                if j > i and bonds[i, j] > 0:
+                    mol.AddBond(index[i], index[j], getattr(Chem.BondType, BONDS[bonds[i, j] - 1]))
+        if not index:
+            return ""
+        try:
+            Chem.SanitizeMol(mol)
+            return canonical(Chem.MolToSmiles(mol)) or ""
+        except Exception:  # noqa: BLE001  (valence errors: an invalid molecule)
+            return ""
