@@ -144,6 +144,9 @@ def passes_filters(smiles: str, filters: list) -> bool:
     return not any(h_mol.HasSubstructMatch(q) for q in filters)
 
 
+_CHEMNET: list = []  # fcd_torch's FCD object (ChemNet loaded from its wheel), built once
+
+
 def chemnet_stats(smiles: list) -> Optional[dict]:
     """ChemNet's activations' mean (512,) and covariance (512, 512) (fcd_torch), None under 2 molecules."""
     if len(smiles) < 2:
@@ -152,9 +155,11 @@ def chemnet_stats(smiles: list) -> Optional[dict]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from fcd_torch import FCD
+        if not _CHEMNET:
+            from fcd_torch import FCD
 
-        return FCD(device="cpu", n_jobs=1).precalc(smiles)
+            _CHEMNET.append(FCD(device="cpu", n_jobs=1))
+        return _CHEMNET[0].precalc(smiles)
 
 
 def frechet(a: dict, b: dict) -> float:
