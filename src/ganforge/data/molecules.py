@@ -20,6 +20,7 @@ on the training molecules, so a run rebuilt from its config gets the same one.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Optional
 
@@ -178,9 +179,9 @@ class MoleculeData(Normalized, DataSource, Finite):
 
 
 def _split(smiles: list, share: float = 0.1) -> tuple[list, list]:
-    """(train, test): a fixed 10 % (at least one, when there are two or more) held out."""
+    """(train, test): a fixed 10 % held out (at least 2, leaving 2 to train on at least)."""
     order = np.random.default_rng(SPLIT_SEED).permutation(len(smiles))
-    k = max(1, int(round(share * len(smiles)))) if len(smiles) >= 2 else 0
+    k = min(max(2, int(round(share * len(smiles)))), len(smiles) - 2)  # 2 at least: FCD needs two
     test = set(order[:k].tolist())
     return [s for i, s in enumerate(smiles) if i not in test], [smiles[i] for i in sorted(test)]
 
@@ -192,6 +193,7 @@ def _atoms_filter(smiles: list, max_atoms: int) -> tuple[list, int]:
     return kept, len(smiles) - len(kept)
 
 
+@functools.lru_cache(maxsize=1)
 def moses_stats(folder: Path) -> dict:
     """MOSES's precomputed statistics of its test set (``test_stats.npz``): FCD (mu, sigma), Frag,
     Scaf (counters), logP, SA, QED, weight (values). A pickled dict written by MOSES; it ships
@@ -210,23 +212,25 @@ def moses(cfg: DataConfig, seed: int) -> MoleculeData:
 
     folder = moses_dir()
     n = cfg.limit or MOSES_SUBSET
-    raw = pd.read_csv(folder / "train.csv.gz")["SMILES"].tolist()
-    smiles, picked, too_big = [], 0, 0
-    for s in raw:  # in file order, until n molecules pass the size filter
-        c = canonical(s)
-        if c is None:
-            continue
-        if cfg.max_atoms and heavy_atoms(c) > cfg.max_atoms:
-            too_big += 1
-            continue
-        smiles.append(c)
-        picked += 1
-        if picked >= n:
+    smiles, too_big = [], 0
+    # in file order, read in chunks, until n molecules pass the size filter (the file holds 1,584,663)
+    for chunk in pd.read_csv(folder / "train.csv.gz", chunksize=max(1000, n)):
+        for s in chunk["SMILES"].tolist():
+            c = canonical(s)
+            if c is None:
+                continue
+            if cfg.max_atoms and heavy_atoms(c) > cfg.max_atoms:
+                too_big += 1
+                continue
+            smiles.append(c)
+            if len(smiles) >= n:
+                break
+        if len(smiles) >= n:
             break
-    test = pd.read_csv(folder / "test.csv.gz")["SMILES"].tolist()[:TEST_N]
-    test_sf = pd.read_csv(folder / "test_scaffolds.csv.gz")["SMILES"].tolist()[:TEST_N]
+    test = pd.read_csv(folder / "test.csv.gz", nrows=TEST_N)["SMILES"].tolist()
+    test_sf = pd.read_csv(folder / "test_scaffolds.csv.gz", nrows=TEST_N)["SMILES"].tolist()
     info = {"name": "moses", "format": "molsets", "rows": len(smiles) + too_big, "invalid": 0, "invalid_named": [],
-            "too_big": too_big, "max_atoms": cfg.max_atoms, "train_total": len(raw)}
+            "too_big": too_big, "max_atoms": cfg.max_atoms}
     data = MoleculeData(smiles, test, seed, info, test_sf, moses_stats(folder), cfg.encoding)
     data.full_train = folder / "train.csv.gz"
     return data
@@ -255,8 +259,8 @@ def molecules(cfg: DataConfig, seed: int) -> MoleculeData:
                             "or .sdf)")
     smiles, info = read_molecules(cfg.path)
     smiles, too_big = _atoms_filter(smiles, cfg.max_atoms)
-    if len(smiles) < 3:
-        raise GanforgeError(f"data.path={cfg.path}: {len(smiles)} valid molecule(s); a molecule run needs at least 3")
+    if len(smiles) < 4:
+        raise GanforgeError(f"data.path={cfg.path}: {len(smiles)} valid molecule(s); a molecule run needs at least 4")
     train, test = _split(smiles)
     return MoleculeData(train, test, seed, {**info, "name": "molecules", "too_big": too_big,
                                             "max_atoms": cfg.max_atoms}, encoding=cfg.encoding)
