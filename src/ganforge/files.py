@@ -318,8 +318,8 @@ def _write_file(path: Path, content, prov: dict, nrow: Optional[int]) -> None:
         else:
             image_grid(content, path, nrow=nrow, meta=prov)
         return
-    with atomic_open(path, "w" if suffix in (".csv", ".json", ".txt") else "wb",
-                     encoding="utf-8" if suffix in (".csv", ".json", ".txt") else None) as f:
+    text = suffix in (".csv", ".json", ".txt", ".smi", ".sdf")
+    with atomic_open(path, "w" if text else "wb", encoding="utf-8" if text else None) as f:
         if suffix == ".npy":
             np.save(f, content.numpy() if isinstance(content, Tensor) else np.asarray(content))
         elif suffix == ".npz":  # a mapping name -> array
@@ -328,7 +328,7 @@ def _write_file(path: Path, content, prov: dict, nrow: Optional[int]) -> None:
             _write_csv(f, content)
         elif suffix == ".json":
             f.write(json.dumps(content, indent=1) + "\n")
-        elif suffix == ".txt":  # text as it is (VGLC levels)
+        elif suffix in (".txt", ".smi", ".sdf"):  # text as it is: VGLC levels, SMILES lines, an SD file
             f.write(content)
         else:
             raise ValueError(f"write_output: no writer for {path.suffix} files")

@@ -52,6 +52,9 @@ def validate(cfg: Any) -> None:
            "N > 0 starts N DataLoader worker processes for data.name=built)", cfg.data.workers)
     _check(0 <= cfg.data.target_share < 1, "data.target_share", "it must be in [0, 1) (0 = every discrete column "
            "alike)", cfg.data.target_share)
+    _check(cfg.data.encoding in ("selfies", "graph"), "data.encoding", "molecules are encoded as selfies or graph",
+           cfg.data.encoding)
+    _check(cfg.data.max_atoms >= 0, "data.max_atoms", "it must be >= 0 (0 = the dataset's default)", cfg.data.max_atoms)
     _check(cfg.data.window >= 0, "data.window", "it must be >= 0 (0 = the dataset's default)", cfg.data.window)
     _check(cfg.data.stride >= 0, "data.stride", "it must be >= 0 (0 = the dataset's default)", cfg.data.stride)
     _check(cfg.data.channels in (0, 1, 3), "data.channels", "use 1, 3 or 0 (as stored)", cfg.data.channels)

@@ -149,8 +149,9 @@ def sample_target(out: str, n: int) -> tuple[Path, bool]:
     the run is read: (out path, whether it is a folder)."""
     path = Path(out)
     is_dir = out.endswith(("/", "\\")) or path.is_dir()
-    if not is_dir and path.suffix not in (".npy", ".csv", ".png", ".txt"):
-        raise GanforgeError(f"--out {out}: expected FILE.npy, FILE.csv, GRID.png, FILE.txt (levels) or a folder DIR/")
+    if not is_dir and path.suffix not in (".npy", ".csv", ".png", ".txt", ".smi", ".sdf"):
+        raise GanforgeError(f"--out {out}: expected FILE.npy, FILE.csv, GRID.png, a folder DIR/ (levels: FILE.txt; "
+                            "molecules: FILE.smi, FILE.sdf)")
     if n < 1:
         raise GanforgeError(f"--n {n}: must be >= 1")
     check_output(path / "x" if is_dir else path, "--out")
@@ -175,7 +176,7 @@ def sample_file(run, out: str, n: int, seed: int = 0, label: Optional[int] = Non
     if condition:
         raise GanforgeError("--condition COL=VALUE is for table runs; use --class for a conditional run")
     check_class(label, run.n_classes)
-    kind.check_suffix(out, is_dir, (".npy", ".csv", ".png", ".txt"))  # what the data's kind writes
+    kind.check_suffix(out, is_dir, (".npy", ".csv", ".png", ".txt", ".smi", ".sdf"))  # what the data's kind writes
     grid = path.suffix == ".png" and not is_dir
     rows, names = condition_rows(run.condition, n) if grid and label is None else (None, None)
     x = run.generate(n, seed, label if rows is None else rows, truncation)

@@ -12,13 +12,19 @@ def add_arguments(p) -> None:
     p.add_argument("--n", type=int, help="number of samples (required unless --length)")
     p.add_argument("--out", required=True,
                    help="points: FILE.npy or FILE.csv; images: GRID.png, DIR/ (one PNG each) or FILE.npy; "
-                        "tables: FILE.csv")
+                        "tables: FILE.csv; molecules: FILE.smi, FILE.csv, FILE.sdf or GRID.png")
     p.add_argument("--seed", type=int, default=0)
     add_class(p, "draw every sample from this class (conditional runs)")
     add_truncation(p)
     p.add_argument("--condition", metavar="COL=VALUE", help="tables: every row holds this category")
     p.add_argument("--length", type=int, metavar="COLUMNS",
                    help="level runs: one long level this many columns wide, stitched from windows (FILE.txt or .png)")
+    p.add_argument("--objective", metavar="PROP",
+                   help="molecules: the best --n valid, unique, novel molecules for qed, logp, sa (higher = easier "
+                        "to make) or a weighted sum such as qed+0.1*logp, by an evolution strategy over z")
+    p.add_argument("--threshold", type=float,
+                   help="with --objective: report the share above this (default: 0.9 for qed, else the training "
+                        "molecules' 90th percentile)")
 
 
 def run(args) -> int:
@@ -26,7 +32,6 @@ def run(args) -> int:
 
     from ..api import load
     from ..apps.synth import sample_target
-
     from ..errors import GanforgeError
 
     if args.length is not None:
@@ -40,7 +45,28 @@ def run(args) -> int:
         raise GanforgeError("sample: give --n N (or --length COLUMNS for a level run)")
     sample_target(args.out, args.n)  # a bad --out or --n is refused before the run is read
     r = load(args.run)
+    if args.objective:
+        return _objective(r, args)
     n, what = r.write_samples(args.out, args.n, args.seed, args.label, args.truncation, args.condition,
                               not args.no_watermark)
     print(f"wrote {n} {what} of run {args.run} (step {r.step}) to {Path(args.out)}")
+    return 0
+
+
+def _objective(r, args) -> int:
+    """``--objective``: the property-directed search (``apps/molecules.py``) and its report."""
+    import sys
+    from pathlib import Path
+
+    from ..apps.molecules import objective_file, parse_objective
+
+    parse_objective(args.objective)  # a malformed objective is one line before any work
+    res = objective_file(r.generator, args.out, args.n, args.objective, args.seed, args.threshold,
+                         progress=lambda g, k: print(f"objective: generation {g}/{k}", file=sys.stderr, flush=True))
+    print(f"wrote {len(res.smiles)} molecules of run {args.run} (step {r.step}) optimised for {args.objective} to "
+          f"{Path(args.out)} ({res.evaluations} molecules decoded, evolution strategy over z)")
+    print(f"valid, unique and novel: {res.share_kept:.3f} of the {args.n} asked; mean objective {res.mean:.3f} "
+          f"(plain samples {res.sample_mean:.3f})")
+    print(f"share with {args.objective} >= {res.threshold:.3g}: {res.share_above:.3f} (valid, unique, novel, of "
+          f"{args.n}); training molecules {res.train_share:.3f}; plain samples {res.sample_share:.3f}")
     return 0

@@ -10,6 +10,7 @@ evaluator.
 - ``digits``: the digit classifier's image metrics (``image.py``);
 - ``own_labels``: the image metrics of a classifier trained on the dataset's own labels;
 - ``series``: TimeGAN's scores of generated sequences (``series.py``);
+- ``molecules``: the MOSES metrics of generated molecules (``molecules.py``);
 - ``energy``: the energy distance to real data in raw coordinates (pixels for images), with
   Inception FID/KID added for images when the user gives a local weights file.
 
@@ -154,6 +155,17 @@ def levels(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = No
     m = level_metrics(fake, data, seed)
     return {**m, "n": len(fake), "provenance": {"feature_space": "tile ids and the level agent", "n_real": m["n_real"],
                                                  "n_fake": len(fake), "seed": seed}}
+def molecules(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
+              inception_weights: Optional[str] = None) -> dict:
+    """Molecules (n, L) as token ids: the MOSES metrics (validity, uniqueness, novelty, FCD, SNN,
+    Frag, Scaf, IntDiv, filters, property distances; ``metrics/molecules.py``) against the test set."""
+    from .molecules import molecule_metrics
+
+    gen = data.strings(x)
+    m = molecule_metrics(gen, data.smiles, data.test, data.test_sf, data.stats, data.moses_train())
+    space = "MOSES test statistics" if data.stats else "the held-out molecules"
+    return {**m, "provenance": {"feature_space": f"molecules: RDKit and ChemNet (fcd_torch), against {space}",
+                                "n_real": len(data.test), "n_fake": len(gen), "seed": seed}}
 
 
 # ----------------------------------------------------------------------------- headlines
@@ -166,6 +178,8 @@ IMAGE_KEYS = ("fid", "kid", "precision", "recall", "density", "coverage", "class
               "classifier_score", "class_accuracy")
 TABLE_KEYS = ("quality", "column_shapes", "column_pair_trends", "tstr", "trtr", "dcr_holdout", "dcr_train",
               "exact_copies")
+MOLECULE_KEYS = ("validity", "unique@1k", "unique@10k", "novelty", "fcd", "fcd_sf", "snn", "frag", "scaf", "intdiv1",
+                 "intdiv2", "filters", "logp", "sa", "qed", "weight")
 SERIES_KEYS = ("discriminative", "predictive", "predictive_real", "acf_distance", "marginal_w1", "tstr", "trtr")
 
 
@@ -228,6 +242,10 @@ def levels_line(m: dict) -> str:
             f"{100 * m['unique']:.1f} %  novel 3x3 patterns {100 * m['novel_patterns3']:.1f} %  nearest training map "
             f"{100 * m['nearest_train_distance']:.1f} % tiles away  expressive overlap {m['expressive_overlap']:.2f}  "
             f"(n={m['n']})")
+@headline_for("molecules")
+def molecules_line(m: dict) -> str:
+    """The MOSES metrics: validity, uniqueness, novelty (higher is better), FCD (lower), ..."""
+    return f"{_keys(m, MOLECULE_KEYS)}  (n={m['n']}, against {m['provenance']['feature_space'].split('against ')[-1]})"
 
 
 def held_out_line(m: dict) -> str:
@@ -240,4 +258,5 @@ def headline(m: dict, evaluator: Optional[str]) -> str:
     return HEADLINES[evaluator](m) if evaluator is not None else held_out_line(m)
 
 
-__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "headline", "levels", "modes", "own_labels", "series", "table"]
+__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "headline", "levels", "modes", "molecules", "own_labels", "series",
+           "table"]

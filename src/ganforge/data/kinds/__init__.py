@@ -8,6 +8,7 @@ from ``data.name`` before any data is read).
 from .base import KINDS, DataKind, register_kind
 from .image import IMAGE
 from .level import LEVEL
+from .molecule import MOLECULE
 from .points import POINTS
 from .sequence import SEQUENCE
 from .table import TABLE
@@ -32,5 +33,6 @@ def kind_of_shape(shape: tuple) -> DataKind:
     return IMAGE if len(shape) == 3 else POINTS
 
 
-__all__ = ["IMAGE", "KINDS", "LEVEL", "POINTS", "SEQUENCE", "TABLE", "DataKind", "dataset_kind", "kind_of_array", "kind_of_shape",
+__all__ = ["IMAGE", "KINDS", "LEVEL", "MOLECULE", "POINTS", "SEQUENCE", "TABLE", "DataKind", "dataset_kind",
+           "kind_of_array", "kind_of_shape",
            "register_kind"]

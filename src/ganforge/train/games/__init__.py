@@ -20,6 +20,7 @@ from .i2i import I2IPolicy
 from .paired import Paired
 from .superres import SuperRes
 from .timegan import TimeGANGame
+from .latentgan import LatentGANGame
 
 
 def game_class(cfg: Config) -> type[GameBase]:
