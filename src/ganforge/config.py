@@ -45,6 +45,8 @@ class DataConfig:
     workers: int = 0  # built: DataLoader worker processes reading batches from disk; 0 = in the training process
     window: int = 0  # sequences: steps per window cut from long series; 0 = the dataset's default (files: whole series)
     stride: int = 0  # sequences: steps between the starts of consecutive windows; 0 = the dataset's default (user files: 1)
+    sample_rate: int = 16000  # audio: clips are resampled to this many samples a second (Hz)
+    seconds: float = 1.0  # audio: clips are cut or padded to this length
 
 
 @dataclass(frozen=True)

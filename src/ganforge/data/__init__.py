@@ -13,7 +13,7 @@ capabilities are the small protocols :class:`Finite`, :class:`ImageSet`, :class:
 :class:`Streamed`.
 """
 
-from . import built, images, paired, series, table, toy2d  # noqa: F401  (registers the datasets)
+from . import audio, built, images, paired, series, table, toy2d  # noqa: F401  (registers the datasets)
 from .base import DATASETS, DataSource, Finite, ImageSet, KnownModes, Streamed, register_dataset
 from .images import ImageData, StackedDigits
 from .toy2d import KnownDensity, MixtureData, PointsData, load_points

@@ -226,3 +226,15 @@ def open_set(path, expect: Optional[str] = None, check: bool = True) -> Generate
         if list(a.shape) != e["shape"] or str(a.dtype) != e["dtype"] or (check and _sha(a) != e["sha256"]):
             raise GanforgeError(f"{f}: does not match its manifest (edited or truncated); {hint}")
     return GeneratedSet(path, m)
+
+
+# spoken digits, "zero".."nine" said by espeak-ng voices (data/kinds/audio_io.py; data.name=speech_digits)
+add_recipe(Recipe(
+    "speech:digits", "speech_digits", "data.kinds.audio_io:make_speech_digits",
+    "spoken digits made with espeak-ng: voices x pitch levels x 10 words x repeats, 1 s clips; the test split "
+    "holds out whole voice+pitch combinations",
+    (Option("voices", int, 8, "espeak-ng voices (with variants), 1 to 12"),
+     Option("pitches", int, 4, "pitch levels per voice (one of them held out for the test split)"),
+     Option("repeats", int, 4, "times each speaker says each digit (random speed, amplitude, room, noise)"),
+     Option("sample_rate", int, 16000, "samples a second (Hz)"),
+     Option("seconds", float, 1.0, "clip length in seconds"))))

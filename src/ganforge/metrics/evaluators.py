@@ -10,6 +10,7 @@ evaluator.
 - ``digits``: the digit classifier's image metrics (``image.py``);
 - ``own_labels``: the image metrics of a classifier trained on the dataset's own labels;
 - ``series``: TimeGAN's scores of generated sequences (``series.py``);
+- ``audio``: WaveGAN's Inception Score, FID and class accuracy in a spectrogram classifier's space (``audio.py``);
 - ``energy``: the energy distance to real data in raw coordinates (pixels for images), with
   Inception FID/KID added for images when the user gives a local weights file.
 
@@ -143,6 +144,17 @@ def series(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = No
                                                  "n_fake": len(fake), "seed": seed}}
 
 
+@EVALUATORS.register
+def audio(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
+          inception_weights: Optional[str] = None) -> dict:
+    """Clips (n, L, 1) in [-1, 1]: WaveGAN's Inception Score and FID in a spectrogram classifier's
+    space trained on the real training clips, a conditional run's class accuracy, the memorisation
+    check and the spectral statistics distance (``metrics/audio.py``)."""
+    from .audio import audio_metrics
+
+    return audio_metrics(x.detach().float().cpu(), data, seed, labels.cpu() if labels is not None else None)
+
+
 # ----------------------------------------------------------------------------- headlines
 # What each evaluator's result says first, as one or a few lines of text (``ganforge train``
 # and ``evaluate`` print it): its headline keys, declared next to the evaluator, so a new
@@ -153,6 +165,8 @@ IMAGE_KEYS = ("fid", "kid", "precision", "recall", "density", "coverage", "class
               "classifier_score", "class_accuracy")
 TABLE_KEYS = ("quality", "column_shapes", "column_pair_trends", "tstr", "trtr", "dcr_holdout", "dcr_train",
               "exact_copies")
+AUDIO_KEYS = ("inception_score", "inception_score_real", "is_ratio", "fid", "class_accuracy", "classifier_accuracy",
+              "nn_ratio", "spectral_distance")
 SERIES_KEYS = ("discriminative", "predictive", "predictive_real", "acf_distance", "marginal_w1", "tstr", "trtr")
 
 
@@ -206,6 +220,12 @@ def series_line(m: dict) -> str:
     return f"{_keys(m, SERIES_KEYS)}  (n={m['n']}, {m['provenance']['feature_space']})"
 
 
+@headline_for("audio")
+def audio_line(m: dict) -> str:
+    """WaveGAN's Inception Score (and the real clips' own), FID, memorisation and spectral distance."""
+    return f"{_keys(m, AUDIO_KEYS)}  (n={m['n']})\nfeature space: {m['provenance']['feature_space']}"
+
+
 def held_out_line(m: dict) -> str:
     """Every number, as a game's own held-out scores are (image-to-image: l1_test, psnr_test)."""
     return "  ".join(f"{k} {v:.4g}" for k, v in m.items() if k != "step" and isinstance(v, (int, float)))
@@ -216,4 +236,4 @@ def headline(m: dict, evaluator: Optional[str]) -> str:
     return HEADLINES[evaluator](m) if evaluator is not None else held_out_line(m)
 
 
-__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "headline", "modes", "own_labels", "series", "table"]
+__all__ = ["EVALUATORS", "Evaluator", "audio", "digits", "energy", "headline", "modes", "own_labels", "series", "table"]

@@ -1,10 +1,11 @@
 """Data kinds (``base.py``): what one sample is, as an object that the rest of ganforge asks.
 
-``KINDS`` maps a kind's name to its object: ``image``, ``points``, ``table``, ``sequence``. A data source
+``KINDS`` maps a kind's name to its object: ``image``, ``points``, ``table``, ``sequence``, ``audio``. A data source
 names its kind (``source.kind``); a dataset builder declares it (:func:`dataset_kind` reads it
 from ``data.name`` before any data is read).
 """
 
+from .audio import AUDIO
 from .base import KINDS, DataKind, register_kind
 from .image import IMAGE
 from .points import POINTS
@@ -31,5 +32,5 @@ def kind_of_shape(shape: tuple) -> DataKind:
     return IMAGE if len(shape) == 3 else POINTS
 
 
-__all__ = ["IMAGE", "KINDS", "POINTS", "SEQUENCE", "TABLE", "DataKind", "dataset_kind", "kind_of_array", "kind_of_shape",
+__all__ = ["AUDIO", "IMAGE", "KINDS", "POINTS", "SEQUENCE", "TABLE", "DataKind", "dataset_kind", "kind_of_array", "kind_of_shape",
            "register_kind"]

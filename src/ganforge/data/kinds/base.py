@@ -124,6 +124,11 @@ class DataKind:
         path = Path(path)
         return write_output(path, self.content(x, path.suffix, data, labels), prov or {})
 
+    def folder_files(self, x: Tensor, data=None):
+        """``--out DIR/``: (relative name, content) per sample, for :func:`ganforge.files.write_output`
+        with ``folder=True``: one PNG each (images in [0, 1])."""
+        return ((f"{i:06d}.png", img) for i, img in enumerate(x))
+
     def read_inputs(self, data, path: Path) -> tuple[Tensor, list[str]]:
         """A user's inputs (to score, project, test for anomalies) in data space, (N, *shape),
         with their names; anything that does not match ``data`` is one line."""
