@@ -55,6 +55,8 @@ def wav_bytes(wave: Wave, info: dict) -> bytes:
     pcm = to_pcm16(wave.samples).tobytes()
     fmt = struct.pack("<HHIIHH", 1, 1, wave.rate, wave.rate * 2, 2, 16)  # PCM, mono, rate, byte rate, align, bits
     meta = {**info, "clips": wave.clips}
+    if "Description" in meta:  # the run's synthetic-media words name images; this file is sound
+        meta["Description"] = TITLE
     lst = b"INFO" + _chunk(b"INAM", _zstr(TITLE)) + _chunk(b"ISFT", _zstr(f"ganforge {__version__}")) \
         + _chunk(b"ICMT", _zstr(json.dumps(meta, sort_keys=True)))
     body = b"WAVE" + _chunk(b"fmt ", fmt) + _chunk(b"LIST", lst) + _chunk(b"data", pcm)
@@ -85,3 +87,24 @@ def read_info(path) -> dict:
     except (KeyError, ValueError):
         pass
     return out
+
+
+def read_wav(path) -> tuple[np.ndarray, int, dict]:
+    """A 16-bit PCM mono WAV (as :func:`wav_bytes` writes): (samples (L,) float32, rate, INFO as
+    :func:`read_info`). Other WAVs: read them with ``soundfile``. Raises ValueError on anything else."""
+    data = Path(path).read_bytes()
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise ValueError(f"{path}: not a WAV file")
+    pos, rate, pcm = 12, None, None
+    while pos + 8 <= len(data):
+        tag, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        if tag == b"fmt ":
+            fmt, channels, rate, _, _, bits = struct.unpack("<HHIIHH", data[pos + 8 : pos + 24])
+            if (fmt, channels, bits) != (1, 1, 16):
+                raise ValueError(f"{path}: not 16-bit PCM mono")
+        elif tag == b"data":
+            pcm = np.frombuffer(data[pos + 8 : pos + 8 + size // 2 * 2], dtype="<i2")
+        pos += 8 + size + (size % 2)
+    if rate is None or pcm is None:
+        raise ValueError(f"{path}: no fmt or data chunk")
+    return pcm.astype(np.float32) / 32768.0, int(rate), read_info(path)

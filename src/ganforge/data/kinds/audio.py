@@ -138,6 +138,10 @@ class AudioKind(SequenceKind):
         return ((f"{i:06d}.wav", Wave(c.detach().cpu().float().flatten().numpy(), rate_of(data)))
                 for i, c in enumerate(x))
 
+    def sound(self, x: Tensor, data=None):
+        """The clips back to back, to listen to (the report's players)."""
+        return self.content(x, ".wav", data)
+
     def _read_file(self, data, path: Path) -> list[np.ndarray]:
         x = read_sound(path, rate_of(data))
         if x is None:
