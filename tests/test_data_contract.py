@@ -125,6 +125,17 @@ def _series(root):  # long format: 6 labelled series of 30 steps, 2 features, cu
     return DataConfig(name="series", path=str(root / "s.csv"), window=12, stride=3, target="kind")
 
 
+def _sounds(root):  # 15 short clips in two labelled subfolders (12 trained on), some at another rate
+    import soundfile as sf
+
+    g = np.random.default_rng(8)
+    for i in range(15):
+        (root / "sounds" / "ab"[i % 2]).mkdir(parents=True, exist_ok=True)
+        rate = 8000 if i % 3 else 11025
+        sf.write(root / "sounds" / "ab"[i % 2] / f"{i}.wav", 0.3 * g.standard_normal(rate // 2), rate)
+    return DataConfig(name="sounds", path=str(root / "sounds"), sample_rate=4000, seconds=0.5)
+
+
 # name -> (tmp folder -> DataConfig); datasets that need no file are built from their name
 CONFIGS = {
     "ring8": lambda root: DataConfig(name="ring8"),
@@ -146,6 +157,9 @@ CONFIGS = {
     "basicmotions": lambda root: DataConfig(name="basicmotions"),
     "macro": lambda root: DataConfig(name="macro"),
     "series": _series,
+    # the spoken digits made on the fly (espeak-ng): the first 20 training clips, half a second at 4 kHz
+    "speech_digits": lambda root: DataConfig(name="speech_digits", limit=20, sample_rate=4000, seconds=0.5),
+    "sounds": _sounds,
 }
 
 # The exact mode metrics need no feature space; their records predate provenance and stay
@@ -169,7 +183,7 @@ def configs(tmp_path_factory) -> dict:
 
 
 # datasets read from an optional package's bundled files: skipped where it is not installed
-NEEDS = {"basicmotions": "sktime"}
+NEEDS = {"basicmotions": "sktime", "sounds": "soundfile"}
 
 
 def installed(name: str) -> bool:

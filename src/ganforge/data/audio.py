@@ -32,6 +32,7 @@ from .series import SeriesData
 
 DATA_SEED = 0  # the on-the-fly set is the same for every run and seed
 DIGIT_SET = {"voices": 8, "pitches": 4, "repeats": 4}  # the recipe's defaults (data/generated.py)
+_MADE: dict = {}  # (sample rate, seconds, limit) -> the on-the-fly set, made once per process
 
 
 class AudioData(SeriesData):
@@ -80,7 +81,10 @@ def speech_digits(cfg: DataConfig, seed: int) -> AudioData:
         rate, info = int(s.options["sample_rate"]), {"format": "generated", "set": str(s.path), "seed": s.manifest["seed"]}
     else:
         opts = {**DIGIT_SET, "sample_rate": cfg.sample_rate, "seconds": cfg.seconds}
-        arrays, _ = make_digits(opts, DATA_SEED, train_limit=cfg.limit)
+        key = (cfg.sample_rate, cfg.seconds, cfg.limit)
+        if key not in _MADE:
+            _MADE[key] = make_digits(opts, DATA_SEED, train_limit=cfg.limit)[0]
+        arrays = _MADE[key]
         waves = arrays["waves"].astype(np.float32) / 32768.0
         labels, test, rate = arrays["labels"], arrays["test"].astype(bool), cfg.sample_rate
         info = {"format": "generated on the fly", "seed": DATA_SEED}
