@@ -132,9 +132,9 @@ def synth(run, run_dir: Path, out: str, n: Optional[int] = None, per_class: Opti
     prov = run.provenance("synth", seed, truncation, watermark and is_dir, n=total, min_confidence=min_confidence,
                           rejected=rejected, per_class=counts)
     result = SynthResult(path, total, counts, rejected)
-    if is_dir:  # class sub-folders of PNGs, numbered within each class
+    if is_dir:  # class sub-folders of PNGs (audio: WAVs), numbered within each class
         groups = [("", x)] if labels is None else [(f"{k}/", x[labels == k]) for k in labels.unique().tolist()]
-        items = [(f"{sub}{i:06d}.png", img) for sub, xs in groups for i, img in enumerate(xs)]
+        items = [(f"{sub}{name}", c) for sub, xs in groups for name, c in run.data.kind.folder_files(xs, run.data)]
         result.files = write_output(path, items, prov, folder=True)
     else:
         result.files = write_output(path, run.data.kind.content(x, path.suffix, run.data, labels), prov)

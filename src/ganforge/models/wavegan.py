@@ -80,7 +80,7 @@ class WaveGANGenerator(nn.Module):
     def forward(self, z: Tensor, y: Optional[Tensor] = None) -> Tensor:
         if self.embed is not None:
             z = torch.cat([z, self.embed(y)], dim=1)
-        h = F.relu(self.fc(z)).view(len(z), self.top, self.b)  # (B, 16d, b)
+        h = F.relu(self.fc(z)).view(-1, self.top, self.b)  # (B, 16d, b)
         return self.net(h)[:, 0, : self.length].unsqueeze(2)  # (B, 1, 1024 b) -> (B, L, 1)
 
 
