@@ -1,9 +1,9 @@
-"""Audio: conditional WaveGAN on ganforge's spoken digits, measured as WaveGAN was (issue 33).
+"""Audio: conditional WaveGAN and SpecGAN on ganforge's spoken digits, measured as WaveGAN was (issue 33).
 
 The set: ``ganforge dataset build speech:digits --out SET.gfd`` (8 espeak-ng voices x 4 pitch levels
 x 10 digits x 4 repeats = 1,280 clips; 960 from 24 training speakers, 320 from 8 held-out ones),
 read at ``--rate`` Hz. Each (game, seed) trains the ``wavegan_digits`` preset (conditional on the
-digit) for ``--steps`` generator steps or until ``--budget-s`` seconds of training, whichever
+digit; SpecGAN with ``model.name=specgan``) for ``--steps`` generator steps or until ``--budget-s`` seconds of training, whichever
 comes first; then ``--n-samples`` clips, the classes in turn, are measured by the ``audio``
 evaluator (``ganforge.metrics.audio``): the Inception Score in the space of a spectrogram digit
 classifier trained on the training speakers (tested on the held-out ones), the held-out real
@@ -14,7 +14,8 @@ the WaveGAN paper's SC09 scores as anchors; the last run's clips (one per digit)
 ``benchmarks/results/audio/`` as a WAV and a spectrogram grid, to listen to.
 
     python benchmarks/audio.py --set digits8k.gfd                       # the defaults below
-    python benchmarks/audio.py --set digits8k.gfd --games wgan_gp --seeds 1 --budget-s 600
+    python benchmarks/audio.py --set digits8k.gfd --rate 4000 --games wgan_gp ns --rows rows.jsonl
+    python benchmarks/audio.py --set digits8k.gfd --rate 4000 --games specgan_ns --keep rows.jsonl
     python benchmarks/audio.py --set tiny.gfd --steps 4 --n-samples 40 --overrides model.g_width=4 model.d_width=4
 """
 
@@ -33,11 +34,14 @@ SRC = H.ROOT / "src"
 READING = "<!-- reading: kept when the table is rebuilt -->"
 COLS = ("inception_score", "inception_score_real", "is_ratio", "fid", "class_accuracy", "nn_ratio",
         "spectral_distance", "classifier_accuracy", "steps", "train_s")
-GAMES = {  # name -> overrides of the wavegan_digits preset
-    "wgan_gp": [],  # the paper's: WGAN-GP, 5 D steps per G step, Adam 1e-4 (0.5, 0.9)
-    "wgan_gp_d1": ["train.d_steps=1"],  # one D step per G step: five times the G steps in the same time
-    "ns": ["loss.name=non_saturating", "train.d_steps=1", "optim.g_lr=2e-4", "optim.d_lr=2e-4",
-           "optim.g_betas=[0.5,0.99]", "optim.d_betas=[0.5,0.99]"],
+NS = ["loss.name=non_saturating", "train.d_steps=1", "optim.g_lr=2e-4", "optim.d_lr=2e-4",
+      "optim.g_betas=[0.5,0.99]", "optim.d_betas=[0.5,0.99]"]
+GAMES = {  # name -> (the table's words, overrides of the wavegan_digits preset)
+    "wgan_gp": ("WaveGAN, WGAN-GP, 5 D steps (the paper's game)", []),
+    "wgan_gp_d1": ("WaveGAN, WGAN-GP, 1 D step", ["train.d_steps=1"]),
+    "ns": ("WaveGAN, non-saturating, 1 D step", NS),
+    "specgan_wgan_gp": ("SpecGAN, WGAN-GP, 5 D steps (the paper's game)", ["model.name=specgan"]),
+    "specgan_ns": ("SpecGAN, non-saturating, 1 D step", ["model.name=specgan", *NS]),
 }
 ANCHORS = [  # Donahue et al. 2019, Table 1 (SC09, Inception Score of 50,000 samples)
     "| | real data (test) | WaveGAN (phase shuffle 2) | SpecGAN | ratio to real: WaveGAN / SpecGAN |",
@@ -57,7 +61,7 @@ def run_one(job: dict) -> dict:
     torch.set_num_threads(job["threads"])
     over = [f"data.path={job['set']}", f"data.sample_rate={job['rate']}", f"train.steps={job['steps']}",
             "train.ckpt_every=50", "train.keep_ckpts=1", "eval.every=0", "train.log_every=25",
-            *GAMES[job["game"]], *job["overrides"]]
+            *GAMES[job["game"]][1], *job["overrides"]]
 
     class Budget(Callback):
         """Stops the run once its training has taken ``budget_s`` seconds (measured at its last
@@ -86,15 +90,17 @@ def run_one(job: dict) -> dict:
             prov = {"benchmark": "benchmarks/audio.py", "game": job["game"], "seed": job["seed"], "step": g.step}
             from ganforge.files import save_image, write_output
 
-            write_output(out / f"wavegan_{job['game']}.wav", kind.content(ten, ".wav", g.data), prov)
+            name = job["game"] if job["game"].startswith("specgan") else f"wavegan_{job['game']}"
+            write_output(out / f"{name}.wav", kind.content(ten, ".wav", g.data), prov)
             save_image(kind.figure(ten, g.data, rows=list(g.data.condition_spec.names)),
-                       out / f"wavegan_{job['game']}.png", {k: str(v) for k, v in prov.items()})
+                       out / f"{name}.png", {k: str(v) for k, v in prov.items()})
         return {"game": job["game"], "seed": job["seed"], "steps": g.step, "train_s": t.wall_s,
                 "eval_s": time.perf_counter() - t0, "n": m["n"], **{k: m[k] for k in COLS if k in m},
                 "per_class_accuracy": m.get("per_class_accuracy")}
 
 
-def table(rows: list[dict], games: list[str]) -> list[str]:
+def table(rows: list[dict]) -> list[str]:
+    games = list(dict.fromkeys(r["game"] for r in rows))
     lines = ["| model, game | seeds | " + " | ".join(COLS) + " |", "|" + "---|" * (2 + len(COLS))]
     for game in games:
         rs = [r for r in rows if r["game"] == game]
@@ -105,7 +111,7 @@ def table(rows: list[dict], games: list[str]) -> list[str]:
             v = [r[k] for r in rs if k in r]
             fmt = "{:.0f}" if k in ("steps", "train_s") else "{:.3f}"
             cells.append(H.pm(v, fmt, spread=H.sd, alone=None) if v else "-")
-        lines.append(f"| WaveGAN, {game} | {len(rs)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {GAMES[game][0]} | {len(rs)} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -123,7 +129,7 @@ def write(rows: list[dict], a) -> str:
              f"held-out speakers. Protocol: docs/data/audio.md. Mean ± sd over seeds; `train_s` is the training's "
              f"wall-clock alone, on {a.threads} torch thread(s), on a 2-core machine shared with other jobs.", "",
              f"Settings: `{' '.join(sys.argv[1:]) or '(defaults)'}`; {a.n_samples} clips scored per run, "
-             f"{a.rate} Hz.", "", "## Measured", "", *table(rows, a.games), "",
+             f"{a.rate} Hz.", "", "## Measured", "", *table(rows), "",
              "Per-class accuracy of the last run of each game: " + "; ".join(
                  f"{r['game']}: " + ", ".join(f"{k} {v:.2f}" for k, v in (r["per_class_accuracy"] or {}).items())
                  for r in rows if r["seed"] == max(x["seed"] for x in rows)), "",
@@ -145,9 +151,10 @@ def main() -> None:
     p.add_argument("--overrides", nargs="*", default=[], help="more config overrides for every run")
     p.add_argument("--no-listen", dest="listen", action="store_false", help="write no WAV/PNG of the last runs")
     p.add_argument("--rows", metavar="FILE.jsonl", help="also append every row to FILE.jsonl")
+    p.add_argument("--keep", metavar="FILE.jsonl", help="rows of earlier runs (--rows) to put in the table too")
     p.add_argument("--out", default=str(HERE / "results" / "audio.md"))
     a = p.parse_args()
-    rows = []
+    rows = [json.loads(line) for line in Path(a.keep).read_text().splitlines() if line.strip()] if a.keep else []
     for game in a.games:
         for s in range(a.seeds):
             job = {"set": str(Path(a.set).resolve()), "rate": a.rate, "game": game, "seed": s, "steps": a.steps,
