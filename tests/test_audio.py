@@ -225,6 +225,32 @@ def test_the_report_plays_each_clip_beside_its_spectrogram(digits, tmp_path):
     page = render_report(run)
     assert page.count("<audio controls") == 10 and page.count('src="data:audio/wav;base64,') == 10
     assert "seven" in page
+    chromium = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
+    if chromium is None:
+        pytest.skip("no chromium binary on PATH: the players were not tried in a browser")
+    _plays_in_chromium(chromium, page, tmp_path)
+
+
+def _plays_in_chromium(chromium: str, page: str, tmp_path) -> None:
+    """Headless Chromium decodes the report's WAVs: each player's source loads as a 0.5 s clip.
+    (The report itself runs no script; this page of the same sources does, to read the durations.)"""
+    import re
+    import subprocess
+
+    srcs = re.findall(r'<audio controls preload="none" src="(data:audio/wav;base64,[^"]+)"', page)
+    script = ("const srcs = %s; const got = [];\n"
+              "srcs.forEach((s, i) => { const a = new Audio(); a.preload = 'auto';\n"
+              "  a.onloadedmetadata = () => { got.push(a.duration.toFixed(2));\n"
+              "    if (got.length == srcs.length) document.getElementById('out').textContent = 'ok ' + got.join(','); };\n"
+              "  a.onerror = () => { document.getElementById('out').textContent = 'error ' + i; }; a.src = s; });"
+              % json.dumps(srcs))
+    (tmp_path / "play.html").write_text(f"<html><body><div id=out>pending</div><script>{script}</script></body></html>")
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+           (tmp_path / "play.html").as_uri()]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=True).stdout
+    out = re.search(r'<div id="out">([^<]*)', dom).group(1)
+    assert out == "ok " + ",".join(["0.50"] * 10), out
 
 
 def test_specgan_trains_a_few_steps_to_clips_of_the_run_length(digits, tmp_path):
