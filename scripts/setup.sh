@@ -34,3 +34,17 @@ if [ "${1:-}" = "--dev" ] && ! command -v chromium >/dev/null 2>&1 && ! command 
         echo "setup: no chromium and no apt-get as root: the browser test of the report will be skipped"
     fi
 fi
+
+# --dev: the audio tests make spoken digits with espeak-ng (Debian's package; `ganforge dataset build
+# speech:digits`). Installed when missing and apt-get is usable; otherwise those tests are skipped.
+if [ "${1:-}" = "--dev" ] && ! command -v espeak-ng >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO=$(command -v sudo || true)
+    if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; }; then
+        echo "setup: installing espeak-ng (speech synthesis for the spoken-digits set)"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null
+    else
+        echo "setup: no espeak-ng and no apt-get as root: the audio tests will be skipped"
+    fi
+fi

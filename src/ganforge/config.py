@@ -47,6 +47,8 @@ class DataConfig:
     stride: int = 0  # sequences: steps between the starts of consecutive windows; 0 = the dataset's default (user files: 1)
     max_atoms: int = 0  # molecules: keep molecules of at most N heavy atoms; 0 = the dataset's default (all; chembl 30)
     encoding: str = "selfies"  # molecules: selfies (token strings: latentgan) or graph (atoms and bonds: molgan)
+    sample_rate: int = 16000  # audio: clips are resampled to this many samples a second (Hz)
+    seconds: float = 1.0  # audio: clips are cut or padded to this length
 
 
 @dataclass(frozen=True)

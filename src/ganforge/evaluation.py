@@ -119,6 +119,16 @@ def sample_figure(G: nn.Module, prior: Prior, data: DataSource, condition, seed:
     return kind.figure(fake, data, seed, title, rows=names)
 
 
+def sample_sound(G: nn.Module, prior: Prior, data: DataSource, condition, seed: int, n: int = 8):
+    """Clips to listen to beside the sample figure, on the same fixed noise: one per class for a
+    conditional run (named), else ``n``; (the kind's sound, a ``ganforge.wav.Wave``, and the
+    clips' names), or (None, None) where the kind makes no sound."""
+    labels, names = condition_rows(condition, per_row=1)
+    fake = generate(G, prior, n if labels is None else len(labels), seed, data, condition, labels)
+    sound = data.kind.sound(fake, data)
+    return sound, (names or [f"sample {i}" for i in range(len(fake))]) if sound is not None else None
+
+
 def evaluate_run(g, n: Optional[int] = None, seed: Optional[int] = None, inception_weights: Optional[str] = None,
                  plot=None, inception: bool = False, truncation: Optional[float] = None) -> tuple[dict, int]:
     """Measure ``n`` samples (default ``eval.n_samples``) of a loaded run ``g``

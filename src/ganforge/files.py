@@ -330,6 +330,10 @@ def _write_file(path: Path, content, prov: dict, nrow: Optional[int]) -> None:
             f.write(json.dumps(content, indent=1) + "\n")
         elif suffix in (".txt", ".smi", ".sdf"):  # text as it is: VGLC levels, SMILES lines, an SD file
             f.write(content)
+        elif suffix == ".wav":  # a wav.Wave: its provenance goes into the file's LIST/INFO chunk too
+            from .wav import wav_bytes
+
+            f.write(wav_bytes(content, _public(prov)))
         else:
             raise ValueError(f"write_output: no writer for {path.suffix} files")
 
@@ -342,7 +346,8 @@ def write_output(out: Path, content, prov: dict, nrow: Optional[int] = None, fol
     - ``.png``: images in [0, 1], (C, H, W) or (N, C, H, W) as a grid of ``nrow`` a row; the
       provenance is in the PNG's text chunks (and the run's mark in its pixels);
     - ``.npy`` an array, ``.npz`` a mapping name -> array, ``.csv`` rows (dicts), a table or
-      text, ``.json`` a JSON value: each with the sidecar ``NAME.provenance.json`` (the
+      text, ``.json`` a JSON value, ``.wav`` a :class:`ganforge.wav.Wave` (its provenance also
+      in the WAV's INFO chunk): each with the sidecar ``NAME.provenance.json`` (the
       provenance, the file's name and SHA-256);
     - a folder (``folder=True``): ``content`` maps (or lists pairs of)
       relative file names to contents as above, written without sidecars; ``DIR/manifest.json``

@@ -56,6 +56,9 @@ def validate(cfg: Any) -> None:
            cfg.data.encoding)
     _check(cfg.data.max_atoms >= 0, "data.max_atoms", "it must be >= 0 (0 = the dataset's default)", cfg.data.max_atoms)
     _check(cfg.data.window >= 0, "data.window", "it must be >= 0 (0 = the dataset's default)", cfg.data.window)
+    _check(4000 <= cfg.data.sample_rate <= 48000, "data.sample_rate", "it must be in [4000, 48000] Hz",
+           cfg.data.sample_rate)
+    _check(0.1 <= cfg.data.seconds <= 10, "data.seconds", "it must be in [0.1, 10] seconds", cfg.data.seconds)
     _check(cfg.data.stride >= 0, "data.stride", "it must be >= 0 (0 = the dataset's default)", cfg.data.stride)
     _check(cfg.data.channels in (0, 1, 3), "data.channels", "use 1, 3 or 0 (as stored)", cfg.data.channels)
     _check(cfg.data.resolution >= 1, "data.resolution", "it must be >= 1 (each model says which sizes it builds)",

@@ -171,18 +171,24 @@ def interpolate_file(run, out: Path, rows: int = 4, steps: int = 10, seed: int =
                      say: Optional[Callable[[str], None]] = None) -> Path:
     """``ganforge interpolate``: ``rows`` latent paths of ``steps`` images each, drawn from the
     prior, or one path between the projections of two real images (``resize``: of any size,
-    resized as the run's data was, and ``say`` told so); a PNG grid at ``out``."""
+    resized as the run's data was, and ``say`` told so); a PNG grid at ``out``. Audio runs: a
+    ``.wav`` of each path's clips back to back (a sound that morphs), or their spectrograms."""
     from ..files import check_output
     from .project import project, read_images
 
     if steps < 2 or rows < 1:
         raise GanforgeError("--steps must be >= 2 and --rows >= 1")
-    check_output(out, "--out", (".png",))
+    check_output(out, "--out", (".png", ".wav"))
     if (from_image is None) != (to_image is None):
         raise GanforgeError("--from and --to go together: the two images to interpolate between")
-    if not run.data.kind.pixels:
+    kind = run.data.kind
+    sound = ".wav" in kind.suffixes  # audio: the path as one WAV of its clips, or their spectrograms
+    if not kind.pixels and not sound:
         raise GanforgeError(f"{run.run_dir}: interpolate draws image strips; this run generates {run.data.kind.name} "
                             "samples")
+    if Path(out).suffix == ".wav" and not sound or from_image is not None and not kind.pixels:
+        raise GanforgeError(f"--out {out}: a .wav is for audio runs and --from/--to for image runs; this run "
+                            f"generates {kind.name} samples")
     check_class(label, run.n_classes)
     if from_image is None:
         x = run.interpolate(rows, steps, seed, label, truncation=truncation)  # (rows * steps, C, H, W)
@@ -194,6 +200,10 @@ def interpolate_file(run, out: Path, rows: int = 4, steps: int = 10, seed: int =
         p = project(run, imgs, seed=seed)
         label = label if label is not None else (int(p.labels[0]) if p.labels is not None else None)
         x = run.interpolate(1, steps, seed, label, ends=(p.z[:1], p.z[1:]), truncation=truncation)
-    prov = run.provenance("interpolate", seed, truncation, watermark, rows=rows, steps=steps, **{"class": label})
-    write_output(Path(out), x, prov, nrow=steps)
+    prov = run.provenance("interpolate", seed, truncation, watermark and kind.pixels, rows=rows, steps=steps,
+                          **{"class": label})
+    if kind.pixels:
+        write_output(Path(out), x, prov, nrow=steps)
+    else:  # audio: the clips of each path back to back (a WAV that morphs), or their spectrograms
+        write_output(Path(out), kind.content(x, Path(out).suffix, run.data), prov)
     return Path(out)

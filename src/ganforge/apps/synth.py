@@ -132,9 +132,9 @@ def synth(run, run_dir: Path, out: str, n: Optional[int] = None, per_class: Opti
     prov = run.provenance("synth", seed, truncation, watermark and is_dir, n=total, min_confidence=min_confidence,
                           rejected=rejected, per_class=counts)
     result = SynthResult(path, total, counts, rejected)
-    if is_dir:  # class sub-folders of PNGs, numbered within each class
+    if is_dir:  # class sub-folders of PNGs (audio: WAVs), numbered within each class
         groups = [("", x)] if labels is None else [(f"{k}/", x[labels == k]) for k in labels.unique().tolist()]
-        items = [(f"{sub}{i:06d}.png", img) for sub, xs in groups for i, img in enumerate(xs)]
+        items = [(f"{sub}{name}", c) for sub, xs in groups for name, c in run.data.kind.folder_items(xs, run.data)]
         result.files = write_output(path, items, prov, folder=True)
     else:
         result.files = write_output(path, run.data.kind.content(x, path.suffix, run.data, labels), prov)
@@ -149,9 +149,9 @@ def sample_target(out: str, n: int) -> tuple[Path, bool]:
     the run is read: (out path, whether it is a folder)."""
     path = Path(out)
     is_dir = out.endswith(("/", "\\")) or path.is_dir()
-    if not is_dir and path.suffix not in (".npy", ".csv", ".png", ".txt", ".smi", ".sdf"):
+    if not is_dir and path.suffix not in (".npy", ".csv", ".png", ".txt", ".smi", ".sdf", ".wav"):
         raise GanforgeError(f"--out {out}: expected FILE.npy, FILE.csv, GRID.png, a folder DIR/ (levels: FILE.txt; "
-                            "molecules: FILE.smi, FILE.sdf)")
+                            "molecules: FILE.smi, FILE.sdf; audio: FILE.wav)")
     if n < 1:
         raise GanforgeError(f"--n {n}: must be >= 1")
     check_output(path / "x" if is_dir else path, "--out")
@@ -176,7 +176,7 @@ def sample_file(run, out: str, n: int, seed: int = 0, label: Optional[int] = Non
     if condition:
         raise GanforgeError("--condition COL=VALUE is for table runs; use --class for a conditional run")
     check_class(label, run.n_classes)
-    kind.check_suffix(out, is_dir, (".npy", ".csv", ".png", ".txt", ".smi", ".sdf"))  # what the data's kind writes
+    kind.check_suffix(out, is_dir, (".npy", ".csv", ".png", ".txt", ".smi", ".sdf", ".wav"))  # what the data's kind writes
     grid = path.suffix == ".png" and not is_dir
     rows, names = condition_rows(run.condition, n) if grid and label is None else (None, None)
     x = run.generate(n, seed, label if rows is None else rows, truncation)

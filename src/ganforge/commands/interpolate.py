@@ -1,4 +1,4 @@
-"""``ganforge interpolate``: a PNG strip of images along paths between random latents."""
+"""``ganforge interpolate``: a PNG strip of images along paths between random latents (audio: a WAV that morphs)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ HELP = "a strip of images along paths between random latents"
 
 def add_arguments(p) -> None:
     add_run(p, marks=True)
-    p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--out", required=True, help="output PNG (audio runs: a .wav of the paths' clips back to back, or a PNG of their spectrograms)")
     p.add_argument("--steps", type=int, default=10, help="images per path, ends included")
     p.add_argument("--rows", type=int, default=4, help="number of paths")
     p.add_argument("--seed", type=int, default=0)

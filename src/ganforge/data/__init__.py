@@ -13,7 +13,7 @@ capabilities are the small protocols :class:`Finite`, :class:`ImageSet`, :class:
 :class:`Streamed`.
 """
 
-from . import built, images, molecules, paired, series, table, toy2d  # noqa: F401  (registers the datasets)
+from . import audio, built, images, molecules, paired, series, table, toy2d  # noqa: F401  (registers the datasets)
 from . import levels  # noqa: F401  (game levels: platformer, dungeon, levels)
 from .base import DATASETS, DataSource, Finite, ImageSet, KnownModes, Streamed, register_dataset
 from .images import ImageData, StackedDigits

@@ -244,3 +244,13 @@ add_recipe(Recipe("levels:dungeon", "dungeon", "data.level_gen:make_dungeon",
                    Option("loops", int, 1, "extra openings beyond the spanning tree"),
                    Option("enemy_rate", float, 0.04, "chance per floor tile of an enemy"),
                    Option("lava_rate", float, 0.02, "chance per floor tile of lava"))))
+# spoken digits, "zero".."nine" said by espeak-ng voices (data/kinds/audio_io.py; data.name=speech_digits)
+add_recipe(Recipe(
+    "speech:digits", "speech_digits", "data.kinds.audio_io:make_speech_digits",
+    "spoken digits made with espeak-ng: voices x pitch levels x 10 words x repeats, 1 s clips; the test split "
+    "holds out whole voice+pitch combinations",
+    (Option("voices", int, 8, "espeak-ng voices (with variants), 1 to 12"),
+     Option("pitches", int, 4, "pitch levels per voice (one of them held out for the test split)"),
+     Option("repeats", int, 4, "times each speaker says each digit (random speed, amplitude, room, noise)"),
+     Option("sample_rate", int, 16000, "samples a second (Hz)"),
+     Option("seconds", float, 1.0, "clip length in seconds"))))

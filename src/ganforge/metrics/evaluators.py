@@ -11,6 +11,7 @@ evaluator.
 - ``own_labels``: the image metrics of a classifier trained on the dataset's own labels;
 - ``series``: TimeGAN's scores of generated sequences (``series.py``);
 - ``molecules``: the MOSES metrics of generated molecules (``molecules.py``);
+- ``audio``: WaveGAN's Inception Score, FID and class accuracy in a spectrogram classifier's space (``audio.py``);
 - ``energy``: the energy distance to real data in raw coordinates (pixels for images), with
   Inception FID/KID added for images when the user gives a local weights file.
 
@@ -155,6 +156,9 @@ def levels(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = No
     m = level_metrics(fake, data, seed)
     return {**m, "n": len(fake), "provenance": {"feature_space": "tile ids and the level agent", "n_real": m["n_real"],
                                                  "n_fake": len(fake), "seed": seed}}
+
+
+@EVALUATORS.register
 def molecules(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
               inception_weights: Optional[str] = None) -> dict:
     """Molecules (n, L) as token ids: the MOSES metrics (validity, uniqueness, novelty, FCD, SNN,
@@ -166,6 +170,17 @@ def molecules(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] =
     space = "MOSES test statistics" if data.stats else "the held-out molecules"
     return {**m, "provenance": {"feature_space": f"molecules: RDKit and ChemNet (fcd_torch), against {space}",
                                 "n_real": len(data.test), "n_fake": len(gen), "seed": seed}}
+
+
+@EVALUATORS.register
+def audio(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
+          inception_weights: Optional[str] = None) -> dict:
+    """Clips (n, L, 1) in [-1, 1]: WaveGAN's Inception Score and FID in a spectrogram classifier's
+    space trained on the real training clips, a conditional run's class accuracy, the memorisation
+    check and the spectral statistics distance (``metrics/audio.py``)."""
+    from .audio import audio_metrics
+
+    return audio_metrics(x.detach().float().cpu(), data, seed, labels.cpu() if labels is not None else None)
 
 
 # ----------------------------------------------------------------------------- headlines
@@ -180,6 +195,8 @@ TABLE_KEYS = ("quality", "column_shapes", "column_pair_trends", "tstr", "trtr", 
               "exact_copies")
 MOLECULE_KEYS = ("validity", "unique@1k", "unique@10k", "novelty", "fcd", "fcd_sf", "snn", "frag", "scaf", "intdiv1",
                  "intdiv2", "filters", "logp", "sa", "qed", "weight")
+AUDIO_KEYS = ("inception_score", "inception_score_real", "is_ratio", "fid", "class_accuracy", "classifier_accuracy",
+              "nn_ratio", "spectral_distance")
 SERIES_KEYS = ("discriminative", "predictive", "predictive_real", "acf_distance", "marginal_w1", "tstr", "trtr")
 
 
@@ -242,10 +259,18 @@ def levels_line(m: dict) -> str:
             f"{100 * m['unique']:.1f} %  novel 3x3 patterns {100 * m['novel_patterns3']:.1f} %  nearest training map "
             f"{100 * m['nearest_train_distance']:.1f} % tiles away  expressive overlap {m['expressive_overlap']:.2f}  "
             f"(n={m['n']})")
+
+
 @headline_for("molecules")
 def molecules_line(m: dict) -> str:
     """The MOSES metrics: validity, uniqueness, novelty (higher is better), FCD (lower), ..."""
     return f"{_keys(m, MOLECULE_KEYS)}  (n={m['n']}, against {m['provenance']['feature_space'].split('against ')[-1]})"
+
+
+@headline_for("audio")
+def audio_line(m: dict) -> str:
+    """WaveGAN's Inception Score (and the real clips' own), FID, memorisation and spectral distance."""
+    return f"{_keys(m, AUDIO_KEYS)}  (n={m['n']})\nfeature space: {m['provenance']['feature_space']}"
 
 
 def held_out_line(m: dict) -> str:
@@ -258,5 +283,5 @@ def headline(m: dict, evaluator: Optional[str]) -> str:
     return HEADLINES[evaluator](m) if evaluator is not None else held_out_line(m)
 
 
-__all__ = ["EVALUATORS", "Evaluator", "digits", "energy", "headline", "levels", "modes", "molecules", "own_labels", "series",
-           "table"]
+__all__ = ["EVALUATORS", "Evaluator", "audio", "digits", "energy", "headline", "levels", "modes", "molecules", "own_labels",
+           "series", "table"]

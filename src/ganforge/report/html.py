@@ -363,7 +363,38 @@ def _samples_section(folder: Path) -> Section:
             shown.append((step, _img(png, f"samples at step {step}")))
     if not shown:
         return _note("samples", "Samples", "no sample images in samples/")
-    return Section("samples", "Samples", "samples", {"shown": shown, "total": len(found)})
+    sounds = _sounds(found[-1][1].with_suffix(".wav"))
+    return Section("samples", "Samples", "samples", {"shown": shown, "total": len(found), "sounds": sounds,
+                                                     "sound_step": found[-1][0]})
+
+
+def _sounds(path: Path) -> list:
+    """Audio runs: the newest samples' clips (``step-NNNNNNN.wav``, report/sample_plots.py), each
+    as (name, its spectrogram, a WAV data URI) for an ``<audio>`` player; [] without that file."""
+    from ..data.kinds.audio import spectrogram_grid
+    from ..wav import Wave, read_wav, wav_bytes
+
+    try:
+        samples, rate, info = read_wav(path)
+    except (OSError, ValueError):
+        return []
+    prov = info.get("provenance", {})
+    clips = max(1, int(prov.get("clips", 1)))
+    names = prov.get("names") or [f"sample {i}" for i in range(clips)]
+    out = []
+    for name, clip in zip(names, samples[: len(samples) // clips * clips].reshape(clips, -1)):
+        png = io.BytesIO()
+        spectrogram_grid(torch_clip(clip), rate).save(png, format="PNG")
+        uri = "data:audio/wav;base64," + base64.b64encode(wav_bytes(Wave(clip, rate), prov)).decode("ascii")
+        out.append((str(name), _img(png.getvalue(), f"spectrogram of {name}"), uri))
+    return out
+
+
+def torch_clip(clip):
+    """One clip (L,) as the audio kind's batch (1, L, 1)."""
+    import torch
+
+    return torch.from_numpy(clip.copy()).reshape(1, -1, 1)
 
 
 def _config_section(text: Optional[str]) -> Section:

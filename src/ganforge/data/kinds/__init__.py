@@ -1,10 +1,12 @@
 """Data kinds (``base.py``): what one sample is, as an object that the rest of ganforge asks.
 
-``KINDS`` maps a kind's name to its object: ``image``, ``points``, ``table``, ``sequence``, ``level``. A data source
+``KINDS`` maps a kind's name to its object: ``image``, ``points``, ``table``, ``sequence``, ``audio``,
+``level``, ``molecule``. A data source
 names its kind (``source.kind``); a dataset builder declares it (:func:`dataset_kind` reads it
 from ``data.name`` before any data is read).
 """
 
+from .audio import AUDIO
 from .base import KINDS, DataKind, register_kind
 from .image import IMAGE
 from .level import LEVEL
@@ -33,6 +35,6 @@ def kind_of_shape(shape: tuple) -> DataKind:
     return IMAGE if len(shape) == 3 else POINTS
 
 
-__all__ = ["IMAGE", "KINDS", "LEVEL", "MOLECULE", "POINTS", "SEQUENCE", "TABLE", "DataKind", "dataset_kind",
+__all__ = ["AUDIO", "IMAGE", "KINDS", "LEVEL", "MOLECULE", "POINTS", "SEQUENCE", "TABLE", "DataKind", "dataset_kind",
            "kind_of_array", "kind_of_shape",
            "register_kind"]

@@ -142,6 +142,11 @@ class DataKind:
         in data space, lazily: one PNG each (images in [0, 1])."""
         return ((f"{i:06d}.png", img) for i, img in enumerate(x))
 
+    def sound(self, x: Tensor, data=None):
+        """Something to listen to of samples ``x`` (N, *shape) (a :class:`ganforge.wav.Wave`, the
+        report's players), or None: samples of this kind make no sound."""
+        return None
+
     def read_inputs(self, data, path: Path, resize: bool = False) -> Inputs:
         """A user's inputs (to score, project, test for anomalies) in data space, (N, *shape),
         with their names; anything that does not match ``data`` is one line. ``resize``: inputs
