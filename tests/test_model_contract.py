@@ -18,6 +18,8 @@ def _shape(spec):
     2 features, so that z_dim = 8 reads as 2 noise values per step), or a 2-D point."""
     if "sequence" in spec.kinds:
         return (4, 2)
+    if "video" in spec.kinds:  # a clip (C, T, H, W): 4 frames of 16 px
+        return (1, 4, 16, 16)
     return (3, spec.resolutions[0], spec.resolutions[0]) if spec.images else (2,)
 
 

@@ -314,7 +314,9 @@ def _write_file(path: Path, content, prov: dict, nrow: Optional[int]) -> None:
         return
     with atomic_open(path, "w" if suffix in (".csv", ".json") else "wb",
                      encoding="utf-8" if suffix in (".csv", ".json") else None) as f:
-        if suffix == ".npy":
+        if isinstance(content, (bytes, bytearray)):  # an encoded file (a GIF, an MP4) that carries its provenance
+            f.write(content)
+        elif suffix == ".npy":
             np.save(f, content.numpy() if isinstance(content, Tensor) else np.asarray(content))
         elif suffix == ".npz":  # a mapping name -> array
             np.savez_compressed(f, **{k: np.asarray(v) for k, v in content.items()})

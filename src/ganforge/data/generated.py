@@ -226,3 +226,12 @@ def open_set(path, expect: Optional[str] = None, check: bool = True) -> Generate
         if list(a.shape) != e["shape"] or str(a.dtype) != e["dtype"] or (check and _sha(a) != e["sha256"]):
             raise GanforgeError(f"{f}: does not match its manifest (edited or truncated); {hint}")
     return GeneratedSet(path, m)
+
+
+add_recipe(Recipe("video:moving-digits", "moving_digits", "data.moving_digits:make",
+                  "bouncing digits (Moving MNIST style) from the bundled 8x8 digits; test clips use held-out digits",
+                  (Option("digits", int, 1, "digits per clip", (1, 2)),
+                   Option("frames", int, 16, "frames per clip (8 to 32)"),
+                   Option("size", int, 32, "canvas side in px", (32, 64)),
+                   Option("n", int, 4000, "training clips"),
+                   Option("n_test", int, 1000, "test clips (held-out digits)"))))

@@ -6,6 +6,7 @@ per file; ``n_classes > 0`` builds a conditional pair.
 """
 
 from . import dcgan, mlp, recurrent, resnet_i2i, srnet, stylegan2, tabular, timegan, unet  # noqa: F401  (registers the models)
+from . import video  # noqa: F401  (registers the video models)
 from .base import MODELS
 
 __all__ = ["MODELS"]

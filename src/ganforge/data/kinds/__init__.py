@@ -10,6 +10,7 @@ from .image import IMAGE
 from .points import POINTS
 from .sequence import SEQUENCE
 from .table import TABLE
+from .video import VIDEO
 
 
 def dataset_kind(name: str) -> DataKind:
@@ -31,5 +32,5 @@ def kind_of_shape(shape: tuple) -> DataKind:
     return IMAGE if len(shape) == 3 else POINTS
 
 
-__all__ = ["IMAGE", "KINDS", "POINTS", "SEQUENCE", "TABLE", "DataKind", "dataset_kind", "kind_of_array", "kind_of_shape",
+__all__ = ["IMAGE", "KINDS", "POINTS", "SEQUENCE", "TABLE", "VIDEO", "DataKind", "dataset_kind", "kind_of_array", "kind_of_shape",
            "register_kind"]
