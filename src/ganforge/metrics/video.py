@@ -9,7 +9,9 @@
   Clips are resampled to 16 frames of 32 px grey before the network sees them.
 - **Content consistency** (``consistency``): each frame is cropped around its centre of mass
   (a sprite's size) and read by the digit classifier (``features.digit_classifier``); a clip is
-  consistent when every frame reads as the same digit. The share of consistent clips, next to
+  consistent when every frame reads as the same digit with a softmax probability >= 0.5 (and a crop
+  contrast >= 0.5: a blank frame is no digit). Meant for one-digit clips: on two digits the crop
+  around their joint centre holds parts of both, and the real ceiling drops to about 0. The share of consistent clips, next to
   the real clips' own share (``consistency_real``, the ceiling).
 - **Frame quality** (``frame_fid``): FID between those crops of real and generated frames in the
   digit classifier's feature space.
@@ -207,11 +209,17 @@ def motion(x: Tensor) -> tuple[Tensor, Tensor]:
     return d.norm(dim=-1).flatten(), flips.float()
 
 
-def consistency(x: Tensor, clf, side: int) -> float:
-    """Share of clips whose every frame's crop reads as the same digit."""
+def consistency(x: Tensor, clf, side: int, confidence: float = 0.5) -> float:
+    """Share of clips whose every frame's crop reads as the same digit, each with a softmax
+    probability of at least ``confidence`` and a contrast (max - min) of at least 0.5 (a blank or
+    smeared frame is not a digit, so a static blur does not count as consistent)."""
     n, t = x.shape[0], x.shape[2]
-    pred = clf.logits(crops(x, side)).argmax(1).reshape(n, t)
-    return float((pred == pred[:, :1]).all(1).double().mean())
+    c = crops(x, side)  # (N*T, 1, side, side)
+    p = torch.softmax(clf.logits(c), 1)
+    conf, pred = p.max(1)
+    ink = (c.amax((1, 2, 3)) - c.amin((1, 2, 3))) >= 0.5  # a frame without contrast holds no digit
+    pred, sure = pred.reshape(n, t), ((conf >= confidence) & ink).reshape(n, t)
+    return float(((pred == pred[:, :1]) & sure).all(1).double().mean())
 
 
 def video_metrics(real: Tensor, fake: Tensor, seed: int) -> dict:
