@@ -149,8 +149,8 @@ def sample_target(out: str, n: int) -> tuple[Path, bool]:
     the run is read: (out path, whether it is a folder)."""
     path = Path(out)
     is_dir = out.endswith(("/", "\\")) or path.is_dir()
-    if not is_dir and path.suffix not in (".npy", ".csv", ".png"):
-        raise GanforgeError(f"--out {out}: expected FILE.npy, FILE.csv, GRID.png or a folder DIR/")
+    if not is_dir and path.suffix not in (".npy", ".csv", ".png", ".gif", ".mp4"):
+        raise GanforgeError(f"--out {out}: expected FILE.npy, FILE.csv, GRID.png, CLIPS.gif, CLIPS.mp4 or a folder DIR/")
     if n < 1:
         raise GanforgeError(f"--n {n}: must be >= 1")
     check_output(path / "x" if is_dir else path, "--out")
@@ -175,18 +175,18 @@ def sample_file(run, out: str, n: int, seed: int = 0, label: Optional[int] = Non
     if condition:
         raise GanforgeError("--condition COL=VALUE is for table runs; use --class for a conditional run")
     check_class(label, run.n_classes)
-    kind.check_suffix(out, is_dir, (".npy", ".csv", ".png"))  # what the data's kind writes
+    kind.check_suffix(out, is_dir, (".npy", ".csv", ".png", ".gif", ".mp4"))  # what the data's kind writes
     grid = path.suffix == ".png" and not is_dir
     rows, names = condition_rows(run.condition, n) if grid and label is None else (None, None)
     x = run.generate(n, seed, label if rows is None else rows, truncation)
     marked = watermark and kind.pixels and (is_dir or grid)  # only images carry the mark
     prov = run.provenance("sample", seed, truncation, marked, n=len(x), **{"class": label})
     if is_dir:
-        write_output(path, ((f"{i:06d}.png", img) for i, img in enumerate(x)), prov, folder=True)
+        write_output(path, kind.folder_items(x, prov), prov, folder=True)
     elif names:  # a conditional run's grid: one row per class, named
         write_output(path, kind.figure(x, run.data, seed, rows=names), prov)
     else:
-        write_output(path, kind.content(x, path.suffix, run.data), prov)
+        kind.write(x, path, run.data, prov=prov)
     return len(x), "samples"
 
 

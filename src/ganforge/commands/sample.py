@@ -11,7 +11,7 @@ def add_arguments(p) -> None:
     add_run(p, marks=True)
     p.add_argument("--n", type=int, required=True, help="number of samples")
     p.add_argument("--out", required=True,
-                   help="points: FILE.npy or FILE.csv; images: GRID.png, DIR/ (one PNG each) or FILE.npy; "
+                   help="points: FILE.npy or FILE.csv; images: GRID.png, DIR/ (one PNG each) or FILE.npy; video: CLIPS.gif, CLIPS.mp4, FILE.npy or DIR/ (a GIF each); "
                         "tables: FILE.csv")
     p.add_argument("--seed", type=int, default=0)
     add_class(p, "draw every sample from this class (conditional runs)")

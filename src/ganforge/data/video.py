@@ -51,7 +51,7 @@ def _spec(target: Optional[str]) -> tuple[str, ClassIds]:
 def _label(arrays: dict, target: str) -> Tensor:
     """(N,) int64: the first digit's class or the initial direction."""
     y = arrays["classes"][:, 0] if target == "class" else arrays["direction"]
-    return torch.from_numpy(np.asarray(y, dtype=np.int64))
+    return torch.from_numpy(np.array(y, dtype=np.int64))
 
 
 def _unit(shape_c: int) -> tuple[Tensor, Tensor]:
@@ -109,7 +109,7 @@ class VideoClips(Normalized, DataSource, Finite):
 
     def __init__(self, clips: np.ndarray, labels: Optional[Tensor], holdout: tuple, seed: int,
                  spec: Optional[ClassIds], info: dict, digits: int = 0):
-        self.clips = torch.from_numpy(np.ascontiguousarray(clips))  # (N, C, T, H, W) uint8
+        self.clips = torch.from_numpy(np.array(clips))  # (N, C, T, H, W) uint8
         self.labels = labels
         self.holdout = holdout  # (uint8 clips (M, C, T, H, W), labels (M,) or None, arrays dict)
         self.shape = tuple(self.clips.shape[1:])

@@ -124,6 +124,10 @@ class DataKind:
         path = Path(path)
         return write_output(path, self.content(x, path.suffix, data, labels), prov or {})
 
+    def folder_items(self, x: Tensor, prov: dict):
+        """``sample --out DIR/``: (file name, content) of each sample: one PNG per image."""
+        return ((f"{i:06d}.png", img) for i, img in enumerate(x))
+
     def read_inputs(self, data, path: Path) -> tuple[Tensor, list[str]]:
         """A user's inputs (to score, project, test for anomalies) in data space, (N, *shape),
         with their names; anything that does not match ``data`` is one line."""
