@@ -174,12 +174,12 @@ class MoCoGANGenerator(nn.Module):
 
     def split(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """z (B, z_dim) -> content (B, d_c), motion noise (B, T, d_e)."""
-        return z[:, : self.d_c], z[:, self.d_c : self.d_c + self.frames * self.d_e].reshape(len(z), self.frames,
-                                                                                             self.d_e)
+        # -1, not len(z): a traced export (ONNX, TorchScript) keeps the batch size free
+        return z[:, : self.d_c], z[:, self.d_c : self.d_c + self.frames * self.d_e].reshape(-1, self.frames, self.d_e)
 
     def motion(self, eps: Tensor) -> Tensor:
         """Motion codes (B, T, d_m) from the noise (B, T, d_e), h_0 = 0."""
-        h = eps.new_zeros(eps.shape[0], self.d_m)
+        h = (eps[:, 0, :1] * 0).expand(-1, self.d_m)  # h_0 = 0, (B, d_m)
         out = []
         for t in range(eps.shape[1]):
             h = self.rnn(eps[:, t], h)
@@ -191,10 +191,10 @@ class MoCoGANGenerator(nn.Module):
         if self.embed is not None:
             zc = torch.cat([zc, self.embed(y)], 1)
         zm = self.motion(eps)  # (B, T, d_m)
-        B, T = zm.shape[:2]
-        codes = torch.cat([zc[:, None].expand(B, T, zc.shape[1]), zm], 2).reshape(B * T, -1)
+        T = self.frames
+        codes = torch.cat([zc[:, None].expand(-1, T, -1), zm], 2).reshape(-1, zc.shape[1] + zm.shape[2])
         frames = self.frame(codes)  # (B*T, C, S, S)
-        return frames.view(B, T, *frames.shape[1:]).transpose(1, 2).contiguous()  # (B, C, T, S, S)
+        return frames.reshape(-1, T, *frames.shape[1:]).transpose(1, 2).contiguous()  # (B, C, T, S, S)
 
 
 class Video3DGenerator(nn.Module):
