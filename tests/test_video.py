@@ -230,3 +230,22 @@ def test_sample_writes_gif_and_refuses_png_in_one_line(tmp_path, capsys):
     assert main([*cmd, "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "x.png").exists()
+
+
+def test_predict_continues_a_clip_and_refuses_bad_videos_in_one_line(tmp_path, capsys):
+    from ganforge.cli import main
+
+    _run(tmp_path, "p", "train.steps=2")
+    d = _data()
+    VIDEO.write(d.reference(1, 5), tmp_path / "clip.gif", d)
+    cmd = ["predict", str(tmp_path / "p"), "--steps", "3"]
+    assert main([*cmd, "--video", str(tmp_path / "clip.gif"), "--frames", "3", "--out", str(tmp_path / "c.npy")]) == 0
+    out = np.load(tmp_path / "c.npy")
+    assert out.shape == (1, 1, 8, 32, 32)
+    assert "copy-last" in capsys.readouterr().out
+    big = DATASETS.get("moving_digits")(DataConfig(name="moving_digits", window=8, resolution=64), 0)
+    VIDEO.write(big.reference(1, 0), tmp_path / "big.gif", big)
+    (tmp_path / "notes.txt").write_text("hi")
+    for video, frames in (("big.gif", "3"), ("notes.txt", "3"), ("clip.gif", "8")):
+        assert main([*cmd, "--video", str(tmp_path / video), "--frames", frames, "--out", str(tmp_path / "x.gif")]) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1 and not (tmp_path / "x.gif").exists()
