@@ -14,6 +14,7 @@ frame strip under ``benchmarks/results/video/``.
     python benchmarks/video.py                                     # 3 seeds, 1 and 2 digits (hours on a CPU)
     python benchmarks/video.py --datasets moving_digits --seeds 1 --steps 2000 --budget-s 420
     python benchmarks/video.py --datasets moving_digits --seeds 1 --steps 4 --n 64   # a smoke run
+    python benchmarks/video.py --predict-run RUN        # prediction vs copy-last-frame on 20 held-out clips
 """
 
 from __future__ import annotations
@@ -96,6 +97,26 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def prediction(run_dir: str, n: int, k: int, steps: int) -> list[str]:
+    """``ganforge predict``'s method on ``n`` held-out clips of a trained run: mean PSNR per future
+    step of the prediction and of copy-last-frame (a table's lines)."""
+    sys.path.insert(0, str(SRC))
+    from ganforge.api import load_run
+    from ganforge.apps.predict import predict
+
+    run = load_run(run_dir)
+    clips = run.data.reference(n, 4321)
+    rows = [predict(run, c, k, seed=i, steps=steps)[1] for i, c in enumerate(clips)]
+    lines = [f"Prediction by latent search (`ganforge predict`, {steps} Adam steps, 8 starts) on {n} held-out clips, "
+             f"{k} frames observed, run `{run_dir}` (step {run.step}):", "",
+             "| future step | PSNR predicted | PSNR copy-last | SSIM predicted | SSIM copy-last |", "|---|---|---|---|---|"]
+    for s in range(len(rows[0])):
+        m = {key: sum(r[s][key] for r in rows) / n for key in rows[0][s]}
+        lines.append(f"| {s + 1} | {m['psnr']:.2f} | {m['psnr_copy_last']:.2f} | {m['ssim']:.3f} | "
+                     f"{m['ssim_copy_last']:.3f} |")
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", nargs="+", default=["moving_digits", "moving_digits2"])
@@ -106,7 +127,11 @@ def main() -> None:
     p.add_argument("--n", type=int, default=500, help="clips drawn and measured per run")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(H.RESULTS / "video.md"))
+    p.add_argument("--predict-run", help="only measure prediction on this trained run; print the table")
     a = p.parse_args()
+    if a.predict_run:
+        print("\n".join(prediction(a.predict_run, 20, 8, 100)))
+        return
     rows = []
     for dataset in a.datasets:
         rows.append(real_row(dataset, a.n))

@@ -283,13 +283,6 @@ class Run:
         """Latents whose images reconstruct ``src``'s, in ``out`` (:func:`ganforge.apps.project.project_files`)."""
         return project_files(self._generator(), Path(src), Path(out), steps, starts, seed, label, use_encoder, watermark)
 
-    def predict(self, video: PathLike, frames: int, out: PathLike, seed: int = 0, steps: int = 200,
-                label: Optional[int] = None) -> tuple[list[Path], list[dict]]:
-        """A video clip continued from its first ``frames`` (:func:`ganforge.apps.predict.predict_file`)."""
-        from .apps.predict import predict_file
-
-        return predict_file(self._generator(), Path(video), frames, Path(out), seed, steps, label)
-
     def interpolate_file(self, out: PathLike, rows: int = 4, steps: int = 10, seed: int = 0,
                          label: Optional[int] = None, truncation: Optional[float] = None,
                          from_image: Optional[PathLike] = None, to_image: Optional[PathLike] = None,

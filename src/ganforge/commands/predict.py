@@ -18,9 +18,13 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..api import load
+    from pathlib import Path
 
-    written, rows = load(args.run).predict(args.video, args.frames, args.out, args.seed, args.steps, args.label)
+    from ..api import load
+    from ..apps.predict import predict_file
+
+    written, rows = predict_file(load(args.run).generator, Path(args.video), args.frames, Path(args.out), args.seed,
+                                 args.steps, args.label)
     if rows:
         print("step  psnr   copy-last  ssim   copy-last")
         for r in rows:
