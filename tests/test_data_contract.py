@@ -125,6 +125,16 @@ def _series(root):  # long format: 6 labelled series of 30 steps, 2 features, cu
     return DataConfig(name="series", path=str(root / "s.csv"), window=12, stride=3, target="kind")
 
 
+def _videos(root):  # four GIFs of 16 moving-digit frames, cut into 16 clips of 4 (4 held out)
+    from ganforge.data.kinds import VIDEO
+    from ganforge.data.video import MovingDigits
+
+    src = MovingDigits(1, 16, 32, 0)
+    for i in range(4):
+        VIDEO.write(src.reference(1, i), root / "videos" / f"v{i}.gif", src)
+    return DataConfig(name="videos", path=str(root / "videos"), window=4)
+
+
 # name -> (tmp folder -> DataConfig); datasets that need no file are built from their name
 CONFIGS = {
     "ring8": lambda root: DataConfig(name="ring8"),
@@ -146,6 +156,9 @@ CONFIGS = {
     "basicmotions": lambda root: DataConfig(name="basicmotions"),
     "macro": lambda root: DataConfig(name="macro"),
     "series": _series,
+    "moving_digits": lambda root: DataConfig(name="moving_digits", window=8),
+    "moving_digits2": lambda root: DataConfig(name="moving_digits2", window=8),
+    "videos": _videos,
 }
 
 # The exact mode metrics need no feature space; their records predate provenance and stay
@@ -160,6 +173,9 @@ def _short_series_metrics(monkeypatch):
     from ganforge.metrics import series
 
     monkeypatch.setattr(series, "STEPS", {"disc": 5, "pred": 5, "cls": 5})
+    from ganforge.metrics import video  # its clip classifier: a few clips, one epoch (tests/test_video.py)
+
+    monkeypatch.setattr(video, "RECIPE", {**video.RECIPE, "clips": 32, "epochs": 1, "test_clips": 8})
 
 
 @pytest.fixture(scope="module")
