@@ -166,6 +166,16 @@ def _sounds(root):  # 15 short clips in two labelled subfolders (12 trained on),
     return DataConfig(name="sounds", path=str(root / "sounds"), sample_rate=4000, seconds=0.5)
 
 
+def _videos(root):  # four GIFs of 16 moving-digit frames, cut into 16 clips of 4 (4 held out)
+    from ganforge.data.kinds import VIDEO
+    from ganforge.data.video import MovingDigits
+
+    src = MovingDigits(1, 16, 32, 0)
+    for i in range(4):
+        VIDEO.write(src.reference(1, i), root / "videos" / f"v{i}.gif", src)
+    return DataConfig(name="videos", path=str(root / "videos"), window=4)
+
+
 # name -> (tmp folder -> DataConfig); datasets that need no file are built from their name
 CONFIGS = {
     "ring8": lambda root: DataConfig(name="ring8"),
@@ -196,6 +206,9 @@ CONFIGS = {
     # the spoken digits made on the fly (espeak-ng): the first 20 training clips, half a second at 4 kHz
     "speech_digits": lambda root: DataConfig(name="speech_digits", limit=20, sample_rate=4000, seconds=0.5),
     "sounds": _sounds,
+    "moving_digits": lambda root: DataConfig(name="moving_digits", window=8),
+    "moving_digits2": lambda root: DataConfig(name="moving_digits2", window=8),
+    "videos": _videos,
 }
 
 # The exact mode metrics need no feature space; their records predate provenance and stay
@@ -210,6 +223,9 @@ def _short_series_metrics(monkeypatch):
     from ganforge.metrics import series
 
     monkeypatch.setattr(series, "STEPS", {"disc": 5, "pred": 5, "cls": 5})
+    from ganforge.metrics import video  # its clip classifier: a few clips, one epoch (tests/test_video.py)
+
+    monkeypatch.setattr(video, "RECIPE", {**video.RECIPE, "clips": 32, "epochs": 1, "test_clips": 8})
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,8 @@ def _shape(spec):
         return (4, 2)
     if "level" in spec.kinds:  # a tile map one-hot (C, H, W), not square
         return (5, 6, 10)
+    if "video" in spec.kinds:  # a clip (C, T, H, W): 4 frames of 16 px
+        return (1, 4, 16, 16)
     return (3, spec.resolutions[0], spec.resolutions[0]) if spec.images else (2,)
 
 

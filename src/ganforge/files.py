@@ -319,8 +319,11 @@ def _write_file(path: Path, content, prov: dict, nrow: Optional[int]) -> None:
             image_grid(content, path, nrow=nrow, meta=prov)
         return
     text = suffix in (".csv", ".json", ".txt", ".smi", ".sdf")
-    with atomic_open(path, "w" if text else "wb", encoding="utf-8" if text else None) as f:
-        if suffix == ".npy":
+    with atomic_open(path, "w" if text and not isinstance(content, (bytes, bytearray)) else "wb",
+                     encoding="utf-8" if text and not isinstance(content, (bytes, bytearray)) else None) as f:
+        if isinstance(content, (bytes, bytearray)):  # an encoded file (a GIF, an MP4) that carries its provenance
+            f.write(content)
+        elif suffix == ".npy":
             np.save(f, content.numpy() if isinstance(content, Tensor) else np.asarray(content))
         elif suffix == ".npz":  # a mapping name -> array
             np.savez_compressed(f, **{k: np.asarray(v) for k, v in content.items()})

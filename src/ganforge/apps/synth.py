@@ -134,7 +134,7 @@ def synth(run, run_dir: Path, out: str, n: Optional[int] = None, per_class: Opti
     result = SynthResult(path, total, counts, rejected)
     if is_dir:  # class sub-folders of PNGs (audio: WAVs), numbered within each class
         groups = [("", x)] if labels is None else [(f"{k}/", x[labels == k]) for k in labels.unique().tolist()]
-        items = [(f"{sub}{name}", c) for sub, xs in groups for name, c in run.data.kind.folder_items(xs, run.data)]
+        items = [(f"{sub}{name}", c) for sub, xs in groups for name, c in run.data.kind.folder_items(xs, run.data, prov)]
         result.files = write_output(path, items, prov, folder=True)
     else:
         result.files = write_output(path, run.data.kind.content(x, path.suffix, run.data, labels), prov)
@@ -149,9 +149,9 @@ def sample_target(out: str, n: int) -> tuple[Path, bool]:
     the run is read: (out path, whether it is a folder)."""
     path = Path(out)
     is_dir = out.endswith(("/", "\\")) or path.is_dir()
-    if not is_dir and path.suffix not in (".npy", ".csv", ".png", ".txt", ".smi", ".sdf", ".wav"):
+    if not is_dir and path.suffix not in (".npy", ".csv", ".png", ".txt", ".smi", ".sdf", ".wav", ".gif", ".mp4"):
         raise GanforgeError(f"--out {out}: expected FILE.npy, FILE.csv, GRID.png, a folder DIR/ (levels: FILE.txt; "
-                            "molecules: FILE.smi, FILE.sdf; audio: FILE.wav)")
+                            "molecules: FILE.smi, FILE.sdf; audio: FILE.wav; video: CLIPS.gif, CLIPS.mp4)")
     if n < 1:
         raise GanforgeError(f"--n {n}: must be >= 1")
     check_output(path / "x" if is_dir else path, "--out")
@@ -176,18 +176,18 @@ def sample_file(run, out: str, n: int, seed: int = 0, label: Optional[int] = Non
     if condition:
         raise GanforgeError("--condition COL=VALUE is for table runs; use --class for a conditional run")
     check_class(label, run.n_classes)
-    kind.check_suffix(out, is_dir, (".npy", ".csv", ".png", ".txt", ".smi", ".sdf", ".wav"))  # what the data's kind writes
+    kind.check_suffix(out, is_dir, (".npy", ".csv", ".png", ".txt", ".smi", ".sdf", ".wav", ".gif", ".mp4"))  # what the data's kind writes
     grid = path.suffix == ".png" and not is_dir
     rows, names = condition_rows(run.condition, n) if grid and label is None else (None, None)
     x = run.generate(n, seed, label if rows is None else rows, truncation)
     marked = watermark and kind.pixels and (is_dir or grid)  # only images carry the mark
     prov = run.provenance("sample", seed, truncation, marked, n=len(x), **{"class": label})
     if is_dir:
-        write_output(path, kind.folder_items(x, run.data), prov, folder=True)
+        write_output(path, kind.folder_items(x, run.data, prov), prov, folder=True)
     elif names:  # a conditional run's grid: one row per class, named
         write_output(path, kind.figure(x, run.data, seed, rows=names), prov)
     else:
-        write_output(path, kind.content(x, path.suffix, run.data), prov)
+        kind.write(x, path, run.data, prov=prov)
     return len(x), "samples"
 
 

@@ -12,7 +12,8 @@ def add_arguments(p) -> None:
     p.add_argument("--n", type=int, help="number of samples (required unless --length)")
     p.add_argument("--out", required=True,
                    help="points: FILE.npy or FILE.csv; images: GRID.png, DIR/ (one PNG each) or FILE.npy; "
-                        "tables: FILE.csv; molecules: FILE.smi, FILE.csv, FILE.sdf or GRID.png")
+                        "tables: FILE.csv; molecules: FILE.smi, FILE.csv, FILE.sdf or GRID.png; audio: FILE.wav or "
+                        "DIR/; video: CLIPS.gif, CLIPS.mp4, FILE.npy or DIR/ (a GIF each); levels: FILE.txt or GRID.png")
     p.add_argument("--seed", type=int, default=0)
     add_class(p, "draw every sample from this class (conditional runs)")
     add_truncation(p)

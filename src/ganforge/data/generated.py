@@ -254,3 +254,10 @@ add_recipe(Recipe(
      Option("repeats", int, 4, "times each speaker says each digit (random speed, amplitude, room, noise)"),
      Option("sample_rate", int, 16000, "samples a second (Hz)"),
      Option("seconds", float, 1.0, "clip length in seconds"))))
+add_recipe(Recipe("video:moving-digits", "moving_digits", "data.moving_digits:make",
+                  "bouncing digits (Moving MNIST style) from the bundled 8x8 digits; test clips use held-out digits",
+                  (Option("digits", int, 1, "digits per clip", (1, 2)),
+                   Option("frames", int, 16, "frames per clip (8 to 32)"),
+                   Option("size", int, 32, "canvas side in px", (32, 64)),
+                   Option("n", int, 4000, "training clips"),
+                   Option("n_test", int, 1000, "test clips (held-out digits)"))))

@@ -183,6 +183,20 @@ def audio(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = Non
     return audio_metrics(x.detach().float().cpu(), data, seed, labels.cpu() if labels is not None else None)
 
 
+@EVALUATORS.register
+def video(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = None,
+          inception_weights: Optional[str] = None) -> dict:
+    """Clips (n, C, T, H, W) in [0, 1] against as many held-out real clips: FVD in ganforge's own
+    clip-classifier space (not I3D's), content consistency, frame FID and motion (``video.py``)."""
+    from .video import video_metrics
+
+    real = data.reference(len(x), seed)
+    m = video_metrics(real, x.detach().float().cpu().clamp(0, 1), seed)
+    space, frame_space = m.pop("_space"), m.pop("_frame_space")
+    return {**m, "n": len(x), "provenance": {"feature_space": space, "frame_feature_space": frame_space,
+                                              "n_real": len(real), "n_fake": len(x), "seed": seed}}
+
+
 # ----------------------------------------------------------------------------- headlines
 # What each evaluator's result says first, as one or a few lines of text (``ganforge train``
 # and ``evaluate`` print it): its headline keys, declared next to the evaluator, so a new
@@ -273,6 +287,16 @@ def audio_line(m: dict) -> str:
     return f"{_keys(m, AUDIO_KEYS)}  (n={m['n']})\nfeature space: {m['provenance']['feature_space']}"
 
 
+VIDEO_KEYS = ("fvd", "consistency", "consistency_real", "frame_fid", "speed_w1", "speed", "speed_real", "bounces",
+              "bounces_real")
+
+
+@headline_for("video")
+def video_line(m: dict) -> str:
+    """Video metrics (``metrics/video.py``); FVD in ganforge's clip-classifier space, not I3D's."""
+    return f"{_keys(m, VIDEO_KEYS)}  (n={m['n']})\nfeature space of fvd: {m['provenance']['feature_space']}"
+
+
 def held_out_line(m: dict) -> str:
     """Every number, as a game's own held-out scores are (image-to-image: l1_test, psnr_test)."""
     return "  ".join(f"{k} {v:.4g}" for k, v in m.items() if k != "step" and isinstance(v, (int, float)))
@@ -284,4 +308,4 @@ def headline(m: dict, evaluator: Optional[str]) -> str:
 
 
 __all__ = ["EVALUATORS", "Evaluator", "audio", "digits", "energy", "headline", "levels", "modes", "molecules", "own_labels",
-           "series", "table"]
+           "series", "table", "video"]

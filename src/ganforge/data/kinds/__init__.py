@@ -14,6 +14,7 @@ from .molecule import MOLECULE
 from .points import POINTS
 from .sequence import SEQUENCE
 from .table import TABLE
+from .video import VIDEO
 
 
 def dataset_kind(name: str) -> DataKind:
@@ -35,6 +36,6 @@ def kind_of_shape(shape: tuple) -> DataKind:
     return IMAGE if len(shape) == 3 else POINTS
 
 
-__all__ = ["AUDIO", "IMAGE", "KINDS", "LEVEL", "MOLECULE", "POINTS", "SEQUENCE", "TABLE", "DataKind", "dataset_kind",
-           "kind_of_array", "kind_of_shape",
+__all__ = ["AUDIO", "IMAGE", "KINDS", "LEVEL", "MOLECULE", "POINTS", "SEQUENCE", "TABLE", "VIDEO", "DataKind",
+           "dataset_kind", "kind_of_array", "kind_of_shape",
            "register_kind"]

@@ -137,9 +137,10 @@ class DataKind:
         path = Path(path)
         return write_output(path, self.content(x, path.suffix, data, labels), prov or {})
 
-    def folder_items(self, x: Tensor, data=None):
+    def folder_items(self, x: Tensor, data=None, prov: Optional[dict] = None):
         """``sample --out DIR/``: (relative file name, content) pairs for samples ``x`` (N, *shape)
-        in data space, lazily: one PNG each (images in [0, 1])."""
+        in data space, lazily: one PNG each (images in [0, 1]). ``prov``: the provenance, for kinds
+        whose files carry it inside their content (a GIF's comment)."""
         return ((f"{i:06d}.png", img) for i, img in enumerate(x))
 
     def sound(self, x: Tensor, data=None):
