@@ -103,7 +103,7 @@ def condition_rows(condition, n: Optional[int] = None, per_row: Optional[int] = 
         return None, None
     values, names = rows
     per_row = per_row or -(-n // len(names))  # ceil
-    labels = values.repeat_interleave(per_row)[:n]  # (n,) class-major: row r holds condition r
+    labels = rows_of(values, lambda t: t.repeat_interleave(per_row, dim=0))[:n]  # class-major: row r holds condition r
     return labels, names[: -(-len(labels) // per_row)]
 
 
