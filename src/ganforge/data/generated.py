@@ -230,5 +230,5 @@ def open_set(path, expect: Optional[str] = None, check: bool = True) -> Generate
 add_recipe(Recipe("text:digit-scenes", "digit_scenes", "data.scenes:make",
                   "captioned scenes of one or two coloured digits (text to image), with held-out combinations",
                   (Option("n", int, 10000, "training scenes"), Option("test", int, 1000, "test scenes (half held out)"),
-                   Option("resolution", int, 32, "canvas size in pixels", (32, 64)),
+                   Option("side", int, 32, "canvas side in pixels", (32, 64)),
                    Option("captions", int, 5, "captions per scene"))))

@@ -54,6 +54,7 @@ PROMPTS = (
     ("a red 1 to the left of a yellow 6", [6, 1, 0, 0, 6, 3, 0]),
 )
 HELD_OUT_PROMPTS = 4
+PER_PROMPT = 4  # an evaluation draws this many samples of each test caption (diversity within a prompt)
 
 
 @lru_cache(maxsize=1)
@@ -106,7 +107,7 @@ def _scenes(n: int, rng: np.random.Generator, held: bool) -> np.ndarray:
 def make(options: dict, seed: int, progress: bool = False) -> tuple[dict, dict]:
     """The ``text:digit-scenes`` recipe: training scenes (images, attributes, captions) and test
     scenes (half seen combinations, half held out; ``test_held_out`` says which)."""
-    n, n_test, r, k = options["n"], options["test"], options["resolution"], options["captions"]
+    n, n_test, r, k = options["n"], options["test"], options["side"], options["captions"]
     if n < 1 or n_test < 2 or k < 1:
         raise GanforgeError(f"dataset build text:digit-scenes: --n {n}, --test {n_test}, --captions {k}: need "
                             "n >= 1, test >= 2 and captions >= 1")
@@ -128,7 +129,7 @@ def make(options: dict, seed: int, progress: bool = False) -> tuple[dict, dict]:
 
 @lru_cache(maxsize=2)
 def _on_the_fly(resolution: int) -> dict:
-    return make({"n": N_TRAIN, "test": N_TEST, "resolution": resolution, "captions": CAPTIONS}, DATA_SEED)[0]
+    return make({"n": N_TRAIN, "test": N_TEST, "side": resolution, "captions": CAPTIONS}, DATA_SEED)[0]
 
 
 def scene_arrays(cfg: DataConfig) -> dict:
@@ -218,15 +219,16 @@ class CaptionedImages(Normalized, DataSource, Finite):
         return self.images[torch.randperm(len(self.images), generator=g)[:n]].float() / 255
 
     def eval_set(self, n: int) -> dict:
-        """The first n test scenes (cycled past the test split's end, with the next caption):
-        ``images`` (n, 3, R, R) in [0, 1], ``attributes`` (n, 7), ``captions`` (n,) str,
-        ``held_out`` (n,) bool."""
+        """What an evaluation of n samples asks for: the test scenes in order, each
+        :data:`PER_PROMPT` times in a row (one caption each; cycled past the test split's end
+        with the next caption), as ``attributes`` (n, 7), ``captions`` (n,) str, ``held_out``
+        (n,) bool, and ``scene`` (n,) the test scene's index."""
         t = self.test
         m, k = len(t["attributes"]), t["captions"].shape[1]
-        i = np.arange(n) % m
-        return {"images": torch.from_numpy(np.asarray(t["images"])[i]).float() / 255,
-                "attributes": np.asarray(t["attributes"])[i], "held_out": np.asarray(t["held_out"])[i],
-                "captions": [str(t["captions"][a, (j // m) % k]) for j, a in enumerate(i)]}
+        j = np.arange(n) // PER_PROMPT  # the prompt of each sample
+        i = j % m
+        return {"attributes": np.asarray(t["attributes"])[i], "held_out": np.asarray(t["held_out"])[i], "scene": i,
+                "captions": [str(t["captions"][a, (b // m) % k]) for a, b in zip(i, j)]}
 
     def eval_conditions(self, n: int):
         """What G is asked for the first n test scenes: their captions (a TextBatch), or their

@@ -5,7 +5,7 @@ G is called as ``G(z, y)``: noise (B, z_dim) and labels (B,) or None -> samples
 per file; ``n_classes > 0`` builds a conditional pair.
 """
 
-from . import dcgan, mlp, recurrent, resnet_i2i, srnet, stylegan2, tabular, timegan, unet  # noqa: F401  (registers the models)
+from . import dcgan, dfgan, mlp, recurrent, resnet_i2i, srnet, stylegan2, tabular, timegan, unet  # noqa: F401  (registers the models)
 from .base import MODELS
 
 __all__ = ["MODELS"]
