@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..conditions import Attributes, Captions, TextBatch
+from ..conditions import Attributes, Captions, TextBatch, Vocabulary, pad_texts
 from ..config import DataConfig
 from ..errors import GanforgeError
 from . import scene_grammar as sg
@@ -141,7 +141,7 @@ def scene_arrays(cfg: DataConfig) -> dict:
     from .generated import open_set
 
     s = open_set(cfg.path, expect="text:digit-scenes")
-    arrays = {k: np.asarray(s.array(k)) for k in s.manifest["arrays"]}
+    arrays = {k: np.array(s.array(k)) for k in s.manifest["arrays"]}  # copies: writable, off the memory map
     if arrays["images"].shape[-1] != cfg.resolution:
         raise GanforgeError(f"data.path={cfg.path}: its scenes are {arrays['images'].shape[-1]} px; set "
                             f"data.resolution={arrays['images'].shape[-1]}")
@@ -177,6 +177,7 @@ class CaptionedImages(Normalized, DataSource, Finite):
     def __init__(self, images: np.ndarray, captions: np.ndarray, seed: int, attributes: Optional[np.ndarray] = None,
                  test: Optional[dict] = None, oracle: bool = False, prompts=(), info: Optional[dict] = None):
         self.images = torch.from_numpy(np.ascontiguousarray(images))
+        self.has = torch.from_numpy(np.asarray(captions, dtype=str).reshape(len(images), -1) != "")  # (N, K) bool
         self.shape = tuple(self.images.shape[1:])
         self.captions = np.asarray(captions, dtype=str).reshape(len(images), -1)
         self.attributes = attributes
@@ -187,15 +188,19 @@ class CaptionedImages(Normalized, DataSource, Finite):
         self.seed = seed
         self.order = EpochSampler(len(self.images), seed)
         self.pick = torch.Generator().manual_seed(seed + 1)  # which caption of each scene a draw takes
-        present = [str(t) for t in self.captions.reshape(-1) if str(t)]
-        self.text = Captions.from_texts(present, prompts=prompts)
-        vocab = self.text.vocabulary
-        self.tokens = self.text.pad([vocab.encode(t, "caption") if t else [1] for t in self.captions.reshape(-1)],
-                                    "caption")  # (N * K, L): a missing caption is never drawn
-        self.has = torch.from_numpy(self.captions != "")  # (N, K) bool
+        flat = [str(t) for t in self.captions.reshape(-1)]
+        vocab = Vocabulary.from_captions(t for t in flat if t)
+        known = {t: vocab.encode(t, "caption") for t in set(flat) if t}  # each distinct caption once
+        ids = [known.get(t, [1]) for t in flat]  # a missing caption ("") is never drawn
+        self.tokens = pad_texts(ids, max(map(len, ids)), len(vocab), 0, "captions")  # (N * K, L)
+        self.text = Captions(self.tokens[self.has_rows(flat)], vocab, prompts)
         self.oracle = oracle
         self.condition_spec = SceneAttributes(one_hot(attributes)) if oracle else self.text
         self.served = None
+
+    @staticmethod
+    def has_rows(flat: list) -> Tensor:
+        return torch.tensor([bool(t) for t in flat])
 
     @property
     def evaluator(self) -> str:

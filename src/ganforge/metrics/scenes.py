@@ -33,8 +33,8 @@ from torch import Tensor, nn
 from ..cache import cache_dir
 from .distances import fid_kid
 
-CLASSIFIER_STEPS = 1500  # Adam steps of the attribute classifier (batch 128)
-MATCHER_STEPS = 1500  # ... of the R-precision matcher
+CLASSIFIER_STEPS = 1200  # Adam steps of the attribute classifier (batch 128)
+MATCHER_STEPS = 800  # ... of the R-precision matcher
 CANDIDATES = 100  # R-precision: 1 true caption and 99 others
 HEADS = (("layout", 7), ("digit_a", 10), ("colour_a", 6), ("size_a", 2), ("digit_b", 11), ("colour_b", 7))
 
@@ -50,8 +50,8 @@ class SceneClassifier(nn.Module):
 
     def __init__(self, resolution: int):
         super().__init__()
-        layers, ch, r = [], 3, resolution
-        for width in (32, 64, 128):
+        layers, ch, r = [nn.Conv2d(3, 32, 3, 1, 1), nn.LeakyReLU(0.2)], 32, resolution
+        for width in (64, 128, 128):  # R -> R / 8 (4x4 at 32 px)
             layers += [nn.Conv2d(ch, width, 3, 2, 1), nn.BatchNorm2d(width), nn.LeakyReLU(0.2)]
             ch, r = width, r // 2
         self.trunk = nn.Sequential(*layers, nn.Flatten(), nn.Linear(ch * r * r, 256), nn.LeakyReLU(0.2))
@@ -194,7 +194,7 @@ def r_precision(m: Matcher, x: Tensor, captions: list, data, seed: int) -> float
     hits = 0
     for i, cap in enumerate(captions):
         true_scene = attrs[owner[pool.index(cap)]] if cap in pool else None
-        others = rng.choice(len(pool), CANDIDATES * 2, replace=False)
+        others = rng.choice(len(pool), min(len(pool), CANDIDATES * 2), replace=False)
         if true_scene is not None:
             others = others[~(attrs[owner[others]] == true_scene).all(1)]
         others = others[: CANDIDATES - 1]
