@@ -61,6 +61,11 @@ class Vocabulary:
                                 + (f"; closest known: {', '.join(near)}" if near else ""))
         return [self.ids[w] for w in words]
 
+    def encode_known(self, text: str) -> list[int]:
+        """A caption's ids with the words this vocabulary lacks dropped (evaluation captions of a
+        small training set; ``[1]`` when none is known): never an error."""
+        return [self.ids[w] for w in words_of(text) if w in self.ids] or [1]
+
     def decode(self, ids: Sequence[int]) -> str:
         return " ".join(self.words[int(i)] for i in ids if int(i) != 0)
 
@@ -96,6 +101,10 @@ class Captions(Text):
         if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
             return self.encode(list(value), name)
         return super().check(value, name)
+
+    def encode_known(self, texts: Sequence[str]) -> TextBatch:
+        """Evaluation captions -> a TextBatch, unknown words dropped and cut to ``max_len``."""
+        return self.pad([self.vocabulary.encode_known(t)[: self.max_len] for t in texts], "caption")
 
     def texts(self, batch: TextBatch) -> list[str]:
         """The words of each row of ``batch``."""

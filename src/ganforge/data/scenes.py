@@ -225,13 +225,15 @@ class CaptionedImages(Normalized, DataSource, Finite):
 
     def eval_set(self, n: int) -> dict:
         """What an evaluation of n samples asks for: the test scenes in order, each
-        :data:`PER_PROMPT` times in a row (one caption each; cycled past the test split's end
+        :data:`PER_PROMPT` times in a row, seen and held-out scenes in turn (one caption each; cycled past the test split's end
         with the next caption), as ``attributes`` (n, 7), ``captions`` (n,) str, ``held_out``
         (n,) bool, and ``scene`` (n,) the test scene's index."""
         t = self.test
         m, k = len(t["attributes"]), t["captions"].shape[1]
-        j = np.arange(n) // PER_PROMPT  # the prompt of each sample
-        i = j % m
+        h = m // 2  # the first half of the test split holds seen combinations, the second held-out ones
+        order = np.concatenate([np.stack([np.arange(h), np.arange(h, 2 * h)], 1).reshape(-1), np.arange(2 * h, m)])
+        j = np.arange(n) // PER_PROMPT  # the prompt of each sample: seen and held-out scenes in turn
+        i = order[j % m]
         return {"attributes": np.asarray(t["attributes"])[i], "held_out": np.asarray(t["held_out"])[i], "scene": i,
                 "captions": [str(t["captions"][a, (b // m) % k]) for a, b in zip(i, j)]}
 
@@ -239,7 +241,7 @@ class CaptionedImages(Normalized, DataSource, Finite):
         """What G is asked for the first n test scenes: their captions (a TextBatch), or their
         attribute vectors for the oracle."""
         e = self.eval_set(n)
-        return one_hot(e["attributes"]) if self.oracle else self.text.encode(e["captions"], "caption")
+        return one_hot(e["attributes"]) if self.oracle else self.text.encode_known(e["captions"])
 
     def keep_first(self, n: int) -> None:
         self.images, self.captions, self.has = self.images[:n], self.captions[:n], self.has[:n]

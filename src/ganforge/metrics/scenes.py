@@ -35,6 +35,7 @@ from .distances import fid_kid
 
 CLASSIFIER_STEPS = 1200  # Adam steps of the attribute classifier (batch 128)
 MATCHER_STEPS = 800  # ... of the R-precision matcher
+FID_MIN = 256  # samples below which no FID is given
 CANDIDATES = 100  # R-precision: 1 true caption and 99 others
 HEADS = (("layout", 7), ("digit_a", 10), ("colour_a", 6), ("size_a", 2), ("digit_b", 11), ("colour_b", 7))
 
@@ -185,9 +186,9 @@ def r_precision(m: Matcher, x: Tensor, captions: list, data, seed: int) -> float
     pool = [str(c) for c in np.asarray(t["captions"]).reshape(-1)]
     owner = np.repeat(np.arange(len(t["captions"])), t["captions"].shape[1])
     attrs = np.asarray(t["attributes"])
-    pool_emb = torch.cat([m.embed_texts(data.text.encode(pool[i:i + 1000], "caption"))
+    pool_emb = torch.cat([m.embed_texts(data.text.encode_known(pool[i:i + 1000]))
                           for i in range(0, len(pool), 1000)])  # (P, E)
-    true_emb = torch.cat([m.embed_texts(data.text.encode(captions[i:i + 1000], "caption"))
+    true_emb = torch.cat([m.embed_texts(data.text.encode_known(captions[i:i + 1000]))
                           for i in range(0, len(captions), 1000)])  # (n, E)
     img = torch.cat([m.embed_images(x[i:i + 1000]) for i in range(0, len(x), 1000)])  # (n, E)
     rng = np.random.default_rng(seed)
@@ -232,8 +233,9 @@ def scene_metrics(x: Tensor, data, seed: int) -> dict:
     real = _test_images(data)
     idx = np.arange(min(n, len(real)))
     m["r_precision_real"] = r_precision(matcher, real[idx], [str(data.test["captions"][i, 0]) for i in idx], data, seed)
-    _, f_real = _predict(clf, real)
-    m["fid"] = fid_kid(f_real, f_fake, seed)["fid"]
+    if n >= FID_MIN:  # fewer samples than that give no meaningful covariance of 256 features
+        _, f_real = _predict(clf, real)
+        m["fid"] = fid_kid(f_real, f_fake, seed)["fid"]
     rows = e["attributes"][:: PER_PROMPT]
     again = render(np.repeat(rows, PER_PROMPT, axis=0), data.shape[1], True, np.random.default_rng(seed))
     _, f_again = _predict(clf, torch.from_numpy(again).float() / 255)
