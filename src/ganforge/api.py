@@ -31,7 +31,6 @@ from .apps.encoder import fit_encoder
 from .apps.export import ExportResult, ExportedGenerator, export_generator, read_export
 from .apps.judge import score_file
 from .apps.project import project_files
-from .apps.prompts import generate_prompts, prompt_file
 from .apps.synth import SynthResult, sample_file, synth
 from .apps.translate import TILE, Translator, translate_files
 from .build import build_data, check_compatible, check_names, model_spec, resolve_model
@@ -164,18 +163,14 @@ class Run:
 
     def sample(self, n: int, seed: int = 0, label: Optional[int] = None, truncation: Optional[float] = None,
                prompt: Union[str, Sequence[str], None] = None) -> Tensor:
-        """``n`` samples (n, *shape) in data space: points as trained, images in [0, 1].
-        The same seed gives the same samples. ``label``: the class of every sample
-        (conditional runs); None draws classes uniformly. ``truncation``: psi in [0, 1] of the
-        truncation trick, for style-based runs (None: off). ``prompt`` (text-to-image runs): a
-        caption, n images of it; or a list of captions, n images of each (prompt-major)."""
+        """``n`` samples (n, *shape) in data space (images in [0, 1]); same seed, same samples. ``label``: every
+        sample's class (None: drawn uniformly); ``truncation``: psi in [0, 1] (style-based runs); ``prompt``: a
+        caption, or a list of them (n images each, prompt-major), for text-to-image runs."""
         if n < 1:
             raise GanforgeError(f"--n {n}: must be >= 1")
         g = self._generator()
-        if prompt is not None:
-            return generate_prompts(g, [prompt] if isinstance(prompt, str) else list(prompt), n, seed, "prompt")
         check_class(label, g.n_classes)
-        return g.generate(n, seed, label, truncation)
+        return g.generate(n, seed, label, truncation, prompt)
 
     def interpolate(self, rows: int = 4, steps: int = 10, seed: int = 0, label: Optional[int] = None,
                     truncation: Optional[float] = None) -> Tensor:
@@ -240,11 +235,6 @@ class Run:
                       watermark: bool = True) -> tuple[int, str]:
         """``n`` samples written to ``out`` with provenance (:func:`ganforge.apps.synth.sample_file`)."""
         return sample_file(self._generator(), str(out), n, seed, label, truncation, condition, watermark)
-
-    def write_prompts(self, out: PathLike, prompts: Sequence[str], n: int, seed: int = 0, watermark: bool = True,
-                      name: str = "--prompt") -> tuple[int, str]:
-        """``n`` images of each prompt to ``out`` (:func:`ganforge.apps.prompts.prompt_file`)."""
-        return prompt_file(self._generator(), str(out), prompts, n, seed, watermark, name)
 
     def synth(self, out: PathLike, n: Optional[int] = None, per_class: Optional[int] = None, seed: int = 0,
               min_confidence: Optional[float] = None, truncation: Optional[float] = None,

@@ -16,7 +16,6 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-from ..conditions.captions import repeat_rows
 from ..errors import GanforgeError
 from ..files import write_output
 
@@ -53,8 +52,8 @@ def generate_prompts(run, prompts: Sequence[str], n: int, seed: int = 0, name: s
     """``n`` images for each prompt, (P * n, 3, R, R) in [0, 1], prompt-major; same seed, same images."""
     if n < 1:
         raise GanforgeError(f"--n {n}: must be >= 1")
-    batch = text_condition(run, name).check(list(prompts), name)  # (P, L), every prompt checked
-    return run.generate(n * len(prompts), seed, repeat_rows(batch, n))
+    text_condition(run, name).check(list(prompts), name)  # every prompt checked, named as the user gave it
+    return run.generate(n, seed, prompt=list(prompts))
 
 
 def caption_grid(x: Tensor, prompts: Sequence[str], scale: int = 2):

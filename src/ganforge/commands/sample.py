@@ -41,7 +41,7 @@ def run(args) -> int:
 
 def _prompts(args) -> int:
     from ..api import load
-    from ..apps.prompts import describe, read_prompts
+    from ..apps.prompts import describe, prompt_file, read_prompts
     from ..errors import GanforgeError
 
     if args.prompt is not None and args.prompts is not None:
@@ -50,7 +50,7 @@ def _prompts(args) -> int:
         raise GanforgeError("--prompt/--prompts take no --class, --condition or --truncation")
     prompts = [args.prompt] if args.prompt is not None else read_prompts(args.prompts)
     r = load(args.run)
-    n, _ = r.write_prompts(args.out, prompts, args.n, args.seed, not args.no_watermark,
-                           "--prompt" if args.prompt is not None else "--prompts")
+    n, _ = prompt_file(r.generator, args.out, prompts, args.n, args.seed, not args.no_watermark,
+                       "--prompt" if args.prompt is not None else "--prompts")
     print(f"wrote {n} images of {describe(prompts)} ({args.n} each) from run {args.run} (step {r.step}) to {args.out}")
     return 0
