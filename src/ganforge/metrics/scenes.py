@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from ..cache import cache_dir
 from .distances import fid_kid
 
-CLASSIFIER_STEPS = 1200  # Adam steps of the attribute classifier (batch 128)
+CLASSIFIER_STEPS = 800  # Adam steps of the attribute classifier (batch 128)
 MATCHER_STEPS = 800  # ... of the R-precision matcher
 FID_MIN = 256  # samples below which no FID is given
 CANDIDATES = 100  # R-precision: 1 true caption and 99 others
@@ -53,7 +53,9 @@ class SceneClassifier(nn.Module):
         super().__init__()
         layers, ch, r = [nn.Conv2d(3, 32, 3, 1, 1), nn.LeakyReLU(0.2)], 32, resolution
         for width in (64, 128, 128):  # R -> R / 8 (4x4 at 32 px)
-            layers += [nn.Conv2d(ch, width, 3, 2, 1), nn.BatchNorm2d(width), nn.LeakyReLU(0.2)]
+            # GroupNorm, not BatchNorm: the same function in training and in eval mode (BatchNorm's running
+            # statistics read these scenes far worse than its batch statistics did)
+            layers += [nn.Conv2d(ch, width, 3, 2, 1), nn.GroupNorm(8, width), nn.LeakyReLU(0.2)]
             ch, r = width, r // 2
         self.trunk = nn.Sequential(*layers, nn.Flatten(), nn.Linear(ch * r * r, 256), nn.LeakyReLU(0.2))
         self.heads = nn.ModuleList(nn.Linear(256, k) for _, k in HEADS)
@@ -86,7 +88,7 @@ def _key(data, what: str, steps: int) -> str:
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(data.attributes).tobytes())
     h.update(data.images[: min(2000, len(data.images))].numpy().tobytes())
-    h.update(f"{what}:{steps}:{data.shape}:{len(data.text.vocabulary)}".encode())
+    h.update(f"{what}:{'v2:' if what == 'classifier' else ''}{steps}:{data.shape}:{len(data.text.vocabulary)}".encode())
     return h.hexdigest()[:16]
 
 
