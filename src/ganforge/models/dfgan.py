@@ -127,7 +127,9 @@ class DFGenerator(nn.Module):
         chs = _channels(width, resolution)
         self.fc = nn.Linear(z_dim, chs[0] * 16)
         self.blocks = nn.ModuleList(GBlock(a, b, cond_dim) for a, b in zip(chs, chs[1:]))
-        self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chs[-1], channels, 3, 1, 1), nn.Tanh())
+        # no tanh: the scenes' black background sits at -1, tanh's asymptote, and G chasing it there saturated every
+        # pixel within 50 steps (all-black images, no gradient left); a linear output keeps the gradient
+        self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chs[-1], channels, 3, 1, 1))
         self.c0 = chs[0]
 
     def forward(self, z: Tensor, c: Tensor) -> Tensor:
