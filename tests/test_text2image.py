@@ -135,6 +135,9 @@ def test_the_gan_trains_with_mismatched_negatives_and_resumes_exactly(tmp_path, 
         assert not out.exists()
     with pytest.raises(GanforgeError, match="'blu'"):
         api.load(run).sample(2, prompt="a small blu 4")
+    assert api.load(run).doctor().verdict  # the doctor reads a text run
+    assert main(["export", str(run), "--format", "safetensors", "--out", str(tmp_path / "g.safetensors")]) == 2
+    assert not (tmp_path / "g.safetensors").exists()
 
 
 def test_the_oracle_is_the_same_g_conditioned_on_attributes(tmp_path, scenes_set):
