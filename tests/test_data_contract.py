@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganforge.conditions import ConditionSpec, class_count
+from ganforge.conditions import Batch, ConditionSpec, class_count
 from ganforge.config import DataConfig
 from ganforge.data import DATASETS, DataSource, Finite, ImageSet, KnownModes, Streamed
 from ganforge.evaluation import sample_metrics
@@ -176,6 +176,32 @@ def _videos(root):  # four GIFs of 16 moving-digit frames, cut into 16 clips of 
     return DataConfig(name="videos", path=str(root / "videos"), window=4)
 
 
+def _scenes(root):  # a small text:digit-scenes set (60 training scenes, 40 test ones)
+    from ganforge.data.generated import build
+
+    build("text:digit-scenes", root / "scenes.gfd", seed=0, progress=False, n=60, test=40, side=32, captions=2)
+    return DataConfig(name="digit_scenes", path=str(root / "scenes.gfd"), resolution=32)
+
+
+def _scenes_attributes(root):  # the same set, as one-hot attribute vectors (the oracle)
+    path = root / "scenes.gfd"
+    return DataConfig(name="digit_scenes_attributes", path=str(path) if path.exists() else _scenes(root).path,
+                      resolution=32)
+
+
+def _captioned(root):  # 12 images, two captions each
+    from PIL import Image
+
+    g = np.random.default_rng(9)
+    (root / "captioned").mkdir()
+    rows = []
+    for i in range(12):
+        Image.fromarray(g.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(root / "captioned" / f"{i}.png")
+        rows += [f"{i}.png,a picture number {i}", f"{i}.png,picture {i} of twelve"]
+    (root / "captioned" / "captions.csv").write_text("file,caption\n" + "\n".join(rows) + "\n")
+    return DataConfig(name="captioned", path=str(root / "captioned"), resolution=RES)
+
+
 # name -> (tmp folder -> DataConfig); datasets that need no file are built from their name
 CONFIGS = {
     "ring8": lambda root: DataConfig(name="ring8"),
@@ -209,6 +235,9 @@ CONFIGS = {
     "moving_digits": lambda root: DataConfig(name="moving_digits", window=8),
     "moving_digits2": lambda root: DataConfig(name="moving_digits2", window=8),
     "videos": _videos,
+    "digit_scenes": _scenes,
+    "digit_scenes_attributes": _scenes_attributes,
+    "captioned": _captioned,
 }
 
 # The exact mode metrics need no feature space; their records predate provenance and stay
@@ -226,6 +255,10 @@ def _short_series_metrics(monkeypatch):
     from ganforge.metrics import video  # its clip classifier: a few clips, one epoch (tests/test_video.py)
 
     monkeypatch.setattr(video, "RECIPE", {**video.RECIPE, "clips": 32, "epochs": 1, "test_clips": 8})
+    from ganforge.metrics import scenes
+
+    monkeypatch.setattr(scenes, "CLASSIFIER_STEPS", 5)  # the text-to-image evaluator's classifier and matcher
+    monkeypatch.setattr(scenes, "MATCHER_STEPS", 5)
 
 
 @pytest.fixture(scope="module")
@@ -259,6 +292,8 @@ def _batches(data: DataSource, sizes=(5, 9, 17, 23)) -> list:
 def assert_same_batches(a: list, b: list) -> None:
     for (xa, ya), (xb, yb) in zip(a, b):
         assert torch.equal(xa, xb)
+        if isinstance(ya, Batch):  # e.g. captions: token ids and a mask
+            ya, yb = torch.cat([ya.tokens, ya.mask.long()], 1), torch.cat([yb.tokens, yb.mask.long()], 1)
         assert (ya is None and yb is None) or torch.equal(ya, yb)
 
 
@@ -302,6 +337,10 @@ def test_dataset_contract(configs, name):
             assert torch.equal(spec.check(y), y)  # the data's own labels are conditions its spec accepts
             g = spec.draw(5, torch.Generator().manual_seed(0))  # G's conditions come as the data's do
             assert g.shape == (5, *y.shape[1:]) and g.dtype == y.dtype
+        elif spec is not None:  # conditions that are not ids (captions, attribute vectors): one per sample
+            assert y is not None and len(y) == len(x)
+            g = spec.draw(5, torch.Generator().manual_seed(0))
+            assert len(g) == 5
         else:
             assert y is None
 

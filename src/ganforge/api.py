@@ -161,16 +161,16 @@ class Run:
         """Classes G is conditioned on; 0 for an unconditional run."""
         return self._generator().n_classes
 
-    def sample(self, n: int, seed: int = 0, label: Optional[int] = None, truncation: Optional[float] = None) -> Tensor:
-        """``n`` samples (n, *shape) in data space: points as trained, images in [0, 1].
-        The same seed gives the same samples. ``label``: the class of every sample
-        (conditional runs); None draws classes uniformly. ``truncation``: psi in [0, 1] of the
-        truncation trick, for style-based runs (None: off)."""
+    def sample(self, n: int, seed: int = 0, label: Optional[int] = None, truncation: Optional[float] = None,
+               prompt: Union[str, Sequence[str], None] = None) -> Tensor:
+        """``n`` samples (n, *shape) in data space (images in [0, 1]); same seed, same samples. ``label``: every
+        sample's class (None: drawn uniformly); ``truncation``: psi in [0, 1] (style-based runs); ``prompt``: a
+        caption, or a list of them (n images each, prompt-major), for text-to-image runs."""
         if n < 1:
             raise GanforgeError(f"--n {n}: must be >= 1")
         g = self._generator()
         check_class(label, g.n_classes)
-        return g.generate(n, seed, label, truncation)
+        return g.generate(n, seed, label, truncation, prompt)
 
     def interpolate(self, rows: int = 4, steps: int = 10, seed: int = 0, label: Optional[int] = None,
                     truncation: Optional[float] = None) -> Tensor:

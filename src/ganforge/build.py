@@ -147,15 +147,24 @@ def condition(cfg: Config, data: DataSource) -> Optional[ConditionSpec]:
 
 
 def n_classes(cfg: Config, data: DataSource) -> int:
-    """The number of classes (ids) G and D are conditioned on: 0 for an unconditional GAN."""
-    return conditions.n_classes(condition(cfg, data))
+    """The number of classes (ids) G and D are conditioned on: 0 for an unconditional GAN, and 0
+    for a model that takes its data's text or attributes itself (``build_models``' ``condition``)."""
+    spec = condition(cfg, data)
+    if spec is not None and spec.kind not in conditions.IDS and spec.kind in model_spec(cfg).condition_kinds:
+        return 0
+    return conditions.n_classes(spec)
 
 
-def build_models(cfg: Config, shape: tuple, classes: int = 0, layout: Optional[dict] = None) -> tuple[nn.Module, nn.Module]:
-    """``layout``: a table's column layout (``data.layout``), passed only to models that take it."""
+def build_models(cfg: Config, shape: tuple, classes: int = 0, layout: Optional[dict] = None,
+                 cond: Optional[ConditionSpec] = None) -> tuple[nn.Module, nn.Module]:
+    """``layout``: a table's column layout (``data.layout``), passed only to models that take it;
+    ``cond``: the run's condition spec, passed as ``condition=`` to a model that takes its kind
+    (text, attributes: ``ModelSpec.condition_kinds``)."""
     spec = model_spec(cfg)
     spec.check(cfg, tuple(shape))
     extra = {"layout": layout} if layout is not None else {}
+    if cond is not None and cond.kind not in conditions.IDS and cond.kind in spec.condition_kinds:
+        extra["condition"] = cond
     G, D = spec.build(cfg.model, tuple(shape), classes, **extra)
     if cfg.model.d_ensemble > 1:
         # K - 1 more D's, each initialised independently (drawn after D, so member 0 is the D of a

@@ -60,6 +60,15 @@ def sample_metrics(x: Tensor, data: DataSource, seed: int, labels: Optional[Tens
     return EVALUATORS.get(data.evaluator)(x, data, seed, labels=labels, inception_weights=inception_weights)
 
 
+def eval_conditions(data: DataSource, condition, n: int):
+    """The conditions an evaluation asks G for, one per sample, or None (drawn as the spec
+    draws them): captioned scenes are measured on their test scenes (``data.eval_conditions``:
+    the test captions, half of them held-out combinations; attribute vectors for the oracle)."""
+    if condition is not None and data.evaluator == "scenes":
+        return data.eval_conditions(n)
+    return None
+
+
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
     """Spherical interpolation between rows of ``a`` and ``b`` (n, d) at fractions ``t`` (k,):
     (n, k, d). It keeps the norm typical of a Gaussian latent (Shoemake 1985; White 2016)."""
@@ -103,7 +112,7 @@ def condition_rows(condition, n: Optional[int] = None, per_row: Optional[int] = 
         return None, None
     values, names = rows
     per_row = per_row or -(-n // len(names))  # ceil
-    labels = values.repeat_interleave(per_row)[:n]  # (n,) class-major: row r holds condition r
+    labels = rows_of(values, lambda t: t.repeat_interleave(per_row, dim=0))[:n]  # class-major: row r holds condition r
     return labels, names[: -(-len(labels) // per_row)]
 
 
@@ -158,6 +167,7 @@ def evaluate_run(g, n: Optional[int] = None, seed: Optional[int] = None, incepti
     stacked = data.evaluator == "digits" and data.shape[0] == 3  # classes are digit triples
     if g.condition is not None and g.condition.kind == "class_ids" and not stacked:  # tables: as drawn
         labels = torch.arange(n) % g.n_classes  # every class equally often
+    labels = eval_conditions(data, g.condition, n) if labels is None else labels
     x = g.generate(n, seed, labels, truncation)
     metrics = sample_metrics(x, data, seed, labels, inception_weights=weights)
     if truncation is not None:  # the samples measured were truncated: say so with the metrics

@@ -11,7 +11,7 @@ from typing import Optional, Sequence, Union
 from torch import Tensor, nn
 
 from .build import build_data, build_models, condition, model_spec, n_classes
-from .conditions import ConditionSpec, as_condition, check_condition
+from .conditions import ConditionSpec, as_condition, check_condition, rows_of
 from .config import Config, load_config
 from .watermark import mark_meta
 from .data.base import DataSource
@@ -59,10 +59,16 @@ class TrainedRun:
             raise GanforgeError(f"this run (model.name={self.cfg.model.name}) maps images to images, not noise to "
                                 f"samples; use ganforge {use} RUN --input ... --out DIR/")
 
-    def generate(self, n: int, seed: int, label=None, truncation: Optional[float] = None) -> Tensor:
+    def generate(self, n: int, seed: int, label=None, truncation: Optional[float] = None,
+                 prompt: Union[str, Sequence[str], None] = None) -> Tensor:
         """``n`` samples (n, *shape) in data space; ``label``: an int, a tensor (n,), or None (drawn);
-        ``truncation``: psi of the truncation trick (style-based runs), None = off."""
+        ``truncation``: psi of the truncation trick (style-based runs), None = off; ``prompt``: a
+        caption or a list of captions (text-to-image runs), n samples of each, prompt-major."""
         self._from_noise()
+        if prompt is not None:  # each caption checked against the run's vocabulary (one line each)
+            texts = [prompt] if isinstance(prompt, str) else list(prompt)
+            label = rows_of(check_condition(self.condition, texts, "prompt"), lambda t: t.repeat_interleave(n, 0))
+            n = n * len(texts)
         G = truncated(self.G, truncation, self.cfg.model.name)
         return generate(G, self.prior, n, seed, self.data, self.condition, label)
 
@@ -132,7 +138,7 @@ def load_run(run_dir: PathLike, device: str = "cpu", step: Optional[int] = None,
     data = build_data(cfg)  # the models' shapes and classes come from the data
     data.loc, data.scale = ckpt["data_norm"]["loc"], ckpt["data_norm"]["scale"]  # as trained
     classes = n_classes(cfg, data)
-    G, D = build_models(cfg, data.shape, classes, getattr(data, "layout", None))
+    G, D = build_models(cfg, data.shape, classes, getattr(data, "layout", None), condition(cfg, data))
     state = ckpt.get("G_ema")
     if ema and state is None:
         raise GanforgeError(f"{run_dir}: --ema: this run kept no EMA of G (train.ema_beta=0); leave --ema out")

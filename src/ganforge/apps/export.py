@@ -123,6 +123,9 @@ def export_generator(g: TrainedRun, run_dir: Path, fmt: str, out: Path,
     """Write ``g``'s sampler to ``out`` as ``fmt`` and check it on fixed noise (see the module)."""
     if fmt not in FORMATS:
         raise GanforgeError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
+    if g.condition is not None and g.condition.kind in ("text", "attributes"):
+        raise GanforgeError(f"export: this run's G is conditioned on {g.condition.kind} (model.name={g.cfg.model.name}); "
+                            "exporting it (token ids in) is not supported yet: sample from the run instead")
     G = truncated(g.G, truncation, g.cfg.model.name)
     if fmt == "safetensors" and truncation is not None:
         raise GanforgeError("--truncation: a safetensors export holds G's weights; truncate when sampling from it, "

@@ -26,6 +26,10 @@ def add_arguments(p) -> None:
     p.add_argument("--threshold", type=float,
                    help="with --objective: report the share above this (default: 0.9 for qed, else the training "
                         "molecules' 90th percentile)")
+    p.add_argument("--prompt", metavar="TEXT", help="text-to-image runs: --n images of this caption, e.g. "
+                                                   "\"a small blue 4 on the right\"")
+    p.add_argument("--prompts", metavar="FILE.txt", help="text-to-image runs: --n images of each caption in FILE "
+                                                         "(one a line), a row each in GRID.png")
 
 
 def run(args) -> int:
@@ -45,6 +49,8 @@ def run(args) -> int:
     if args.n is None:
         raise GanforgeError("sample: give --n N (or --length COLUMNS for a level run)")
     sample_target(args.out, args.n)  # a bad --out or --n is refused before the run is read
+    if args.prompt is not None or args.prompts is not None:
+        return _prompts(args)
     r = load(args.run)
     if args.objective:
         return _objective(r, args)
@@ -70,4 +76,21 @@ def _objective(r, args) -> int:
           f"(plain samples {res.sample_mean:.3f})")
     print(f"share with {args.objective} >= {res.threshold:.3g}: {res.share_above:.3f} (valid, unique, novel, of "
           f"{args.n}); training molecules {res.train_share:.3f}; plain samples {res.sample_share:.3f}")
+    return 0
+
+
+def _prompts(args) -> int:
+    from ..api import load
+    from ..apps.prompts import describe, prompt_file, read_prompts
+    from ..errors import GanforgeError
+
+    if args.prompt is not None and args.prompts is not None:
+        raise GanforgeError("give --prompt TEXT or --prompts FILE.txt, not both")
+    if args.label is not None or args.condition or args.truncation is not None:
+        raise GanforgeError("--prompt/--prompts take no --class, --condition or --truncation")
+    prompts = [args.prompt] if args.prompt is not None else read_prompts(args.prompts)
+    r = load(args.run)
+    n, _ = prompt_file(r.generator, args.out, prompts, args.n, args.seed, not args.no_watermark,
+                       "--prompt" if args.prompt is not None else "--prompts")
+    print(f"wrote {n} images of {describe(prompts)} ({args.n} each) from run {args.run} (step {r.step}) to {args.out}")
     return 0

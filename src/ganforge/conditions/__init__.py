@@ -29,6 +29,7 @@ from .attributes import Attributes
 from .base import IDS, Batch, Condition, ConditionSpec, check_condition, class_count, draw, n_classes, rows_of
 from .ids import ClassIds, TableConditions, as_condition
 from .text import Text, TextBatch, pad_texts
+from .captions import Captions, Vocabulary, words_of
 
-__all__ = ["IDS", "Attributes", "Batch", "ClassIds", "Condition", "ConditionSpec", "TableConditions", "Text",
+__all__ = ["IDS", "Attributes", "Batch", "Captions", "Vocabulary", "words_of", "ClassIds", "Condition", "ConditionSpec", "TableConditions", "Text",
            "TextBatch", "as_condition", "check_condition", "class_count", "draw", "n_classes", "pad_texts", "rows_of"]

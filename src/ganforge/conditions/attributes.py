@@ -21,7 +21,7 @@ class Attributes:
     def __init__(self, rows: Tensor, binary: bool = False, names: Optional[Sequence[str]] = None):
         if rows.dim() != 2 or len(rows) == 0:
             raise ValueError(f"Attributes: rows must be (N, A) with N >= 1, got {tuple(rows.shape)}")
-        self.rows = rows.float()
+        self.table = rows.float()  # (N, A); not ``rows``: that is the figure's method
         self.size = rows.shape[1]
         self.binary = binary
         self.names = [str(s) for s in names] if names else None
@@ -33,8 +33,8 @@ class Attributes:
 
     def draw(self, n: int, gen: torch.Generator, empirical: bool = False) -> Tensor:
         """(n, A) float32 on ``gen``'s device: rows of the data's attributes, uniformly."""
-        pick = torch.randint(len(self.rows), (n,), generator=gen, device=gen.device)  # (n,)
-        return self.rows.to(gen.device)[pick]
+        pick = torch.randint(len(self.table), (n,), generator=gen, device=gen.device)  # (n,)
+        return self.table.to(gen.device)[pick]
 
     def check(self, value, name: str = "--attributes") -> Tensor:
         """A sequence of A numbers (or a tensor (A,) or (n, A)) -> float32 (1, A) or (n, A)."""

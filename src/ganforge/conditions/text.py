@@ -45,8 +45,8 @@ class TextBatch:
         """Tokens in each text (B,) int64."""
         return self.mask.sum(1)
 
-    def to(self, device) -> "TextBatch":
-        return TextBatch(self.tokens.to(device), self.mask.to(device))
+    def to(self, device, non_blocking: bool = False) -> "TextBatch":
+        return TextBatch(self.tokens.to(device, non_blocking=non_blocking), self.mask.to(device, non_blocking=non_blocking))
 
     def map(self, fn: Callable[[Tensor], Tensor]) -> "TextBatch":
         """``fn`` applied to both tensors, e.g. a rank's rows of a global batch."""

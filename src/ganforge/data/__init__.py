@@ -16,6 +16,7 @@ capabilities are the small protocols :class:`Finite`, :class:`ImageSet`, :class:
 from . import audio, built, images, molecules, paired, series, table, toy2d  # noqa: F401  (registers the datasets)
 from . import levels  # noqa: F401  (game levels: platformer, dungeon, levels)
 from . import video  # noqa: F401  (registers the video datasets)
+from . import captioned, scenes  # noqa: F401  (text to image: digit scenes, captioned images)
 from .base import DATASETS, DataSource, Finite, ImageSet, KnownModes, Streamed, register_dataset
 from .images import ImageData, StackedDigits
 from .toy2d import KnownDensity, MixtureData, PointsData, load_points

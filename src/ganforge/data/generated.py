@@ -261,3 +261,8 @@ add_recipe(Recipe("video:moving-digits", "moving_digits", "data.moving_digits:ma
                    Option("size", int, 32, "canvas side in px", (32, 64)),
                    Option("n", int, 4000, "training clips"),
                    Option("n_test", int, 1000, "test clips (held-out digits)"))))
+add_recipe(Recipe("text:digit-scenes", "digit_scenes", "data.scenes:make",
+                  "captioned scenes of one or two coloured digits (text to image), with held-out combinations",
+                  (Option("n", int, 10000, "training scenes"), Option("test", int, 1000, "test scenes (half held out)"),
+                   Option("side", int, 32, "canvas side in pixels", (32, 64)),
+                   Option("captions", int, 5, "captions per scene"))))

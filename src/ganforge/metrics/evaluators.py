@@ -202,6 +202,16 @@ def video(x: Tensor, data: DataSource, seed: int, labels: Optional[Tensor] = Non
 # and ``evaluate`` print it): its headline keys, declared next to the evaluator, so a new
 # evaluator registers its headline with :func:`headline_for` and nothing guesses from the keys.
 
+@EVALUATORS.register
+def scenes(x: Tensor, data: DataSource, seed: int, labels=None, inception_weights: Optional[str] = None) -> dict:
+    """Captioned digit scenes (text to image): attribute accuracy (seen and held-out prompts),
+    R-precision, FID in the attribute classifier's space, diversity within a prompt
+    (``metrics/scenes.py``). ``x`` answers ``data.eval_set(n)`` in order."""
+    from .scenes import scene_metrics
+
+    return scene_metrics(x, data, seed)
+
+
 HEADLINES: dict[str, Callable[[dict], str]] = {}  # evaluator name -> its headline
 IMAGE_KEYS = ("fid", "kid", "precision", "recall", "density", "coverage", "classes", "class_kl", "modes", "mode_kl",
               "classifier_score", "class_accuracy")
@@ -295,6 +305,16 @@ VIDEO_KEYS = ("fvd", "consistency", "consistency_real", "frame_fid", "speed_w1",
 def video_line(m: dict) -> str:
     """Video metrics (``metrics/video.py``); FVD in ganforge's clip-classifier space, not I3D's."""
     return f"{_keys(m, VIDEO_KEYS)}  (n={m['n']})\nfeature space of fvd: {m['provenance']['feature_space']}"
+
+
+SCENE_KEYS = ("attr_acc", "attr_acc_seen", "attr_acc_held_out", "attr_acc_real", "r_precision", "r_precision_real",
+              "fid", "diversity")
+
+
+@headline_for("scenes")
+def scenes_line(m: dict) -> str:
+    """Text to image: attribute accuracy (all, seen, held out, real), R-precision, FID, diversity."""
+    return f"{_keys(m, SCENE_KEYS)}  (n={m['n']}, {m['provenance']['feature_space']})"
 
 
 def held_out_line(m: dict) -> str:

@@ -5,7 +5,7 @@ G is called as ``G(z, y)``: noise (B, z_dim) and labels (B,) or None -> samples
 per file; ``n_classes > 0`` builds a conditional pair.
 """
 
-from . import dcgan, latentgan, mlp, molgan, recurrent, resnet_i2i, specgan, srnet, stylegan2, tabular, timegan, unet, wavegan  # noqa: F401  (registers the models)
+from . import dcgan, dfgan, latentgan, mlp, molgan, recurrent, resnet_i2i, specgan, srnet, stylegan2, tabular, timegan, unet, wavegan  # noqa: F401  (registers the models)
 from . import levelgan  # noqa: F401  (tile maps: DCGAN on one-hot channels)
 from . import video  # noqa: F401  (registers the video models)
 from .base import MODELS

@@ -34,6 +34,9 @@ class ModelSpec:
     spatial_remedies: bool = False  # image-only remedies (bCR) helped it
     spectral_d_remedy: bool = False  # spectral norm on its D helped it (on the MLP D it did not)
     game: str = "noise_to_data"  # the game that trains it (build.GAMES): noise_to_data, paired, cycle, superres
+    # the kinds of condition (ganforge.conditions) a conditional G and D take: ids are embedded (n_classes);
+    # any other kind listed here is handed to the builder itself as ``condition=`` (text, attributes)
+    condition_kinds: tuple[str, ...] = ("class_ids", "table")
 
     @property
     def images(self) -> bool:

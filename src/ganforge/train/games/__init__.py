@@ -21,6 +21,7 @@ from .paired import Paired
 from .superres import SuperRes
 from .timegan import TimeGANGame
 from .latentgan import LatentGANGame
+from .text2image import TextToImage
 
 
 def game_class(cfg: Config) -> type[GameBase]:
@@ -40,4 +41,4 @@ def default_callbacks(cfg: Config) -> list[Callback]:
 
 
 __all__ = ["Cycle", "GAMES", "Game", "GameBase", "I2IPolicy", "NextReal", "NoiseToData", "Paired", "Player", "Players",
-           "Policy", "StepValues", "SuperRes", "TimeGANGame", "build_game", "default_callbacks", "game_class"]
+           "Policy", "StepValues", "SuperRes", "TextToImage", "TimeGANGame", "build_game", "default_callbacks", "game_class"]
