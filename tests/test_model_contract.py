@@ -15,13 +15,16 @@ from ganforge.models import MODELS
 
 def _shape(spec):
     """A small sample shape the model can build: its smallest square image, a sequence (4 steps of
-    2 features, so that z_dim = 8 reads as 2 noise values per step), or a 2-D point."""
+    2 features, so that z_dim = 8 reads as 2 noise values per step), a tile map, a clip of video or
+    of sound, or a 2-D point."""
     if "sequence" in spec.kinds:
         return (4, 2)
     if "level" in spec.kinds:  # a tile map one-hot (C, H, W), not square
         return (5, 6, 10)
     if "video" in spec.kinds:  # a clip (C, T, H, W): 4 frames of 16 px
         return (1, 4, 16, 16)
+    if "audio" in spec.kinds:  # a clip (L, 1): half a second at 4 kHz
+        return (2000, 1)
     return (3, spec.resolutions[0], spec.resolutions[0]) if spec.images else (2,)
 
 
