@@ -32,6 +32,9 @@ VARIANTS = {  # name -> (what it is, overrides on the preset)
     "diffaug": ("+ DiffAugment translation and cutout on everything D sees", ["augment.policy=translation,cutout"]),
     "translation": ("+ DiffAugment translation only", ["augment.policy=translation"]),
     "lecam": ("+ LeCam (weight 0.1), the doctor's second remedy", ['augment.policy=""', "reg.lecam.weight=0.1"]),
+    "spectral": ("+ spectral norm on D, the doctor's first remedy", ['augment.policy=""', "model.d_norm=spectral"]),
+    "ada": ("+ ADA: translation and cutout at an adaptive p, target E[sign D(real)] = 0.6",
+            ["augment.policy=translation,cutout", "augment.ada_target=0.6"]),
 }
 KEYS = ("fid", "precision", "recall", "coverage", "min_class_acc", "mean_class_acc")
 

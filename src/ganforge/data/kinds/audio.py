@@ -133,7 +133,7 @@ class AudioKind(SequenceKind):
             return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255).permute(2, 0, 1)
         return x.float().numpy()
 
-    def folder_items(self, x: Tensor, data=None):
+    def folder_items(self, x: Tensor, data=None, prov: Optional[dict] = None):
         """``DIR/``: one WAV per clip."""
         return ((f"{i:06d}.wav", Wave(c.detach().cpu().float().flatten().numpy(), rate_of(data)))
                 for i, c in enumerate(x))

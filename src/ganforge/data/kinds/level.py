@@ -105,7 +105,7 @@ class LevelKind(DataKind):
             return level_sheet(ids, legend, cols=1 if ids.shape[2] > ids.shape[1] else 4)
         return "\n".join(level_text(lv, legend) for lv in ids)
 
-    def folder_items(self, x: Tensor, data=None):
+    def folder_items(self, x: Tensor, data=None, prov: Optional[dict] = None):
         """``sample --out DIR/``: NNNNNN.txt (VGLC) and NNNNNN.png (rendered, with its path) per level."""
         from ..level_agents import play
 
