@@ -126,6 +126,27 @@ def trained(preset: Union[str, Any], overrides: Sequence[str] = (), *, seed: Opt
         yield train(cfg, Path(out) if out is not None else d, **train_kw)
 
 
+def budgeted(seconds: Optional[float]) -> dict:
+    """:func:`trained`'s keywords for a run that stops once its training has taken ``seconds``
+    (none: no limit): a callback that asks the loop to stop at the end of the step past the
+    budget, and the stop it raises taken as a quiet end. The run keeps its last checkpoint, so
+    a budgeted run is measured there; a script checkpoints often enough for that to be near.
+
+        with H.trained(preset, over, seed=0, **H.budgeted(600)) as t: ..."""
+    from ganforge.train.callbacks import Callback
+    from ganforge.train.loop import RunStopped
+
+    class Budget(Callback):
+        def on_start(self, run) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, run, step: int) -> None:
+            if seconds and time.perf_counter() - self.t0 > seconds:
+                run.stop_reason = f"time budget {seconds:g} s"
+
+    return {"callbacks": [Budget()], "stop_ok": (RunStopped,)}
+
+
 def peak_mb() -> float:
     """This process's peak resident memory in MiB (Linux reports ru_maxrss in KiB)."""
     import resource

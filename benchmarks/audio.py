@@ -55,27 +55,14 @@ def run_one(job: dict) -> dict:
     import torch
 
     from ganforge.evaluation import sample_metrics
-    from ganforge.train.callbacks import Callback
-    from ganforge.train.loop import RunStopped
 
     torch.set_num_threads(job["threads"])
     over = [f"data.path={job['set']}", f"data.sample_rate={job['rate']}", f"train.steps={job['steps']}",
             "train.ckpt_every=50", "train.keep_ckpts=1", "eval.every=0", "train.log_every=25",
             *GAMES[job["game"]][1], *job["overrides"]]
 
-    class Budget(Callback):
-        """Stops the run once its training has taken ``budget_s`` seconds (measured at its last
-        checkpoint, every 50 steps)."""
 
-        def on_start(self, run) -> None:
-            self.t0 = time.perf_counter()
-
-        def on_step_end(self, run, step: int) -> None:
-            if job["budget_s"] and time.perf_counter() - self.t0 > job["budget_s"]:
-                run.stop_reason = f"time budget {job['budget_s']} s"
-
-    with H.trained("wavegan_digits", over, seed=job["seed"], threads=job["threads"], callbacks=[Budget()],
-                   stop_ok=(RunStopped,)) as t:
+    with H.trained("wavegan_digits", over, seed=job["seed"], threads=job["threads"], **H.budgeted(job["budget_s"])) as t:
         g = t.load()
         n = job["n_samples"]
         y = torch.arange(n) % g.data.n_classes

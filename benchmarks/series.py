@@ -51,8 +51,6 @@ def run_one(job: dict) -> dict:
     from ganforge.config import load_config
     from ganforge.evaluation import sample_metrics
     from ganforge.metrics import series as series_metrics
-    from ganforge.train.callbacks import Callback
-    from ganforge.train.loop import RunStopped
 
     torch.set_num_threads(job["threads"])
     if job["eval_steps"]:  # smoke runs only: TimeGAN's iteration counts otherwise
@@ -66,20 +64,8 @@ def run_one(job: dict) -> dict:
     if data.n_classes > 1:
         over.append("model.conditional=true")
 
-    class Budget(Callback):
-        """Stops the run once its training has taken ``budget_s`` seconds. The stop comes before
-        that step's checkpoint, so a budgeted run checkpoints every 100 steps and is measured at
-        its last one (the table's ``steps``)."""
 
-        def on_start(self, run) -> None:
-            self.t0 = time.perf_counter()
-
-        def on_step_end(self, run, step: int) -> None:
-            if job["budget_s"] and time.perf_counter() - self.t0 > job["budget_s"]:
-                run.stop_reason = f"time budget {job['budget_s']} s"
-
-    with H.trained(preset, over, seed=job["seed"], threads=job["threads"], callbacks=[Budget()],
-                   stop_ok=(RunStopped,)) as t:
+    with H.trained(preset, over, seed=job["seed"], threads=job["threads"], **H.budgeted(job["budget_s"])) as t:
         g = t.load()
         n = min(job["n_samples"], len(data.x))
         t0 = time.perf_counter()

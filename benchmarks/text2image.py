@@ -39,23 +39,13 @@ def run_one(model: str, seed: int, a, grid: bool) -> dict:
 
     from ganforge.apps.prompts import caption_grid, generate_prompts
     from ganforge.evaluation import evaluate_run
-    from ganforge.train.callbacks import Callback
-    from ganforge.train.loop import RunStopped
 
     data = "digit_scenes" if model == "text" else "digit_scenes_attributes"
     over = [f"data.name={data}", f"train.steps={a.steps}", "train.ckpt_every=50", "train.keep_ckpts=1",
             "eval.every=0", "train.log_every=50", "doctor.enabled=false"]
 
-    class Budget(Callback):
-        def on_start(self, run) -> None:
-            self.t0 = time.perf_counter()
 
-        def on_step_end(self, run, step: int) -> None:
-            if a.budget_s and time.perf_counter() - self.t0 > a.budget_s:
-                run.stop_reason = f"time budget {a.budget_s} s"
-
-    with H.trained("dfgan_scenes", over, seed=seed, threads=a.threads, callbacks=[Budget()],
-                   stop_ok=(RunStopped,)) as t:
+    with H.trained("dfgan_scenes", over, seed=seed, threads=a.threads, **H.budgeted(a.budget_s)) as t:
         from ganforge.trained import load_run
 
         g = load_run(t.run_dir)

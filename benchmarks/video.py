@@ -23,7 +23,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import _harness as H
 
@@ -38,23 +37,13 @@ def run_one(job: dict) -> dict:
     import torch
 
     from ganforge.evaluation import sample_metrics
-    from ganforge.train.callbacks import Callback
-    from ganforge.train.loop import RunStopped
 
     torch.set_num_threads(job["threads"])
 
-    class Budget(Callback):
-        def on_start(self, run) -> None:
-            self.t0 = time.perf_counter()
-
-        def on_step_end(self, run, step: int) -> None:
-            if job["budget_s"] and time.perf_counter() - self.t0 > job["budget_s"]:
-                run.stop_reason = f"time budget {job['budget_s']} s"
 
     over = [f"data.name={job['dataset']}", f"train.steps={job['steps']}", "train.ckpt_every=50",
             "train.keep_ckpts=1", "eval.every=0", "train.log_every=50", "doctor.enabled=false"]
-    with H.trained(f"{job['model']}_digits", over, seed=job["seed"], threads=job["threads"], callbacks=[Budget()],
-                   stop_ok=(RunStopped,)) as t:
+    with H.trained(f"{job['model']}_digits", over, seed=job["seed"], threads=job["threads"], **H.budgeted(job["budget_s"])) as t:
         g = t.load()
         x = g.generate(job["n"], job["seed"])
         t0 = time.perf_counter()

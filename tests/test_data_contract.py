@@ -248,7 +248,8 @@ WITHOUT_PROVENANCE = {"modes"}
 @pytest.fixture(autouse=True)
 def _short_series_metrics(monkeypatch):
     """The sequences' evaluator trains small networks (TimeGAN's 2000-5000 iterations); a few
-    iterations check its contract."""
+    iterations check its contract. The same for video's and text-to-image's classifiers, and
+    MOSES's test splits are cut short."""
     from ganforge.metrics import series
 
     monkeypatch.setattr(series, "STEPS", {"disc": 5, "pred": 5, "cls": 5})
@@ -259,6 +260,9 @@ def _short_series_metrics(monkeypatch):
 
     monkeypatch.setattr(scenes, "CLASSIFIER_STEPS", 5)  # the text-to-image evaluator's classifier and matcher
     monkeypatch.setattr(scenes, "MATCHER_STEPS", 5)
+    from ganforge.data import molecules  # MOSES's test splits: 300 molecules each through ChemNet, not 10,000
+
+    monkeypatch.setattr(molecules, "TEST_N", 300)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ganforge.data.toy2d import grid25, ring8
-from ganforge.metrics.distances import energy_distance
+from ganforge.metrics.distances import energy_distance, frechet_gaussians
 from ganforge.metrics.toy2d import mode_metrics
 
 GRID = grid25(None, 0)
@@ -48,3 +48,20 @@ def test_energy_distance():
     y = torch.randn(500, 2, generator=torch.Generator().manual_seed(1))
     assert abs(energy_distance(x, y)) < 0.05
     assert energy_distance(x, y + 3) > 2
+
+
+def test_the_frechet_distance_of_gaussians_matches_a_matrix_square_root():
+    """frechet_gaussians takes the root's trace from symmetric eigendecompositions: the same
+    number as scipy's sqrtm of S_a S_b, 0 for a Gaussian against itself, and the closed form for
+    isotropic ones (|mu_a - mu_b|^2 + d (s_a - s_b)^2)."""
+    import numpy as np
+    from scipy import linalg
+
+    g = np.random.default_rng(0)
+    a, b = g.standard_normal((200, 16)) @ g.standard_normal((16, 16)), g.standard_normal((300, 16)) + 0.5
+    mu_a, mu_b, s_a, s_b = a.mean(0), b.mean(0), np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    want = (mu_a - mu_b) @ (mu_a - mu_b) + np.trace(s_a + s_b - 2 * np.real(linalg.sqrtm(s_a @ s_b)))
+    assert frechet_gaussians(mu_a, s_a, mu_b, s_b) == pytest.approx(want, rel=1e-9)
+    assert frechet_gaussians(mu_a, s_a, mu_a, s_a) == pytest.approx(0, abs=1e-8)
+    d = 5
+    assert frechet_gaussians(np.zeros(d), 4 * np.eye(d), np.ones(d), np.eye(d)) == pytest.approx(d + d * (2 - 1) ** 2)

@@ -58,6 +58,25 @@ def fid_kid(f_real: Tensor, f_fake: Tensor, seed: int = 0, batch_size: int = 500
     return {"fid": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std)}
 
 
+def frechet_gaussians(mu_a, cov_a, mu_b, cov_b) -> float:
+    """The Fréchet distance of two Gaussians, |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))
+    (Heusel et al. 2017), in float64. The trace of the root is the sum of the square roots of
+    the eigenvalues of S_a S_b, which are those of the symmetric R S_b R with R = S_a^(1/2)
+    (both from symmetric eigendecompositions; rounding's tiny negative eigenvalues count as 0).
+    A general matrix square root of the product (scipy's ``sqrtm``) gives the same number to
+    1e-8 but takes seconds on the singular covariances of a few samples in 512 dimensions."""
+    import numpy as np
+
+    mu_a, mu_b = np.asarray(mu_a, dtype=np.float64), np.asarray(mu_b, dtype=np.float64)
+    cov_a, cov_b = np.asarray(cov_a, dtype=np.float64), np.asarray(cov_b, dtype=np.float64)
+    w, v = np.linalg.eigh((cov_a + cov_a.T) / 2)
+    root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T  # S_a^(1/2)
+    inner = root_a @ cov_b @ root_a
+    root_trace = np.sqrt(np.clip(np.linalg.eigvalsh((inner + inner.T) / 2), 0, None)).sum()
+    diff = mu_a - mu_b
+    return float(max(0.0, diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2 * root_trace))
+
+
 def _kth_neighbour_radius(x: Tensor, k: int, chunk: int = 2048) -> Tensor:
     """Distance from each row of ``x`` (N, d) to its k-th nearest other row, shape (N,)."""
     out = []

@@ -176,15 +176,11 @@ def reference_stats(smiles: list) -> Optional[dict]:
 
 
 def frechet(a: dict, b: dict) -> float:
-    """The Fréchet distance of two Gaussians (fcd_torch's; its sqrtm warns on singular covariances
-    of small samples, which the number then carries)."""
-    import warnings
+    """The Fréchet distance of two Gaussians of ChemNet activations (``distances.frechet_gaussians``:
+    fcd_torch's formula, its matrix root's trace taken from eigenvalues)."""
+    from .distances import frechet_gaussians
 
-    from fcd_torch.utils import calculate_frechet_distance
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(calculate_frechet_distance(a["mu"], a["sigma"], b["mu"], b["sigma"]))
+    return frechet_gaussians(a["mu"], a["sigma"], b["mu"], b["sigma"])
 
 
 def wasserstein(a: np.ndarray, b: np.ndarray) -> float:

@@ -26,7 +26,6 @@ Every network is trained on one thread from a fixed seed (the same weights whoev
 from __future__ import annotations
 
 import hashlib
-import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -226,14 +225,10 @@ def consistency(x: Tensor, clf, side: int, confidence: float = 0.5) -> float:
 def frechet(a: Tensor, b: Tensor) -> float:
     """The Fréchet distance between Gaussians fitted to features a (N, d) and b (M, d):
     |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)) (Heusel et al. 2017), in float64."""
-    from scipy import linalg
+    from .distances import frechet_gaussians
 
-    a, b = a.double().numpy(), b.double().numpy()
-    mu, cov_a, cov_b = a.mean(0) - b.mean(0), np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    with warnings.catch_warnings():  # dead ReLU features make the covariances singular: harmless here
-        warnings.simplefilter("ignore")
-        root = linalg.sqrtm(cov_a @ cov_b)
-    return float(max(0.0, mu @ mu + np.trace(cov_a + cov_b - 2 * np.real(root))))
+    a, b = a.double().numpy(), b.double().numpy()  # dead ReLU features make the covariances singular: harmless
+    return frechet_gaussians(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
 
 
 def video_metrics(real: Tensor, fake: Tensor, seed: int) -> dict:
