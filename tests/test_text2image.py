@@ -136,8 +136,38 @@ def test_the_gan_trains_with_mismatched_negatives_and_resumes_exactly(tmp_path, 
     with pytest.raises(GanforgeError, match="'blu'"):
         api.load(run).sample(2, prompt="a small blu 4")
     assert api.load(run).doctor().verdict  # the doctor reads a text run
+    _the_boards_sampler_answers_prompts(run)
     assert main(["export", str(run), "--format", "safetensors", "--out", str(tmp_path / "g.safetensors")]) == 2
     assert not (tmp_path / "g.safetensors").exists()
+
+
+def _the_boards_sampler_answers_prompts(run):
+    """The board's sampler (report/tryout.py) offers a prompt field on a text run and draws one
+    row per typed prompt, the same images as ``sample --prompt``; a word it never saw is one line."""
+    import io
+
+    from PIL import Image
+
+    from ganforge.report import board_pages, tryout
+
+    r = tryout.Runs().get(run)
+    opts = tryout.options(r)
+    assert opts["prompt"] and opts["classes"] is None
+    bare = tryout.check(r, tryout.parse_request(tryout.default_query(opts)))  # a bare page: the run's own prompts
+    assert bare.prompts and len(bare.prompts) <= 4
+    query = {"prompt": ["a small blue 4 on the right; a big red seven on the left"], "n": ["3"], "seed": ["1"]}
+    req = tryout.check(r, tryout.parse_request(query))
+    assert req.prompts == ("a small blue 4 on the right", "a big red seven on the left")
+    png = Image.open(io.BytesIO(tryout.sample_png(r, req)))
+    assert png.text["prompts"] == "a small blue 4 on the right\na big red seven on the left"
+    page = board_pages.sampler("whole", r.step, opts, query, req, None)
+    assert 'name="prompt"' in page and "one row per prompt" in page
+    want = api.load(run).sample(3, seed=1, prompt=list(req.prompts))
+    assert torch.equal(want, r.generate(3, 1, prompt=list(req.prompts)))
+    with pytest.raises(GanforgeError, match="'blu'"):
+        tryout.check(r, tryout.parse_request({"prompt": ["a small blu 4"]}))
+    with pytest.raises(GanforgeError, match="at most"):
+        tryout.parse_request({"prompt": [";".join(["a 4"] * 9)]})
 
 
 def test_the_oracle_is_the_same_g_conditioned_on_attributes(tmp_path, scenes_set):

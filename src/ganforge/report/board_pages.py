@@ -140,6 +140,9 @@ def sampler(name: str, step: int, opts: dict, query: dict, req, error: Optional[
     if opts["truncation"]:
         fields.append(f'<label>truncation &psi; <input type="number" name="truncation" min="0" max="1" step="0.05" '
                       f'value="{val("truncation")}" placeholder="off"></label>')
+    if opts.get("prompt"):
+        fields.append(f'<label>prompts (one a line) <textarea name="prompt" rows="3" cols="40" '
+                      f'placeholder="a small red 3 on the left">{val("prompt")}</textarea></label>')
     fields.append(f'<label>samples <input type="number" name="n" min="1" max="256" value="{val("n", "16")}"></label>')
     form = (f'<form id="sampler" action="/run/{q}/sampler" method="get">{"".join(fields)}'
             '<button type="submit">draw</button></form>')
@@ -149,8 +152,12 @@ def sampler(name: str, step: int, opts: dict, query: dict, req, error: Optional[
         args = {"seed": req.seed, "n": req.n, "class": "rows" if req.rows else ("" if req.label is None else req.label)}
         if req.truncation is not None:
             args["truncation"] = req.truncation
+        if req.prompts:
+            args["prompt"] = "\n".join(req.prompts)
         what = "one row per class" if req.rows else ("classes drawn at random" if req.label is None
                                                      else f"class {req.label}")
+        if req.prompts:
+            what = "one row per prompt: " + "; ".join(req.prompts)
         psi = f", truncation {req.truncation:g}" if req.truncation is not None else ""
         shown = (f'<figure><img id="grid" src="/run/{q}/sample.png?{html.escape(urlencode(args))}" '
                  f'alt="{req.n} samples of {e}"><figcaption>{req.n} samples, seed {req.seed}, {what}{psi}; '
