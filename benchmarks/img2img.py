@@ -184,7 +184,7 @@ def colour_scores(out: torch.Tensor, gt: torch.Tensor, clf) -> dict:
 
 
 @torch.no_grad()
-def colour(steps: int, l1_weight: float = 100.0, baseline: bool = True) -> tuple[list[tuple], dict]:
+def colour(steps: int, l1_weight: float = 100.0, baseline: bool = True, seed: int = 0) -> tuple[list[tuple], dict]:
     """pix2pix (i2i.l1_weight=``l1_weight``) and the L1-only U-Net (unless not ``baseline``) on
     demo:colour; rows, and the classifier's accuracy."""
     from ganforge.data.demos import held_out_photos, luma
@@ -193,7 +193,7 @@ def colour(steps: int, l1_weight: float = 100.0, baseline: bool = True) -> tuple
     clf = None
     models = [("pix2pix", [f"i2i.l1_weight={l1_weight}"])] + ([("U-Net, L1 only", ["i2i.adv_weight=0"])] if baseline else [])
     for name, over in models:
-        cfg, data, game = make("pix2pix_colour", over)
+        cfg, data, game = make("pix2pix_colour", over + ([f"train.seed={seed}"] if seed else []))
         with torch.enable_grad():
             t = run_steps(game, data, steps, cfg.train.batch_size)
         x = game.held_out(data, 10_000, 0)  # every held-out pair, (n, 6, 32, 32) in [0, 1]
@@ -210,7 +210,7 @@ def colour(steps: int, l1_weight: float = 100.0, baseline: bool = True) -> tuple
         rows.append((name, colour_scores(out, b, clf), t))
         outs[name], nets[name] = out, G
     pick = torch.cat([torch.arange(0, 64, 8), torch.arange(64, 128, 8)])  # 8 crops of each held-out photo
-    tag = "" if l1_weight == 100.0 else f"_l1w{l1_weight:g}"
+    tag = ("" if l1_weight == 100.0 else f"_l1w{l1_weight:g}") + (f"_seed{seed}" if seed else "")
     names = [k for k in ("U-Net, L1 only", "pix2pix") if k in outs]
     image_grid(torch.cat([(a[pick] + 1) / 2, *[outs[k][pick] for k in names], b[pick]]),
                GRIDS / f"colour{tag}.png", nrow=len(pick), scale=3)
@@ -272,11 +272,13 @@ def main() -> None:
     p.add_argument("--sr-content", type=float, default=0.1, help="i2i.content_weight of the SR GAN")
     p.add_argument("--colour-l1", type=float, default=100.0, help="i2i.l1_weight of the colorization GAN (lambda)")
     p.add_argument("--colour-gan-only", action="store_true", help="colorization: train pix2pix only, not the L1 baseline")
+    p.add_argument("--colour-seed", type=int, default=0, help="train.seed of the colorization models")
     p.add_argument("--colour-steps", type=int, help="training steps of each colorization model (default 1500, x4 with --full)")
     a = p.parse_args()
     out = OUT.with_name(f"img2img_{a.only}.md") if a.only else OUT
-    if a.only == "colour" and a.colour_l1 != 100.0:
-        out = OUT.with_name(f"img2img_colour_l1w{a.colour_l1:g}.md")
+    if a.only == "colour" and (a.colour_l1 != 100.0 or a.colour_seed):
+        out = OUT.with_name("img2img_colour" + (f"_l1w{a.colour_l1:g}" if a.colour_l1 != 100.0 else "")
+                            + (f"_seed{a.colour_seed}" if a.colour_seed else "") + ".md")
     sr_w = (f"i2i.sr_adv_weight={a.sr_adv}", f"i2i.content_weight={a.sr_content}")
     torch.set_num_threads(1)
     k = 4 if a.full else 1
@@ -313,9 +315,9 @@ def main() -> None:
         print("\n".join(lines[-8:]), flush=True)
     if a.only in (None, "colour"):
         steps = a.colour_steps or 1500 * k
-        rows, info = colour(steps, a.colour_l1, not a.colour_gan_only)
+        rows, info = colour(steps, a.colour_l1, not a.colour_gan_only, a.colour_seed)
         lines += ["## Colorization (demo:colour, grey -> colour crops of 2 held-out photos, 128 pairs)", "",
-                  f"{steps} steps each, batch 16, pix2pix with i2i.l1_weight={a.colour_l1:g}. Trained on 1,600 crops of astronaut, coffee, rocket, china.jpg and "
+                  f"{steps} steps each, batch 16, pix2pix with i2i.l1_weight={a.colour_l1:g}, train.seed={a.colour_seed}. Trained on 1,600 crops of astronaut, coffee, rocket, china.jpg and "
                   "stereo_motorcycle; scored on 64 crops each of chelsea and flower.jpg, never trained on. "
                   "FID / KID in the 128 features of a classifier trained on the training colour crops to tell which "
                   f"of the 5 photos a crop comes from (held-out accuracy {info['clf_acc']:.3f}); not comparable with "
