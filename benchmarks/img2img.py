@@ -28,6 +28,7 @@ demos' held-out material (data/demos.py: two photos never trained on; the digits
 from __future__ import annotations
 
 import argparse
+import sys
 import dataclasses
 import time
 
@@ -285,7 +286,7 @@ def main() -> None:
     GRIDS.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     lines = ["# Image-to-image benchmark", "",
-             f"`python benchmarks/img2img.py{' --full' if a.full else ''}`, one thread, a shared machine (timings "
+             f"`python benchmarks/img2img.py{''.join(' ' + x for x in sys.argv[1:])}`, one thread, a shared machine (timings "
              "are indicative). Held-out material only.", ""]
     if a.only in (None, "sr"):
         pre, more = 1200 * k, 800 * k
