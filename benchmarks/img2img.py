@@ -334,9 +334,11 @@ def main() -> None:
             lines.append(f"| {name} | {m['fid_kid']['fid']:.2f} | {m['fid_kid']['kid']:.2f} | {m['colourful']:.1f} | "
                          f"{100 * m['de10']:.1f} % | {m['de']:.2f} | {m['ab_hist']:.3f} | {m['l1']:.4f} | "
                          f"{'' if t is None else f'{t:.2f}'} |")
-        lines += ["", "Grids: `img2img/colour.png` (rows: grey input, L1 only, pix2pix, target; 8 crops of each "
-                  "held-out photo), `img2img/colour_photos.png` (the two held-out photos whole: grey, L1 only, "
-                  "pix2pix, truth).", ""]
+        tag = ("" if a.colour_l1 == 100.0 else f"_l1w{a.colour_l1:g}") + (f"_seed{a.colour_seed}" if a.colour_seed else "")
+        shown = "pix2pix" if a.colour_gan_only else "L1 only, pix2pix"
+        lines += ["", f"Grids: `img2img/colour{tag}.png` (rows: grey input, {shown}, target; 8 crops of each "
+                  f"held-out photo), `img2img/colour_photos{tag}.png` (the two held-out photos whole: grey, {shown}, "
+                  "truth).", ""]
         print("\n".join(lines[-12:]), flush=True)
     if a.only in (None, "unpaired"):
         steps = 1500 * k
