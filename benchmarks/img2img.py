@@ -10,6 +10,11 @@ demos' held-out material (data/demos.py: two photos never trained on; the digits
 - Paired (edges -> photos): pix2pix vs the same U-Net with L1 only (i2i.adv_weight=0): L1 and
   PSNR to the held-out targets, FID / KID in the feature space of a classifier ganforge trains
   on the training photo crops (which photo a crop came from).
+- Colorization (grey -> colour photo crops, ``--only colour``): pix2pix vs the same U-Net with
+  L1 only, on crops of two photos never trained on: FID / KID in the features of a classifier
+  trained on the training colour crops, colourfulness (Hasler & Suesstrunk 2003) against the
+  targets', the share of pixels within CIE76 deltaE < 10 of the target in CIELAB, and the
+  intersection of the outputs' and targets' a*b* histograms; the grey input as a reference.
 - Unpaired (white digits <-> thick orange digits): content kept (accuracy of a classifier trained
   on style-B digits, on translations of held-out style-A digits), FID / KID to held-out style-B
   digits in that classifier's features, cycle reconstruction L1.
@@ -17,11 +22,13 @@ demos' held-out material (data/demos.py: two photos never trained on; the digits
 
     python benchmarks/img2img.py            # the quick protocol (about 25 min of one core)
     python benchmarks/img2img.py --full     # 4x the steps of each phase
+    python benchmarks/img2img.py --only colour   # colorization alone (img2img_colour.md)
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import dataclasses
 import time
 
@@ -143,6 +150,92 @@ def paired(steps: int) -> list[tuple]:
     return rows
 
 
+def colourfulness(x: torch.Tensor) -> torch.Tensor:
+    """Hasler & Suesstrunk (2003) colourfulness of RGB images (N, 3, H, W) in [0, 1], on the
+    0-255 scale: sigma_rgyb + 0.3 mu_rgyb with rg = R - G, yb = (R + G) / 2 - B. (N,)"""
+    r, g, b = (x * 255).unbind(1)
+    rg, yb = (r - g).flatten(1), (0.5 * (r + g) - b).flatten(1)
+    sigma = (rg.var(1, unbiased=False) + yb.var(1, unbiased=False)).sqrt()
+    mu = (rg.mean(1) ** 2 + yb.mean(1) ** 2).sqrt()
+    return sigma + 0.3 * mu
+
+
+def to_lab(x: torch.Tensor) -> torch.Tensor:
+    """RGB (N, 3, H, W) in [0, 1] -> CIELAB (N, H, W, 3) (sRGB, D65), via scikit-image."""
+    from skimage.color import rgb2lab
+
+    return torch.from_numpy(rgb2lab(x.clamp(0, 1).permute(0, 2, 3, 1).double().numpy())).float()
+
+
+def ab_histogram(lab: torch.Tensor, bins: int = 22) -> torch.Tensor:
+    """The normalised 2-D histogram of a*, b* over [-110, 110] (bins of 10)."""
+    ab = lab[..., 1:].reshape(-1, 2).clamp(-110, 109.999)
+    idx = ((ab + 110) / 220 * bins).long()
+    h = torch.zeros(bins * bins).scatter_add_(0, idx[:, 0] * bins + idx[:, 1], torch.ones(len(idx)))
+    return h / h.sum()
+
+
+def colour_scores(out: torch.Tensor, gt: torch.Tensor, clf) -> dict:
+    lo, lg = to_lab(out), to_lab(gt)
+    de = (lo - lg).norm(dim=-1)  # CIE76 deltaE per pixel
+    return {"fid_kid": _features_fid(clf, gt, out), "colourful": float(colourfulness(out).mean()),
+            "de10": float((de < 10).float().mean()), "de": float(de.mean()),
+            "ab_hist": float(torch.minimum(ab_histogram(lo), ab_histogram(lg)).sum()),
+            "l1": float((out - gt).abs().mean())}
+
+
+@torch.no_grad()
+def colour(steps: int, l1_weight: float = 100.0, baseline: bool = True, seed: int = 0) -> tuple[list[tuple], dict]:
+    """pix2pix (i2i.l1_weight=``l1_weight``) and the L1-only U-Net (unless not ``baseline``) on
+    demo:colour; rows, and the classifier's accuracy."""
+    from ganforge.data.demos import held_out_photos, luma
+
+    rows, outs, nets = [], {}, {}
+    clf = None
+    models = [("pix2pix", [f"i2i.l1_weight={l1_weight}"])] + ([("U-Net, L1 only", ["i2i.adv_weight=0"])] if baseline else [])
+    for name, over in models:
+        cfg, data, game = make("pix2pix_colour", over + ([f"train.seed={seed}"] if seed else []))
+        with torch.enable_grad():
+            t = run_steps(game, data, steps, cfg.train.batch_size)
+        x = game.held_out(data, 10_000, 0)  # every held-out pair, (n, 6, 32, 32) in [0, 1]
+        a, b = x[:, :3] * 2 - 1, x[:, 3:]
+        G = game.G.eval()
+        out = (G(a).clamp(-1, 1) + 1) / 2
+        if clf is None:  # which of the 5 training photos a colour crop comes from: its 128 features judge realism
+            photos = data.images[:, 3:]
+            labels = torch.arange(len(photos)) // (len(photos) // 5)
+            with torch.enable_grad():
+                clf = data_classifier(photos, labels, 5)
+            rows.append(("grey input (reference)", colour_scores((a + 1) / 2, b, clf), None))
+            rows.append(("held-out targets", {"colourful": float(colourfulness(b).mean())}, None))
+        rows.append((name, colour_scores(out, b, clf), t))
+        outs[name], nets[name] = out, G
+    pick = torch.cat([torch.arange(0, 64, 8), torch.arange(64, 128, 8)])  # 8 crops of each held-out photo
+    tag = ("" if l1_weight == 100.0 else f"_l1w{l1_weight:g}") + (f"_seed{seed}" if seed else "")
+    names = [k for k in ("U-Net, L1 only", "pix2pix") if k in outs]
+    image_grid(torch.cat([(a[pick] + 1) / 2, *[outs[k][pick] for k in names], b[pick]]),
+               GRIDS / f"colour{tag}.png", nrow=len(pick), scale=3)
+    # the two held-out photos whole (the U-Net is fully convolutional): grey | L1 | pix2pix | truth
+    from PIL import Image
+
+    tiles = []
+    for im in held_out_photos():
+        gt = im.float()[None] / 255
+        grey = luma(im).float()[None] / 255
+        row = [grey] + [(nets[k](grey * 2 - 1).clamp(-1, 1) + 1) / 2 for k in names] + [gt]
+        tiles.append(torch.cat([torch.cat([r, torch.ones_like(r[..., :2])], -1) for r in row], -1)[..., :-2])
+    w = max(t.shape[-1] for t in tiles)
+    canvas = torch.ones(3, sum(t.shape[-2] for t in tiles) + 2 * (len(tiles) - 1), w)
+    y = 0
+    for t in tiles:
+        canvas[:, y: y + t.shape[-2], : t.shape[-1]] = t[0]
+        y += t.shape[-2] + 2
+    img = Image.fromarray((canvas.permute(1, 2, 0) * 255).round().byte().numpy()).resize(
+        (canvas.shape[-1] * 3, canvas.shape[-2] * 3), Image.NEAREST)
+    img.save(GRIDS / f"colour_photos{tag}.png")
+    return rows, {"clf_acc": clf.test_accuracy}
+
+
 @torch.no_grad()
 def unpaired(steps: int) -> list[tuple]:
     from ganforge.data.demos import digit_styles
@@ -175,18 +268,25 @@ def unpaired(steps: int) -> list[tuple]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--full", action="store_true", help="4x the steps of every phase")
-    p.add_argument("--only", choices=("sr", "paired", "unpaired"), help="one part only (into img2img_PART.md)")
+    p.add_argument("--only", choices=("sr", "paired", "colour", "unpaired"), help="one part only (into img2img_PART.md)")
     p.add_argument("--sr-adv", type=float, default=0.005, help="i2i.sr_adv_weight of the SR GAN")
     p.add_argument("--sr-content", type=float, default=0.1, help="i2i.content_weight of the SR GAN")
+    p.add_argument("--colour-l1", type=float, default=100.0, help="i2i.l1_weight of the colorization GAN (lambda)")
+    p.add_argument("--colour-gan-only", action="store_true", help="colorization: train pix2pix only, not the L1 baseline")
+    p.add_argument("--colour-seed", type=int, default=0, help="train.seed of the colorization models")
+    p.add_argument("--colour-steps", type=int, help="training steps of each colorization model (default 1500, x4 with --full)")
     a = p.parse_args()
     out = OUT.with_name(f"img2img_{a.only}.md") if a.only else OUT
+    if a.only == "colour" and (a.colour_l1 != 100.0 or a.colour_seed):
+        out = OUT.with_name("img2img_colour" + (f"_l1w{a.colour_l1:g}" if a.colour_l1 != 100.0 else "")
+                            + (f"_seed{a.colour_seed}" if a.colour_seed else "") + ".md")
     sr_w = (f"i2i.sr_adv_weight={a.sr_adv}", f"i2i.content_weight={a.sr_content}")
     torch.set_num_threads(1)
     k = 4 if a.full else 1
     GRIDS.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     lines = ["# Image-to-image benchmark", "",
-             f"`python benchmarks/img2img.py{' --full' if a.full else ''}`, one thread, a shared machine (timings "
+             f"`python benchmarks/img2img.py{''.join(' ' + x for x in sys.argv[1:])}`, one thread, a shared machine (timings "
              "are indicative). Held-out material only.", ""]
     if a.only in (None, "sr"):
         pre, more = 1200 * k, 800 * k
@@ -214,6 +314,32 @@ def main() -> None:
             lines.append(f"| {name} | {m['l1']:.4f} | {m['psnr']:.2f} | {m['fid']:.2f} | {m['kid']:.4f} | {t:.2f} |")
         lines += ["", "Grid: `img2img/pix2pix.png` (rows: edges, pix2pix, L1 only, target).", ""]
         print("\n".join(lines[-8:]), flush=True)
+    if a.only in (None, "colour"):
+        steps = a.colour_steps or 1500 * k
+        rows, info = colour(steps, a.colour_l1, not a.colour_gan_only, a.colour_seed)
+        lines += ["## Colorization (demo:colour, grey -> colour crops of 2 held-out photos, 128 pairs)", "",
+                  f"{steps} steps each, batch 16, pix2pix with i2i.l1_weight={a.colour_l1:g}, train.seed={a.colour_seed}. Trained on 1,600 crops of astronaut, coffee, rocket, china.jpg and "
+                  "stereo_motorcycle; scored on 64 crops each of chelsea and flower.jpg, never trained on. "
+                  "FID / KID in the 128 features of a classifier trained on the training colour crops to tell which "
+                  f"of the 5 photos a crop comes from (held-out accuracy {info['clf_acc']:.3f}); not comparable with "
+                  "Inception FID. Colourfulness: Hasler & Suesstrunk (2003), mean over crops (the targets' is the "
+                  "one to match). deltaE: CIE76 in CIELAB (D65). a*b* overlap: intersection of the outputs' and "
+                  "targets' a*b* histograms (bins of 10; 1 = the same colour distribution).", "",
+                  "| model | FID | KID | colourfulness | pixels with deltaE < 10 | mean deltaE | a*b* overlap | L1 | "
+                  "s / 1000 images |", "|---|---|---|---|---|---|---|---|---|"]
+        for name, m, t in rows:
+            if "fid_kid" not in m:
+                lines.append(f"| {name} | | | {m['colourful']:.1f} | | | | | |")
+                continue
+            lines.append(f"| {name} | {m['fid_kid']['fid']:.2f} | {m['fid_kid']['kid']:.2f} | {m['colourful']:.1f} | "
+                         f"{100 * m['de10']:.1f} % | {m['de']:.2f} | {m['ab_hist']:.3f} | {m['l1']:.4f} | "
+                         f"{'' if t is None else f'{t:.2f}'} |")
+        tag = ("" if a.colour_l1 == 100.0 else f"_l1w{a.colour_l1:g}") + (f"_seed{a.colour_seed}" if a.colour_seed else "")
+        shown = "pix2pix" if a.colour_gan_only else "L1 only, pix2pix"
+        lines += ["", f"Grids: `img2img/colour{tag}.png` (rows: grey input, {shown}, target; 8 crops of each "
+                  f"held-out photo), `img2img/colour_photos{tag}.png` (the two held-out photos whole: grey, {shown}, "
+                  "truth).", ""]
+        print("\n".join(lines[-12:]), flush=True)
     if a.only in (None, "unpaired"):
         steps = 1500 * k
         rows = unpaired(steps)

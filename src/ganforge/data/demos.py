@@ -12,6 +12,10 @@ downloaded. Each holds out part of its material for evaluation.
   tell whether translation kept the content.
 - ``photos`` (super-resolution): the same photos as ``edges``, at half their size (which
   removes most JPEG artefacts), the same two held out.
+- ``colour`` (paired): colorization, grey crops (luma, Rec. 601, in all three channels) -> the
+  colour crops. Training photos: astronaut, coffee, rocket, china.jpg and the left view of
+  stereo_motorcycle (natural scenes only: no microscopy); chelsea and flower.jpg held out, as
+  for ``edges``. ``held_out_photos`` gives the two held-out photos whole, for figures.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from ..registry import Registry
 DEMOS: Registry = Registry("data.path=demo:")  # name -> (data.name it is for, builder)
 TRAIN_PHOTOS = ("astronaut", "coffee", "rocket", "immunohistochemistry", "china.jpg")
 TEST_PHOTOS = ("chelsea", "flower.jpg")
+COLOUR_PHOTOS = ("astronaut", "coffee", "rocket", "china.jpg", "stereo_motorcycle")
 DIGIT_FG, DIGIT_BG = (1.0, 0.6, 0.1), (0.1, 0.1, 0.4)  # domain B's stroke and background colours
 
 
@@ -40,6 +45,8 @@ def photo(name: str) -> Tensor:
         import skimage.data
 
         arr = getattr(skimage.data, name)()
+        if isinstance(arr, tuple):  # stereo pairs: (left, right, disparity); the left view
+            arr = arr[0]
     x = torch.from_numpy(np.array(arr)).permute(2, 0, 1).float()[None]
     x = F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True, align_corners=False)
     return x[0].round().clamp(0, 255).to(torch.uint8)
@@ -81,6 +88,37 @@ def _edges(cfg: DataConfig) -> tuple[Tensor, Tensor]:
     return out[0], out[1]
 
 
+def luma(x: Tensor) -> Tensor:
+    """uint8 colour images (..., 3, H, W) -> their grey (Rec. 601 luma) in all three channels, uint8."""
+    y = (x.float() * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(-3, keepdim=True)
+    return y.round().clamp(0, 255).to(torch.uint8).expand(*x.shape).contiguous()
+
+
+def _colour(cfg: DataConfig) -> tuple[Tensor, Tensor]:
+    from ..errors import GanforgeError
+
+    if (cfg.channels or 3) != 3:
+        raise GanforgeError(f"data.path=demo:colour: colorization needs data.channels=3, not {cfg.channels}")
+    rng = np.random.default_rng(0)  # the demo set is fixed, whatever the run's seed
+    out = []
+    for names, per in ((COLOUR_PHOTOS, 320), (TEST_PHOTOS, 64)):
+        b = _crops([photo(n) for n in names], cfg.resolution, per, rng)
+        out.append(torch.cat([luma(b), b], 1))  # (N, 6, r, r): grey | colour
+    return out[0], out[1]
+
+
+def held_out_photos(multiple: int = 16) -> list[Tensor]:
+    """The held-out photos whole, uint8 (3, H, W) at the colour demo's scale (a quarter of the
+    shipped size), cropped to a multiple of ``multiple`` pixels (the U-Net's)."""
+    out = []
+    for n in TEST_PHOTOS:
+        im = photo(n)
+        small = F.interpolate(im[None].float(), scale_factor=0.5, mode="bilinear", antialias=True)[0]
+        h, w = (small.shape[1] // multiple) * multiple, (small.shape[2] // multiple) * multiple
+        out.append(small[:, :h, :w].round().clamp(0, 255).to(torch.uint8))
+    return out
+
+
 def digit_styles(x: np.ndarray, r: int) -> tuple[Tensor, Tensor]:
     """Digits (N, 8, 8) in [0, 1] -> uint8 (N, 3, r, r) in style A (white on black) and style B
     (dilated, orange on dark blue)."""
@@ -113,6 +151,7 @@ def _photos(cfg: DataConfig) -> tuple[list[Tensor], list[Tensor]]:
 DEMOS.add("edges", ("paired", _edges))
 DEMOS.add("digits", ("unpaired", _digits))
 DEMOS.add("photos", ("superres", _photos))
+DEMOS.add("colour", ("paired", _colour))
 
 
 def build_demo(name: str, cfg: DataConfig):
