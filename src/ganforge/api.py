@@ -259,16 +259,17 @@ class Run:
     def anomaly_fit(self, steps: int = 2000, kappa: float = 1.0, seed: int = 0,
                     progress: Optional[Callable[..., None]] = None, *, method: str = "fanogan",
                     data: Optional[PathLike] = None, train_steps: int = 3000, patch: int = 8,
-                    resize: bool = False) -> tuple[Path, Any]:
+                    resize: bool = False, residual_weight: float = 0.0) -> tuple[Path, Any]:
         """Fit an anomaly detector on the run's data (or, for ``patch``, ``knn`` and ``autoencoder``,
         on the normal inputs in ``data``), with 20 % held out to calibrate thresholds; writes
         ``RUN/anomaly/``. ``method``: ``fanogan`` (f-AnoGAN's izi_f encoder, ``steps``; see
         :mod:`ganforge.apps.anomaly`), ``patch`` (a GAN on ``patch`` x ``patch`` patches trained
-        ``train_steps``, its encoder ``steps``; :mod:`ganforge.apps.anomaly_patch`), ``knn`` or
+        ``train_steps``; with ``residual_weight`` > 0 its patch encoder too, ``steps``;
+        :mod:`ganforge.apps.anomaly_patch`), ``knn`` or
         ``autoencoder`` (``train_steps``; :mod:`ganforge.apps.anomaly_methods`). Returns (the
         folder, or the method's .pt, written; the fitted detector)."""
         return fit_run(self.path, self._generator(), steps, kappa, seed, progress, method,
-                       data and Path(data), train_steps, patch, resize)
+                       data and Path(data), train_steps, patch, resize, residual_weight)
 
     def anomaly_score(self, data: PathLike, threshold: Optional[float] = None, fpr: Optional[float] = None,
                       maps: Optional[PathLike] = None, out: Optional[PathLike] = None, resize: bool = False,

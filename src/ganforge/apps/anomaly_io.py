@@ -94,11 +94,12 @@ def read_data(data, path: Path, resize: bool = False) -> tuple[Tensor, list[str]
 
 def fit_run(run_dir: Path, run, steps: int = 2000, kappa: float = 1.0, seed: int = 0, progress=None,
             method: str = "fanogan", data: Optional[Path] = None, train_steps: int = 3000, patch: int = 8,
-            resize: bool = False):
+            resize: bool = False, residual_weight: float = 0.0):
     """Fit and save the anomaly detector ``method`` of the run in ``run_dir`` (``run``: its
     TrainedRun); returns (what was written, the fitted detector). ``fanogan``: f-AnoGAN's
     encoder (``steps``), starting from ``RUN/encoder.pt`` when one was fitted to this G (`ganforge
-    encoder`); ``patch``: the patch GAN (``train_steps``) and its encoder (``steps``); ``knn``;
+    encoder`); ``patch``: the patch GAN (``train_steps``) and, when ``residual_weight`` > 0, its
+    encoder (``steps``); ``knn``;
     ``autoencoder`` (``train_steps``). The other methods learn from ``data`` (the user's folder or
     file of normal inputs) when given, else from the run's real training data.
     ``progress(step, loss)``."""
@@ -113,7 +114,8 @@ def fit_run(run_dir: Path, run, steps: int = 2000, kappa: float = 1.0, seed: int
             x = normal_data(run.data, seed)[0]
             source = "the run's training data"
         stage = (lambda name, step, loss: progress(step, loss, name)) if progress is not None else None
-        det = M.fit(method, run, x, steps=train_steps, encoder_steps=steps, kappa=kappa, patch=patch, seed=seed,
+        det = M.fit(method, run, x, steps=train_steps, encoder_steps=steps, residual_weight=residual_weight,
+                    patch=patch, seed=seed,
                     progress=stage)
         return M.save(det, run_dir, run, source), det
     if data is not None:
@@ -216,7 +218,7 @@ def write_maps(parts: Parts, names: list[str], folder: Path, about: dict) -> Pat
     x = (parts.maps / scale).clamp(0, 1)[:, None]  # (N, 1, H, W) in [0, 1]
     files = [f"{i:06d}.png" for i in range(len(x))]
     what = {"fanogan": "anomaly residual map |x - G(E(x))|^2, mean over channels",
-            "patch": "the patch GAN's anomaly map (patch residual + kappa * D-feature residual, over covering patches)",
+            "patch": "the patch GAN's anomaly map (D-feature distance to the nearest normal patch, over covering patches)",
             "knn": "squared residual to the nearest normal sample, mean over channels",
             "autoencoder": "autoencoder residual |x - AE(x)|^2, mean over channels"}[about.get("method", "fanogan")]
     prov = {**about, "what": what + ", divided by scale",

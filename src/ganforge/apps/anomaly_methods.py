@@ -31,14 +31,16 @@ from ..files import provenance, save_atomic, write_text_atomic
 from .anomaly import Parts
 
 METHODS = ("fanogan", "patch", "knn", "autoencoder")  # fanogan: apps/anomaly.py, the others here
-ABOUT = {"patch": "patch GAN: mean of the anomaly map's top 1 %; map = patch reconstruction residual + kappa * "
-                  "D-feature residual, averaged over the patches covering each pixel",
+ABOUT = {"patch": "patch GAN: mean of the anomaly map's top 1 %; map = distance of each patch's D features to the "
+                  "nearest normal patch's (+ residual_weight * the patch encoder's residual), averaged over the "
+                  "patches covering each pixel",
          "knn": "mean distance to the 5 nearest normal samples (flattened data space); map = squared residual to "
                 "the nearest",
          "autoencoder": "mean squared residual of an autoencoder (encoder + G architecture) trained on the normal "
                         "data; map = squared residual"}
 K_NEAREST = 5
 TOP = 0.01  # the patch method's image score: the mean of the map's top 1 % of pixels
+BANK = 4000  # the patch method's normal patches whose D features a patch is compared with
 
 
 @dataclass
@@ -75,18 +77,19 @@ def _autoencoder(run, settings: dict):
     return E, G
 
 
-def fit(method: str, run, x: Tensor, steps: int = 2000, encoder_steps: int = 1500, kappa: float = 1.0,
+def fit(method: str, run, x: Tensor, steps: int = 2000, encoder_steps: int = 1500, residual_weight: float = 0.0,
         patch: int = 8, seed: int = 0, holdout: float = 0.2,
         progress: Optional[Callable[[str, int, float], None]] = None) -> Detector:
     """Fit ``method`` on normal samples ``x`` (N, *shape) in data space; ``steps``: the patch GAN's
-    or the autoencoder's training steps; ``encoder_steps``, ``kappa``, ``patch``: the patch method's."""
+    or the autoencoder's training steps; ``patch``, ``residual_weight`` (the weight of the patch
+    encoder's residual map, trained ``encoder_steps`` when > 0): the patch method's."""
     check_method(method, run)
     if method == "fanogan":
         raise GanforgeError("--method fanogan is fitted by apps.anomaly.fit")
     if steps < 1 or encoder_steps < 1:
         raise GanforgeError(f"--steps {steps} / --encoder-steps {encoder_steps}: must be >= 1")
-    if kappa < 0:
-        raise GanforgeError(f"--kappa {kappa}: must be >= 0")
+    if residual_weight < 0:
+        raise GanforgeError(f"--residual-weight {residual_weight}: must be >= 0")
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(x), generator=gen)
     n_cal = max(int(round(holdout * len(x))), 1)
@@ -99,10 +102,18 @@ def fit(method: str, run, x: Tensor, steps: int = 2000, encoder_steps: int = 150
     elif method == "patch":
         from . import anomaly_patch as P
 
-        nets = P.train(run.data.encode(tr), patch=patch, gan_steps=steps, encoder_steps=encoder_steps,
-                       kappa=kappa, seed=seed, progress=progress)
-        state = {"nets": nets.state_dict(), "settings": nets.settings(), "kappa": kappa, "top": TOP}
-        info.update(gan_steps=steps, encoder_steps=encoder_steps, kappa=kappa, patch=patch)
+        xm = run.data.encode(tr)
+        n_scale = max(1, min(64, len(xm) // 10))  # normal images kept out of the bank, to scale the maps
+        xs, xf = xm[:n_scale], xm[n_scale:]
+        nets = P.train(xf, patch=patch, gan_steps=steps, encoder_steps=encoder_steps if residual_weight > 0 else 0,
+                       seed=seed, progress=progress)
+        bank = P.make_bank(nets, xf, BANK, seed)
+        normal = P.parts(nets, xs, bank, residual=residual_weight > 0)
+        scales = {k: max(float(torch.quantile(v.flatten().double(), 0.99)), 1e-12) for k, v in normal.items()}
+        state = {"nets": nets.state_dict(), "settings": nets.settings(), "bank": bank, "scales": scales,
+                 "residual_weight": residual_weight, "top": TOP}
+        info.update(gan_steps=steps, encoder_steps=encoder_steps if residual_weight > 0 else 0, patch=patch,
+                    residual_weight=residual_weight, bank=len(bank))
     else:  # autoencoder
         torch.manual_seed(seed)
         settings = {"z_dim": run.prior.dim, "width": 32}
@@ -139,8 +150,10 @@ def score(det: Detector, run, x: Tensor, maps: bool = True, batch: int = 256) ->
         nets = P.PatchNets(**det.state["settings"])
         nets.load_state_dict(det.state["nets"])
         nets.eval()
+        rw = float(det.state["residual_weight"])
         for i in range(0, len(x), batch):
-            m = P.maps(nets, run.data.encode(x[i: i + batch].float()), float(det.state["kappa"]))
+            p = P.parts(nets, run.data.encode(x[i: i + batch].float()), det.state["bank"], residual=rw > 0)
+            m = P.combine(p, det.state["scales"], rw)
             scores.append(P.top_score(m, float(det.state["top"])))
             out_maps.append(m)
     elif det.method == "knn":

@@ -1,18 +1,20 @@
 """Patch-level anomaly detection on images: a small GAN trained on p x p patches of the normal
-images, a patch encoder fitted to it, and an anomaly map at the input's size.
+images; its discriminator's features of every patch of an input, compared with those of normal
+patches, give an anomaly map at the input's size.
 
 Textures are stationary, so an anomaly is local: a whole-image GAN must reproduce every crop
-exactly to show a small scratch in its residual, a patch GAN only has to know what a p x p
+exactly to show a small scratch in its residual, a patch GAN only has to learn what a p x p
 piece of the texture looks like. The method (``ganforge anomaly fit RUN --method patch``):
 
-1. a GAN on random p x p patches of the normal images (G: z -> patch, D: patch -> logit,
-   both small MLPs; non-saturating loss, R1 on D), ``gan_steps`` steps;
-2. a patch encoder E (patch -> z), trained with G and D frozen on real patches as f-AnoGAN's
-   izi_f: ||x - G(E(x))||^2 / P + kappa ||f_D(x) - f_D(G(E(x)))||^2 / F, ``encoder_steps``;
-3. the map: every p x p patch of an input (stride 1) is reconstructed; a pixel's value is the
-   mean over the patches that cover it of (that patch's squared residual at the pixel + kappa
-   times the patch's D-feature residual); the map has the input's height and width;
-4. the image score: the mean of the map's top ``top`` share of pixels (1 %).
+1. a GAN on random p x p patches of the normal images (G: z -> patch, D: patch -> features ->
+   logit, small MLPs; non-saturating loss, R1 on D), ``gan_steps`` steps;
+2. a bank of D's features of normal patches (:func:`make_bank`);
+3. the map (:func:`parts`): every p x p patch of an input (stride 1) gets the distance from its
+   D features to the nearest in the bank; a pixel's value is the mean over the patches that
+   cover it, so the map has the input's height and width. Optionally (``residual_weight`` > 0)
+   a patch encoder E, trained with G and D frozen as f-AnoGAN's izi_f, adds its reconstruction
+   residual |x - G(E(x))|^2, each map divided by its 99th percentile on normal images;
+4. the image score (:func:`top_score`): the mean of the map's top 1 % of pixels.
 
 All of it works in the run's model space ([-1, 1] pixels). Saved by :mod:`.anomaly_methods`.
 """
@@ -82,8 +84,8 @@ def train(x: Tensor, patch: int = 8, gan_steps: int = 3000, encoder_steps: int =
           progress: Optional[Callable[[str, int, float], None]] = None) -> PatchNets:
     """Train the patch GAN, then the patch encoder, on normal images ``x`` (N, C, H, W) in model space."""
     check_patch(tuple(x.shape[1:]), patch)
-    if gan_steps < 1 or encoder_steps < 1:
-        raise GanforgeError("--gan-steps and --encoder-steps must be >= 1")
+    if gan_steps < 1 or encoder_steps < 0:
+        raise GanforgeError(f"--steps {gan_steps}: must be >= 1 (and --encoder-steps >= 0)")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     nets = PatchNets(x.shape[1], patch, z_dim, width)
@@ -122,27 +124,50 @@ def train(x: Tensor, patch: int = 8, gan_steps: int = 3000, encoder_steps: int =
     return nets.eval()
 
 
+def patches(x: Tensor, p: int) -> Tensor:
+    """Every p x p patch of images ``x`` (B, C, H, W) at stride 1, as rows (B * L, C*p*p)."""
+    B, C = x.shape[:2]
+    return F.unfold(x, p).transpose(1, 2).reshape(-1, C * p * p)
+
+
+def _fold(per: Tensor, B: int, H: int, W: int, p: int) -> Tensor:
+    """Per-patch values (B*L, p*p) -> per-pixel means over the patches covering each pixel (B, H, W)."""
+    L = (H - p + 1) * (W - p + 1)
+    count = F.fold(F.unfold(torch.ones(1, 1, H, W), p), (H, W), p)  # (1, 1, H, W)
+    return (F.fold(per.reshape(B, L, p * p).transpose(1, 2), (H, W), p) / count)[:, 0]
+
+
 @torch.no_grad()
-def maps(nets: PatchNets, x: Tensor, kappa: float = 1.0, batch: int = 16) -> Tensor:
-    """The anomaly map (N, H, W) of images ``x`` (N, C, H, W) in model space: per pixel, the mean
-    over the p x p patches covering it (stride 1) of the squared residual there plus kappa times
-    the patch's D-feature residual."""
+def parts(nets: PatchNets, x: Tensor, bank: Tensor, residual: bool = True, batch: int = 16) -> dict:
+    """The two maps (N, H, W) of images ``x`` (N, C, H, W) in model space: ``knn``, per pixel the mean
+    over the patches covering it of the distance from the patch's D features to its nearest
+    normal patch's (``bank``: (M, F) D features of normal patches); ``residual`` (when asked), the
+    mean of the patch encoder's squared reconstruction residual at that pixel."""
     p = nets.patch
-    out = []
+    out: dict = {"knn": [], "residual": []} if residual else {"knn": []}
     for i in range(0, len(x), batch):
         xb = x[i: i + batch]
         B, C, H, W = xb.shape
-        cols = F.unfold(xb, p)  # (B, C*p*p, L)
-        L = cols.shape[2]
-        patches = cols.transpose(1, 2).reshape(B * L, C * p * p)
-        rec = nets.G(nets.E(patches))
-        res = (patches - rec).pow(2).reshape(B * L, C, p * p).mean(1)  # (B*L, p*p): mean over channels
-        feat = (nets.D_features(patches) - nets.D_features(rec)).pow(2).mean(1, keepdim=True)  # (B*L, 1)
-        per = (res + kappa * feat).reshape(B, L, p * p).transpose(1, 2)  # (B, p*p, L)
-        ones = torch.ones(1, 1, H, W)
-        count = F.fold(F.unfold(ones, p), (H, W), p)  # (1, 1, H, W): patches covering each pixel
-        out.append((F.fold(per, (H, W), p) / count)[:, 0])
-    return torch.cat(out)
+        rows = patches(xb, p)  # (B*L, C*p*p)
+        dist = torch.cdist(nets.D_features(rows), bank).min(1).values  # (B*L,)
+        out["knn"].append(_fold(dist[:, None].expand(-1, p * p), B, H, W, p))
+        if residual:
+            res = (rows - nets.G(nets.E(rows))).pow(2).reshape(-1, C, p * p).mean(1)  # (B*L, p*p)
+            out["residual"].append(_fold(res, B, H, W, p))
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def make_bank(nets: PatchNets, x: Tensor, n: int, seed: int) -> Tensor:
+    """D's features (n, F) of ``n`` random patches of normal images ``x`` (N, C, H, W)."""
+    with torch.no_grad():
+        return nets.D_features(random_patches(x, n, nets.patch, torch.Generator().manual_seed(seed + 1)))
+
+
+def combine(p: dict, scales: dict, residual_weight: float) -> Tensor:
+    """The anomaly map: the D-feature kNN map plus ``residual_weight`` times the residual map, each
+    divided by its ``scales`` (the 99th percentile of its values on normal images)."""
+    m = p["knn"] / scales["knn"]
+    return m + residual_weight * p["residual"] / scales["residual"] if residual_weight > 0 else m
 
 
 def top_score(m: Tensor, top: float = 0.01) -> Tensor:

@@ -24,7 +24,9 @@ def add_arguments(p) -> None:
                    help="steps of f-AnoGAN's encoder (default 2000) or the patch encoder (default 1500)")
     f.add_argument("--steps", type=int, default=3000, help="training steps of the patch GAN or the autoencoder")
     f.add_argument("--patch", type=int, default=8, help="patch: the side of the patches in pixels")
-    f.add_argument("--kappa", type=float, default=1.0, help="weight of D's feature residual in the score")
+    f.add_argument("--kappa", type=float, default=1.0, help="fanogan: weight of D's feature residual in the score")
+    f.add_argument("--residual-weight", type=float, default=0.0,
+                   help="patch: add the patch encoder's reconstruction residual to the map with this weight")
     f.add_argument("--seed", type=int, default=0)
     s = acts.add_parser("score", help="score inputs: one CSV row each (score, pixel, feature, flag)")
     add_run(s)
@@ -55,7 +57,7 @@ def run(args) -> int:
         steps = 1500 if args.encoder_steps is None else args.encoder_steps
         out, det = load(args.run).anomaly_fit(steps, args.kappa, args.seed, _progress, method=args.method,
                                               data=args.data, train_steps=args.steps, patch=args.patch,
-                                              resize=args.resize)
+                                              resize=args.resize, residual_weight=args.residual_weight)
         print(f"fitted the {args.method} anomaly detector of run {args.run} on {det.info['n_train']} samples; "
               f"{det.info['n_calibration']} held out: threshold at 5 % false positives {det.threshold(0.05):.4g}; "
               f"wrote {out} and {out.with_suffix('.json')}")
