@@ -257,19 +257,10 @@ class Run:
         return score_file(self.path, Path(data), Path(out), label, resize)
 
     def anomaly_fit(self, steps: int = 2000, kappa: float = 1.0, seed: int = 0,
-                    progress: Optional[Callable[..., None]] = None, *, method: str = "fanogan",
-                    data: Optional[PathLike] = None, train_steps: int = 3000, patch: int = 8,
-                    resize: bool = False, residual_weight: float = 0.0) -> tuple[Path, Any]:
-        """Fit an anomaly detector on the run's data (or, for ``patch``, ``knn`` and ``autoencoder``,
-        on the normal inputs in ``data``), with 20 % held out to calibrate thresholds; writes
-        ``RUN/anomaly/``. ``method``: ``fanogan`` (f-AnoGAN's izi_f encoder, ``steps``; see
-        :mod:`ganforge.apps.anomaly`), ``patch`` (a GAN on ``patch`` x ``patch`` patches trained
-        ``train_steps``; with ``residual_weight`` > 0 its patch encoder too, ``steps``;
-        :mod:`ganforge.apps.anomaly_patch`), ``knn`` or
-        ``autoencoder`` (``train_steps``; :mod:`ganforge.apps.anomaly_methods`). Returns (the
-        folder, or the method's .pt, written; the fitted detector)."""
-        return fit_run(self.path, self._generator(), steps, kappa, seed, progress, method,
-                       data and Path(data), train_steps, patch, resize, residual_weight)
+                    progress: Optional[Callable[..., None]] = None, **options: Any) -> tuple[Path, Any]:
+        """Fit an anomaly detector on the run's data in ``RUN/anomaly/``; returns (what it wrote, the detector).
+        ``options``: ``method`` (fanogan|patch|knn|autoencoder), ``data``... (:func:`ganforge.apps.anomaly_io.fit_run`)."""
+        return fit_run(self.path, self._generator(), steps, kappa, seed, progress, **options)
 
     def anomaly_score(self, data: PathLike, threshold: Optional[float] = None, fpr: Optional[float] = None,
                       maps: Optional[PathLike] = None, out: Optional[PathLike] = None, resize: bool = False,
@@ -277,9 +268,7 @@ class Run:
         """Score the inputs in ``data`` (a folder, image or .npz of images, ``resize``d as the run's data
         was if asked; points in .csv/.npy/.npz): one dict per input (name, score, pixel, feature, flag)
         and what was used (weights, threshold: ``threshold`` as given, else at ``fpr``, default 0.05, on
-        held-out normals). ``maps``: a folder to write each image input's residual map to (where the
-        anomaly is); ``out``: a CSV to write the rows to (:func:`ganforge.apps.anomaly_io.score_file`).
-        ``method``: the fitted detector to use (``fanogan``, ``patch``, ``knn``, ``autoencoder``)."""
+        held-out normals). ``maps``: a folder for each image input's map; ``out``: a CSV; ``method``: the detector."""
         return anomaly_file(self.path, self._generator(), Path(data), out and Path(out), threshold, fpr,
                             maps and Path(maps), resize, method)
 
