@@ -5,6 +5,7 @@ nothing written."""
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -60,7 +61,7 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
-@pytest.mark.parametrize("method", ["knn", "autoencoder", "patch"])
+@pytest.mark.parametrize("method", ["knn", "autoencoder", "patch", "patch-knn"])
 def test_fit_and_score_round_trip(run, method, tmp_path):
     data = api.load_run(run).data
     x = data.holdout[0].float() / 255  # (360, 1, 8, 8): digits nothing was fitted on
@@ -93,21 +94,21 @@ def test_fit_and_score_round_trip(run, method, tmp_path):
 def test_bad_method_and_input_are_one_line_exit_2_nothing_written(run, tmp_path, capsys):
     np.savez(tmp_path / "ok.npz", images=np.zeros((3, 8, 8), np.uint8))
     out = tmp_path / "s.csv"
-    other = tmp_path / "other"
-    api.train("digits", TINY_IMAGES + ["train.steps=2", "doctor.enabled=false"], out=other)
+    other = tmp_path / "other"  # the same run, nothing fitted
+    shutil.copytree(run, other, ignore=shutil.ignore_patterns("anomaly"))
     pts = tmp_path / "pts"
     main(["train", "--preset", "ring8", "--out", str(pts), "train.steps=2", "train.progress=false",
           "eval.every=0", "doctor.enabled=false"])
     capsys.readouterr()
     cases = [(["score", str(run), "--method", "bogus", "--data", str(tmp_path / "ok.npz"), "--out", str(out)],
-              "--method bogus: choose from fanogan, patch, knn, autoencoder"),
+              "--method bogus: choose from fanogan, patch, knn, autoencoder, patch-knn"),
              (["fit", str(run), "--method", "svm"], "--method svm"),
              (["score", str(other), "--method", "knn", "--data", str(tmp_path / "ok.npz"), "--out", str(out)],
               f"ganforge anomaly fit {other} --method knn"),
              (["fit", str(pts), "--method", "patch"], "image runs"),
              (["fit", str(run), "--method", "patch", "--patch", "9"], "--patch 9"),
              (["fit", str(run), "--method", "autoencoder", "--steps", "0"], "--steps 0"),
-             (["fit", str(run), "--data", str(tmp_path / "ok.npz")], "--method patch, knn or autoencoder"),
+             (["fit", str(run), "--data", str(tmp_path / "ok.npz")], "give --data with another --method"),
              (["fit", str(run), "--method", "knn", "--data", str(tmp_path / "nope.npz")], "no such")]
     for argv, words in cases:
         assert main(["anomaly", *argv]) == 2, argv

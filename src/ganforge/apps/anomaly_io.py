@@ -94,7 +94,7 @@ def read_data(data, path: Path, resize: bool = False) -> tuple[Tensor, list[str]
 
 def fit_run(run_dir: Path, run, steps: int = 2000, kappa: float = 1.0, seed: int = 0, progress=None,
             method: str = "fanogan", data: Optional[Path] = None, train_steps: int = 3000, patch: int = 8,
-            resize: bool = False, residual_weight: float = 0.0):
+            resize: bool = False, residual_weight: float = 1.0):
     """Fit and save the anomaly detector ``method`` of the run in ``run_dir`` (``run``: its
     TrainedRun); returns (what was written, the fitted detector). ``fanogan``: f-AnoGAN's
     encoder (``steps``), starting from ``RUN/encoder.pt`` when one was fitted to this G (`ganforge
@@ -120,7 +120,7 @@ def fit_run(run_dir: Path, run, steps: int = 2000, kappa: float = 1.0, seed: int
         return M.save(det, run_dir, run, source), det
     if data is not None:
         raise GanforgeError("--data: f-AnoGAN learns from the run's own data (its G was trained on it); "
-                            "give --data with --method patch, knn or autoencoder")
+                            "give --data with another --method")
     from ..trained import load_run
     from .anomaly import fit
     from .encoder import load_encoder
@@ -220,6 +220,7 @@ def write_maps(parts: Parts, names: list[str], folder: Path, about: dict) -> Pat
     what = {"fanogan": "anomaly residual map |x - G(E(x))|^2, mean over channels",
             "patch": "the patch GAN's anomaly map (D-feature distance to the nearest normal patch, over covering patches)",
             "knn": "squared residual to the nearest normal sample, mean over channels",
+            "patch-knn": "distance of each patch's pixels to the nearest normal patch, over covering patches",
             "autoencoder": "autoencoder residual |x - AE(x)|^2, mean over channels"}[about.get("method", "fanogan")]
     prov = {**about, "what": what + ", divided by scale",
             "scale": scale, "maps": dict(zip(files, names))}

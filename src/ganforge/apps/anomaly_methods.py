@@ -3,6 +3,8 @@
 - ``patch``: the patch GAN of :mod:`.anomaly_patch` (image runs): an anomaly map at the input's
   size from a patch encoder's reconstruction error and D's feature residual; the image score is
   the mean of the map's top 1 %;
+- ``patch-knn``: the patch method's map and score on the pixels of patches, no GAN: each
+  patch's distance to the nearest of 4,000 normal patches (a classical baseline);
 - ``knn``: the mean Euclidean distance to the 5 nearest normal samples (flattened data space);
   map: the squared residual to the nearest one;
 - ``autoencoder``: ganforge's encoder network and a fresh copy of the run's G architecture,
@@ -30,12 +32,14 @@ from ..errors import GanforgeError
 from ..files import provenance, save_atomic, write_text_atomic
 from .anomaly import Parts
 
-METHODS = ("fanogan", "patch", "knn", "autoencoder")  # fanogan: apps/anomaly.py, the others here
+METHODS = ("fanogan", "patch", "knn", "autoencoder", "patch-knn")  # fanogan: apps/anomaly.py, the others here
 ABOUT = {"patch": "patch GAN: mean of the anomaly map's top 1 %; map = distance of each patch's D features to the "
                   "nearest normal patch's (+ residual_weight * the patch encoder's residual), averaged over the "
                   "patches covering each pixel",
          "knn": "mean distance to the 5 nearest normal samples (flattened data space); map = squared residual to "
                 "the nearest",
+         "patch-knn": "mean of the anomaly map's top 1 %; map = distance of each patch's pixels to the nearest "
+                      "normal patch's, averaged over the patches covering each pixel (no GAN)",
          "autoencoder": "mean squared residual of an autoencoder (encoder + G architecture) trained on the normal "
                         "data; map = squared residual"}
 K_NEAREST = 5
@@ -63,8 +67,8 @@ def check_method(method: str, run) -> None:
     """Refuse an unknown method, or the patch method on a run whose samples are not pictures."""
     if method not in METHODS:
         raise GanforgeError(f"--method {method}: choose from {', '.join(METHODS)}")
-    if method == "patch" and not run.data.kind.pixels:
-        raise GanforgeError(f"--method patch: patch maps need image runs; this run's data is {run.data.kind.name} "
+    if method in ("patch", "patch-knn") and not run.data.kind.pixels:
+        raise GanforgeError(f"--method {method}: patch maps need image runs; this run's data is {run.data.kind.name} "
                             "(use knn, autoencoder or fanogan)")
 
 
@@ -77,7 +81,7 @@ def _autoencoder(run, settings: dict):
     return E, G
 
 
-def fit(method: str, run, x: Tensor, steps: int = 2000, encoder_steps: int = 1500, residual_weight: float = 0.0,
+def fit(method: str, run, x: Tensor, steps: int = 2000, encoder_steps: int = 1500, residual_weight: float = 1.0,
         patch: int = 8, seed: int = 0, holdout: float = 0.2,
         progress: Optional[Callable[[str, int, float], None]] = None) -> Detector:
     """Fit ``method`` on normal samples ``x`` (N, *shape) in data space; ``steps``: the patch GAN's
@@ -99,6 +103,13 @@ def fit(method: str, run, x: Tensor, steps: int = 2000, encoder_steps: int = 150
     info = {"n_train": len(tr), "n_calibration": n_cal, "seed": seed}
     if method == "knn":
         state = {"train": tr.contiguous(), "k": min(K_NEAREST, len(tr))}
+    elif method == "patch-knn":
+        from . import anomaly_patch as P
+
+        P.check_patch(tuple(tr.shape[1:]), patch)
+        bank = P.random_patches(run.data.encode(tr), BANK, patch, torch.Generator().manual_seed(seed + 1))
+        state = {"bank": bank, "patch": patch, "top": TOP}
+        info.update(patch=patch, bank=len(bank))
     elif method == "patch":
         from . import anomaly_patch as P
 
@@ -154,6 +165,13 @@ def score(det: Detector, run, x: Tensor, maps: bool = True, batch: int = 256) ->
         for i in range(0, len(x), batch):
             p = P.parts(nets, run.data.encode(x[i: i + batch].float()), det.state["bank"], residual=rw > 0)
             m = P.combine(p, det.state["scales"], rw)
+            scores.append(P.top_score(m, float(det.state["top"])))
+            out_maps.append(m)
+    elif det.method == "patch-knn":
+        from . import anomaly_patch as P
+
+        for i in range(0, len(x), batch):
+            m = P.knn_map(run.data.encode(x[i: i + batch].float()), det.state["bank"], int(det.state["patch"]))
             scores.append(P.top_score(m, float(det.state["top"])))
             out_maps.append(m)
     elif det.method == "knn":

@@ -138,23 +138,37 @@ def _fold(per: Tensor, B: int, H: int, W: int, p: int) -> Tensor:
 
 
 @torch.no_grad()
+def knn_map(x: Tensor, bank: Tensor, p: int, features: Callable[[Tensor], Tensor] = lambda rows: rows,
+            batch: int = 16) -> Tensor:
+    """(N, H, W): per pixel, the mean over the p x p patches covering it of the distance from the
+    patch's ``features`` (default: its pixels) to the nearest row of ``bank`` (M, F)."""
+    out = []
+    for i in range(0, len(x), batch):
+        xb = x[i: i + batch]
+        B, _, H, W = xb.shape
+        dist = torch.cdist(features(patches(xb, p)), bank).min(1).values  # (B*L,)
+        out.append(_fold(dist[:, None].expand(-1, p * p), B, H, W, p))
+    return torch.cat(out)
+
+
+@torch.no_grad()
 def parts(nets: PatchNets, x: Tensor, bank: Tensor, residual: bool = True, batch: int = 16) -> dict:
     """The two maps (N, H, W) of images ``x`` (N, C, H, W) in model space: ``knn``, per pixel the mean
     over the patches covering it of the distance from the patch's D features to its nearest
     normal patch's (``bank``: (M, F) D features of normal patches); ``residual`` (when asked), the
     mean of the patch encoder's squared reconstruction residual at that pixel."""
     p = nets.patch
-    out: dict = {"knn": [], "residual": []} if residual else {"knn": []}
-    for i in range(0, len(x), batch):
-        xb = x[i: i + batch]
-        B, C, H, W = xb.shape
-        rows = patches(xb, p)  # (B*L, C*p*p)
-        dist = torch.cdist(nets.D_features(rows), bank).min(1).values  # (B*L,)
-        out["knn"].append(_fold(dist[:, None].expand(-1, p * p), B, H, W, p))
-        if residual:
-            res = (rows - nets.G(nets.E(rows))).pow(2).reshape(-1, C, p * p).mean(1)  # (B*L, p*p)
-            out["residual"].append(_fold(res, B, H, W, p))
-    return {k: torch.cat(v) for k, v in out.items()}
+    out = {"knn": knn_map(x, bank, p, nets.D_features, batch)}
+    if residual:
+        res = []
+        for i in range(0, len(x), batch):
+            xb = x[i: i + batch]
+            B, C, H, W = xb.shape
+            rows = patches(xb, p)  # (B*L, C*p*p)
+            r = (rows - nets.G(nets.E(rows))).pow(2).reshape(-1, C, p * p).mean(1)  # (B*L, p*p)
+            res.append(_fold(r, B, H, W, p))
+        out["residual"] = torch.cat(res)
+    return out
 
 
 def make_bank(nets: PatchNets, x: Tensor, n: int, seed: int) -> Tensor:

@@ -25,8 +25,9 @@ def add_arguments(p) -> None:
     f.add_argument("--steps", type=int, default=3000, help="training steps of the patch GAN or the autoencoder")
     f.add_argument("--patch", type=int, default=8, help="patch: the side of the patches in pixels")
     f.add_argument("--kappa", type=float, default=1.0, help="fanogan: weight of D's feature residual in the score")
-    f.add_argument("--residual-weight", type=float, default=0.0,
-                   help="patch: add the patch encoder's reconstruction residual to the map with this weight")
+    f.add_argument("--residual-weight", type=float, default=1.0,
+                   help="patch: the weight of the patch encoder's reconstruction residual in the map (0: D's "
+                        "feature distance alone, sharper localisation, no encoder trained)")
     f.add_argument("--seed", type=int, default=0)
     s = acts.add_parser("score", help="score inputs: one CSV row each (score, pixel, feature, flag)")
     add_run(s)
@@ -43,7 +44,7 @@ def add_arguments(p) -> None:
 def _method(p) -> None:
     p.add_argument("--method", default="fanogan", metavar="|".join(METHODS),
                    help="fanogan (default): f-AnoGAN on the run's G and D; patch: a GAN on small patches, best on "
-                        "textures; knn, autoencoder: the classical baselines (see docs/apps/anomaly.md)")
+                        "textures; knn, autoencoder, patch-knn: the classical baselines (see docs/apps/anomaly.md)")
 
 
 def _progress(step: int, loss: float, what: str = "anomaly encoder") -> None:
