@@ -337,15 +337,17 @@ def report() -> None:
               f"{tex[0]['n_params_ae']:,} parameters, {a['gan_steps']} steps.", ""]
         pj = [j["patch"] for j in tex if "patch" in j]
         if pj:
-            L += [f"Patch rows (issue 37, part 2; `ganforge anomaly fit RUN --method patch`): a GAN on "
+            L += [f"Patch rows (issue 37, part 2; `ganforge anomaly fit RUN --method patch --residual-weight 0`): a GAN on "
                   f"{pj[0]['patch']} px patches ({pj[0]['gan_steps']} steps, MLPs, R1), fitted on "
                   f"{pj[0]['n_train']} of the training crops ({pj[0]['n_calibration']} held out to calibrate "
                   f"thresholds, as every `ganforge anomaly` method does); map: the distance of each patch's D "
                   f"features to the nearest of {pj[0]['bank']} normal patches', averaged over the patches covering "
                   "a pixel; image score: the mean of the map's top 1 %. **patch GAN + residual**: the same GAN "
                   f"with its patch encoder ({pj[0]['encoder_steps']} steps, izi_f) and its reconstruction residual "
-                  "added to the map (`--residual-weight 1`). **patch kNN (pixels)**: the same map and score on raw "
-                  "pixel patches, no GAN: a classical baseline of the same shape. Fit + score "
+                  "added to the map, each part scaled by its 99th percentile on normal crops (`--method patch`, "
+                  "whose default is `--residual-weight 1`). **patch kNN (pixels)**: the same map and score on raw "
+                  "pixel patches, no GAN: a classical baseline of the same shape (`--method patch-knn` computes it "
+                  "with its bank drawn from 80 % of the crops; here from all of them). Fit + score "
                   f"{np.mean([q['fit_s'] + q['score_s'] for q in pj]):.0f} s a job (mean; shared machine, one thread).",
                   ""]
         L += ["### Mean over textures", ""]
