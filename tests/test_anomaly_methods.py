@@ -30,7 +30,7 @@ def _stripes(n: int, size: int, seed: int) -> torch.Tensor:
 def test_patch_map_has_the_inputs_size_and_a_planted_defect_is_brightest():
     torch.set_num_threads(1)
     normal = _stripes(200, 16, 0)
-    nets = P.train(normal, patch=4, gan_steps=400, encoder_steps=300, seed=0)
+    nets = P.train(normal, patch=4, gan_steps=200, encoder_steps=150, seed=0)
     bank = P.make_bank(nets, normal, 2000, 0)
     scales = {"knn": 1.0, "residual": 1.0}
 
@@ -38,14 +38,14 @@ def test_patch_map_has_the_inputs_size_and_a_planted_defect_is_brightest():
         return P.combine(P.parts(nets, x, bank), scales, residual_weight)
 
     x = _stripes(6, 16, 1)
-    x[:, :, 6:10, 6:10] = 1.0  # a flat white square breaks the stripes
+    x[:, :, 2:6, 9:13] = 1.0  # a flat white square breaks the stripes (off the diagonal: a transposed map fails)
     for rw in (0.0, 1.0):  # D's feature distance alone, and with the patch encoder's residual
         m = maps(x, rw)
         assert m.shape == (6, 16, 16)
-        inside = m[:, 6:10, 6:10].mean()
+        inside = m[:, 2:6, 9:13].mean()
         outside = m.clone()
-        outside[:, 3:13, 3:13] = float("nan")  # leave out the square and the patches that overlap it
-        assert inside > 3 * outside.nanmean(), (rw, inside, outside.nanmean())
+        outside[:, 0:9, 6:16] = float("nan")  # leave out the square and the patches that overlap it
+        assert inside > 5 * outside.nanmean(), (rw, inside, outside.nanmean())
         assert (P.top_score(m) > P.top_score(maps(_stripes(6, 16, 2), rw))).all()
 
 
