@@ -86,6 +86,7 @@ def test_fit_and_score_round_trip(run, method, tmp_path):
     assert len(list((tmp_path / "maps_odd").glob("*.png"))) == 20
     # fitted on the user's folder instead of the run's data
     rows, about = api.load(run).anomaly_score(tmp_path / "odd.npz", method=method)
+    assert [r["score"] for r in rows] == [float(r["score"]) for r in odd_rows] and about["method"] == method
     folder, det = api.load(run).anomaly_fit(100, method=method, data=tmp_path / "normal.npz", train_steps=50, patch=4)
     assert det.info["n_train"] == 16 and json.loads(folder.with_suffix(".json").read_text())["data"].endswith(
         "normal.npz")

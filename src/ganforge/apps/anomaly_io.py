@@ -144,8 +144,8 @@ def score_rows(run_dir: Path, run, data_path: Path, threshold: Optional[float] =
     """One row per input of ``data_path`` (name, score, flag; f-AnoGAN: its pixel and feature
     parts too), what was used (``about``: the method, weights, threshold and how it was set),
     and the scores with their maps."""
-    from . import anomaly_methods as M
     from ..trained import load_run
+    from . import anomaly_methods as M
     from .anomaly import score
 
     if threshold is not None and fpr is not None:
