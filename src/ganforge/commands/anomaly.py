@@ -17,13 +17,13 @@ def add_arguments(p) -> None:
     f = acts.add_parser("fit", help="fit an anomaly detector on the run's data or --data (RUN/anomaly/)")
     add_run(f)
     _method(f)
-    f.add_argument("--data", help="patch, knn, autoencoder: learn from this folder/file of normal inputs instead "
-                                  "of the run's training data")
+    f.add_argument("--data", help="every method but fanogan: learn from this folder/file of normal inputs "
+                                  "instead of the run's training data")
     add_resize(f)
     f.add_argument("--encoder-steps", type=int, default=None,
                    help="steps of f-AnoGAN's encoder (default 2000) or the patch encoder (default 1500)")
     f.add_argument("--steps", type=int, default=3000, help="training steps of the patch GAN or the autoencoder")
-    f.add_argument("--patch", type=int, default=8, help="patch: the side of the patches in pixels")
+    f.add_argument("--patch", type=int, default=8, help="patch, patch-knn: the side of the patches in pixels")
     f.add_argument("--kappa", type=float, default=1.0, help="fanogan: weight of D's feature residual in the score")
     f.add_argument("--residual-weight", type=float, default=1.0,
                    help="patch: the weight of the patch encoder's reconstruction residual in the map (0: D's "
