@@ -257,21 +257,20 @@ class Run:
         return score_file(self.path, Path(data), Path(out), label, resize)
 
     def anomaly_fit(self, steps: int = 2000, kappa: float = 1.0, seed: int = 0,
-                    progress: Optional[Callable[[int, float], None]] = None) -> tuple[Path, Any]:
-        """Fit the anomaly detector (f-AnoGAN's izi_f encoder; see :mod:`ganforge.apps.anomaly`)
-        on the run's data, with 20 % held out to calibrate thresholds; writes ``RUN/anomaly/``.
-        Returns (that folder, the fitted detector)."""
-        return fit_run(self.path, self._generator(), steps, kappa, seed, progress)
+                    progress: Optional[Callable[..., None]] = None, **options: Any) -> tuple[Path, Any]:
+        """Fit an anomaly detector on the run's data in ``RUN/anomaly/``; returns (what it wrote, the detector).
+        ``options``: ``method`` (fanogan|patch|knn|autoencoder), ``data``... (:func:`ganforge.apps.anomaly_io.fit_run`)."""
+        return fit_run(self.path, self._generator(), steps, kappa, seed, progress, **options)
 
     def anomaly_score(self, data: PathLike, threshold: Optional[float] = None, fpr: Optional[float] = None,
-                      maps: Optional[PathLike] = None, out: Optional[PathLike] = None, resize: bool = False) -> tuple[list, dict]:
+                      maps: Optional[PathLike] = None, out: Optional[PathLike] = None, resize: bool = False,
+                      method: str = "fanogan") -> tuple[list, dict]:
         """Score the inputs in ``data`` (a folder, image or .npz of images, ``resize``d as the run's data
         was if asked; points in .csv/.npy/.npz): one dict per input (name, score, pixel, feature, flag)
         and what was used (weights, threshold: ``threshold`` as given, else at ``fpr``, default 0.05, on
-        held-out normals). ``maps``: a folder to write each image input's residual map to (where the
-        anomaly is); ``out``: a CSV to write the rows to (:func:`ganforge.apps.anomaly_io.score_file`)."""
+        held-out normals). ``maps``: a folder for each image input's map; ``out``: a CSV; ``method``: the detector."""
         return anomaly_file(self.path, self._generator(), Path(data), out and Path(out), threshold, fpr,
-                            maps and Path(maps), resize)
+                            maps and Path(maps), resize, method)
 
     def fit_encoder(self, steps: int = 2000, seed: int = 0,
                     progress: Optional[Callable[[int, float], None]] = None) -> Path:

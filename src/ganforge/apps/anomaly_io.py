@@ -13,7 +13,7 @@ from torch import Tensor
 
 from ..errors import GanforgeError
 from ..files import check_output, provenance, save_atomic, write_output, write_text_atomic
-from .anomaly import Fitted, Parts
+from .anomaly import Fitted, Parts, normal_data
 from .encoder import Encoder, saved_kind
 
 DIR, CKPT, META = "anomaly", "encoder.pt", "anomaly.json"
@@ -68,15 +68,17 @@ def load(run_dir: Path, run) -> Fitted:
     return Fitted(E.eval(), float(saved["kappa"]), int(saved["g_step"]), parts, info)
 
 
-def pick_threshold(fitted: Fitted, threshold: Optional[float], fpr: Optional[float]) -> tuple[float, str]:
+def pick_threshold(fitted, threshold: Optional[float], fpr: Optional[float], n_cal: Optional[int] = None) -> tuple[float, str]:
     """(T, how it was chosen): ``threshold`` as given, else the held-out normals' (1 - fpr)
-    quantile (``fpr`` default 0.05)."""
+    quantile (``fpr`` default 0.05). ``fitted``: an f-AnoGAN :class:`Fitted` or another method's
+    ``Detector`` (``n_cal``: its number of held-out normals)."""
     if threshold is not None:
         if not np.isfinite(threshold):
             raise GanforgeError(f"--threshold {threshold}: must be a finite number")
         return float(threshold), "given (--threshold)"
     fpr = 0.05 if fpr is None else fpr
-    return fitted.threshold(fpr), f"false-positive rate {fpr} on {len(fitted.calibration.score)} held-out normals"
+    n_cal = len(fitted.calibration.score) if n_cal is None else n_cal
+    return fitted.threshold(fpr), f"false-positive rate {fpr} on {n_cal} held-out normals"
 
 
 def read_data(data, path: Path, resize: bool = False) -> tuple[Tensor, list[str]]:
@@ -90,9 +92,35 @@ def read_data(data, path: Path, resize: bool = False) -> tuple[Tensor, list[str]
 # ----------------------------------------------------------------------------- what the API and the command call
 
 
-def fit_run(run_dir: Path, run, steps: int = 2000, kappa: float = 1.0, seed: int = 0, progress=None) -> tuple[Path, Fitted]:
-    """Fit and save the anomaly encoder of the run in ``run_dir`` (``run``: its TrainedRun).
-    E starts from ``RUN/encoder.pt`` when one was fitted to this G (`ganforge encoder`)."""
+def fit_run(run_dir: Path, run, steps: int = 2000, kappa: float = 1.0, seed: int = 0, progress=None,
+            method: str = "fanogan", data: Optional[Path] = None, train_steps: int = 3000, patch: int = 8,
+            resize: bool = False, residual_weight: float = 1.0):
+    """Fit and save the anomaly detector ``method`` of the run in ``run_dir`` (``run``: its
+    TrainedRun); returns (what was written, the fitted detector). ``fanogan``: f-AnoGAN's
+    encoder (``steps``), starting from ``RUN/encoder.pt`` when one was fitted to this G (`ganforge
+    encoder`); ``patch``: the patch GAN (``train_steps``) and, when ``residual_weight`` > 0, its
+    encoder (``steps``); ``knn``;
+    ``autoencoder`` (``train_steps``). The other methods learn from ``data`` (the user's folder or
+    file of normal inputs) when given, else from the run's real training data.
+    ``progress(step, loss)``."""
+    from . import anomaly_methods as M
+
+    M.check_method(method, run)
+    if method != "fanogan":
+        if data is not None:
+            x = read_data(run.data, Path(data), resize)[0]
+            source = str(data)
+        else:
+            x = normal_data(run.data, seed)[0]
+            source = "the run's training data"
+        stage = (lambda name, step, loss: progress(step, loss, name)) if progress is not None else None
+        det = M.fit(method, run, x, steps=train_steps, encoder_steps=steps, residual_weight=residual_weight,
+                    patch=patch, seed=seed,
+                    progress=stage)
+        return M.save(det, run_dir, run, source), det
+    if data is not None:
+        raise GanforgeError("--data: f-AnoGAN learns from the run's own data (its G was trained on it); "
+                            "give --data with another --method")
     from ..trained import load_run
     from .anomaly import fit
     from .encoder import load_encoder
@@ -111,41 +139,57 @@ def fit_run(run_dir: Path, run, steps: int = 2000, kappa: float = 1.0, seed: int
 
 
 def score_rows(run_dir: Path, run, data_path: Path, threshold: Optional[float] = None,
-               fpr: Optional[float] = None, resize: bool = False) -> tuple[list[dict], dict, Parts]:
-    """One row per input of ``data_path`` (name, score, pixel, feature, flag), what was used
-    (``about``: weights, threshold and how it was set), and the scores with residual maps."""
+               fpr: Optional[float] = None, resize: bool = False,
+               method: str = "fanogan") -> tuple[list[dict], dict, Parts]:
+    """One row per input of ``data_path`` (name, score, flag; f-AnoGAN: its pixel and feature
+    parts too), what was used (``about``: the method, weights, threshold and how it was set),
+    and the scores with their maps."""
     from ..trained import load_run
+    from . import anomaly_methods as M
     from .anomaly import score
 
     if threshold is not None and fpr is not None:
         raise GanforgeError("give --threshold or --fpr, not both")
-    fitted = load(run_dir, run)
-    T, how = pick_threshold(fitted, threshold, fpr)
+    M.check_method(method, run)
+    if method == "fanogan":
+        fitted = load(run_dir, run)
+        T, how = pick_threshold(fitted, threshold, fpr)
+        what, weights = WHAT, {"pixel": 1.0, "feature": fitted.kappa}
+    else:
+        fitted = M.load(run_dir, run, method)
+        T, how = pick_threshold(fitted, threshold, fpr, len(fitted.calibration))
+        what, weights = M.ABOUT[method] + "; flag = score > threshold", None
     inputs = read_data(run.data, Path(data_path), resize)
     x, names = inputs
     # a table row holding a category never seen in training is anomalous whatever its score
     unseen = run.data.kind.unseen(run.data, x)
-    D = load_run(run_dir, parts=("D",)).D if fitted.kappa > 0 else None
-    parts = score(fitted, run, D, x)
+    if method == "fanogan":
+        D = load_run(run_dir, parts=("D",)).D if fitted.kappa > 0 else None
+        parts = score(fitted, run, D, x)
+    else:
+        parts = M.score(fitted, run, x)
     rows = []
     for i, name in enumerate(names):
-        row = {"name": name, "score": float(f"{parts.score[i]:.7g}"), "pixel": float(f"{parts.pixel[i]:.7g}"),
-               "feature": float(f"{parts.feature[i]:.7g}"), "flag": int(parts.score[i] > T)}
+        row = {"name": name, "score": float(f"{parts.score[i]:.7g}")}
+        if method == "fanogan":
+            row.update(pixel=float(f"{parts.pixel[i]:.7g}"), feature=float(f"{parts.feature[i]:.7g}"))
+        row["flag"] = int(parts.score[i] > T)
         if unseen is not None:
             row["unseen_category"] = int(unseen[i])
             row["flag"] = int(row["flag"] or unseen[i])
         if parts.label is not None:
             row["class"] = int(parts.label[i])
         rows.append(row)
-    about = provenance("anomaly", run_dir, run.step, run.ckpt_path, synthetic=False, data=str(data_path), what=WHAT,
-                       weights={"pixel": 1.0, "feature": fitted.kappa}, threshold=T, threshold_from=how, n=len(rows),
+    extra = {"weights": weights} if weights is not None else {}
+    about = provenance("anomaly", run_dir, run.step, run.ckpt_path, synthetic=False, data=str(data_path), what=what,
+                       method=method, **extra, threshold=T, threshold_from=how, n=len(rows),
                        flagged=sum(r["flag"] for r in rows), resized=inputs.resized)
     return rows, about, parts
 
 
 def score_file(run_dir: Path, run, data_path: Path, out: Optional[Path] = None, threshold: Optional[float] = None,
                fpr: Optional[float] = None, maps: Optional[Path] = None,
-               resize: bool = False) -> tuple[list[dict], dict]:
+               resize: bool = False, method: str = "fanogan") -> tuple[list[dict], dict]:
     """``ganforge anomaly score``: :func:`score_rows` written to ``out`` (a CSV, one row per
     input; None: not written) with its provenance, and with ``maps`` each image input's
     residual map in that folder; every input is scored before anything is written."""
@@ -155,7 +199,7 @@ def score_file(run_dir: Path, run, data_path: Path, out: Optional[Path] = None, 
         check_output(Path(maps), "--maps", ())
         if not run.data.kind.pixels:
             raise GanforgeError("--maps: residual maps exist for image runs only")
-    rows, about, parts = score_rows(run_dir, run, Path(data_path), threshold, fpr, resize)
+    rows, about, parts = score_rows(run_dir, run, Path(data_path), threshold, fpr, resize, method)
     if maps is not None:
         about["maps"] = str(write_maps(parts, [r["name"] for r in rows], Path(maps), about))
     if out is not None:
@@ -173,7 +217,12 @@ def write_maps(parts: Parts, names: list[str], folder: Path, about: dict) -> Pat
     scale = max(float(torch.quantile(parts.maps.flatten().double()[:16_000_000], 0.995)), 1e-12)
     x = (parts.maps / scale).clamp(0, 1)[:, None]  # (N, 1, H, W) in [0, 1]
     files = [f"{i:06d}.png" for i in range(len(x))]
-    prov = {**about, "what": "anomaly residual map |x - G(E(x))|^2, mean over channels, divided by scale",
+    what = {"fanogan": "anomaly residual map |x - G(E(x))|^2, mean over channels",
+            "patch": "the patch GAN's anomaly map (D-feature distance to the nearest normal patch, over covering patches)",
+            "knn": "squared residual to the nearest normal sample, mean over channels",
+            "patch-knn": "distance of each patch's pixels to the nearest normal patch, over covering patches",
+            "autoencoder": "autoencoder residual |x - AE(x)|^2, mean over channels"}[about.get("method", "fanogan")]
+    prov = {**about, "what": what + ", divided by scale",
             "scale": scale, "maps": dict(zip(files, names))}
     write_output(Path(folder), zip(files, x), prov, folder=True)
     return Path(folder)
