@@ -249,8 +249,7 @@ class Run:
 
     def upscale(self, src: PathLike, out: PathLike, scale: Optional[int] = None, tile: int = TILE,
                 watermark: bool = True, alpha: float = 1.0) -> tuple[Translator, list[Path]]:
-        """A super-resolution run applied to images (:func:`ganforge.apps.translate.translate_files`);
-        ``alpha`` in [0, 1] blends the L1 network (0) with the GAN (1, the default)."""
+        """A super-resolution run applied to images, its L1 network and GAN blended by ``alpha`` (:func:`translate_files`)."""
         return translate_files(self._generator(), str(src), str(out), "a2b", scale, True, tile, watermark, alpha)
 
     def score(self, data: PathLike, out: PathLike, label: Optional[int] = None, resize: bool = False) -> tuple[list, dict]:
