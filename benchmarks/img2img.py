@@ -26,6 +26,7 @@ import copy
 import dataclasses
 import sys
 import time
+from pathlib import Path
 from typing import Optional
 
 import torch
@@ -240,9 +241,10 @@ def main() -> None:
     p.add_argument("--only", choices=("sr", "paired", "unpaired"), help="one part only (into img2img_PART.md)")
     p.add_argument("--sr-adv", type=float, default=0.005, help="i2i.sr_adv_weight of the SR GAN")
     p.add_argument("--sr-content", type=float, default=0.1, help="i2i.content_weight of the SR GAN")
+    p.add_argument("--out", help="the results file (default: benchmarks/results/img2img[_PART].md)")
     p.add_argument("--sr-over", nargs="*", default=[], help="more overrides of both SR runs, e.g. train.ema_beta=0.999")
     a = p.parse_args()
-    out = OUT.with_name(f"img2img_{a.only}.md") if a.only else OUT
+    out = Path(a.out) if a.out else OUT.with_name(f"img2img_{a.only}.md") if a.only else OUT
     sr_w = (f"i2i.sr_adv_weight={a.sr_adv}", f"i2i.content_weight={a.sr_content}", *a.sr_over)
     torch.set_num_threads(1)
     k = 4 if a.full else 1
