@@ -298,7 +298,7 @@ def main() -> None:
                   "Grid: `img2img/cyclegan.png` (rows: input A, G_ab(A), G_ba(G_ab(A)), the same digits drawn in B).", ""]
         print("\n".join(lines[-9:]), flush=True)
     lines.append(f"Total wall time {time.perf_counter() - t0:.0f} s.")
-    H.write_results(lines, out, threads=1, echo=False, keep="## Earlier runs" if a.only == "sr" else None)
+    H.write_results(lines, out, threads=1, echo=False, keep="## Readings and earlier runs" if a.only == "sr" else None)
     print(f"wrote {out}")
 
 
