@@ -28,14 +28,18 @@ demos' held-out material (data/demos.py: two photos never trained on; the digits
 from __future__ import annotations
 
 import argparse
-import sys
+import copy
 import dataclasses
+import sys
 import time
+from pathlib import Path
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
 import _harness as H
+from ganforge.apps.translate import blend
 from ganforge.build import build_data
 from ganforge.train.games import build_game
 from ganforge.files import image_grid
@@ -98,8 +102,22 @@ def sr_scores(out: torch.Tensor, gt: torch.Tensor) -> dict:
             "spectrum": float((radial_log_spectrum(out) - radial_log_spectrum(gt)).abs().mean())}
 
 
+ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the table's network-interpolation weights
+FINE = tuple(i / 20 for i in range(21))  # the search for the alpha that meets the target
+
+
+def blended(G, l1_state: dict, alpha: float):
+    """A copy of ``G`` with theta = (1 - alpha) theta_L1 + alpha theta_G (ganforge upscale --alpha)."""
+    out = copy.deepcopy(G)
+    out.load_state_dict(blend(l1_state, G.state_dict(), alpha))
+    return out.eval()
+
+
 @torch.no_grad()
-def superres(scale: int, pre: int, more: int, n_test: int, weights: tuple = ()) -> list[tuple]:
+def superres(scale: int, pre: int, more: int, n_test: int, weights: tuple = ()) -> tuple[list, dict]:
+    """Rows (scale, method, scores, s / 1000 images) of bicubic, the L1 network and the GAN, and the
+    network-interpolation sweeps {endpoint: [(alpha, scores)]}: from the L1 network the run keeps
+    (the end of pre-training, what ``upscale --alpha`` blends) and from the L1 network trained as long."""
     cfg, data, gan = make("srgan_demo", [f"model.scale={scale}", f"i2i.pretrain_steps={pre}", *weights])
     b = cfg.train.batch_size
     with torch.enable_grad():
@@ -109,17 +127,61 @@ def superres(scale: int, pre: int, more: int, n_test: int, weights: tuple = ()) 
         t_gan = run_steps(gan, data, more, b)
     hr = gan.held_out(data, n_test, seed=1234)  # (n, C, 32, 32) in [0, 1]: crops of the held-out photos
     lr = downscale(hr * 2 - 1, scale)
+    G_gan, G_l1 = gan.players.sampler.eval(), l1.players.sampler.eval()
+    kept = gan.l1_state["G_ema" if gan.players.ema is not None else "G"]  # the checkpoint's G_l1
     outs = {"bicubic": F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False),
-            "L1 network": l1.G.eval()(lr), "GAN": gan.G.eval()(lr)}
+            "L1 network": G_l1(lr), "GAN": G_gan(lr)}
     rows = []
     for name, o in outs.items():
         rows.append((f"x{scale}", name, sr_scores(o * 0.5 + 0.5, hr),
                      {"bicubic": None, "L1 network": t_l1, "GAN": t_gan}[name]))
+    sweeps, alpha_rows = {}, []
+    for end, state in (("kept", kept), ("long", G_l1.state_dict())):
+        sweeps[end] = []
+        for a in sorted(set(FINE) | set(ALPHAS)):
+            o = blended(G_gan, state, a)(lr)
+            sweeps[end].append((a, sr_scores(o * 0.5 + 0.5, hr)))
+            if end == "kept" and a in ALPHAS:
+                alpha_rows.append(o[:8].clamp(-1, 1) * 0.5 + 0.5)
     grid = torch.cat([F.interpolate(lr[:8] * 0.5 + 0.5, scale_factor=scale, mode="nearest")]
                      + [outs[k][:8].clamp(-1, 1) * 0.5 + 0.5 for k in outs] + [hr[:8]])
     tag = "" if weights == DEFAULT_SR else "_" + "_".join(w.split(".")[-1].replace("=", "") for w in weights)
     image_grid(grid, GRIDS / f"sr_x{scale}{tag}.png", nrow=8, scale=3)
-    return rows
+    image_grid(torch.cat([*alpha_rows, hr[:8]]), GRIDS / f"sr_x{scale}{tag}_alpha.png", nrow=8, scale=3)
+    return rows, sweeps
+
+
+def best_alpha(sweep: list, l1: dict) -> Optional[tuple]:
+    """The largest alpha within 1 dB of ``l1``'s PSNR whose spectrum distance is at most half
+    ``l1``'s, as (alpha, scores); None when no alpha of the sweep meets both."""
+    ok = [(a, m) for a, m in sweep if m["psnr"] >= l1["psnr"] - 1 and m["spectrum"] <= l1["spectrum"] / 2]
+    return ok[-1] if ok else None
+
+
+def alpha_lines(rows: list, sweeps: dict) -> list[str]:
+    """The markdown of the network-interpolation tables and the target's verdict per scale."""
+    lines = []
+    for end, title in (("kept", "from the L1 network the run keeps (end of L1 pre-training; `ganforge upscale "
+                                "--alpha`)"),
+                       ("long", "from the L1 network trained as long as the GAN (the L1 network row above)")):
+        lines += [f"Network interpolation {title}: theta = (1 - alpha) theta_L1 + alpha theta_GAN.", "",
+                  "| scale | alpha | PSNR dB | SSIM | spectrum distance |", "|---|---|---|---|---|"]
+        for scale, sw in sweeps.items():
+            lines += [f"| {scale} | {a:.2f} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['spectrum']:.4f} |"
+                      for a, m in sw[end] if a in ALPHAS]
+        lines.append("")
+    lines += ["Target: an alpha within 1 dB of the L1 network (the table above's, trained as long) whose spectrum "
+              f"distance is at most half the L1 network's; searched over alpha = 0, 0.05, ..., 1.", ""]
+    l1 = {scale: m for scale, name, m, _ in rows if name == "L1 network"}
+    for scale, sw in sweeps.items():
+        for end in ("kept", "long"):
+            hit = best_alpha(sw[end], l1[scale])
+            what = "kept L1 network" if end == "kept" else "L1 network trained as long"
+            lines.append(f"- {scale}, blending the {what}: " + (
+                f"**met** at alpha <= {hit[0]:.2f} (largest: PSNR {hit[1]['psnr']:.2f} dB, spectrum "
+                f"{hit[1]['spectrum']:.4f}; L1 network {l1[scale]['psnr']:.2f} dB, {l1[scale]['spectrum']:.4f})"
+                if hit else "**not met** at any alpha"))
+    return lines + [""]
 
 
 def _features_fid(clf, real: torch.Tensor, fake: torch.Tensor) -> dict:
@@ -275,12 +337,14 @@ def main() -> None:
     p.add_argument("--colour-gan-only", action="store_true", help="colorization: train pix2pix only, not the L1 baseline")
     p.add_argument("--colour-seed", type=int, default=0, help="train.seed of the colorization models")
     p.add_argument("--colour-steps", type=int, help="training steps of each colorization model (default 1500, x4 with --full)")
+    p.add_argument("--out", help="the results file (default: benchmarks/results/img2img[_PART].md)")
+    p.add_argument("--sr-over", nargs="*", default=[], help="more overrides of both SR runs, e.g. train.ema_beta=0.999")
     a = p.parse_args()
-    out = OUT.with_name(f"img2img_{a.only}.md") if a.only else OUT
-    if a.only == "colour" and (a.colour_l1 != 100.0 or a.colour_seed):
+    out = Path(a.out) if a.out else OUT.with_name(f"img2img_{a.only}.md") if a.only else OUT
+    if not a.out and a.only == "colour" and (a.colour_l1 != 100.0 or a.colour_seed):
         out = OUT.with_name("img2img_colour" + (f"_l1w{a.colour_l1:g}" if a.colour_l1 != 100.0 else "")
                             + (f"_seed{a.colour_seed}" if a.colour_seed else "") + ".md")
-    sr_w = (f"i2i.sr_adv_weight={a.sr_adv}", f"i2i.content_weight={a.sr_content}")
+    sr_w = (f"i2i.sr_adv_weight={a.sr_adv}", f"i2i.content_weight={a.sr_content}", *a.sr_over)
     torch.set_num_threads(1)
     k = 4 if a.full else 1
     GRIDS.mkdir(parents=True, exist_ok=True)
@@ -290,7 +354,8 @@ def main() -> None:
              "are indicative). Held-out material only.", ""]
     if a.only in (None, "sr"):
         pre, more = 1200 * k, 800 * k
-        rows = superres(2, pre, more, 256, sr_w) + superres(4, pre, more, 256, sr_w)
+        (rows2, sw2), (rows4, sw4) = (superres(s, pre, more, 256, sr_w) for s in (2, 4))
+        rows = rows2 + rows4
         lines += ["## Super-resolution (demo:photos, 32 px crops of the two held-out photos, 256 crops)", "",
                   f"L1 pre-training {pre} steps, then {more} more steps: on L1 alone (L1 network) or as a GAN "
                   f"(relativistic D, + {a.sr_content} random-conv content + {a.sr_adv} adversarial). Spectrum: mean |log10 P_out(r) "
@@ -299,8 +364,10 @@ def main() -> None:
         for scale, name, m, t in rows:
             lines.append(f"| {scale} | {name} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['spectrum']:.4f} | "
                          f"{'' if t is None else f'{t:.2f}'} |")
-        lines += ["", "Grids: `img2img/sr_x2.png`, `img2img/sr_x4.png` (rows: low-res input, bicubic, L1, GAN, "
-                  "ground truth).", ""]
+        lines += ["", *alpha_lines(rows, {"x2": sw2, "x4": sw4}),
+                  "Grids: `img2img/sr_x2.png`, `img2img/sr_x4.png` (rows: low-res input, bicubic, L1, GAN, "
+                  "ground truth); `img2img/sr_x2_alpha.png`, `img2img/sr_x4_alpha.png` (rows: alpha = 0, 0.25, "
+                  "0.5, 0.75, 1, ground truth).", ""]
         print("\n".join(lines), flush=True)
     if a.only in (None, "paired"):
         steps = 1500 * k
@@ -356,7 +423,7 @@ def main() -> None:
                   "Grid: `img2img/cyclegan.png` (rows: input A, G_ab(A), G_ba(G_ab(A)), the same digits drawn in B).", ""]
         print("\n".join(lines[-9:]), flush=True)
     lines.append(f"Total wall time {time.perf_counter() - t0:.0f} s.")
-    H.write_results(lines, out, threads=1, echo=False)
+    H.write_results(lines, out, threads=1, echo=False, keep="## Readings and earlier runs" if a.only == "sr" else None)
     print(f"wrote {out}")
 
 

@@ -248,9 +248,9 @@ class Run:
         return translate_files(self._generator(), str(src), str(out), direction, None, False, tile, watermark)
 
     def upscale(self, src: PathLike, out: PathLike, scale: Optional[int] = None, tile: int = TILE,
-                watermark: bool = True) -> tuple[Translator, list[Path]]:
-        """A super-resolution run applied to images (:func:`ganforge.apps.translate.translate_files`)."""
-        return translate_files(self._generator(), str(src), str(out), "a2b", scale, True, tile, watermark)
+                watermark: bool = True, alpha: float = 1.0) -> tuple[Translator, list[Path]]:
+        """A super-resolution run applied to images, its L1 network and GAN blended by ``alpha`` (:func:`translate_files`)."""
+        return translate_files(self._generator(), str(src), str(out), "a2b", scale, True, tile, watermark, alpha)
 
     def score(self, data: PathLike, out: PathLike, label: Optional[int] = None, resize: bool = False) -> tuple[list, dict]:
         """D's probability that each input is real, as a CSV at ``out`` (:func:`ganforge.apps.judge.score_file`)."""

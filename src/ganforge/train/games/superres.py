@@ -9,6 +9,10 @@ resume. The adversarial term is the relativistic average GAN of ESRGAN
 (Jolicoeur-Martineau 2018) with ``i2i.relativistic=true``, else ``loss.name``. The first
 ``i2i.pretrain_steps`` steps train G on the L1 pixel loss alone (ESRGAN's PSNR-oriented
 start); ``i2i.sr_adv_weight=0`` is the L1-only network throughout.
+
+When pre-training ends the game keeps a copy of G (and of G_ema, when the run keeps one) as
+they are then, the L1 network, under the checkpoint key ``G_l1``: ``ganforge upscale --alpha``
+blends it with the GAN (ESRGAN's network interpolation, :func:`ganforge.apps.translate.blend`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,12 @@ from torch import Tensor, nn
 from ...models.srnet import downscale
 from .base import GAMES, NextReal, StepValues, frozen
 from .i2i import ImageToImage, I2IPolicy, image_scores
+
+
+def l1_snapshot(players) -> dict:
+    """G's (and G_ema's, or None) weights now, detached copies: the L1 network's ``G_l1`` entry."""
+    copy = lambda m: {k: v.detach().clone() for k, v in m.state_dict().items()}  # noqa: E731
+    return {"G": copy(players.G), "G_ema": copy(players.ema.model) if players.ema is not None else None}
 
 
 def random_features(channels: int, seed: int = 1234) -> nn.Module:
@@ -54,6 +64,7 @@ class SuperRes(ImageToImage):
         self.scale = policy.scale
         device = next(players.G.parameters()).device
         self.features = random_features(policy.channels).to(device)
+        self.l1_state: dict | None = None  # G (and G_ema) at the end of L1 pre-training; None before
 
     def step(self, next_real: NextReal, batch_size: int, values: StepValues = StepValues(),
              stats: bool = False) -> dict[str, Tensor]:
@@ -74,6 +85,8 @@ class SuperRes(ImageToImage):
             self.step_g(w.pixel_weight * pixel)
             out["loss_d"], out["loss_g"] = torch.zeros((), device=hr.device), (w.pixel_weight * pixel).detach()
             return out
+        if self.l1_state is None:  # the first adversarial step: keep the L1 network
+            self.l1_state = l1_snapshot(self.players)
 
         ############################
         # (1) Update D on high-res crops against G's outputs
@@ -99,6 +112,13 @@ class SuperRes(ImageToImage):
             out["d_real"] = torch.sigmoid(real_logits.detach()).mean()
             out["d_fake"] = torch.sigmoid(fake_logits.detach()).mean()
         return out
+
+    def own_state(self) -> dict:
+        return {**super().own_state(), "G_l1": self.l1_state}
+
+    def load_own_state(self, state: dict) -> None:
+        super().load_own_state(state)
+        self.l1_state = state.get("G_l1")
 
     def triplets(self, G, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         lr = downscale(x, self.scale)
