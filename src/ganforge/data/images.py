@@ -32,7 +32,7 @@ from torch import Tensor
 from ..conditions import ClassIds
 from ..config import DataConfig
 from ..errors import GanforgeError, GanforgeWarning
-from .base import DataSource, Finite, ImageSet, Normalized, register_dataset
+from .base import UNLABELLED, DataSource, Finite, ImageSet, Normalized, PartlyLabelled, labels_to_keep, register_dataset
 from .kinds import IMAGE
 from .kinds.image import image_array, resize_images
 from .sampling import EpochSampler
@@ -40,7 +40,7 @@ from .sampling import EpochSampler
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-class ImageData(Normalized, DataSource, Finite, ImageSet):
+class ImageData(Normalized, DataSource, Finite, ImageSet, PartlyLabelled):
     """In-memory images ``(N, C, H, W)`` uint8 and optional labels ``(N,)``, served in epochs.
 
     Measured (``evaluator``) as its builder says (``digits``: the digit classifier), else by a
@@ -79,6 +79,26 @@ class ImageData(Normalized, DataSource, Finite, ImageSet):
         self.labels = self.labels[:n] if self.labels is not None else None
         self.order = EpochSampler(len(self.images), self.seed)
         self.served = None
+
+    def keep_labels(self, k: int) -> None:
+        """Keep the labels of ``k`` training images per class (drawn with the run's seed), the
+        rest :data:`UNLABELLED` (-1): ``data.labels_per_class``. The held-out split is untouched."""
+        if self.labels is None or not self.n_classes:
+            raise GanforgeError("data.labels_per_class: this dataset has no labels to keep; a semi-supervised run "
+                                "needs labelled images (a class per sub-folder, or labels in the .npz)")
+        keep = labels_to_keep(self.labels, k, self.seed)
+        labels = torch.full_like(self.labels, UNLABELLED)
+        labels[keep] = self.labels[keep]
+        self.labels = labels
+        self.served = None
+        if self._evaluator is None:  # too few labels left to train the own-labels classifier on
+            self._evaluator = "energy"
+
+    def labelled(self) -> tuple[Tensor, Tensor]:
+        """The kept labelled images (M, C, H, W) in model space and their labels (M,)."""
+        rows = torch.nonzero(self.labels >= 0).flatten() if self.labels is not None else torch.zeros(0, dtype=torch.long)
+        y = self.labels[rows] if self.labels is not None else rows
+        return self.encode(self.images[rows].float() / 255), y
 
     def nbytes(self) -> int:
         return self.images.numel() * self.images.element_size()
