@@ -57,6 +57,7 @@ def run_setting(k: int, seed: int, a, xtr8, ytr, xte8, yte, work: Path) -> dict:
                                   "train.sample_every=0", "train.ckpt_every=0", *a.ssl_set], seed=seed,
                    threads=a.threads)
     t0 = time.perf_counter()
+    (work / f"ssl-k{k}-s{seed}").mkdir(parents=True, exist_ok=True)
     H.train(cfg, work / f"ssl-k{k}-s{seed}", callbacks=[])
     run = load_run(work / f"ssl-k{k}-s{seed}", parts=("D",))
     test_images, test_labels = run.data.holdout  # the digits test split, as the run's data holds it
@@ -84,6 +85,17 @@ def run_setting(k: int, seed: int, a, xtr8, ytr, xte8, yte, work: Path) -> dict:
     return out
 
 
+def _job(job) -> dict:
+    """One (K, seed) setting in a worker process (``--workers``): the data read there."""
+    k, seed, a, work = job
+    torch.set_num_threads(a.threads)
+    (xtr, ytr), (xte, yte) = digits_split()
+    xtr8, xte8 = torch.from_numpy(xtr).float()[:, None], torch.from_numpy(xte).float()[:, None]
+    out = run_setting(k, seed, a, xtr8, torch.from_numpy(ytr).long(), xte8, torch.from_numpy(yte).long(), Path(work))
+    print("done", k, seed, {row: round(v, 4) for row, v in out.items()}, flush=True)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=5)
@@ -96,22 +108,20 @@ def main() -> None:
     p.add_argument("--syn-share", type=float, default=0.3, help="cGAN row: share of each batch drawn synthetic")
     p.add_argument("--resolution", type=int, default=16, help="the CNN rows' image size (the SSL D: its preset's)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1, help="(K, seed) settings trained at once, each in its process")
     p.add_argument("--out", default=str(OUT))
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
     (xtr, ytr), (xte, yte) = digits_split()
-    xtr8, xte8 = torch.from_numpy(xtr).float()[:, None], torch.from_numpy(xte).float()[:, None]
-    ytr_t, yte_t = torch.from_numpy(ytr).long(), torch.from_numpy(yte).long()
     results, extra = {}, {}
+    jobs = [(k, s, a) for k in a.ks for s in range(a.seeds)]
     with H.temp_dir() as tmp:
-        for k in a.ks:
-            per_seed = []
-            for s in range(a.seeds):
-                per_seed.append(run_setting(k, s, a, xtr8, ytr_t, xte8, yte_t, tmp))
-                print(k, s, {r: round(v, 4) for r, v in per_seed[-1].items()}, flush=True)
-            results[k] = {row: [r[row] for r in per_seed if row in r] for row in ROWS}
-            extra[k] = {key: [r[key] for r in per_seed] for key in ("pseudo_acc", "ssl_s")}
+        done = list(H.pool_map(_job, [(k, s, a, str(tmp)) for k, s, a in jobs], a.workers))
+    for k in a.ks:
+        per_seed = [r for (kk, _, _), r in zip(jobs, done) if kk == k]
+        results[k] = {row: [r[row] for r in per_seed if row in r] for row in ROWS}
+        extra[k] = {key: [r[key] for r in per_seed] for key in ("pseudo_acc", "ssl_s")}
 
     def cell(v: list) -> str:  # in %; one seed: '± nan'; a row not run: '-'
         return H.pm(v, "{:.1f}", scale=100, alone=math.nan) if v else "-"
