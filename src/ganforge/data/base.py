@@ -157,6 +157,18 @@ def labels_to_keep(labels: Tensor, k: int, seed: int) -> Tensor:
     return torch.cat(keep).sort().values
 
 
+def keep_per_class(labels: Optional[Tensor], k: int, seed: int) -> Tensor:
+    """``labels`` (N,) with only :func:`labels_to_keep`'s rows kept, the others :data:`UNLABELLED`;
+    one-line error when there are no labels (None)."""
+    if labels is None:
+        raise GanforgeError("data.labels_per_class: this dataset has no labels to keep; a semi-supervised run "
+                            "needs labelled images (a class per sub-folder, or labels in the .npz)")
+    keep = labels_to_keep(labels, k, seed)
+    out = torch.full_like(labels, UNLABELLED)
+    out[keep] = labels[keep]
+    return out
+
+
 @runtime_checkable
 class KnownModes(Protocol):
     """A uniform mixture of isotropic Gaussians with known modes: ``centers`` (K, d) in data

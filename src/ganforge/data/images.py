@@ -32,7 +32,7 @@ from torch import Tensor
 from ..conditions import ClassIds
 from ..config import DataConfig
 from ..errors import GanforgeError, GanforgeWarning
-from .base import UNLABELLED, DataSource, Finite, ImageSet, Normalized, PartlyLabelled, labels_to_keep, register_dataset
+from .base import DataSource, Finite, ImageSet, Normalized, PartlyLabelled, keep_per_class, register_dataset
 from .kinds import IMAGE
 from .kinds.image import image_array, resize_images
 from .sampling import EpochSampler
@@ -81,24 +81,15 @@ class ImageData(Normalized, DataSource, Finite, ImageSet, PartlyLabelled):
         self.served = None
 
     def keep_labels(self, k: int) -> None:
-        """Keep the labels of ``k`` training images per class (drawn with the run's seed), the
-        rest :data:`UNLABELLED` (-1): ``data.labels_per_class``. The held-out split is untouched."""
-        if self.labels is None or not self.n_classes:
-            raise GanforgeError("data.labels_per_class: this dataset has no labels to keep; a semi-supervised run "
-                                "needs labelled images (a class per sub-folder, or labels in the .npz)")
-        keep = labels_to_keep(self.labels, k, self.seed)
-        labels = torch.full_like(self.labels, UNLABELLED)
-        labels[keep] = self.labels[keep]
-        self.labels = labels
-        self.served = None
-        if self._evaluator is None:  # too few labels left to train the own-labels classifier on
-            self._evaluator = "energy"
+        """``data.labels_per_class``: the labels of ``k`` training images per class are kept, the rest
+        become UNLABELLED (-1) (:func:`keep_per_class`); the held-out split is untouched."""
+        self.labels, self.served = keep_per_class(self.labels if self.n_classes else None, k, self.seed), None
+        self._evaluator = self._evaluator or "energy"  # too few labels left for the own-labels classifier
 
     def labelled(self) -> tuple[Tensor, Tensor]:
         """The kept labelled images (M, C, H, W) in model space and their labels (M,)."""
-        rows = torch.nonzero(self.labels >= 0).flatten() if self.labels is not None else torch.zeros(0, dtype=torch.long)
-        y = self.labels[rows] if self.labels is not None else rows
-        return self.encode(self.images[rows].float() / 255), y
+        rows = torch.nonzero(self.labels >= 0).flatten()
+        return self.encode(self.images[rows].float() / 255), self.labels[rows]
 
     def nbytes(self) -> int:
         return self.images.numel() * self.images.element_size()
