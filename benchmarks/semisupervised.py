@@ -23,6 +23,7 @@ Held-out accuracy, mean +- standard error over seeds, in ``benchmarks/results/se
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from pathlib import Path
@@ -93,6 +94,9 @@ def _job(job) -> dict:
     xtr8, xte8 = torch.from_numpy(xtr).float()[:, None], torch.from_numpy(xte).float()[:, None]
     out = run_setting(k, seed, a, xtr8, torch.from_numpy(ytr).long(), xte8, torch.from_numpy(yte).long(), Path(work))
     print("done", k, seed, {row: round(v, 4) for row, v in out.items()}, flush=True)
+    if a.log:  # each setting as it finishes, one JSON line: a long run stopped early keeps what it measured
+        with open(a.log, "a") as f:
+            f.write(json.dumps({"k": k, "seed": seed, **out}) + "\n")
     return out
 
 
@@ -110,6 +114,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--workers", type=int, default=1, help="(K, seed) settings trained at once, each in its process")
     p.add_argument("--out", default=str(OUT))
+    p.add_argument("--log", default="", help="append each finished setting to this JSON-lines file")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
