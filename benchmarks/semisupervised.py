@@ -115,16 +115,23 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1, help="(K, seed) settings trained at once, each in its process")
     p.add_argument("--out", default=str(OUT))
     p.add_argument("--log", default="", help="append each finished setting to this JSON-lines file")
+    p.add_argument("--from-log", default="", help="only make the table, from a --log file (a run stopped early)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
     (xtr, ytr), (xte, yte) = digits_split()
     results, extra = {}, {}
-    jobs = [(k, s, a) for k in a.ks for s in range(a.seeds)]
-    with H.temp_dir() as tmp:
-        done = list(H.pool_map(_job, [(k, s, a, str(tmp)) for k, s, a in jobs], a.workers))
+    if a.from_log:  # the table of the settings a stopped run logged (each K: the seeds that finished)
+        done = [json.loads(line) for line in Path(a.from_log).read_text().splitlines() if line.strip()]
+        a.ks = [k for k in a.ks if any(r["k"] == k for r in done)]
+    else:
+        jobs = [(k, s) for s in range(a.seeds) for k in a.ks]  # seed-major: every K gets its first seeds first
+        with H.temp_dir() as tmp:
+            done = list(H.pool_map(_job, [(k, s, a, str(tmp)) for k, s in jobs], a.workers))
+        done = [{"k": k, "seed": s, **r} for (k, s), r in zip(jobs, done)]
+    seeds = {k: sorted(r["seed"] for r in done if r["k"] == k) for k in a.ks}
     for k in a.ks:
-        per_seed = [r for (kk, _, _), r in zip(jobs, done) if kk == k]
+        per_seed = [r for r in done if r["k"] == k]
         results[k] = {row: [r[row] for r in per_seed if row in r] for row in ROWS}
         extra[k] = {key: [r[key] for r in per_seed] for key in ("pseudo_acc", "ssl_s")}
 
@@ -135,14 +142,17 @@ def main() -> None:
            f"{a.ssl_steps} --cgan-steps {a.cgan_steps} --clf-steps {a.clf_steps}"
            + (f" --ssl-set {' '.join(a.ssl_set)}" if a.ssl_set else ""))
     lines = ["# Few labels, many unlabelled digits: held-out accuracy (%)", "",
-             f"{a.seeds} seed(s); K labelled training digits per class (the same rows for every row of a seed), "
-             f"the other {len(xtr)} - 10K training digits unlabelled, {len(xte)} held-out test digits. SSL GAN: "
+             "Seeds per K: " + "; ".join(f"K = {k}: {len(v)} ({', '.join(map(str, v))})" for k, v in seeds.items())
+             + (" (the settings that finished; from the run's log)" if a.from_log else "")
+             + ". K labelled training digits per class (the same rows for every row of a seed), "
+             + f"the other {len(xtr)} - 10K training digits unlabelled, {len(xte)} held-out test digits. SSL GAN: "
              f"preset `digits_ssl`{''.join(', ' + o for o in a.ssl_set)}, {a.ssl_steps} steps; its D classifies. "
              f"CNN rows: `benchmarks/augmentation.py`'s CNN and classic augmentation at {a.resolution} px, "
              f"{a.clf_steps} Adam steps of batch 64. cGAN row: preset `digits_small` conditional, {a.cgan_steps} "
              f"steps on every training image with the SSL D's labels, {a.per_class} samples per class, "
              f"{100 * a.syn_share:.0f} % of each batch synthetic. Command: `{cmd}`. Total "
-             f"{time.perf_counter() - t0:.0f} s (a shared machine: wall times under load).", "",
+             + (f"{time.perf_counter() - t0:.0f} s" if not a.from_log else "time: see SSL run (s)")
+             + f" (a shared machine, {a.workers} setting(s) at once: wall times under load).", "",
              "| K per class | " + " | ".join(ROWS) + " | pseudo-label accuracy | SSL run (s) |",
              "|---" * (len(ROWS) + 3) + "|"]
     for k, rows in results.items():
