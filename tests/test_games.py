@@ -19,6 +19,7 @@ from ganforge.train.games import GAMES, Cycle, NoiseToData, Paired, SuperRes, Ti
     default_callbacks, game_class
 from ganforge.train.games.latentgan import LatentGANGame
 from ganforge.train.games.text2image import TextToImage
+from ganforge.train.games.semi_supervised import SemiSupervised
 from ganforge.train.games.i2i import I2IPolicy
 from ganforge.train.games.phases import Main, Player, Regularisers, Scheduler, Update
 
@@ -108,13 +109,15 @@ def test_the_step_runs_the_penalties_its_plan_names():
 
 
 def test_the_game_registry_holds_every_model_game_and_names_the_valid_ones():
-    assert GAMES.names() == ["cycle", "latentgan", "noise_to_data", "paired", "superres", "text_to_image", "timegan"]
-    assert {GAMES.get(n) for n in GAMES.names()} == {Cycle, LatentGANGame, NoiseToData, Paired, SuperRes, TextToImage,
-                                                      TimeGANGame}
+    assert GAMES.names() == ["cycle", "latentgan", "noise_to_data", "paired", "semi_supervised", "superres",
+                             "text_to_image", "timegan"]
+    assert {GAMES.get(n) for n in GAMES.names()} == {Cycle, LatentGANGame, NoiseToData, Paired, SemiSupervised, SuperRes,
+                                                      TextToImage, TimeGANGame}
     for name in MODELS.names():
         GAMES.get(MODELS.get(name).game)  # every model's game is registered
     with pytest.raises(GanforgeError, match="game: unknown name 'chess'; choose one of: cycle, latentgan, "
-                                            "noise_to_data, paired, superres, text_to_image, timegan"):
+                                            "noise_to_data, paired, semi_supervised, superres, text_to_image, "
+                                            "timegan"):
         GAMES.get("chess")
 
 

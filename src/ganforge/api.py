@@ -29,7 +29,7 @@ from .apps.anomaly_io import fit_run, score_file as anomaly_file
 from .apps.edit import edit_file, find_directions, interpolate_file
 from .apps.encoder import fit_encoder
 from .apps.export import ExportResult, ExportedGenerator, export_generator, read_export
-from .apps.judge import score_file
+from .apps.judge import classify, score_file
 from .apps.project import project_files
 from .apps.synth import SynthResult, sample_file, synth
 from .apps.translate import TILE, Translator, translate_files
@@ -112,7 +112,6 @@ class Evaluation:
 
 class Run:
     """A run directory: what :func:`train` returns and :func:`load` opens.
-
     It samples, evaluates, diagnoses, reports, exports and describes the run (model card).
     The generator is read from the newest checkpoint when first needed (G_ema if kept).
     """
@@ -256,6 +255,10 @@ class Run:
         """D's probability that each input is real, as a CSV at ``out`` (:func:`ganforge.apps.judge.score_file`)."""
         return score_file(self.path, Path(data), Path(out), label, resize)
 
+    def classify(self, x: Union[Tensor, PathLike], out: Optional[PathLike] = None, resize: bool = False):
+        """A semi-supervised run's D as a classifier: probabilities (N, K), or rows per input of a path (:func:`ganforge.apps.judge.classify`)."""
+        return classify(self.path, x if isinstance(x, Tensor) else Path(x), out and Path(out), resize)
+
     def anomaly_fit(self, steps: int = 2000, kappa: float = 1.0, seed: int = 0,
                     progress: Optional[Callable[..., None]] = None, **options: Any) -> tuple[Path, Any]:
         """Fit an anomaly detector on the run's data in ``RUN/anomaly/``; returns (what it wrote, the detector).
@@ -388,8 +391,7 @@ def load(run_dir: PathLike, device: str = "cpu") -> Run:
 
 
 def load_generator(path: PathLike, device: str = "cpu") -> ExportedGenerator:
-    """A generator exported with ``format="safetensors"``, without its run directory; its
-    ``sample(n, seed, label)`` matches the run's sampling. The file's integrity is checked."""
+    """A generator exported with ``format="safetensors"``, without its run directory; its ``sample(n, seed, label)`` matches the run's sampling. The file's integrity is checked."""
     return read_export(Path(path), device)
 
 
@@ -416,9 +418,8 @@ def evaluate_samples(samples: PathLike, data: Optional[str] = None, data_path: O
 
 def verify(images: Sequence[PathLike], run: Optional[PathLike] = None,
            key: Optional[PathLike] = None) -> tuple[bytes, list[tuple[str, float, float]]]:
-    """Is ganforge's invisible mark in these image files? With the key of ``run`` (its
-    ``watermark.key``) or the key file ``key``: (the key, (name, z, p) per image); marked when
-    z >= :data:`ganforge.watermark.THRESHOLD_Z`."""
+    """Is ganforge's invisible mark in these image files? With the key of ``run`` (its ``watermark.key``) or the key
+    file ``key``: (the key, (name, z, p) per image); marked when z >= :data:`ganforge.watermark.THRESHOLD_Z`."""
     from .watermark import key_path, verify_images
 
     return verify_images([str(p) for p in images], key_path(run and existing_run(str(run)), key))
@@ -426,10 +427,9 @@ def verify(images: Sequence[PathLike], run: Optional[PathLike] = None,
 
 def build_dataset(src: PathLike, out: PathLike, resolution: int, labels: Optional[str] = None, channels: int = 0,
                   force: bool = False, progress: bool = True) -> BuildResult:
-    """Pack ``src`` (a folder of PNG/JPEG, an .npz, IDX files or CIFAR-10 batches) once into a built
-    dataset ``out`` (a DATA.gfd directory) that training reads without decoding:
-    ``data.name=built data.path=out data.resolution=resolution``. ``labels``: ``from-folders``
-    (class sub-folders), ``none``, or None (array sources keep theirs). Returns a
+    """Pack ``src`` (a folder of PNG/JPEG, an .npz, IDX files or CIFAR-10 batches) once into a built dataset ``out`` (a
+    DATA.gfd directory) that training reads without decoding: ``data.name=built data.path=out data.resolution=resolution``.
+    ``labels``: ``from-folders`` (class sub-folders), ``none``, or None (array sources keep theirs). Returns a
     :class:`BuildResult`; see ``ganforge/data/built.py`` for the format."""
     from .data.pack import build_dataset as pack
 
@@ -437,8 +437,8 @@ def build_dataset(src: PathLike, out: PathLike, resolution: int, labels: Optiona
 
 
 def check_dataset(path: PathLike) -> dict:
-    """Check a built dataset in full (every byte hashed against its manifest) and return its
-    manifest; a truncated or edited one raises a one-line GanforgeError that says to rebuild."""
+    """Check a built dataset in full (every byte hashed against its manifest) and return its manifest; a truncated or
+    edited one raises a one-line GanforgeError that says to rebuild."""
     from .data.built import open_built
     from .data.generated import is_generated, open_set
 

@@ -19,7 +19,7 @@ from . import conditions
 from .augment import OPS, Augment, initial_p, parse_policy
 from .conditions import ConditionSpec
 from .config import Config, OptimConfig, load_config, to_dict
-from .data import DATASETS, DataSource, Finite, Streamed
+from .data import DATASETS, DataSource, Finite, PartlyLabelled, Streamed
 from .data.kinds import DataKind, dataset_kind
 from .errors import GanforgeError
 from .losses import LOSSES, AdversarialLoss
@@ -133,6 +133,16 @@ def build_data(cfg: Config) -> DataSource:
             raise GanforgeError(f"data.limit: data.name={cfg.data.name} is an endless source of samples; "
                                 "a limit applies to finite datasets (images, a points file)")
         data.keep_first(cfg.data.limit)
+    if cfg.data.labels_per_class:
+        spec = model_spec(cfg)
+        if not spec.classifies:
+            raise GanforgeError(f"data.labels_per_class={cfg.data.labels_per_class}: model.name={cfg.model.name} does "
+                                "not learn from partly labelled data; use a semi-supervised model (model.name="
+                                "ssl_dcgan, preset digits_ssl) or leave data.labels_per_class=0")
+        if not isinstance(data, PartlyLabelled):
+            raise GanforgeError(f"data.labels_per_class: data.name={cfg.data.name} has no labelled training set to "
+                                "keep labels of; use labelled images (digits, a folder of class sub-folders, an .npz)")
+        data.keep_labels(cfg.data.labels_per_class)
     return data
 
 
@@ -153,6 +163,12 @@ def n_classes(cfg: Config, data: DataSource) -> int:
     if spec is not None and spec.kind not in conditions.IDS and spec.kind in model_spec(cfg).condition_kinds:
         return 0
     return conditions.n_classes(spec)
+
+
+def built_classes(cfg: Config, data: DataSource) -> int:
+    """The class count a model's builder gets: the data's classes for a model whose D classifies
+    them (``ModelSpec.classifies``: a semi-supervised GAN, G unconditional), else :func:`n_classes`."""
+    return data.n_classes if model_spec(cfg).classifies else n_classes(cfg, data)
 
 
 def build_models(cfg: Config, shape: tuple, classes: int = 0, layout: Optional[dict] = None,

@@ -28,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
 # the commands in the order `ganforge --help` lists them; each is the module ganforge.commands.<name>
 COMMANDS = ("train", "sample", "evaluate", "interpolate", "doctor", "report", "export", "card", "board", "synth",
             "translate", "upscale", "encoder", "project", "directions", "edit", "score", "verify", "anomaly",
-            "dataset", "presets", "cache", "keys", "search", "predict")
+            "dataset", "presets", "cache", "keys", "search", "predict", "classify")
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict]:

@@ -49,6 +49,7 @@ class DataConfig:
     encoding: str = "selfies"  # molecules: selfies (token strings: latentgan) or graph (atoms and bonds: molgan)
     sample_rate: int = 16000  # audio: clips are resampled to this many samples a second (Hz)
     seconds: float = 1.0  # audio: clips are cut or padded to this length
+    labels_per_class: int = 0  # semi-supervised runs: keep K training labels per class, the rest unlabelled; 0 = all
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Optional, Sequence, Union
 
 from torch import Tensor, nn
 
-from .build import build_data, build_models, condition, model_spec, n_classes
+from .build import build_data, build_models, built_classes, condition, model_spec, n_classes
 from .conditions import ConditionSpec, as_condition, check_condition, rows_of
 from .config import Config, load_config
 from .watermark import mark_meta
@@ -138,7 +138,7 @@ def load_run(run_dir: PathLike, device: str = "cpu", step: Optional[int] = None,
     data = build_data(cfg)  # the models' shapes and classes come from the data
     data.loc, data.scale = ckpt["data_norm"]["loc"], ckpt["data_norm"]["scale"]  # as trained
     classes = n_classes(cfg, data)
-    G, D = build_models(cfg, data.shape, classes, getattr(data, "layout", None), condition(cfg, data))
+    G, D = build_models(cfg, data.shape, built_classes(cfg, data), getattr(data, "layout", None), condition(cfg, data))
     state = ckpt.get("G_ema")
     if ema and state is None:
         raise GanforgeError(f"{run_dir}: --ema: this run kept no EMA of G (train.ema_beta=0); leave --ema out")

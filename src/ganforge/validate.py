@@ -48,6 +48,8 @@ def validate(cfg: Any) -> None:
     for key in ("g_depth", "d_depth"):
         _check(getattr(m, key) >= 0, f"model.{key}", "it must be >= 0", getattr(m, key))
     _check(cfg.data.limit >= 0, "data.limit", "it must be >= 0 (0 = all items)", cfg.data.limit)
+    _check(cfg.data.labels_per_class >= 0, "data.labels_per_class", "it must be >= 0 (0 keeps every label; K keeps "
+           "K labelled images per class for a semi-supervised run)", cfg.data.labels_per_class)
     _check(cfg.data.workers >= 0, "data.workers", "it must be >= 0 (0 reads batches in the training process; "
            "N > 0 starts N DataLoader worker processes for data.name=built)", cfg.data.workers)
     _check(0 <= cfg.data.target_share < 1, "data.target_share", "it must be in [0, 1) (0 = every discrete column "

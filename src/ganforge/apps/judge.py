@@ -10,12 +10,16 @@ up. Scores are in [0, 1] for every loss (for the critic losses, sigmoid of the c
 - A conditional D needs a class: ``label`` for all inputs, else, for image runs with a judge
   classifier (digits, labelled images), the class that classifier reads; else refused.
 - Image runs also get the class reader's class and confidence, when one applies.
+
+A semi-supervised run's D (``ModelSpec.classifies``: Salimans et al. 2016) is also a K-class
+classifier of the data: :func:`classify` gives its class probabilities softmax(l(x)) (the
+fake class left out: D's logits are the real classes'), ``ganforge classify`` one CSV row per input.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 from torch import Tensor
@@ -23,7 +27,8 @@ from torch import Tensor
 from ..errors import GanforgeError
 from ..files import check_output, provenance, write_output
 from ..metrics.evaluators import class_reader
-from ..trained import check_class, load_run
+from ..build import model_spec
+from ..trained import TrainedRun, check_class, load_run
 
 WHAT = ("p_real: sigmoid of the run's D on each input (1/2 at the game's equilibrium); class, confidence: "
         "the class reader")
@@ -97,4 +102,51 @@ def score_file(run_dir: Path, path: Path, out: Path, label: Optional[int] = None
     check_output(out, "--out")
     rows, about = score(run_dir, path, label, resize=resize)
     write_output(Path(out), rows, about)
+    return rows, about
+
+
+def classifier_run(run_dir: Path) -> TrainedRun:
+    """The run with its D, refused in one line unless D is a classifier (a semi-supervised run)."""
+    r = load_run(run_dir, parts=("D",))
+    if not model_spec(r.cfg).classifies:
+        raise GanforgeError(f"{run_dir}: model.name={r.cfg.model.name} has no classifier; classify needs a "
+                            "semi-supervised run (model.name=ssl_dcgan, preset digits_ssl)")
+    return r
+
+
+@torch.no_grad()
+def class_probs(r: TrainedRun, x: Tensor, batch: int = 512) -> Tensor:
+    """D's class probabilities (N, K) of images ``x`` (N, *shape) in data space ([0, 1])."""
+    if tuple(x.shape[1:]) != tuple(r.data.shape):
+        raise GanforgeError(f"classify: inputs of shape {tuple(x.shape[1:])}; this run classifies "
+                            f"{tuple(r.data.shape)}")
+    return torch.cat([torch.softmax(r.D.classify(r.data.encode(b.float())), 1) for b in x.split(batch)])
+
+
+def classify(run_dir: Path, x: Union[Tensor, str, Path], out: Optional[Path] = None,
+             resize: bool = False) -> Union[Tensor, tuple[list[dict], dict]]:
+    """A semi-supervised run's D as a classifier. ``x`` a tensor (N, C, H, W) in [0, 1]: its
+    class probabilities (N, K). ``x`` a path (a folder of images, an image, an .npz/.npy of
+    images; ``resize``: of another size, resized as the run's data was): one row per input
+    (``name``, ``class``, ``confidence``, ``p_<class>`` each) and what was used, written to
+    ``out`` (a .csv with its provenance sidecar) when given; every input is read and classified
+    before anything is written."""
+    if out is not None:
+        check_output(out, "--out", (".csv",))
+    r = classifier_run(Path(run_dir))
+    if isinstance(x, Tensor):
+        return class_probs(r, x)
+    inputs = read_inputs(r.data, Path(x), resize)
+    probs = class_probs(r, inputs[0])  # (N, K)
+    conf, cls = probs.max(1)
+    spec = r.data.condition_spec  # ClassIds of the data's classes: their names, else their ids
+    names = spec.names if spec is not None and spec.names else [str(k) for k in range(probs.shape[1])]
+    rows = [{"name": name, "class": names[int(cls[i])], "confidence": round(float(conf[i]), 6),
+             **{f"p_{names[k]}": round(float(probs[i, k]), 6) for k in range(probs.shape[1])}}
+            for i, name in enumerate(inputs[1])]
+    about = provenance("classify", r.run_dir, r.step, r.ckpt_path, synthetic=False, data=str(x), n=len(rows),
+                       what="class: argmax of the run's D over the data's classes (Salimans et al. 2016); "
+                            "confidence and p_<class>: its softmax", resized=inputs.resized)
+    if out is not None:
+        write_output(Path(out), rows, about)
     return rows, about

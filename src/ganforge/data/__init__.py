@@ -18,6 +18,7 @@ from . import levels  # noqa: F401  (game levels: platformer, dungeon, levels)
 from . import video  # noqa: F401  (registers the video datasets)
 from . import captioned, scenes  # noqa: F401  (text to image: digit scenes, captioned images)
 from .base import DATASETS, DataSource, Finite, ImageSet, KnownModes, Streamed, register_dataset
+from .base import UNLABELLED, PartlyLabelled  # noqa: F401  (semi-supervised runs: data.labels_per_class)
 from .images import ImageData, StackedDigits
 from .toy2d import KnownDensity, MixtureData, PointsData, load_points
 

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from ..conditions import ConditionSpec, class_count
+from ..errors import GanforgeError
 from ..registry import Registry
 
 DATASETS: Registry = Registry("data.name")
@@ -121,6 +122,51 @@ class ImageSet(Protocol):
     images: Tensor
     labels: Optional[Tensor]
     holdout: Optional[tuple[Tensor, Optional[Tensor]]]
+
+
+@runtime_checkable
+class PartlyLabelled(Protocol):
+    """A labelled training set that can drop most of its labels (``data.labels_per_class``):
+    a semi-supervised run keeps K labels per class and sees the other rows as unlabelled."""
+
+    def keep_labels(self, k: int) -> None:
+        """Keep the labels of K training rows per class (drawn with the source's seed); the
+        others become :data:`UNLABELLED`. The held-out split keeps its labels, never trained on."""
+        ...
+
+    def labelled(self) -> tuple[Tensor, Tensor]:
+        """The kept labelled rows: x (M, *shape) in model space and their labels (M,) int64."""
+        ...
+
+
+UNLABELLED = -1  # the label of a training row whose label was dropped (data.labels_per_class)
+
+
+def labels_to_keep(labels: Tensor, k: int, seed: int) -> Tensor:
+    """Indices (k * classes,) of ``k`` rows of each class of ``labels`` (N,), drawn without
+    replacement by a generator seeded with ``seed``, sorted. One-line error when a class has
+    fewer than ``k`` rows."""
+    g = torch.Generator().manual_seed(seed)
+    keep = []
+    for c in torch.unique(labels).tolist():
+        rows = torch.nonzero(labels == c).flatten()
+        if len(rows) < k:
+            raise GanforgeError(f"data.labels_per_class={k}: class {c} has only {len(rows)} training rows; "
+                                f"use at most {len(rows)}")
+        keep.append(rows[torch.randperm(len(rows), generator=g)[:k]])
+    return torch.cat(keep).sort().values
+
+
+def keep_per_class(labels: Optional[Tensor], k: int, seed: int) -> Tensor:
+    """``labels`` (N,) with only :func:`labels_to_keep`'s rows kept, the others :data:`UNLABELLED`;
+    one-line error when there are no labels (None)."""
+    if labels is None:
+        raise GanforgeError("data.labels_per_class: this dataset has no labels to keep; a semi-supervised run "
+                            "needs labelled images (a class per sub-folder, or labels in the .npz)")
+    keep = labels_to_keep(labels, k, seed)
+    out = torch.full_like(labels, UNLABELLED)
+    out[keep] = labels[keep]
+    return out
 
 
 @runtime_checkable

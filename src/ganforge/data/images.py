@@ -32,7 +32,7 @@ from torch import Tensor
 from ..conditions import ClassIds
 from ..config import DataConfig
 from ..errors import GanforgeError, GanforgeWarning
-from .base import DataSource, Finite, ImageSet, Normalized, register_dataset
+from .base import DataSource, Finite, ImageSet, Normalized, PartlyLabelled, keep_per_class, register_dataset
 from .kinds import IMAGE
 from .kinds.image import image_array, resize_images
 from .sampling import EpochSampler
@@ -40,7 +40,7 @@ from .sampling import EpochSampler
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-class ImageData(Normalized, DataSource, Finite, ImageSet):
+class ImageData(Normalized, DataSource, Finite, ImageSet, PartlyLabelled):
     """In-memory images ``(N, C, H, W)`` uint8 and optional labels ``(N,)``, served in epochs.
 
     Measured (``evaluator``) as its builder says (``digits``: the digit classifier), else by a
@@ -79,6 +79,17 @@ class ImageData(Normalized, DataSource, Finite, ImageSet):
         self.labels = self.labels[:n] if self.labels is not None else None
         self.order = EpochSampler(len(self.images), self.seed)
         self.served = None
+
+    def keep_labels(self, k: int) -> None:
+        """``data.labels_per_class``: the labels of ``k`` training images per class are kept, the rest
+        become UNLABELLED (-1) (:func:`keep_per_class`); the held-out split is untouched."""
+        self.labels, self.served = keep_per_class(self.labels if self.n_classes else None, k, self.seed), None
+        self._evaluator = self._evaluator or "energy"  # too few labels left for the own-labels classifier
+
+    def labelled(self) -> tuple[Tensor, Tensor]:
+        """The kept labelled images (M, C, H, W) in model space and their labels (M,)."""
+        rows = torch.nonzero(self.labels >= 0).flatten()
+        return self.encode(self.images[rows].float() / 255), self.labels[rows]
 
     def nbytes(self) -> int:
         return self.images.numel() * self.images.element_size()

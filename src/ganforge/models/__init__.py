@@ -8,6 +8,7 @@ per file; ``n_classes > 0`` builds a conditional pair.
 from . import dcgan, dfgan, latentgan, mlp, molgan, recurrent, resnet_i2i, specgan, srnet, stylegan2, tabular, timegan, unet, wavegan  # noqa: F401  (registers the models)
 from . import levelgan  # noqa: F401  (tile maps: DCGAN on one-hot channels)
 from . import video  # noqa: F401  (registers the video models)
+from . import ssl  # noqa: F401  (the semi-supervised GAN: a K-class D)
 from .base import MODELS
 
 __all__ = ["MODELS"]

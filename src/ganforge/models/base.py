@@ -37,6 +37,9 @@ class ModelSpec:
     # the kinds of condition (ganforge.conditions) a conditional G and D take: ids are embedded (n_classes);
     # any other kind listed here is handed to the builder itself as ``condition=`` (text, attributes)
     condition_kinds: tuple[str, ...] = ("class_ids", "table")
+    # D is a classifier of the data's classes (a semi-supervised GAN): the builder gets the data's
+    # class count even when unconditional, and data.labels_per_class applies
+    classifies: bool = False
 
     @property
     def images(self) -> bool:

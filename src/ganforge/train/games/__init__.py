@@ -22,6 +22,7 @@ from .superres import SuperRes
 from .timegan import TimeGANGame
 from .latentgan import LatentGANGame
 from .text2image import TextToImage
+from .semi_supervised import SemiSupervised
 
 
 def game_class(cfg: Config) -> type[GameBase]:
@@ -41,4 +42,4 @@ def default_callbacks(cfg: Config) -> list[Callback]:
 
 
 __all__ = ["Cycle", "GAMES", "Game", "GameBase", "I2IPolicy", "NextReal", "NoiseToData", "Paired", "Player", "Players",
-           "Policy", "StepValues", "SuperRes", "TextToImage", "TimeGANGame", "build_game", "default_callbacks", "game_class"]
+           "Policy", "SemiSupervised", "StepValues", "SuperRes", "TextToImage", "TimeGANGame", "build_game", "default_callbacks", "game_class"]
