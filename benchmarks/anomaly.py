@@ -215,13 +215,7 @@ def patch_knn_pixels(train: torch.Tensor, test: torch.Tensor, p: int, seed: int,
     from ganforge.apps import anomaly_patch as P
 
     rows = P.random_patches(train, bank, p, torch.Generator().manual_seed(seed + 1))
-    maps = []
-    for i in range(0, len(test), 16):
-        xb = test[i: i + 16]
-        B, _, H, W = xb.shape
-        dist = torch.cdist(P.patches(xb, p), rows).min(1).values
-        maps.append(P._fold(dist[:, None].expand(-1, p * p), B, H, W, p))
-    m = torch.cat(maps)
+    m = P.knn_map(test, rows, p)  # (N, H, W): each pixel's mean distance of its patches to the bank
     return P.top_score(m).numpy(), m.numpy()
 
 

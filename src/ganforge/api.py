@@ -255,7 +255,8 @@ class Run:
         """D's probability that each input is real, as a CSV at ``out`` (:func:`ganforge.apps.judge.score_file`)."""
         return score_file(self.path, Path(data), Path(out), label, resize)
 
-    def classify(self, x: Union[Tensor, PathLike], out: Optional[PathLike] = None, resize: bool = False):
+    def classify(self, x: Union[Tensor, PathLike], out: Optional[PathLike] = None,
+                 resize: bool = False) -> Union[Tensor, tuple[list[dict], dict]]:
         """A semi-supervised run's D as a classifier: probabilities (N, K), or rows per input of a path (:func:`ganforge.apps.judge.classify`)."""
         return classify(self.path, x if isinstance(x, Tensor) else Path(x), out and Path(out), resize)
 
