@@ -102,35 +102,40 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1, help="runs trained at once (each on --threads)")
     p.add_argument("--out", default=str(H.RESULTS / "default_job.md"))
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="more overrides (a smoke test)")
+    p.add_argument("--finished", action="store_true",
+                   help="read only the runs already finished under --work (each variant over the seeds it has)")
     a = p.parse_args()
     names = a.only or list(VARIANTS)
-    jobs = [(n, s, a.work, a.threads, a.set) for n in names for s in a.seeds]
+    jobs = [(n, s, a.work, a.threads, a.set) for n in names for s in a.seeds
+            if not a.finished or (Path(a.work) / f"{n}-s{s}" / "eval.json").is_file()]
     got = dict(zip([(n, s) for n, s, *_ in jobs], H.pool_map(measure, jobs, a.workers)))
-    rows = {n: [got[(n, s)] for s in a.seeds] for n in names}
+    seeds = {n: [s for s in a.seeds if (n, s) in got] for n in names}
+    rows = {n: [got[(n, s)] for s in seeds[n]] for n in names if seeds[n]}
 
     from ganforge.config import load_config
 
     thr = load_config(PRESET).doctor.overfit_auc
     lines = ["# The default job: quiet and healthy?", "",
-             f"`python benchmarks/default_job.py --seeds {' '.join(map(str, a.seeds))}`: the default job (preset "
-             f"`{PRESET}`, 6,000 steps) trained through the API with the doctor on, per variant; seeds "
-             f"{', '.join(map(str, a.seeds))}. Warnings: the doctor's verdict replayed from each run's files. "
+             f"`python benchmarks/default_job.py --seeds {' '.join(map(str, a.seeds))}"
+             f"{' --finished' if a.finished else ''}`: the default job (preset "
+             f"`{PRESET}`, 6,000 steps) trained through the API with the doctor on, per variant, over the seeds "
+             "in the `seeds` column. Warnings: the doctor's verdict replayed from each run's files. "
              f"`d_auc`: P(D ranks a training digit above a held-out one), the running median the "
              f"`d_overfitting` detector reads (it warns above {thr}); max over the run and last. Quality: the "
              "run's final evaluation (2,000 samples of G_ema, the digit classifier's space) and the classifier's "
              "accuracy on 200 samples per requested class. Mean ± standard error over seeds.", "",
-             "| variant | what | runs with a warning | d_auc max | d_auc last | " + " | ".join(KEYS) + " |",
-             "|---|---|---|---|---|" + "---|" * len(KEYS)]
+             "| variant | what | seeds | runs with a warning | d_auc max | d_auc last | " + " | ".join(KEYS) + " |",
+             "|---|---|---|---|---|---|" + "---|" * len(KEYS)]
     for n, rs in rows.items():
         warned = sum(bool(r["warnings"]) for r in rs)
         cells = [H.pm([r[k] for r in rs], "{:.3f}", alone=None) for k in (*KEYS,)]
-        lines.append(f"| `{n}` | {VARIANTS[n][0]} | {warned}/{len(rs)} | "
+        lines.append(f"| `{n}` | {VARIANTS[n][0]} | {', '.join(map(str, seeds[n]))} | {warned}/{len(rs)} | "
                      f"{H.pm([r['auc_max'] for r in rs], '{:.3f}', alone=None)} | "
                      f"{H.pm([r['auc_last'] for r in rs], '{:.3f}', alone=None)} | " + " | ".join(cells) + " |")
     lines += ["", "Per run:", "", "| variant | seed | warnings (event @ step) | d_auc max | FID | recall | lowest class |",
               "|---|---|---|---|---|---|---|"]
     for n, rs in rows.items():
-        for s, r in zip(a.seeds, rs):
+        for s, r in zip(seeds[n], rs):
             w = ", ".join(f"{e} @ {st}" for e, st in r["warnings"]) or "none"
             lines.append(f"| `{n}` | {s} | {w} | {r['auc_max']:.3f} | {r['fid']:.1f} | {r['recall']:.3f} | "
                          f"{100 * r['min_class_acc']:.1f} % |")
