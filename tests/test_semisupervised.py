@@ -22,6 +22,7 @@ from ganforge.errors import GanforgeError
 from ganforge.train.checkpoint import list_checkpoints
 from ganforge.train.games import build_game
 from ganforge.train.games.semi_supervised import feature_matching, ssl_d_loss
+from test_series import _same  # the same nested comparison of checkpoints
 
 TINY = ["data.resolution=8", "model.g_width=4", "model.d_width=4", "model.z_dim=8", "train.batch_size=16",
         "eval.every=0", "eval.n_samples=50", "train.progress=false", "train.sample_every=0", "train.log_every=2",
@@ -87,20 +88,6 @@ def test_labels_per_class_is_checked_in_one_line():
 
 
 # ---------------------------------------------------------------------------- a tiny run
-
-
-def _same(a, b, path=""):
-    if isinstance(a, dict):
-        assert set(a) == set(b), path
-        for k in a:
-            _same(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, (list, tuple)):
-        for i, (u, v) in enumerate(zip(a, b)):
-            _same(u, v, f"{path}[{i}]")
-    elif isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), path
-    else:
-        assert a == b, path
 
 
 @pytest.fixture(scope="module")
