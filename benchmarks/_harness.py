@@ -240,6 +240,15 @@ def write_results(lines: Union[str, Sequence[str]], out: Union[str, Path], *, th
     return text
 
 
+def kept_reading(out: Union[str, Path], marker: str) -> str:
+    """The hand-written reading of a results file: its text after ``marker`` up to the machine
+    footer, stripped; '' when the file or the marker is not there. A script writes it back after
+    the new tables, so a rebuilt table keeps what was written about it."""
+    out = Path(out)
+    text = out.read_text() if out.exists() else ""
+    return text.split(marker, 1)[1].split("\nMachine: ")[0].strip() if marker in text else ""
+
+
 def save_grid(rows: Sequence, path: Union[str, Path], scale: int = 3) -> None:
     """A PNG of grey tiles: ``rows`` of (h, w) arrays in [0, 1], each tile framed by a 1 px white
     border, tiles side by side within a row, enlarged ``scale`` times (nearest neighbour)."""

@@ -103,10 +103,8 @@ def table(rows: list[dict]) -> list[str]:
 
 
 def write(rows: list[dict], a) -> str:
-    kept = ""
     out = Path(a.out)
-    if out.exists() and READING in out.read_text():
-        kept = out.read_text().split(READING, 1)[1].split("\nMachine: ")[0].strip()
+    kept = H.kept_reading(out, READING)
     lines = ["# Audio: spoken digits, WaveGAN's protocol", "",
              "Inception Score (exp E[KL(p(y|x) || p(y))], 1..10) and FID in the space of a spectrogram digit "
              "classifier trained on the training speakers' clips; `inception_score_real`: the held-out speakers' "

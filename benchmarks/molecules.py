@@ -121,10 +121,8 @@ def prop_table(rows: list[dict]) -> list[str]:
 
 
 def write(rows: list[dict], a) -> str:
-    kept = ""
     out = Path(a.out)
-    if out.exists() and READING in out.read_text():
-        kept = out.read_text().split(READING, 1)[1].split("\nMachine: ")[0].strip()
+    kept = H.kept_reading(out, READING)
     lines = ["# Molecules: the MOSES protocol (LatentGAN, MolGAN)", "",
              "Protocol: docs/data/molecules.md. Mean ± sd over seeds; `train_s` is the training's wall-clock "
              f"alone on {a.threads} torch thread(s), on a 2-core CPU shared with other jobs (timings under load).", "",

@@ -113,10 +113,8 @@ def table(rows: list[dict], a) -> list[str]:
 
 
 def write(rows: list[dict], a) -> str:
-    kept = ""
     out = Path(a.out)
-    if out.exists() and READING in out.read_text():
-        kept = out.read_text().split(READING, 1)[1].split("\nMachine: ")[0].strip()
+    kept = H.kept_reading(out, READING)
     lines = ["# Time series: TimeGAN's protocol", "",
              "Discriminative score |accuracy - 0.5| of a post-hoc GRU classifier (lower is better, 0 = "
              "indistinguishable); predictive score: MAE on real sequences of a GRU trained on synthetic ones "
