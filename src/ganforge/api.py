@@ -325,7 +325,7 @@ def resolve_config(preset: Union[str, Config, None] = None, overrides: Overrides
     else:
         cfg = load_config(preset, ov)
     check_names(cfg)
-    return resolve_model(cfg, _model_named(preset, ov, resume))
+    return resolve_model(cfg, _model_named(preset, ov, resume), {o.split("=", 1)[0].strip() for o in ov})
 
 
 def _model_named(preset, ov: list[str], resume) -> bool:
@@ -365,12 +365,12 @@ def train(preset: Union[str, Config, None] = None, overrides: Overrides = (), ou
         cfg = resolve_model(cfg, True)  # a resumed run keeps its model: one that does not build its data is refused
     else:
         cfg = resolve_config(preset, overrides, extend=extend)
-    for finding in review_settings(cfg):  # settings far outside what works: warned before anything runs
+    data = build_data(cfg) if data is None else data  # reads and checks the data before anything is written
+    check_compatible(cfg, data.shape, data.kind)
+    for finding in review_settings(cfg):  # settings far outside what works: warned once the input is known good
         warnings.warn(finding.line(), GanforgeWarning, stacklevel=2)
     if cfg.eval.inception and not cfg.eval.inception_weights:  # opt-in: fetch once, then name the file
         cfg = load_config(base=to_dict(cfg), overrides=[f"eval.inception_weights={fetch_inception_weights()}"])
-    data = build_data(cfg) if data is None else data  # reads and checks the data before anything is written
-    check_compatible(cfg, data.shape, data.kind)
     with distributed.session(cfg.train.device, cfg.train.dist_backend) as d:
         if resume is not None:
             run_dir = existing_run(str(resume))

@@ -10,7 +10,7 @@ kind's default model (:func:`resolve_model`).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Iterable, Optional
 
 import torch
 from torch import nn
@@ -74,18 +74,21 @@ def model_spec(cfg: Config) -> ModelSpec:
     return MODELS.get(cfg.model.name)
 
 
-def resolve_model(cfg: Config, named: bool) -> Config:
+def resolve_model(cfg: Config, named: bool, keys: Iterable[str] = ()) -> Config:
     """``cfg`` with the model its data's kind needs: when ``model.name`` does not build the kind
     of data that ``data.name`` gives and was not ``named`` together with (or after) the data,
     the kind's default model (``DataKind.default_model``) takes its place; a named model that
-    does not build it is a one-line error naming the kind."""
+    does not build it is a one-line error naming the kind. D's normalisation, chosen for the
+    model that gave way (the default job's spectral norm), goes back to none unless ``keys``
+    (the overrides' dotted keys) name it."""
     kind = dataset_kind(cfg.data.name)
     spec = model_spec(cfg)
     if kind.name in spec.kinds:
         return cfg
     if named:
         spec.check_kind(cfg, kind)
-    return load_config(base=to_dict(cfg), overrides=[f"model.name={kind.default_model}"])
+    norm = [] if "model.d_norm" in keys else ["model.d_norm=none"]
+    return load_config(base=to_dict(cfg), overrides=[f"model.name={kind.default_model}", *norm])
 
 
 def check_compatible(cfg: Config, shape: tuple, kind: Optional[DataKind] = None) -> None:
