@@ -78,3 +78,15 @@ def test_unknown_preset(tmp_path):
     user = tmp_path / "mine.yaml"
     user.write_text("train:\n  steps: 7\n")
     assert load_config(str(user)).train.steps == 7
+
+
+def test_a_model_that_gives_way_to_the_datas_own_leaves_its_d_norm_behind():
+    """The default job's D has spectral norm; training points from it gives the MLP the kind's
+    own model with no normalisation, unless the overrides name one."""
+    from ganforge.api import resolve_config
+
+    assert resolve_config(None, []).model.d_norm == "spectral"
+    cfg = resolve_config(None, ["data.name=points"])
+    assert (cfg.model.name, cfg.model.d_norm) == ("mlp", "none")
+    assert resolve_config(None, ["data.name=points", "model.d_norm=layer"]).model.d_norm == "layer"
+    assert resolve_config("digits_conditional", ["model.d_norm=batch"]).model.d_norm == "batch"  # a model that stays
