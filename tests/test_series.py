@@ -1,4 +1,4 @@
-"""Sequences: TimeGAN's sines, windowing, the user's files, the metrics, rcgan and timegan."""
+"""Sequences: TimeGAN's sines, windowing, the user's files, the metrics, rcgan, timegan and conv1d."""
 
 from __future__ import annotations
 
@@ -248,7 +248,7 @@ def _run(tmp_path, name, model, *extra, resume=False, data="data.name=sines", z_
     return [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("model", ["rcgan", "timegan"])
+@pytest.mark.parametrize("model", ["rcgan", "timegan", "conv1d"])
 def test_models_train_a_few_steps_to_finite_values(tmp_path, model):
     recs = [r for r in _run(tmp_path, "r", model, "train.steps=6") if "loss_d" in r]
     assert recs and all(np.isfinite(v) for r in recs for v in r.values() if isinstance(v, (int, float)))
@@ -256,7 +256,7 @@ def test_models_train_a_few_steps_to_finite_values(tmp_path, model):
         assert [r["phase"] for r in recs] == [1.0, 2.0, 3.0]
 
 
-@pytest.mark.parametrize("model", ["rcgan", "timegan"])
+@pytest.mark.parametrize("model", ["rcgan", "timegan", "conv1d"])
 def test_conditional_on_a_labelled_series(tmp_path, model):
     p = _long_csv(tmp_path / "s.csv", n=6, length=40)
     data = "data.name=series"
@@ -281,7 +281,7 @@ def _same(a, b, path=""):
         assert a == b, path
 
 
-@pytest.mark.parametrize("model", ["rcgan", "timegan"])
+@pytest.mark.parametrize("model", ["rcgan", "timegan", "conv1d"])
 def test_exact_resume(tmp_path, model):
     """Resumed from the checkpoint at step 4 (timegan: where its supervised phase starts; the joint
     phase runs steps 8 to 11) == the uninterrupted run at step 12, bit for bit."""

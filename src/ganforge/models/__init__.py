@@ -9,6 +9,7 @@ from . import dcgan, dfgan, latentgan, mlp, molgan, recurrent, resnet_i2i, specg
 from . import levelgan  # noqa: F401  (tile maps: DCGAN on one-hot channels)
 from . import video  # noqa: F401  (registers the video models)
 from . import ssl  # noqa: F401  (the semi-supervised GAN: a K-class D)
+from . import conv1d  # noqa: F401  (sequences: the 1-D convolutional baseline)
 from .base import MODELS
 
 __all__ = ["MODELS"]
