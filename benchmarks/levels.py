@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import time
@@ -72,6 +73,9 @@ def train_or_reuse(name: str, seed: int, steps: int, runs: Path) -> tuple[Path, 
         rec = json.loads(mark.read_text())
         if rec["steps"] == steps:
             return run, float(rec["wall_s"])
+    if run.exists():  # an unfinished run: trained again from the start
+        shutil.rmtree(run)
+    run.mkdir(parents=True)
     with H.trained(f"levels_{name}", [f"train.steps={steps}", "eval.every=0"], seed=seed, threads=1, out=run) as t:
         wall = t.wall_s
     mark.write_text(json.dumps({"steps": steps, "wall_s": wall, "seed": seed}))
