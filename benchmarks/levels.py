@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import _harness as H  # noqa: E402
 
-OBJECTIVE = {"platformer": "playable and enemies>=4 and jumps>=3", "dungeon": "playable and enemies>=4 and keys>=1"}
+OBJECTIVE = {"platformer": "playable and enemies>=4 and jumps>=3", "dungeon": "playable and enemies>=4 and doors>=1"}
 STEPS = {"platformer": 3000, "dungeon": 8000}
 N_EVAL = 500
 READING = "## Reading"
