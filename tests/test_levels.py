@@ -155,6 +155,18 @@ def test_structured_decoder_places_the_tiles_every_map_holds_once_at_their_best_
     for c in "SGK":
         assert ((ids == D.chars.index(c)).sum((1, 2)) == 1).all()
 
+    from ganforge.apps.level_search import Searcher, parse_objective
+
+    class Flat(torch.nn.Module):  # scores that never pick a start or an exit by argmax
+        def forward(self, z, y=None):
+            x = torch.full((len(z), len(D), 16, 16), -1.0)
+            x[:, D.chars.index(".")] = 1.0
+            return x + 0.01 * z[:, :1, None, None]
+
+    s = Searcher(Flat(), D, parse_objective("playable"), 4, 3.0, once=data.once)  # search decodes the same way
+    found = s.levels(np.zeros((2, 4), np.float32))
+    assert all((found == D.chars.index(c)).sum() == 2 for c in "SGK")
+
 
 # ---------------------------------------------------------------------------- generators
 
