@@ -78,7 +78,7 @@ def decode_tiles(x: Tensor, once: tuple = ()) -> np.ndarray:
     s = x.detach().float().cpu()
     if not once:
         return s.argmax(1).numpy().astype(np.int64)
-    n, c, h, w = s.shape
+    n, _, h, w = s.shape
     rest = s.clone()
     rest[:, list(once)] = -torch.inf
     ids = rest.argmax(1).reshape(n, h * w)  # (N, H*W): the argmax over the tiles not in once
