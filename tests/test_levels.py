@@ -129,6 +129,45 @@ def test_dungeon_agent_needs_a_key_for_a_door():
     assert play(lv(DUN.replace("K.", "KE"), D), D).playable  # an enemy is fought, not a wall
 
 
+# ---------------------------------------------------------------------------- the decoder
+
+
+def test_structured_decoder_places_the_tiles_every_map_holds_once_at_their_best_cell():
+    from ganforge.data.levels import LevelData, decode_tiles, once_tiles
+
+    maps = np.zeros((3, 2, 3), np.int64)  # tile 1 once in every map, tile 2 twice in one of them
+    maps[:, 0, 0], maps[0, 1, 1], maps[0, 1, 2], maps[1, 1, 0] = 1, 2, 2, 2
+    assert once_tiles(maps, 4) == (1,)  # tile 3 never: not once; tile 2: not in every map once
+    x = torch.full((2, 4, 2, 3), -1.0)
+    x[:, 0] = 0.5  # tile 0 wins every cell by argmax
+    x[0, 1, 1, 2], x[0, 1, 0, 1] = 0.2, 0.1  # tile 1 is nowhere the argmax; its best cell is (1, 2)
+    plain, once = decode_tiles(x, ()), decode_tiles(x, (1,))
+    assert (plain == 0).all()  # argmax alone never draws it
+    assert once[0, 1, 2] == 1 and (once == 1).sum(axis=(1, 2)).tolist() == [1, 1] and (once[0] != 1).sum() == 5
+    x[:, 3] = 0.9  # a tile only held as a once-tile elsewhere wins nothing else: plain argmax over the rest
+    assert (decode_tiles(x, (1, 3)) == 3).sum(axis=(1, 2)).tolist() == [1, 1]
+
+    arrays, rec = make_dungeon({"levels": 12}, 0)  # learnt from the counts: start, exit and key
+    data = LevelData(arrays["windows"], np.zeros(12, bool), legend_from_json(rec["legend"]), 0, {})
+    assert sorted(D.chars[t] for t in data.once) == ["G", "K", "S"]
+    torch.manual_seed(0)
+    ids = data.decode(torch.randn(5, len(D), 16, 16)).argmax(1)  # (5, 16, 16): one-hot back to ids
+    for c in "SGK":
+        assert ((ids == D.chars.index(c)).sum((1, 2)) == 1).all()
+
+    from ganforge.apps.level_search import Searcher, parse_objective
+
+    class Flat(torch.nn.Module):  # scores that never pick a start or an exit by argmax
+        def forward(self, z, y=None):
+            x = torch.full((len(z), len(D), 16, 16), -1.0)
+            x[:, D.chars.index(".")] = 1.0
+            return x + 0.01 * z[:, :1, None, None]
+
+    s = Searcher(Flat(), D, parse_objective("playable"), 4, 3.0, once=data.once)  # search decodes the same way
+    found = s.levels(np.zeros((2, 4), np.float32))
+    assert all((found == D.chars.index(c)).sum() == 2 for c in "SGK")
+
+
 # ---------------------------------------------------------------------------- generators
 
 
@@ -250,6 +289,7 @@ def test_evaluator_reports_playability_kl_and_copies(user_levels):
     m = EVALUATORS.get("levels")(copies, data, seed=0)
     assert m["exact_copies"] == 4 and m["playable"] == 1.0 and m["playable_real"] == 1.0
     assert m["kl3"] >= 0 and m["kl3_real_split"] >= 0 and 0 <= m["playable_random"] < 1
+    assert m["kl3_random"] > 3 * m["kl3_real_split"]  # random tiles: told apart by their 3 x 3 patterns
     assert "playable 100.0 %" in headline(m, "levels")
 
 

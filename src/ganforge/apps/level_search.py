@@ -39,6 +39,7 @@ from PIL import Image
 
 from ..data.kinds.level_io import level_text, render
 from ..data.level_agents import play
+from ..data.levels import decode_tiles
 from ..errors import GanforgeError
 from ..files import check_output, write_output
 from ..metrics.levels import level_features
@@ -80,7 +81,8 @@ def violation(feats: dict, objective: list) -> float:
 
 @dataclass
 class Searcher:
-    """A run's G, decoding z's (B, z_dim) to tile ids (B, H, W), and scoring them."""
+    """A run's G, decoding z's (B, z_dim) to tile ids (B, H, W) by the data's decoder
+    (``data/levels.py``: :func:`decode_tiles` with the data's ``once`` tiles), and scoring them."""
 
     G: torch.nn.Module
     legend: object
@@ -88,11 +90,12 @@ class Searcher:
     z_dim: int
     bound: float
     evals: int = 0
+    once: tuple = ()  # the tiles the decoder places exactly once (LevelData.once)
 
     @torch.no_grad()
     def levels(self, z: np.ndarray) -> np.ndarray:
         x = self.G(torch.as_tensor(np.asarray(z), dtype=torch.float32), None)  # (B, C, H, W) model space
-        return x.argmax(1).numpy().astype(np.int64)
+        return decode_tiles(x, self.once)
 
     def score(self, z: np.ndarray) -> tuple[np.ndarray, list, list]:
         ids = self.levels(z)
@@ -194,7 +197,8 @@ def searcher(trained, objective: str) -> Searcher:
     if trained.n_classes:
         raise GanforgeError("search: searches the z of an unconditional level run")
     bound = 1.0 if trained.cfg.model.prior == "uniform" else 3.0
-    return Searcher(trained.G, trained.data.legend, parse_objective(objective), trained.cfg.model.z_dim, bound)
+    return Searcher(trained.G, trained.data.legend, parse_objective(objective), trained.cfg.model.z_dim, bound,
+                    once=trained.data.once)
 
 
 def search(trained, objective: str, budget: int, out, method: str = "cma", n: int = 8, seed: int = 0,

@@ -2,8 +2,10 @@
 VGLC text levels).
 
 One sample is a tile map one-hot (C, H, W) (``data/kinds/level.py``); model space is ``2 x - 1``
-and :meth:`LevelData.decode` takes the argmax over tile types, so a decoded map is always a map
-of legend tiles.
+and :meth:`LevelData.decode` is the structured decoder :func:`decode_tiles`: the tiles every
+training map holds exactly once (learnt from the counts: the dungeon's start, exit and key) are
+placed at the one cell where G scores them highest, every other cell takes the argmax over the
+other tile types; so a decoded map is always a map of legend tiles.
 
 - ``platformer``: windows 14 x 28 of side-scrolling levels (``data/level_gen.py``): ``data.path``
   a set built with ``ganforge dataset build levels:platformer --out SET.gfd``, or, with no
@@ -52,11 +54,50 @@ def split_levels(level_of: np.ndarray) -> np.ndarray:
     return out
 
 
+def once_tiles(maps: np.ndarray, c: int) -> tuple:
+    """The tile ids that every one of ``maps`` (N, H, W) holds exactly once (the dungeon's start,
+    exit and key; none for platformer windows, most of which have neither start nor flag),
+    learnt from the training maps' counts, never from the legend's names."""
+    if len(maps) == 0:
+        return ()
+    flat = np.asarray(maps, dtype=np.int64).reshape(len(maps), -1)
+    counts = np.stack([np.bincount(m, minlength=c) for m in flat])  # (N, C)
+    return tuple(int(t) for t in np.nonzero((counts == 1).all(0))[0])
+
+
+def decode_tiles(x: Tensor, once: tuple = ()) -> np.ndarray:
+    """The **structured decoder**: scores per tile type (N, C, H, W) -> tile ids (N, H, W) int64.
+
+    Each tile of ``once`` (tiles the training maps always hold exactly once, :func:`once_tiles`)
+    is placed at the single cell where G's score for that tile is highest (the cells already
+    given to an earlier ``once`` tile excluded, in id order); every other cell gets the argmax
+    over the remaining tile types. So a decoded map holds each ``once`` tile exactly once, as
+    every training map does. With ``once`` empty it is the plain argmax over tile types. It is
+    the data's decoder, applied to every sample (``sample``, ``search``, ``evaluate``, the
+    benchmark alike), not a repair after the fact: the agent is never consulted."""
+    s = x.detach().float().cpu()
+    if not once:
+        return s.argmax(1).numpy().astype(np.int64)
+    n, _, h, w = s.shape
+    rest = s.clone()
+    rest[:, list(once)] = -torch.inf
+    ids = rest.argmax(1).reshape(n, h * w)  # (N, H*W): the argmax over the tiles not in once
+    taken = torch.zeros(n, h * w, dtype=torch.bool)
+    rows = torch.arange(n)
+    for t in once:
+        pos = s[:, t].reshape(n, h * w).masked_fill(taken, -torch.inf).argmax(1)  # (N,)
+        ids[rows, pos] = t
+        taken[rows, pos] = True
+    return ids.reshape(n, h, w).numpy().astype(np.int64)
+
+
 class LevelData(Normalized, DataSource, Finite):
     """Tile-map windows held in memory as ids, served one-hot in reshuffled epochs.
 
     ``train_ids`` (N, H, W) and ``holdout_ids`` (M, H, W) int64 tile ids; ``legend`` the tiles
-    (``level_io.Legend``); ``shape`` = (C, H, W); ``info`` where they came from.
+    (``level_io.Legend``); ``shape`` = (C, H, W); ``info`` where they came from; ``once`` the
+    tiles every training map holds exactly once (:func:`once_tiles`), which :meth:`decode` places
+    once each.
     """
 
     kind = LEVEL
@@ -77,14 +118,17 @@ class LevelData(Normalized, DataSource, Finite):
         self.seed = seed
         self.order = EpochSampler(len(self.train_ids), seed)
         self.served: Optional[Tensor] = None
+        self.once = once_tiles(self.train_ids, self.shape[0])
 
     def train_x(self) -> Tensor:
         """The training windows one-hot (N, C, H, W)."""
         return one_hot(self.train_ids, self.shape[0])
 
     def decode(self, x: Tensor) -> Tensor:
-        """Model space (scores per tile type) -> one-hot of the argmax, (N, C, H, W)."""
-        return torch.nn.functional.one_hot(x.argmax(1), self.shape[0]).permute(0, 3, 1, 2).to(x.dtype)
+        """Model space (scores per tile type) -> one-hot (N, C, H, W) by :func:`decode_tiles`
+        with this data's :attr:`once` tiles (the structured decoder; plain argmax where the
+        data has no such tile)."""
+        return one_hot(decode_tiles(x, self.once), self.shape[0]).to(x.dtype)
 
     def sample(self, n: int) -> tuple[Tensor, None]:
         """The next batch, (n, C, H, W) in model space ({-1, 1})."""

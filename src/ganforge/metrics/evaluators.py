@@ -278,7 +278,7 @@ def series_line(m: dict) -> str:
 def levels_line(m: dict) -> str:
     """Playable shares, pattern KL against the real-split floor, copies and novelty."""
     return (f"playable {100 * m['playable']:.1f} % (real {100 * m['playable_real']:.1f} %, random tiles "
-            f"{100 * m['playable_random']:.1f} %)  kl3 {m['kl3']:.3f} (real split {m['kl3_real_split']:.3f})  "
+            f"{100 * m['playable_random']:.1f} %)  kl3 {m['kl3']:.3f} (real split {m['kl3_real_split']:.3f}, random tiles {m['kl3_random']:.2f})  "
             f"kl2 {m['kl2']:.3f} (real split {m['kl2_real_split']:.3f})\nexact copies {m['exact_copies']}  unique "
             f"{100 * m['unique']:.1f} %  novel 3x3 patterns {100 * m['novel_patterns3']:.1f} %  nearest training map "
             f"{100 * m['nearest_train_distance']:.1f} % tiles away  expressive overlap {m['expressive_overlap']:.2f}  "

@@ -8,7 +8,9 @@
   the 2 x 2 and 3 x 3 tile patterns (every k x k patch) of the held-out maps P and the generated
   maps Q, KL(P || Q) in nats over the union of patterns seen, each count smoothed by adding
   :data:`EPS` before normalising. Next to it the same KL between the held-out maps and as many
-  training maps (two disjoint real splits): the floor the generator can be held to.
+  training maps (two disjoint real splits): the floor the generator can be held to; and the 3 x 3
+  KL of as many random-tile maps (``kl3_random``), the ceiling of a generator that learnt only
+  the tile frequencies.
 - **Novelty**: exact copies of training maps (their count; it should be 0), the share of
   generated 3 x 3 patterns never seen in training, and the mean distance (share of tiles that
   differ) from each generated map to its nearest training map.
@@ -138,6 +140,7 @@ def level_metrics(fake: np.ndarray, data, seed: int) -> dict:
         pr = patterns(real_m, k)
         out[f"kl{k}"] = pattern_kl(pr, patterns(fake_m, k))
         out[f"kl{k}_real_split"] = pattern_kl(pr, patterns(split, k))
+    out["kl3_random"] = pattern_kl(patterns(real_m, 3), patterns(random_tile_maps(train, m, seed), 3))
     train_set = {lv.tobytes() for lv in train}
     out["exact_copies"] = int(sum(lv.tobytes() in train_set for lv in fake))
     out["unique"] = len({lv.tobytes() for lv in fake}) / max(len(fake), 1)

@@ -1,8 +1,11 @@
 """The level kind: a sample is a tile map (a game level, or a window of one), C tile types on an
 H x W grid, held one-hot as (C, H, W) (channel c is 1 where the tile is type c; as MarioGAN
 feeds its DCGAN, Volz et al. 2018); a batch is (B, C, H, W). Model space is 2 x - 1 (in [-1, 1]
-like G's tanh); data space is the one-hot map, and a generated map is decoded by the argmax over
-its channels, so every decoded tile is a tile of the legend.
+like G's tanh); data space is the one-hot map. A generated map is decoded by the data's structured
+decoder (``data/levels.py``, ``decode_tiles``): the tiles every training map holds exactly once
+(a dungeon's start, exit and key) go to the one cell where G scores each highest, every other
+cell takes the argmax over the other tile types (plain argmax when there are no such tiles), so
+every decoded tile is a tile of the legend.
 
 It owns writing levels: ``.txt`` (VGLC text, one character per tile; several levels in one file
 are separated by an empty line; a folder ``DIR/`` gets one ``NNNNNN.txt`` and one rendered
@@ -81,7 +84,8 @@ class LevelKind(DataKind):
     figure_n = FIGURE_LEVELS
 
     def describe(self, shape: tuple) -> str:
-        return f"tile maps of {shape[1]} x {shape[2]} tiles, {shape[0]} tile types (one-hot, decoded by argmax)"
+        return (f"tile maps of {shape[1]} x {shape[2]} tiles, {shape[0]} tile types (one-hot, decoded by argmax, "
+                "with tiles every training map holds once placed once)")
 
     def check_suffix(self, out: str, is_dir: bool, offered: tuple = ()) -> None:
         """A folder (one .txt and one .png per level) or FILE.txt / FILE.png / FILE.npy."""

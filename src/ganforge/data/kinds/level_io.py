@@ -9,7 +9,8 @@ a goal tile, and an ``empty`` tile (the first passable, non-hazard, non-start, n
 that pads a ragged last window.
 
 In memory a level is an array of tile ids (H, W) int64, ids being the legend's order; in
-model space it is one-hot (C, H, W), C = the legend's size, decoded by argmax.
+model space it is one-hot (C, H, W), C = the legend's size, decoded by argmax (the tiles every
+training map holds exactly once placed once each: ``data/levels.py``, ``decode_tiles``).
 
 **Windows** (as MarioGAN cuts Super Mario Bros, Volz et al. 2018): a level W columns wide is
 cut into windows of ``width`` columns every ``stride`` columns (:func:`cut_windows`); a level
