@@ -395,3 +395,19 @@ def test_the_commands_on_a_sequence_run(tmp_path, monkeypatch, capsys):
     assert main(["synth", str(run), "--n", "10", "--out", str(out / "s.csv")]) == 0
     assert (out / "s.csv").read_text().startswith("id,time,sine0")
     assert main(["doctor", str(run)]) == 0
+
+
+def test_the_default_job_on_unlabelled_sequences_trains_the_kinds_model(tmp_path):
+    """`ganforge train data.name=sines`: the default job's conditional DCGAN gives way to the
+    sequence kind's conv1d, unconditional (sines have no labels); asked for, conditioning is refused."""
+    import ganforge
+
+    small = ["data.name=sines", "train.steps=2", "train.batch_size=8", "model.g_width=4", "model.d_width=4",
+             "train.progress=false", "train.tensorboard=false", "eval.every=0", "train.sample_every=0",
+             "train.ckpt_every=2", "train.threads=1", "doctor.enabled=false"]
+    run = ganforge.train(overrides=small, out=tmp_path / "r")
+    cfg = load_config(str(tmp_path / "r" / "config.yaml"))
+    assert (cfg.model.name, cfg.model.conditional, cfg.model.d_norm) == ("conv1d", False, "none")
+    assert run.sample(3, seed=0).shape == (3, 24, 5)
+    with pytest.raises(GanforgeError, match="needs a labelled dataset"):
+        ganforge.train(overrides=[*small, "model.conditional=true"], out=tmp_path / "c")

@@ -33,7 +33,7 @@ from .apps.judge import classify, score_file
 from .apps.project import project_files
 from .apps.synth import SynthResult, sample_file, synth
 from .apps.translate import TILE, Translator, translate_files
-from .build import build_data, check_compatible, check_names, model_spec, resolve_model
+from .build import build_data, check_names, fit_to_data, model_spec, resolve_model
 from .config import Config, load_config, preset_sets, to_dict
 from .data.base import DataSource
 from .data.pack import BuildResult
@@ -366,7 +366,7 @@ def train(preset: Union[str, Config, None] = None, overrides: Overrides = (), ou
     else:
         cfg = resolve_config(preset, overrides, extend=extend)
     data = build_data(cfg) if data is None else data  # reads and checks the data before anything is written
-    check_compatible(cfg, data.shape, data.kind)
+    cfg = fit_to_data(cfg, data, preset is None and resume is None, _as_overrides(overrides))
     for finding in review_settings(cfg):  # settings far outside what works: warned once the input is known good
         warnings.warn(finding.line(), GanforgeWarning, stacklevel=2)
     if cfg.eval.inception and not cfg.eval.inception_weights:  # opt-in: fetch once, then name the file

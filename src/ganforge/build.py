@@ -91,6 +91,18 @@ def resolve_model(cfg: Config, named: bool, keys: Iterable[str] = ()) -> Config:
     return load_config(base=to_dict(cfg), overrides=[f"model.name={kind.default_model}", *norm])
 
 
+def fit_to_data(cfg: Config, data, default_job: bool, overrides: Iterable[str] = ()) -> Config:
+    """``cfg`` checked against the data it will train on (:func:`check_compatible`). The default
+    job is conditional because its digits have labels; on data without labels (``ganforge train
+    data.name=sines``), with ``model.conditional`` named in no override, it trains an
+    unconditional GAN rather than refusing. A preset or override that asks for it is still refused."""
+    keys = {o.split("=", 1)[0].strip() for o in overrides}
+    if default_job and cfg.model.conditional and data.condition_spec is None and "model.conditional" not in keys:
+        cfg = load_config(base=to_dict(cfg), overrides=["model.conditional=false"])
+    check_compatible(cfg, data.shape, data.kind)
+    return cfg
+
+
 def check_compatible(cfg: Config, shape: tuple, kind: Optional[DataKind] = None) -> None:
     """What the data (samples of ``shape``, of ``kind``: by default the one ``data.name``
     declares) and the model allow: the model's spec, and augmentation and penalties that
