@@ -62,6 +62,10 @@ def run_one(model: str, seed: int, a, grid: bool) -> dict:
                 "attr_acc_real": m.get("attr_acc_real")}
 
 
+def _run_job(job: tuple) -> dict:
+    return run_one(*job)
+
+
 def real_row(a) -> dict:
     """The evaluator on real renderings of the test scenes (other digit images and jitter)."""
     import numpy as np
@@ -106,14 +110,14 @@ def main() -> None:
     p.add_argument("--n-samples", type=int, default=2000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--models", nargs="+", default=["text", "oracle"], choices=["text", "oracle"])
+    p.add_argument("--jobs", type=int, default=1, help="runs trained at once (each on --threads)")
     p.add_argument("--out", default=str(HERE / "results" / "text2image.md"))
     a = p.parse_args()
     sys.path.insert(0, str(SRC))
-    rows = []
-    for seed in range(a.seeds):
-        for model in a.models:
-            rows.append(run_one(model, seed, a, grid=seed == 0))
-            print(rows[-1], flush=True)
+    jobs = [(model, seed, a, seed == 0) for seed in range(a.seeds) for model in a.models]
+    rows = list(H.pool_map(_run_job, jobs, a.jobs))
+    for r in rows:
+        print(r, flush=True)
     real = real_row(a)
     rows.append(real)
     lines = ["# Text to image: DF-GAN on the captioned digit scenes", "",

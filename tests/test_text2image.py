@@ -177,6 +177,31 @@ def test_the_oracle_is_the_same_g_conditioned_on_attributes(tmp_path, scenes_set
     assert not any(k.startswith("text.") for k in ckpt["G"])
 
 
+def test_the_fusion_blocks_batch_norm_and_the_projection_head_are_options(tmp_path, scenes_set):
+    from ganforge.models.dfgan import DFGenerator, dfgan
+
+    def models(*over):
+        cfg = load_config("dfgan_scenes", [*TINY, f"data.path={scenes_set}", "data.name=digit_scenes_attributes", *over])
+        spec = type("Spec", (), {"kind": "attributes", "size": 41})()
+        return dfgan(cfg.model, (3, 32, 32), 0, spec)
+
+    G, D = models()  # the preset: batch norm in G's fusion blocks, DF-GAN's concatenating head
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules()) and D.project is None
+    G, D = models("model.g_norm=none", "model.d_cond=projection")
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules()) and D.project is not None
+    assert isinstance(G.synth, DFGenerator)
+    with torch.no_grad():  # the projection term makes D's logit depend on the condition through the features
+        D.project.weight.normal_()
+        x, c = torch.randn(2, 3, 32, 32), torch.eye(41)[:2]
+        assert not torch.allclose(D(x, c), D(x, c.flip(0)))
+    recs = _train(tmp_path, "proj", scenes_set, "data.name=digit_scenes_attributes", "train.steps=2",
+                  "model.d_cond=projection")
+    assert all(np.isfinite(r["loss_d"]) for r in recs if "loss_d" in r)
+    with pytest.raises(GanforgeError, match="model.g_norm=instance: model.name=dfgan offers default, none, batch"):
+        api.train(preset="dfgan_scenes", overrides={"data.path": str(scenes_set), "model.g_norm": "instance",
+                                                     "train.steps": 1}, out=tmp_path / "bad")
+
+
 def _folder(tmp_path, rows, images=("a.png", "b.png")):
     from PIL import Image
 

@@ -86,23 +86,26 @@ class Affine(nn.Module):
 
 
 class Fusion(nn.Module):
-    """DF-GAN's deep fusion block: affine, LeakyReLU, affine, LeakyReLU."""
+    """DF-GAN's deep fusion block: affine, LeakyReLU, affine, LeakyReLU. ``norm``: batch-normalise
+    the features (no learnt scale: the affine is it) before the first affine, which makes the
+    block BigGAN's conditional batch norm."""
 
-    def __init__(self, cond_dim: int, ch: int):
+    def __init__(self, cond_dim: int, ch: int, norm: bool = False):
         super().__init__()
+        self.norm = nn.BatchNorm2d(ch, affine=False) if norm else nn.Identity()
         self.a0, self.a1 = Affine(cond_dim, ch), Affine(cond_dim, ch)
 
     def forward(self, h: Tensor, c: Tensor) -> Tensor:
-        return F.leaky_relu(self.a1(F.leaky_relu(self.a0(h, c), 0.2), c), 0.2)
+        return F.leaky_relu(self.a1(F.leaky_relu(self.a0(self.norm(h), c), 0.2), c), 0.2)
 
 
 class GBlock(nn.Module):
     """Upsample x2, then fusion -> conv3x3 -> fusion -> conv3x3, plus a (1x1) shortcut."""
 
-    def __init__(self, cin: int, cout: int, cond_dim: int):
+    def __init__(self, cin: int, cout: int, cond_dim: int, norm: bool = False):
         super().__init__()
-        self.f1, self.c1 = Fusion(cond_dim, cin), nn.Conv2d(cin, cout, 3, 1, 1)
-        self.f2, self.c2 = Fusion(cond_dim, cout), nn.Conv2d(cout, cout, 3, 1, 1)
+        self.f1, self.c1 = Fusion(cond_dim, cin, norm), nn.Conv2d(cin, cout, 3, 1, 1)
+        self.f2, self.c2 = Fusion(cond_dim, cout, norm), nn.Conv2d(cout, cout, 3, 1, 1)
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
 
     def forward(self, h: Tensor, c: Tensor) -> Tensor:
@@ -120,13 +123,15 @@ def _channels(width: int, resolution: int) -> list[int]:
 
 
 class DFGenerator(nn.Module):
-    """z (B, z_dim), c (B, cond_dim) -> images (B, 3, R, R) in [-1, 1]."""
+    """z (B, z_dim), c (B, cond_dim) -> images (B, 3, R, R) in [-1, 1]. ``norm``: batch norm in
+    every fusion block (``model.g_norm=batch``)."""
 
-    def __init__(self, z_dim: int, cond_dim: int, width: int, resolution: int, channels: int = 3):
+    def __init__(self, z_dim: int, cond_dim: int, width: int, resolution: int, channels: int = 3,
+                 norm: bool = False):
         super().__init__()
         chs = _channels(width, resolution)
         self.fc = nn.Linear(z_dim, chs[0] * 16)
-        self.blocks = nn.ModuleList(GBlock(a, b, cond_dim) for a, b in zip(chs, chs[1:]))
+        self.blocks = nn.ModuleList(GBlock(a, b, cond_dim, norm) for a, b in zip(chs, chs[1:]))
         # no tanh: the scenes' black background sits at -1, tanh's asymptote, and G chasing it there saturated every
         # pixel within 50 steps (all-black images, no gradient left); a linear output keeps the gradient
         self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chs[-1], channels, 3, 1, 1))
@@ -156,22 +161,27 @@ class DBlock(nn.Module):
 
 class DFDiscriminator(nn.Module):
     """x (B, 3, R, R), c (B, cond_dim) -> logits (B,): residual blocks down to 4x4, then the
-    conditional head conv3x3([h; c]) -> LeakyReLU -> conv4x4."""
+    conditional head conv3x3([h; c]) -> LeakyReLU -> conv4x4 (DF-GAN's), or with ``projection``
+    (``model.d_cond=projection``, Miyato & Koyama 2018) that head plus <W c, sum_xy h>, a term
+    that rewards an image's features for agreeing with the condition directly."""
 
-    def __init__(self, cond_dim: int, width: int, resolution: int, channels: int = 3):
+    def __init__(self, cond_dim: int, width: int, resolution: int, channels: int = 3, projection: bool = False):
         super().__init__()
         chs = _channels(width, resolution)[::-1]  # R x R first
         self.stem = nn.Conv2d(channels, chs[0], 3, 1, 1)
         self.blocks = nn.Sequential(*(DBlock(a, b) for a, b in zip(chs, chs[1:])))
         self.head = nn.Sequential(nn.Conv2d(chs[-1] + cond_dim, 2 * width, 3, 1, 1), nn.LeakyReLU(0.2),
                                   nn.Conv2d(2 * width, 1, 4, 1, 0))
+        self.project = nn.Linear(cond_dim, chs[-1], bias=False) if projection else None
 
     def features(self, x: Tensor) -> Tensor:
         return self.blocks(self.stem(x))  # (B, 8 width, 4, 4)
 
     def logits(self, h: Tensor, c: Tensor) -> Tensor:
-        c = c[:, :, None, None].expand(-1, -1, 4, 4)
-        return self.head(torch.cat([h, c], 1)).flatten()  # (B,)
+        out = self.head(torch.cat([h, c[:, :, None, None].expand(-1, -1, 4, 4)], 1)).flatten()  # (B,)
+        if self.project is not None:
+            out = out + (self.project(c) * F.leaky_relu(h, 0.2).sum((2, 3))).sum(1)  # (B,)
+        return out
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
         return self.logits(self.features(x), c)
@@ -204,7 +214,8 @@ class TextToImageG(nn.Module):
         return [p for m in (self.text, self.image) if m is not None for p in m.parameters()]
 
 
-@register_model(kinds=("image",), game="text_to_image", resolutions=(16, 128), condition_kinds=("text", "attributes"))
+@register_model(kinds=("image",), game="text_to_image", resolutions=(16, 128), condition_kinds=("text", "attributes"),
+                g_norms=("default", "none", "batch"), d_conds=("concat", "projection"))
 def dfgan(cfg: ModelConfig, shape: tuple, n_classes: int = 0, condition=None) -> tuple[nn.Module, nn.Module]:
     """DF-GAN for R x R RGB images conditioned on text (a ``text`` condition: its vocabulary) or
     on attribute vectors (an ``attributes`` condition: their width)."""
@@ -214,7 +225,7 @@ def dfgan(cfg: ModelConfig, shape: tuple, n_classes: int = 0, condition=None) ->
     r = shape[1]
     text = condition.kind == "text"
     cond_dim = TEXT_DIM if text else condition.size
-    G = TextToImageG(DFGenerator(cfg.z_dim, cond_dim, cfg.g_width, r, shape[0]),
+    G = TextToImageG(DFGenerator(cfg.z_dim, cond_dim, cfg.g_width, r, shape[0], norm=cfg.g_norm == "batch"),
                      TextEncoder(condition.size) if text else None, ImageEncoder(r) if text else None)
-    D = DFDiscriminator(cond_dim, cfg.d_width, r, shape[0])
+    D = DFDiscriminator(cond_dim, cfg.d_width, r, shape[0], projection=cfg.d_cond == "projection")
     return G, D
