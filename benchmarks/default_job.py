@@ -45,6 +45,10 @@ VARIANTS = {  # name -> (what it is, overrides on the preset)
                                                               "reg.r1.weight=1.0"]),
     "ada": ("+ ADA: translation and cutout at an adaptive p, target E[sign D(real)] = 0.6",
             ["augment.policy=translation,cutout", "augment.ada_target=0.6", *WAS]),
+    "spectral_translation": ("spectral norm on D and DiffAugment translation only, p = 0.5",
+                             ["augment.policy=translation", "augment.p=0.5", "model.d_norm=spectral"]),
+    "spectral_translation_ada": ("spectral norm on D and ADA on translation only, target 0.6",
+                                 ["augment.policy=translation", "augment.ada_target=0.6", "model.d_norm=spectral"]),
 }
 KEYS = ("fid", "precision", "recall", "coverage", "min_class_acc", "mean_class_acc")
 
