@@ -115,9 +115,10 @@ def main() -> None:
     a = p.parse_args()
     sys.path.insert(0, str(SRC))
     jobs = [(model, seed, a, seed == 0) for seed in range(a.seeds) for model in a.models]
-    rows = list(H.pool_map(_run_job, jobs, a.jobs))
-    for r in rows:
-        print(r, flush=True)
+    rows = []
+    for row in H.pool_map(_run_job, jobs, a.jobs):  # in the jobs' order, each printed as it comes
+        print(row, flush=True)
+        rows.append(row)
     real = real_row(a)
     rows.append(real)
     lines = ["# Text to image: DF-GAN on the captioned digit scenes", "",

@@ -190,10 +190,14 @@ def test_the_fusion_blocks_batch_norm_and_the_projection_head_are_options(tmp_pa
     G, D = models("model.g_norm=none", "model.d_cond=projection")
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules()) and D.project is not None
     assert isinstance(G.synth, DFGenerator)
-    with torch.no_grad():  # the projection term makes D's logit depend on the condition through the features
+    with torch.no_grad():  # the projection adds <W c, sum_xy leaky(h)> to the concatenating head's logit
         D.project.weight.normal_()
         x, c = torch.randn(2, 3, 32, 32), torch.eye(41)[:2]
-        assert not torch.allclose(D(x, c), D(x, c.flip(0)))
+        with_term, h, project = D(x, c), D.features(x), D.project
+        D.project = None
+        term = (project(c) * torch.nn.functional.leaky_relu(h, 0.2).sum((2, 3))).sum(1)
+        assert term.abs().min() > 1e-3 and torch.allclose(with_term, D(x, c) + term, atol=1e-5)
+        D.project = project
     recs = _train(tmp_path, "proj", scenes_set, "data.name=digit_scenes_attributes", "train.steps=2",
                   "model.d_cond=projection")
     assert all(np.isfinite(r["loss_d"]) for r in recs if "loss_d" in r)
