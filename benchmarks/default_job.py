@@ -27,8 +27,9 @@ from pathlib import Path
 import _harness as H
 
 PRESET = "digits_conditional"
-# the preset shipped spectral norm on D after this benchmark; every other variant turns it off, so each
-# measures what its row says against the preset as it was (R1 0.3 every 4th D step, no spectral norm)
+# the preset shipped spectral norm on D after this benchmark, then DiffAugment rotation; every variant names its
+# augment.policy, and every other variant turns spectral norm off, so each measures what its row says against the
+# preset as it was (R1 0.3 every 4th D step, no spectral norm, no augmentation)
 WAS = ["model.d_norm=none"]
 VARIANTS = {  # name -> (what it is, overrides on the preset)
     "shipped": ("the preset before this benchmark (R1 0.3 every 4th D step)", ['augment.policy=""', *WAS]),
@@ -39,7 +40,7 @@ VARIANTS = {  # name -> (what it is, overrides on the preset)
     "r1_1": ("R1 weight 1 (the shipped 0.3 x 3.3): a smoother D around each training digit",
              ['augment.policy=""', "reg.r1.weight=1.0", *WAS]),
     "r1_3": ("R1 weight 3", ['augment.policy=""', "reg.r1.weight=3.0", *WAS]),
-    "spectral": ("+ spectral norm on D, the doctor's first remedy (the preset since)",
+    "spectral": ("+ spectral norm on D, the doctor's first remedy (the preset from 2026-12-06 until `spectral_rotation`)",
                  ['augment.policy=""', "model.d_norm=spectral"]),
     "spectral_r1_1": ("spectral norm on D and R1 weight 1", ['augment.policy=""', "model.d_norm=spectral",
                                                               "reg.r1.weight=1.0"]),
@@ -49,6 +50,20 @@ VARIANTS = {  # name -> (what it is, overrides on the preset)
                              ["augment.policy=translation", "augment.p=0.5", "model.d_norm=spectral"]),
     "spectral_translation_ada": ("spectral norm on D and ADA on translation only, target 0.6",
                                  ["augment.policy=translation", "augment.ada_target=0.6", "model.d_norm=spectral"]),
+    "spectral_r1_3": ("spectral norm on D and R1 weight 3", ['augment.policy=""', "model.d_norm=spectral",
+                                                              "reg.r1.weight=3.0"]),
+    "spectral_d16": ("spectral norm on a D of half the width (d_width 16): less room to memorise",
+                     ['augment.policy=""', "model.d_norm=spectral", "model.d_width=16"]),
+    "spectral_dlr": ("spectral norm on D, D's learning rate halved (1e-4)",
+                     ['augment.policy=""', "model.d_norm=spectral", "optim.d_lr=1.0e-4"]),
+    "spectral_3000": ("spectral norm on D, 3,000 steps (the warnings came after 3,300)",
+                      ['augment.policy=""', "model.d_norm=spectral", "train.steps=3000"]),
+    "spectral_rotation": ("spectral norm on D and DiffAugment rotation (+-12 degrees, the classic digit augmentation): "
+                          "the preset since",
+                          ["augment.policy=rotation", "model.d_norm=spectral"]),
+    "spectral_rot_trans_ada": ("spectral norm on D and ADA on rotation and translation, target 0.6",
+                               ["augment.policy=rotation,translation", "augment.ada_target=0.6",
+                                "model.d_norm=spectral"]),
 }
 KEYS = ("fid", "precision", "recall", "coverage", "min_class_acc", "mean_class_acc")
 
@@ -129,7 +144,7 @@ def main() -> None:
     lines = ["# The default job: quiet and healthy?", "",
              f"`python benchmarks/default_job.py --seeds {' '.join(map(str, a.seeds))}"
              f"{' --finished' if a.finished else ''}`: the default job (preset "
-             f"`{PRESET}`, 6,000 steps) trained through the API with the doctor on, per variant, over the seeds "
+             f"`{PRESET}`, 6,000 steps unless its row says otherwise) trained through the API with the doctor on, per variant, over the seeds "
              "in the `seeds` column. Warnings: the doctor's verdict replayed from each run's files. "
              f"`d_auc`: P(D ranks a training digit above a held-out one), the running median the "
              f"`d_overfitting` detector reads (it warns above {thr}); max over the run and last. Quality: the "

@@ -1,7 +1,9 @@
+import math
+
 import pytest
 import torch
 
-from ganforge.augment import OPS, Augment, augment, flip_translate, initial_p, parse_policy, translation, _shift
+from ganforge.augment import OPS, Augment, augment, flip_translate, initial_p, parse_policy, translation, _rotate, _shift
 from ganforge.build import build_augment, build_data, check_names, lazy_scale
 from ganforge.train.games import build_game
 from ganforge.config import load_config
@@ -47,6 +49,18 @@ def test_p_is_the_chance_per_sample():
     y = augment(x, ("color",), 0.3, torch.Generator().manual_seed(0))
     changed = (y != x).flatten(1).any(1).float().mean().item()
     assert changed == pytest.approx(0.3, abs=0.04)
+
+
+def test_rotation_turns_pixels_about_the_centre():
+    """A quarter turn of a square image is a 90-degree array rotation; a half turn of a non-square one
+    flips both axes; no turn changes nothing."""
+    sq, wide = images(b=2, c=2, r=5), torch.rand(2, 1, 4, 6, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(_rotate(sq, torch.full((2,), math.pi / 2)), torch.rot90(sq, 1, (2, 3)), atol=1e-5)
+    assert torch.allclose(_rotate(wide, torch.full((2,), math.pi)), wide.flip(2, 3), atol=1e-5)
+    assert torch.allclose(_rotate(wide, torch.zeros(2)), wide, atol=1e-6)
+    # the classic small angles: a dot off the centre moves, the centre pixel of an odd image stays
+    y = augment(sq, ("rotation",), 1.0, torch.Generator().manual_seed(0))
+    assert not torch.allclose(y, sq) and torch.allclose(y[..., 2, 2], sq[..., 2, 2], atol=1e-5)
 
 
 def test_shift_moves_pixels_and_fills_zeros():
@@ -106,7 +120,7 @@ def test_config_defaults_and_policy_parsing():
 @pytest.mark.parametrize(
     "overrides, words",
     [
-        (["augment.policy=rotate"], ["augment.policy", "rotate", "color, cutout, translation"]),
+        (["augment.policy=rotate"], ["augment.policy", "rotate", "color, cutout, rotation, translation"]),
         (["augment.policy=color,color"], ["augment.policy", "once"]),
         (["augment.policy=color", "augment.p=1.5"], ["augment.p", "[0, 1]"]),
         (["augment.ada_target=0.6"], ["augment.ada_target", "augment.policy"]),

@@ -14,9 +14,11 @@ in [-1, 1]. ``p`` and the ADA accumulators stay on the device: no host sync in t
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .registry import Registry
@@ -63,6 +65,26 @@ def cutout(x: Tensor, gen: Optional[torch.Generator], ratio: float = 0.5) -> Ten
     cols = torch.arange(W, device=x.device)[None, :] - (cx[:, None] - w // 2)
     inside = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]  # (B, H, W)
     return x * (~inside).to(x.dtype)[:, None]
+
+
+def _rotate(x: Tensor, angle: Tensor) -> Tensor:
+    """Rotate each image of ``x`` (B, C, H, W) about its centre by ``angle`` (B,) radians, bilinear,
+    the corners filled by reflection (as ADA pads its geometric transforms). The sampling grid is
+    in [-1, 1] units on both axes, so the off-diagonal terms carry the aspect ratio: a rotation of
+    the pixels, not of the unit square."""
+    B, _, H, W = x.shape
+    cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
+    theta = torch.stack([torch.stack([cos, -sin * H / W, zero], 1),
+                         torch.stack([sin * W / H, cos, zero], 1)], 1)  # (B, 2, 3): output -> input coordinates
+    grid = F.affine_grid(theta, [B, x.shape[1], H, W], align_corners=False)  # (B, H, W, 2)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+@OPS.register
+def rotation(x: Tensor, gen: Optional[torch.Generator], degrees: float = 12.0) -> Tensor:
+    """Rotate each image by a uniform angle in [-``degrees``, ``degrees``]: the classic small
+    rotation of digit and character data (the augmentation benchmark's CNN uses +-12 degrees)."""
+    return _rotate(x, (_rand(x, gen, x.shape[0]) * 2 - 1) * math.radians(degrees))
 
 
 @OPS.register

@@ -102,7 +102,7 @@ class AugmentConfig:
     DiffAugment (Zhao et al. 2020) with a fixed ``p``, or ADA (Karras et al. 2020) when
     ``ada_target > 0``. Images only. See ``ganforge.augment``."""
 
-    policy: str = ""  # comma-separated subset of translation, cutout, color; empty = off
+    policy: str = ""  # comma-separated subset of translation, cutout, color, rotation (+-12 degrees); empty = off
     p: Optional[float] = None  # chance that each operation hits a sample; unset: 1 (fixed) or 0 (ADA's start)
     ada_target: float = 0.0  # ADA: target of E[sign(D(real))], e.g. 0.6; 0 = p stays fixed
     ada_interval: int = 4  # ADA: D updates between adjustments of p

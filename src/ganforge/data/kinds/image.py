@@ -181,7 +181,7 @@ class ImageKind(DataKind):
     default_dataset = "folder"
     demo_data = {"name": "digits", "resolution": 8}
     evaluator = "energy"  # pixels, with Inception FID/KID given weights; digits and labelled sets name their own
-    augment_ops = ("translation", "cutout", "color")
+    augment_ops = ("translation", "cutout", "color", "rotation")
     spatial = True
     pixels = True
     suffixes = (".npy", ".npz", ".png")
