@@ -219,6 +219,22 @@ def test_predictive_score_on_real_beats_a_constant_predictor(sines_pair):
     assert trained < 0.9 * constant, (trained, constant)
 
 
+def test_repeated_scores_are_the_mean_of_fresh_trainings(sines_pair):
+    """TimeGAN averages its post-hoc scores over 10 trainings; repeats=2 gives the mean of the
+    scores at seeds s and s + 1000, and repeats=1 the single score."""
+    a, b = sines_pair[0][:200], sines_pair[1][:200]
+    steps = {"disc": 10, "pred": 10, "cls": 10}
+    one = M.series_metrics(a, b, 3, steps=steps, repeats=1)
+    two = M.series_metrics(a, b, 3, steps=steps, repeats=2)
+    d = [M.discriminative_score(a, b, s, 10) for s in (3, 1003)]
+    p = [M.predictive_score(a, b, s, 10) for s in (3, 1003)]
+    assert one["discriminative"] == d[0] and one["predictive"] == p[0]
+    assert two["discriminative"] == pytest.approx(sum(d) / 2) and two["predictive"] == pytest.approx(sum(p) / 2)
+    assert p[0] != p[1]  # a fresh training, not the same one twice
+    with pytest.raises(ValueError, match="repeats"):
+        M.series_metrics(a, b, 3, steps=steps, repeats=0)
+
+
 def test_acf_and_marginal_distances(sines_pair):
     a, b = sines_pair
     noise = torch.rand_like(a) * 0.5 + 0.5
