@@ -104,7 +104,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--ks", type=int, nargs="+", default=[5, 10, 20, 50])
-    p.add_argument("--ssl-steps", type=int, default=1500)
+    p.add_argument("--ssl-steps", type=int, default=4000)
     p.add_argument("--ssl-set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for the SSL GAN's config")
     p.add_argument("--cgan-steps", type=int, default=1500, help="0 skips the conditional-GAN row")
     p.add_argument("--clf-steps", type=int, default=600)

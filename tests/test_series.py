@@ -424,6 +424,7 @@ def test_the_default_job_on_unlabelled_sequences_trains_the_kinds_model(tmp_path
     run = ganforge.train(overrides=small, out=tmp_path / "r")
     cfg = load_config(str(tmp_path / "r" / "config.yaml"))
     assert (cfg.model.name, cfg.model.conditional, cfg.model.d_norm) == ("conv1d", False, "none")
+    assert cfg.augment.policy == ""  # the default job rotates digits; sequences take no image augmentation
     assert run.sample(3, seed=0).shape == (3, 24, 5)
     with pytest.raises(GanforgeError, match="needs a labelled dataset"):
         ganforge.train(overrides=[*small, "model.conditional=true"], out=tmp_path / "c")

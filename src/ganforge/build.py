@@ -80,7 +80,8 @@ def resolve_model(cfg: Config, named: bool, keys: Iterable[str] = ()) -> Config:
     the kind's default model (``DataKind.default_model``) takes its place; a named model that
     does not build it is a one-line error naming the kind. D's normalisation, chosen for the
     model that gave way (the default job's spectral norm), goes back to none unless ``keys``
-    (the overrides' dotted keys) name it."""
+    (the overrides' dotted keys) name it; so do the augmentation ops the new kind does not take
+    (the default job's rotation of digits), unless ``augment.policy`` is named."""
     kind = dataset_kind(cfg.data.name)
     spec = model_spec(cfg)
     if kind.name in spec.kinds:
@@ -88,7 +89,10 @@ def resolve_model(cfg: Config, named: bool, keys: Iterable[str] = ()) -> Config:
     if named:
         spec.check_kind(cfg, kind)
     norm = [] if "model.d_norm" in keys else ["model.d_norm=none"]
-    return load_config(base=to_dict(cfg), overrides=[f"model.name={kind.default_model}", *norm])
+    ops = parse_policy(cfg.augment.policy)
+    kept = [op for op in ops if op in kind.augment_ops]
+    aug = [] if "augment.policy" in keys or kept == list(ops) else [f'augment.policy="{",".join(kept)}"']
+    return load_config(base=to_dict(cfg), overrides=[f"model.name={kind.default_model}", *norm, *aug])
 
 
 def fit_to_data(cfg: Config, data, default_job: bool, overrides: Iterable[str] = ()) -> Config:
