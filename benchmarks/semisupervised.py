@@ -103,6 +103,8 @@ def _job(job) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed .. first-seed + seeds - 1 (more seeds into the same --log; then --from-log)")
     p.add_argument("--ks", type=int, nargs="+", default=[5, 10, 20, 50])
     p.add_argument("--ssl-steps", type=int, default=4000)
     p.add_argument("--ssl-set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for the SSL GAN's config")
@@ -125,7 +127,7 @@ def main() -> None:
         done = [json.loads(line) for line in Path(a.from_log).read_text().splitlines() if line.strip()]
         a.ks = [k for k in a.ks if any(r["k"] == k for r in done)]
     else:
-        jobs = [(k, s) for s in range(a.seeds) for k in a.ks]  # seed-major: every K gets its first seeds first
+        jobs = [(k, s) for s in range(a.first_seed, a.first_seed + a.seeds) for k in a.ks]  # seed-major: every K gets its first seeds first
         with H.temp_dir() as tmp:
             done = list(H.pool_map(_job, [(k, s, a, str(tmp)) for k, s in jobs], a.workers))
         done = [{"k": k, "seed": s, **r} for (k, s), r in zip(jobs, done)]
