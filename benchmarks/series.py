@@ -42,11 +42,14 @@ ANCHORS = [
 ]
 
 
-def run_one(job: dict) -> dict:
-    """In a pool worker: train one (dataset, model, seed), measure it; a row of numbers."""
+def run_one(job: dict) -> list[dict]:
+    """In a pool worker: train one (dataset, model, seed), measure it; rows of numbers: one for
+    the generator ``api.load_run`` gives (G_ema when the run keeps one), and with ``score_raw``
+    one more for the raw G of the same run."""
     sys.path.insert(0, str(SRC))
     import torch
 
+    from ganforge.api import load_run
     from ganforge.build import build_data
     from ganforge.config import load_config
     from ganforge.evaluation import sample_metrics
@@ -64,18 +67,23 @@ def run_one(job: dict) -> dict:
             "eval.every=0", "train.log_every=100"]
     if data.n_classes > 1:
         over.append("model.conditional=true")
+    over += job["set"]  # --set: the variant's own overrides, last so they win
 
-
+    rows = []
     with H.trained(preset, over, seed=job["seed"], threads=job["threads"], **H.budgeted(job["budget_s"])) as t:
-        g = t.load()
-        n = min(job["n_samples"], len(data.x))
-        t0 = time.perf_counter()
-        y = torch.arange(n) % data.n_classes if data.n_classes > 1 else None
-        x = g.generate(n, job["seed"], label=y)
-        m = sample_metrics(x, g.data, job["seed"], labels=y)
-        return {"dataset": job["dataset"], "model": job["model"], "seed": job["seed"], "steps": g.step,
-                "train_s": t.wall_s, "eval_s": time.perf_counter() - t0, "n": m["n"], "shape": [T, F],
-                **{k: m[k] for k in KEYS if k in m}}
+        first = load_run(t.run_dir)  # G_ema when the run kept one, else G
+        for g in [first] + ([load_run(t.run_dir, ema=False)] if job["score_raw"] and first.ema else []):
+            n = min(job["n_samples"], len(data.x))
+            t0 = time.perf_counter()
+            y = torch.arange(n) % data.n_classes if data.n_classes > 1 else None
+            x = g.generate(n, job["seed"], label=y)
+            m = sample_metrics(x, g.data, job["seed"], labels=y)
+            rows.append({"dataset": job["dataset"], "model": job["model"], "variant": job["label"],
+                         "g": "G_ema" if g.ema else "G", "seed": job["seed"], "steps": g.step,
+                         "train_s": t.wall_s, "eval_s": time.perf_counter() - t0, "n": m["n"], "repeats": job["repeats"],
+                         "shape": [T, F],
+                         **{k: m[k] for k in KEYS if k in m}})
+    return rows
 
 
 def available(dataset: str) -> bool:
@@ -94,22 +102,23 @@ def available(dataset: str) -> bool:
 
 
 def table(rows: list[dict], a) -> list[str]:
-    """The measured table: mean ± sd over seeds of each (dataset, model)."""
+    """The measured table: mean ± sd over seeds of each (dataset, model, variant, generator)."""
     cols = ("discriminative", "predictive", "predictive_real", "acf_distance", "marginal_w1", "tstr", "trtr",
             "steps", "train_s")
-    lines = ["| dataset (T x F) | model | seeds | " + " | ".join(cols) + " |", "|" + "---|" * (3 + len(cols))]
+    lines = ["| dataset (T x F) | model | G | seeds | " + " | ".join(cols) + " |", "|" + "---|" * (4 + len(cols))]
     groups: dict = {}
     for r in rows:
-        groups.setdefault((r["dataset"], r["model"]), []).append(r)
-    for (dataset, model), rs in sorted(groups.items(), key=lambda kv: (a.datasets.index(kv[0][0]),
-                                                                       a.models.index(kv[0][1]))):
+        groups.setdefault((r["dataset"], r["model"], r.get("variant", ""), r.get("g", "G")), []).append(r)
+    for (dataset, model, variant, g), rs in sorted(groups.items(), key=lambda kv: (
+            a.datasets.index(kv[0][0]), a.models.index(kv[0][1]), kv[0][2], kv[0][3])):
         cells = []
         for k in cols:
             v = [r[k] for r in rs if k in r]
             fmt = "{:.0f}" if k in ("steps", "train_s") else "{:.3f}"
             cells.append(H.pm(v, fmt, spread=H.sd, alone=None) if v else "-")
         T, F = rs[0]["shape"]
-        lines.append(f"| {dataset} ({T} x {F}) | {model} | {len(rs)} | " + " | ".join(cells) + " |")
+        name = f"{model} ({variant})" if variant else model
+        lines.append(f"| {dataset} ({T} x {F}) | {name} | {g} | {len(rs)} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -123,9 +132,13 @@ def write(rows: list[dict], a) -> str:
              "TimeGAN's \"original data\"). Protocol: docs/data/series.md. Mean ± sd over seeds; `train_s` is "
              "the training's wall-clock alone, on "
              f"{a.threads} torch thread(s) per run and {a.jobs} run(s) at a time.", "",
-             f"Settings: `{' '.join(sys.argv[1:]) or '(defaults)'}`; up to {a.n_samples} samples scored "
-             f"per run, discriminative and predictive scores averaged over {a.metric_repeats} trainings of their "
-             "networks each (TimeGAN's `metric_iteration`){'' if not a.eval_steps else f', evaluator networks shortened to {a.eval_steps} iterations (smoke run: not the protocol)'}.",
+             f"Settings: `{' '.join(sys.argv[1:]) or '(defaults)'}`; " + (
+                 f"the table rebuilt from the rows in `{a.from_rows}`, each of which gives its samples scored "
+                 "(`n`) and the trainings its scores average (`repeats`)." if a.from_rows else
+                 f"up to {a.n_samples} samples scored per run, discriminative and predictive scores averaged over "
+                 f"{a.metric_repeats} trainings of their networks each (TimeGAN's `metric_iteration`)"
+                 + (f", evaluator networks shortened to {a.eval_steps} iterations (smoke run: not the protocol)"
+                    if a.eval_steps else "") + "."),
              "", "## Measured", "", *table(rows, a), "",
              "## Anchors: TimeGAN paper, Table 2 (discriminative / predictive)", "", *ANCHORS, "",
              READING, "", kept, ""]
@@ -145,23 +158,37 @@ def main() -> None:
     p.add_argument("--metric-repeats", type=int, default=10,
                    help="trainings of the discriminative and predictive networks averaged per run (TimeGAN's "
                         "metric_iteration: 10)")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds run from here (more seeds into one --rows file)")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="overrides for every run, after the script's own (e.g. train.ema_beta=0.999)")
+    p.add_argument("--label", default="", help="the variant's name in the table (with --set)")
+    p.add_argument("--score-raw", action="store_true",
+                   help="when the runs keep an EMA of G, also score the raw G of the same run (a second row)")
+    p.add_argument("--from-rows", metavar="FILE.jsonl", help="no training: the table from a --rows file")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time (processes)")
     p.add_argument("--rows", metavar="FILE.jsonl", help="also append every row to FILE.jsonl")
     p.add_argument("--out", default=str(HERE / "results" / "series.md"))
     a = p.parse_args()
+    if a.from_rows:
+        rows = [json.loads(line) for line in Path(a.from_rows).read_text().splitlines() if line.strip()]
+        print("\n".join(table(rows, a)))
+        write(rows, a)
+        return
     a.datasets = [d for d in a.datasets if available(d)]
     jobs = [{"dataset": d, "model": m, "seed": s, "steps": a.steps, "budget_s": a.budget_s, "threads": a.threads,
-             "n_samples": a.n_samples, "eval_steps": a.eval_steps, "repeats": a.metric_repeats}
-            for d in a.datasets for m in a.models for s in range(a.seeds)]
+             "n_samples": a.n_samples, "eval_steps": a.eval_steps, "repeats": a.metric_repeats, "set": a.set,
+             "label": a.label, "score_raw": a.score_raw}
+            for d in a.datasets for m in a.models for s in range(a.first_seed, a.first_seed + a.seeds)]
     rows = []
-    for row in H.pool_map(run_one, jobs, workers=a.jobs):
-        rows.append(row)
-        line = json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()})
-        print(line, flush=True)
-        if a.rows:
-            with open(a.rows, "a") as f:
-                f.write(line + "\n")
+    for job_rows in H.pool_map(run_one, jobs, workers=a.jobs):
+        for row in job_rows:
+            rows.append(row)
+            line = json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()})
+            print(line, flush=True)
+            if a.rows:
+                with open(a.rows, "a") as f:
+                    f.write(line + "\n")
     write(rows, a)
 
 

@@ -168,3 +168,49 @@ def test_classify_refuses_a_run_without_a_classifier(tmp_path, capsys):
     np.savez(x, images=np.zeros((2, 8, 8), np.uint8))
     assert main(["classify", str(run), "--data", str(x), "--out", str(tmp_path / "p.csv")]) == 2
     assert "has no classifier" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- an EMA of D
+
+
+def test_an_ema_of_d_is_kept_resumed_and_is_what_classify_reads(tmp_path, capsys):
+    run = tmp_path / "ema"
+    assert main(["train", "--preset", "digits_ssl", "--out", str(run), *TINY, "train.steps=8", "train.ckpt_every=4",
+                 "augment.policy=translation", "train.d_ema_beta=0.9"]) == 0
+    ckpt = torch.load(list_checkpoints(run)[-1][1], weights_only=True)
+    assert ckpt["D_ema"]["updates"] == 8  # one update per D step
+    raw, avg = ckpt["D"], ckpt["D_ema"]["model"]
+    assert any(not torch.equal(raw[k], avg[k]) for k in raw)  # an average, not a copy of D
+    # resume from step 4 gives the same D_ema at step 8
+    half = tmp_path / "half"
+    shutil.copytree(run, half)
+    for s, p in list_checkpoints(half):
+        if s > 4:
+            p.unlink()
+    assert main(["train", "--resume", str(half), "train.progress=false"]) == 0
+    _same(ckpt["D_ema"], torch.load(list_checkpoints(half)[-1][1], weights_only=True)["D_ema"], "D_ema")
+    # classify reads D_ema: its probabilities are the averaged network's, and it says so
+    r = api.load(run)
+    (_, _), (xte, _) = digits_split()
+    x = torch.from_numpy(xte[:12]).float()[:, None]
+    probs = r.classify(x)
+    cfg = load_config(base=ckpt["config"])
+    data = build_data(cfg)
+    game = build_game(cfg, data, torch.device("cpu"))
+    for weights, same in ((avg, True), (raw, False)):
+        game.D.load_state_dict(weights)
+        game.D.eval()
+        with torch.no_grad():
+            p = torch.softmax(game.D.classify(data.encode(x)), 1)
+        assert torch.allclose(p, probs, atol=1e-6) is same
+    npz = tmp_path / "x.npz"
+    np.savez(npz, images=(xte[:4] * 255).round().astype(np.uint8))
+    assert main(["classify", str(run), "--data", str(npz), "--out", str(tmp_path / "p.csv")]) == 0
+    assert "D_ema" in json.loads((tmp_path / "p.provenance.json").read_text())["what"]
+    # a model whose D is not a classifier refuses the key in one line
+    capsys.readouterr()
+    assert main(["train", "--preset", "digits", "--out", str(tmp_path / "plain"), "data.resolution=8",
+                 "train.steps=1", "train.d_ema_beta=0.9"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "train.d_ema_beta" in err[0] and not (tmp_path / "plain").exists()
+    assert main(["train", "--preset", "digits_ssl", "--out", str(tmp_path / "bad"), "train.d_ema_beta=1"]) == 2

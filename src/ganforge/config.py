@@ -132,6 +132,7 @@ class TrainConfig:
     device: str = "cpu"  # cpu, cuda, cuda:N or auto
     threads: int = 0  # torch CPU threads; 0 = torch's default
     ema_beta: float = 0.0  # EMA of G's weights (with ramp-up); 0 = off
+    d_ema_beta: float = 0.0  # EMA of D's weights, for a model whose D is the product (a classifier); 0 = off
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, in model units (Sonderby et al. 2016); 0 = off
     instance_noise_steps: int = 0  # ... annealed linearly to 0 over this many steps; 0 = over train.steps
     # one G forward pass per iteration: D's fakes, detached, are G's too (the canonical DCGAN loop;

@@ -42,6 +42,7 @@ class TrainedRun:
     ema: bool = False  # whether G holds the EMA weights
     D: Optional[nn.Module] = None  # the discriminator, when load_run was asked for it
     run_dir: Optional[Path] = None  # the run directory it was read from
+    d_ema: bool = False  # whether D holds the EMA of D's weights (train.d_ema_beta)
 
     @property
     def condition(self) -> Optional[ConditionSpec]:
@@ -129,7 +130,8 @@ def load_run(run_dir: PathLike, device: str = "cpu", step: Optional[int] = None,
     """The run in ``run_dir`` as of its newest checkpoint (or the one at ``step``): its config,
     data source with the normalisation it was trained with, prior, and the networks in
     ``parts`` (``"G"``, ``"D"``; in eval mode on ``device``). ``ema``: None takes G_ema when the
-    run kept one, else G; True requires G_ema; False takes G."""
+    run kept one, else G; True requires G_ema; False takes G. D is D_ema when the run kept one
+    (``train.d_ema_beta``, a semi-supervised classifier), else D."""
     unknown = [p for p in parts if p not in PARTS]
     if unknown or not parts:
         raise ValueError(f"parts={tuple(parts)}: choose from {PARTS}")
@@ -146,10 +148,12 @@ def load_run(run_dir: PathLike, device: str = "cpu", step: Optional[int] = None,
     if "G" in parts:
         G.load_state_dict(state["model"] if use_ema else ckpt["G"])
         G = G.to(device).eval()
+    d_state = ckpt.get("D_ema")  # absent in checkpoints older than the key, None when not kept
     if "D" in parts:
-        D.load_state_dict(ckpt["D"])
+        D.load_state_dict(d_state["model"] if d_state is not None else ckpt["D"])
         D = D.to(device).eval()
     prior = Prior(cfg.model.prior, cfg.model.z_dim)
     path = dict(list_checkpoints(Path(run_dir))).get(int(ckpt["step"]))
     return TrainedRun(cfg, G if "G" in parts else None, prior, data, int(ckpt["step"]), classes, path,
-                      use_ema and "G" in parts, D if "D" in parts else None, Path(run_dir))
+                      use_ema and "G" in parts, D if "D" in parts else None, Path(run_dir),
+                      d_state is not None and "D" in parts)

@@ -145,8 +145,9 @@ def classify(run_dir: Path, x: Union[Tensor, str, Path], out: Optional[Path] = N
              **{f"p_{names[k]}": round(float(probs[i, k]), 6) for k in range(probs.shape[1])}}
             for i, name in enumerate(inputs[1])]
     about = provenance("classify", r.run_dir, r.step, r.ckpt_path, synthetic=False, data=str(x), n=len(rows),
-                       what="class: argmax of the run's D over the data's classes (Salimans et al. 2016); "
-                            "confidence and p_<class>: its softmax", resized=inputs.resized)
+                       what=f"class: argmax of the run's {'D_ema (EMA of D)' if r.d_ema else 'D'} over the data's "
+                            "classes (Salimans et al. 2016); confidence and p_<class>: its softmax",
+                       resized=inputs.resized)
     if out is not None:
         write_output(Path(out), rows, about)
     return rows, about

@@ -62,6 +62,10 @@ class ModelSpec:
                                     ("g_cond", m.g_cond, self.g_conds), ("d_cond", m.d_cond, self.d_conds)):
             if value not in offered and value != "default" and (key in ("d_norm", "g_norm") or m.conditional):
                 raise GanforgeError(f"model.{key}={value}: model.name={self.name} offers {', '.join(offered)}")
+        if cfg.train.d_ema_beta > 0 and not self.classifies:
+            raise GanforgeError(f"train.d_ema_beta={cfg.train.d_ema_beta}: model.name={self.name}'s D is not kept after "
+                                "training; an EMA of D is for a model whose D classifies (model.name=ssl_dcgan). "
+                                "Leave train.d_ema_beta=0 (train.ema_beta averages G)")
         if self.resolutions is not None:
             lo, hi = self.resolutions
             if square_side(shape) is None:

@@ -47,13 +47,15 @@ class Player(enum.Enum):
 
 @dataclass
 class Players:
-    """The trained things: both networks, their optimizers, and the EMA of G (or None)."""
+    """The trained things: both networks, their optimizers, the EMA of G (or None) and, in a game
+    whose D is the product (the semi-supervised classifier), the EMA of D (or None)."""
 
     G: nn.Module
     D: nn.Module
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     ema: Optional[EMA] = None
+    d_ema: Optional[EMA] = None
 
     @property
     def sampler(self) -> nn.Module:
@@ -69,15 +71,23 @@ class Players:
         if self.ema is not None:
             self.ema.update(self.G)
 
+    def update_d_ema(self) -> None:
+        """D_ema follows D after a D update (nothing without one)."""
+        if self.d_ema is not None:
+            self.d_ema.update(self.D)
+
     def state_dict(self) -> dict:
         """Weights, optimizer moments and the EMA, under the checkpoint's keys."""
-        return {
+        state = {
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "G_ema": self.ema.state_dict() if self.ema is not None else None,
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
         }
+        if self.d_ema is not None:  # only where kept: every other checkpoint keeps its layout
+            state["D_ema"] = self.d_ema.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.G.load_state_dict(state["G"])
@@ -86,6 +96,10 @@ class Players:
             if state.get("G_ema") is None:
                 raise GanforgeError("train.ema_beta > 0 but the checkpoint has no EMA weights to resume from")
             self.ema.load_state_dict(state["G_ema"])
+        if self.d_ema is not None:
+            if state.get("D_ema") is None:
+                raise GanforgeError("train.d_ema_beta > 0 but the checkpoint has no EMA of D to resume from")
+            self.d_ema.load_state_dict(state["D_ema"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
 

@@ -21,6 +21,9 @@ D(real | x) = sigmoid(lse(x)). As the paper's reference code (openai/improved-ga
 ``augment.policy`` (DiffAugment, e.g. translation) transforms every input of D alike. D's
 held-out accuracy is measured by the game's evaluation (``test_acc``), next to the image
 metrics of G's samples; a run's D classifies new images with ``ganforge classify``.
+With ``train.d_ema_beta`` the game also keeps an exponential moving average of D's weights
+(the weight averaging of Tarvainen and Valpola 2017's mean teacher, which smooths a classifier
+that a GAN's game keeps moving); the held-out accuracy and ``classify`` then read D_ema.
 """
 
 from __future__ import annotations
@@ -128,6 +131,7 @@ class SemiSupervised(GameBase):
         loss_d, sup, unsup = ssl_d_loss(logits_lab, y_lab, logits_unl, logits_fake, self.policy.unsup_weight)
         self.descend(Player.D, loss_d, rt)
         self.d_updates += 1
+        self.players.update_d_ema()  # train.d_ema_beta: the averaged classifier that evaluation and classify read
         ############################
         # (2) Update G: match the mean of D's last hidden features on reals
         ############################
@@ -146,13 +150,15 @@ class SemiSupervised(GameBase):
 
     @torch.no_grad()
     def holdout_accuracy(self, data) -> float:
-        """D's accuracy on the data's held-out split (never trained on), in eval mode."""
+        """The classifier's accuracy on the data's held-out split (never trained on), in eval mode:
+        D_ema's when the run keeps one (``train.d_ema_beta``), else D's."""
         images, labels = data.holdout
-        was = self.D.training
-        self.D.eval()
-        x = data.encode(images.float() / 255).to(next(self.D.parameters()).device)
-        pred = torch.cat([self.D.classify(b).argmax(1).cpu() for b in x.split(512)])
-        self.D.train(was)
+        D = self.players.d_ema.model if self.players.d_ema is not None else self.D
+        was = D.training
+        D.eval()
+        x = data.encode(images.float() / 255).to(next(D.parameters()).device)
+        pred = torch.cat([D.classify(b).argmax(1).cpu() for b in x.split(512)])
+        D.train(was)
         return float((pred == labels).float().mean())
 
     # ------------------------------------------------------------------ building and checkpoints
@@ -177,6 +183,7 @@ class SemiSupervised(GameBase):
         players = Players(G=G, D=D, opt_g=build_optimizer(G.parameters(), o, o.g_lr, tuple(o.g_betas)),
                           opt_d=build_optimizer(D.parameters(), o, o.d_lr, tuple(o.d_betas)))
         players.ema = EMA(G, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None
+        players.d_ema = EMA(D, cfg.train.d_ema_beta) if cfg.train.d_ema_beta > 0 else None
         gen = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)  # noise for the game
         return cls(players, SSLPolicy(data.n_classes), Prior(cfg.model.prior, cfg.model.z_dim), gen,
                    (x_lab, y_lab), cfg.train.seed + 2, {"g": o.g_lr, "d": o.d_lr},
