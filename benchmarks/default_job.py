@@ -64,6 +64,10 @@ VARIANTS = {  # name -> (what it is, overrides on the preset)
     "spectral_rot_trans_ada": ("spectral norm on D and ADA on rotation and translation, target 0.6",
                                ["augment.policy=rotation,translation", "augment.ada_target=0.6",
                                 "model.d_norm=spectral"]),
+    "rotation_dropout_02": ("the preset (spectral norm, rotation) and dropout 0.2 after each of D's hidden layers",
+                            ["augment.policy=rotation", "model.d_norm=spectral", "model.d_dropout=0.2"]),
+    "rotation_dropout_04": ("the preset (spectral norm, rotation) and dropout 0.4 in D",
+                            ["augment.policy=rotation", "model.d_norm=spectral", "model.d_dropout=0.4"]),
 }
 KEYS = ("fid", "precision", "recall", "coverage", "min_class_acc", "mean_class_acc")
 

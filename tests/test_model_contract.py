@@ -91,3 +91,33 @@ def test_the_spec_refuses_what_the_model_cannot_build(name):
         for bad in ((3, lo * 2, lo), (3, hi * 2, hi * 2), (3, lo + 1, lo + 1), (2,)):
             with pytest.raises(GanforgeError, match=f"model.name={name}"):
                 spec.check(_cfg(spec), bad)
+
+
+@pytest.mark.parametrize("name", NOISE)
+def test_d_dropout_is_built_where_offered_and_refused_elsewhere(name):
+    spec = MODELS.get(name)
+    cfg, shape = _cfg(spec, "model.d_dropout=0.5"), _shape(spec)
+    if not spec.d_dropout:
+        with pytest.raises(GanforgeError, match="model.d_dropout=0.5"):
+            spec.check(cfg, shape)
+        return
+    spec.check(cfg, shape)
+    torch.manual_seed(0)
+    _, D = spec.build(cfg.model, shape, 0)
+    _, plain = spec.build(_cfg(spec).model, shape, 0)
+    assert any(isinstance(m, torch.nn.Dropout) for m in D.modules())
+    assert not any(isinstance(m, torch.nn.Dropout) for m in plain.modules())
+    x = torch.rand(8, *shape)
+    with torch.no_grad():
+        assert not torch.equal(D(x), D(x))  # training mode: a fresh mask per call
+        D.eval()
+        assert torch.equal(D(x), D(x))  # eval mode (the doctor's probes, evaluation): no dropout
+
+
+@pytest.mark.parametrize("name", NOISE)
+def test_an_ema_of_d_is_refused_unless_d_classifies(name):
+    spec = MODELS.get(name)
+    if spec.classifies:
+        return
+    with pytest.raises(GanforgeError, match="train.d_ema_beta"):
+        spec.check(_cfg(spec, "train.d_ema_beta=0.9"), _shape(spec))

@@ -68,6 +68,7 @@ class ModelConfig:
     g_cond: str = "default"  # conditional G: default (the model's measured best), concat (embedding to z) or cbn (conditional batch norm), as the model offers
     d_cond: str = "default"  # conditional D: default (the model's measured best), projection or concat, as the model offers
     g_spectral: bool = False  # spectral norm on G's layers too (SAGAN, Zhang et al. 2019)
+    d_dropout: float = 0.0  # dropout after each of D's hidden layers (dcgan), against memorising a small set; 0 = off
     mbstd: int = 0  # minibatch std group (Karras et al. 2018): an extra feature before D's head; 0 = off (stylegan2: 4)
     d_ensemble: int = 1  # K independently initialised D's; G plays against their mean loss
     scale: int = 4  # super-resolution (srnet): upscaling factor 2 or 4; inputs are crops bicubic-downscaled by it

@@ -88,6 +88,8 @@ def validate(cfg: Any) -> None:
     for key in ("ckpt_every", "sample_every", "threads"):
         _check(getattr(t, key) >= 0, f"train.{key}", "it must be >= 0", getattr(t, key))
     _check(0 <= t.ema_beta < 1, "train.ema_beta", "it must be in [0, 1); 0 turns EMA off", t.ema_beta)
+    _check(0 <= cfg.model.d_dropout < 1, "model.d_dropout", "it must be in [0, 1); 0 turns it off",
+           cfg.model.d_dropout)
     _check(0 <= t.d_ema_beta < 1, "train.d_ema_beta", "it must be in [0, 1); 0 turns D's EMA off", t.d_ema_beta)
     dev = t.device
     _check(

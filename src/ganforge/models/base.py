@@ -40,6 +40,7 @@ class ModelSpec:
     # D is a classifier of the data's classes (a semi-supervised GAN): the builder gets the data's
     # class count even when unconditional, and data.labels_per_class applies
     classifies: bool = False
+    d_dropout: bool = False  # model.d_dropout is offered (dropout between D's hidden layers)
 
     @property
     def images(self) -> bool:
@@ -62,6 +63,9 @@ class ModelSpec:
                                     ("g_cond", m.g_cond, self.g_conds), ("d_cond", m.d_cond, self.d_conds)):
             if value not in offered and value != "default" and (key in ("d_norm", "g_norm") or m.conditional):
                 raise GanforgeError(f"model.{key}={value}: model.name={self.name} offers {', '.join(offered)}")
+        if m.d_dropout > 0 and not self.d_dropout:
+            raise GanforgeError(f"model.d_dropout={m.d_dropout}: model.name={self.name} has no dropout in D; leave "
+                                "model.d_dropout=0 (model.name=dcgan offers it)")
         if cfg.train.d_ema_beta > 0 and not self.classifies:
             raise GanforgeError(f"train.d_ema_beta={cfg.train.d_ema_beta}: model.name={self.name}'s D is not kept after "
                                 "training; an EMA of D is for a model whose D classifies (model.name=ssl_dcgan). "

@@ -98,7 +98,7 @@ class DCGANGenerator(nn.Module):
 
 class DCGANDiscriminator(nn.Module):
     def __init__(self, shape: tuple, width: int, norm: str = "none", n_classes: int = 0,
-                 cond: str = "projection", pac: int = 1, mbstd: int = 0):
+                 cond: str = "projection", pac: int = 1, mbstd: int = 0, dropout: float = 0.0):
         super().__init__()
         c_img, res = shape[0], shape[1]
         n = _levels(res)
@@ -107,12 +107,16 @@ class DCGANDiscriminator(nn.Module):
         c_in = pac * (c_img + (1 if self.cond_map is not None else 0))
         sn = spectral_norm if norm == "spectral" else (lambda m: m)
         chans = [_channels(width, k) for k in range(n)]  # e.g. [w, 2w, 4w] for 32x32
-        layers: list[nn.Module] = [sn(nn.Conv2d(c_in, chans[0], 4, 2, 1)), nn.LeakyReLU(0.2)]
+        # dropout (model.d_dropout) after each hidden activation: a D that must judge from a random
+        # subset of its features has a harder time memorising single training images; none is
+        # added at 0, so a run without it keeps its layer indices (and checkpoints)
+        drop = [nn.Dropout(dropout)] if dropout > 0 else []
+        layers: list[nn.Module] = [sn(nn.Conv2d(c_in, chans[0], 4, 2, 1)), nn.LeakyReLU(0.2), *drop]
         for a, b in zip(chans, chans[1:]):
             layers.append(sn(nn.Conv2d(a, b, 4, 2, 1, bias=norm not in _D_NORMS)))
             if norm in _D_NORMS:
                 layers.append(_D_NORMS[norm](b))
-            layers.append(nn.LeakyReLU(0.2))
+            layers += [nn.LeakyReLU(0.2), *(nn.Dropout(dropout) for _ in drop)]
         self.features = nn.Sequential(*layers)  # (B, c_last, 4, 4)
         # minibatch std: one more 4x4 channel before the head, (B', c_last + 1, 4, 4)
         self.mbstd = MinibatchStd(mbstd) if mbstd else None
@@ -149,7 +153,7 @@ def _dcgan_init(m: nn.Module) -> None:
 
 @register_model(kinds=("image",), d_norms=("none", "batch", "spectral", "instance", "layer"), g_conds=("concat", "cbn"),
                 d_conds=("projection", "concat"), resolutions=(8, 256), spatial_remedies=True,
-                spectral_d_remedy=True)
+                spectral_d_remedy=True, d_dropout=True)
 def dcgan(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     # the defaults, measured on conditional digits (benchmarks/results/conditional.md): an
     # embedding concatenated to z let G ignore z within a class (recall 0, FID 246); conditional
@@ -157,7 +161,7 @@ def dcgan(cfg: ModelConfig, shape: tuple, n_classes: int = 0) -> tuple[nn.Module
     g_cond = "cbn" if cfg.g_cond == "default" else cfg.g_cond
     d_cond = "concat" if cfg.d_cond == "default" else cfg.d_cond
     G = DCGANGenerator(cfg.z_dim, shape, cfg.g_width, n_classes, g_cond, cfg.g_spectral)
-    D = DCGANDiscriminator(shape, cfg.d_width, cfg.d_norm, n_classes, d_cond, cfg.pac, cfg.mbstd)
+    D = DCGANDiscriminator(shape, cfg.d_width, cfg.d_norm, n_classes, d_cond, cfg.pac, cfg.mbstd, cfg.d_dropout)
     G.apply(_dcgan_init)
     D.apply(_dcgan_init)
     refresh_spectral_norm(G)  # sigma of the re-initialised weights, not of torch's default ones
