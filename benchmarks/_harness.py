@@ -15,6 +15,7 @@ environment without ganforge.
 from __future__ import annotations
 
 import datetime
+import json
 import math
 import multiprocessing
 import os
@@ -218,6 +219,16 @@ def machine(threads: Optional[int] = None) -> str:
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     return (f"Machine: {cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, torch {torch.__version__}, "
             f"{threads} torch thread(s) per run; {today}.")
+
+
+def emit_row(row: dict, rows_file: Optional[Union[str, Path]] = None) -> None:
+    """Print a benchmark row as one JSON line (floats to 4 decimals), and append it to
+    ``rows_file`` when given: a long run stopped early keeps every row it finished."""
+    line = json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()})
+    print(line, flush=True)
+    if rows_file:
+        with open(rows_file, "a") as f:
+            f.write(line + "\n")
 
 
 def write_results(lines: Union[str, Sequence[str]], out: Union[str, Path], *, threads: Optional[int] = None,

@@ -147,11 +147,7 @@ def main() -> None:
                    "overrides": a.overrides, "listen": a.listen and s == a.seeds - 1}
             row = run_one(job)
             rows.append(row)
-            line = json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()})
-            print(line, flush=True)
-            if a.rows:
-                with open(a.rows, "a") as f:
-                    f.write(line + "\n")
+            H.emit_row(row, a.rows)
     write(rows, a)
 
 

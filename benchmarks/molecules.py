@@ -166,11 +166,7 @@ def main() -> None:
                        "width": a.width, "molgan_steps": a.molgan_steps, "n_samples": a.n_samples,
                        "objective_n": a.objective_n, "threads": a.threads, "keep": a.keep, "reuse": a.reuse})
         rows.append(row)
-        line = json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()})
-        print(line, flush=True)
-        if a.rows:
-            with open(a.rows, "a") as f:
-                f.write(line + "\n")
+        H.emit_row(row, a.rows)
     write(rows, a)
 
 

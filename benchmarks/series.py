@@ -184,11 +184,7 @@ def main() -> None:
     for job_rows in H.pool_map(run_one, jobs, workers=a.jobs):
         for row in job_rows:
             rows.append(row)
-            line = json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()})
-            print(line, flush=True)
-            if a.rows:
-                with open(a.rows, "a") as f:
-                    f.write(line + "\n")
+            H.emit_row(row, a.rows)
     write(rows, a)
 
 

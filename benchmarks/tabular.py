@@ -116,11 +116,7 @@ def fit_all(a, rows: list, tmp: Path) -> None:
                 synth = pd.read_csv(out)
                 m = table_metrics(synth, data.train, data.holdout, data.types, data.target, seed)
                 rows.append({"table": table, "model": model, "budget": budget, "seed": seed, **m, **info})
-                line = json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()})
-                print(line, flush=True)
-                if a.rows:
-                    with open(a.rows, "a") as f:
-                        f.write(line + "\n")
+                H.emit_row(rows[-1], a.rows)
 
 
 def write(rows: list, a) -> None:

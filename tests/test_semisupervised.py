@@ -98,20 +98,25 @@ def run_dir(tmp_path_factory):
     return root / "run"
 
 
+def _resumed_from_step_4(run, tmp_path) -> dict:
+    """A copy of ``run`` cut back to its step-4 checkpoint and resumed to the end: its last checkpoint."""
+    half = tmp_path / "half"
+    shutil.copytree(run, half)
+    for s, p in list_checkpoints(half):
+        if s > 4:
+            p.unlink()
+    assert main(["train", "--resume", str(half), "train.progress=false"]) == 0
+    return torch.load(list_checkpoints(half)[-1][1], weights_only=True)
+
+
 def test_a_tiny_run_trains_logs_its_losses_and_resumes_exactly(run_dir, tmp_path):
     recs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     losses = [r for r in recs if "loss_sup" in r]
     assert losses and all(np.isfinite([r["loss_d"], r["loss_g"], r["loss_sup"], r["loss_unsup"]]).all()
                           for r in losses)
     assert any("test_acc" in r for r in recs)  # D's held-out accuracy, measured at the end
-    half = tmp_path / "half"
-    shutil.copytree(run_dir, half)
-    for s, p in list_checkpoints(half):
-        if s > 4:
-            p.unlink()
-    assert main(["train", "--resume", str(half), "train.progress=false"]) == 0
     a = torch.load(list_checkpoints(run_dir)[-1][1], weights_only=True)
-    b = torch.load(list_checkpoints(half)[-1][1], weights_only=True)
+    b = _resumed_from_step_4(run_dir, tmp_path)
     assert a["step"] == b["step"] == 8
     for key in ("G", "D", "opt_g", "opt_d", "rng", "semi_supervised"):
         _same(a[key], b[key], key)
@@ -182,13 +187,7 @@ def test_an_ema_of_d_is_kept_resumed_and_is_what_classify_reads(tmp_path, capsys
     raw, avg = ckpt["D"], ckpt["D_ema"]["model"]
     assert any(not torch.equal(raw[k], avg[k]) for k in raw)  # an average, not a copy of D
     # resume from step 4 gives the same D_ema at step 8
-    half = tmp_path / "half"
-    shutil.copytree(run, half)
-    for s, p in list_checkpoints(half):
-        if s > 4:
-            p.unlink()
-    assert main(["train", "--resume", str(half), "train.progress=false"]) == 0
-    _same(ckpt["D_ema"], torch.load(list_checkpoints(half)[-1][1], weights_only=True)["D_ema"], "D_ema")
+    _same(ckpt["D_ema"], _resumed_from_step_4(run, tmp_path)["D_ema"], "D_ema")
     # classify reads D_ema: its probabilities are the averaged network's, and it says so
     r = api.load(run)
     (_, _), (xte, _) = digits_split()
