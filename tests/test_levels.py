@@ -129,6 +129,47 @@ def test_dungeon_agent_needs_a_key_for_a_door():
     assert play(lv(DUN.replace("K.", "KE"), D), D).playable  # an enemy is fought, not a wall
 
 
+def _scores(ids: np.ndarray, legend=D) -> np.ndarray:
+    """G's scores for a map it is sure of: model space, +1 for the drawn tile, -1 elsewhere (C, H, W)."""
+    return 2 * np.eye(len(legend))[ids].transpose(2, 0, 1) - 1
+
+
+def test_repair_opens_the_wall_g_is_least_sure_of_and_nothing_else():
+    from ganforge.apps.level_repair import repair_level
+
+    walled = lv("WWWWWWW\nWS.W.GW\nW..W..W\nWWWWWWW", D)  # the wall at x=3 shuts the exit off
+    assert not play(walled, D).playable
+    for y in (1, 2):  # G half believes in floor at (3, y): that is the cell opened
+        s = _scores(walled)
+        s[D.chars.index("."), y, 3] = 0.8
+        r = repair_level(walled, s, D)
+        assert r.playable and r.changes == [(3, y, D.chars.index("W"), D.chars.index("."))]
+        assert (r.ids != walled).sum() == 1 and play(r.ids, D).playable
+    ok = lv(DUN, D)
+    r = repair_level(ok, _scores(ok), D)  # a playable level comes back as it was
+    assert r.playable and r.changes == [] and (r.ids == ok).all()
+    shut = lv("WWWWW\nWSDGW\nWWWWW", D)  # a locked door and no key: the door, one tile, not three walls
+    r = repair_level(shut, _scores(shut), D)
+    assert r.playable and [c[:3] for c in r.changes] == [(2, 1, D.chars.index("D"))]
+    keyed = lv("WWWWWWW\nWS.D.GW\nW.WWWWW\nWKWWWWW\nWWWWWWW", D)
+    assert play(keyed, D).playable  # the key is reachable: nothing to repair
+    lava = lv("WWWWW\nWSLGW\nWWWWW", D)
+    assert repair_level(lava, _scores(lava), D).changes[0][:3] == (2, 1, D.chars.index("L"))
+
+
+def test_repair_refuses_what_it_cannot_repair():
+    from ganforge.apps.level_repair import repair_level, summary
+
+    two = lv("WWWWWW\nWSWSGW\nWWWWWW", D)
+    r = repair_level(two, _scores(two), D)
+    assert not r.playable and "2 start(s)" in r.reason and (r.ids == two).all()
+    assert summary([r]) == {"levels": 1, "playable_as_drawn": 0, "repaired": 0, "not_repaired": 1,
+                            "tiles_changed": 0, "tiles_per_repaired_level": 0.0}
+    win = lv("--------\n" * 6 + "XXXXXXXX")
+    with pytest.raises(GanforgeError, match="top-down levels"):
+        repair_level(win, _scores(win, P), P)
+
+
 # ---------------------------------------------------------------------------- the decoder
 
 
@@ -275,8 +316,31 @@ def test_gan_trains_samples_valid_tiles_and_resumes_exactly(tmp_path, user_level
     assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == [
         "000000.png", "000000.txt", "000001.png", "000001.txt", "manifest.json"]
     assert main(["sample", str(run), "--length", "60", "--out", str(tmp_path / "long.txt")]) == 0
+    assert main(["sample", str(run), "--n", "2", "--out", str(tmp_path / "r.txt"), "--repair"]) == 2  # platformer
+    assert not (tmp_path / "r.txt").exists()
     rows = (tmp_path / "long.txt").read_text().splitlines()
     assert len(rows) == 14 and {len(r) for r in rows} == {60}
+
+
+def test_sample_repair_writes_playable_dungeons_and_says_what_it_changed(tmp_path, capsys):
+    from ganforge.api import load
+
+    cfg = load_config("levels_dungeon", [*TINY, "train.steps=2", "data.name=dungeon"])
+    (tmp_path / "d").mkdir()
+    train(cfg, tmp_path / "d", callbacks=[])
+    assert main(["sample", str(tmp_path / "d"), "--n", "6", "--out", str(tmp_path / "rep") + "/", "--repair"]) == 0
+    line = capsys.readouterr().out
+    man = json.loads((tmp_path / "rep" / "manifest.json").read_text())
+    counts = man["repair"]
+    assert f"{counts['repaired']} repaired" in line and counts["levels"] == 6 and counts["not_repaired"] == 0
+    assert counts["repaired"] >= 1  # a 2-step G walls rooms off: the checks below see real changes
+    drawn = load(tmp_path / "d").generator.generate(6, 0).argmax(1).numpy()  # what `sample` draws unrepaired
+    for i in range(6):
+        ids = parse_level((tmp_path / "rep" / f"{i:06d}.txt").read_text(), D, "x")
+        assert play(ids, D).playable
+        changed = [tuple(c) for c in man["repair_changes"].get(str(i), [])]
+        assert {(x, y) for x, y, _, _ in changed} == {(int(x), int(y)) for y, x in np.argwhere(ids != drawn[i])}
+    assert sum(len(c) for c in man["repair_changes"].values()) == counts["tiles_changed"]
 
 
 def test_evaluator_reports_playability_kl_and_copies(user_levels):

@@ -20,6 +20,10 @@ def add_arguments(p) -> None:
     p.add_argument("--condition", metavar="COL=VALUE", help="tables: every row holds this category")
     p.add_argument("--length", type=int, metavar="COLUMNS",
                    help="level runs: one long level this many columns wide, stitched from windows (FILE.txt or .png)")
+    p.add_argument("--repair", action="store_true",
+                   help="top-down level runs: make each unplayable level playable with the fewest, least surprising "
+                        "tile changes by G's own scores (a cheapest path from start to exit); the provenance lists "
+                        "every change")
     p.add_argument("--objective", metavar="PROP",
                    help="molecules: the best --n valid, unique, novel molecules for qed, logp, sa (higher = easier "
                         "to make) or a weighted sum such as qed+0.1*logp, by an evolution strategy over z")
@@ -54,9 +58,23 @@ def run(args) -> int:
     r = load(args.run)
     if args.objective:
         return _objective(r, args)
+    if args.repair:
+        return _repair(r, args)
     n, what = r.write_samples(args.out, args.n, args.seed, args.label, args.truncation, args.condition,
                               not args.no_watermark)
     print(f"wrote {n} {what} of run {args.run} (step {r.step}) to {Path(args.out)}")
+    return 0
+
+
+def _repair(r, args) -> int:
+    """``--repair``: levels made playable (``apps/level_repair.py``), with what changed."""
+    from ..apps.level_repair import repaired_line, write_repaired
+    from ..errors import GanforgeError
+
+    if args.label is not None or args.truncation is not None or args.condition:
+        raise GanforgeError("--repair takes no --class, --condition or --truncation")
+    counts, _ = write_repaired(r.generator, args.out, args.n, args.seed)
+    print(f"wrote {repaired_line(counts, args.out)} (run {args.run}, step {r.step})")
     return 0
 
 
