@@ -68,6 +68,13 @@ VARIANTS = {  # name -> (what it is, overrides on the preset)
                             ["augment.policy=rotation", "model.d_norm=spectral", "model.d_dropout=0.2"]),
     "rotation_dropout_04": ("the preset (spectral norm, rotation) and dropout 0.4 in D",
                             ["augment.policy=rotation", "model.d_norm=spectral", "model.d_dropout=0.4"]),
+    "rotation_bcr": ("the preset (spectral norm, rotation) and bCR weight 10 (Zhao et al. 2020's lambda): D judges "
+                     "a digit and its flipped, shifted copy alike",
+                     ["augment.policy=rotation", "model.d_norm=spectral", "reg.bcr.weight=10"]),
+    "rotation_noise": ("the preset (spectral norm, rotation) and instance noise 0.2 annealed over 12,000 steps (0.1 "
+                       "left at the end): D never sees a digit's exact pixels",
+                       ["augment.policy=rotation", "model.d_norm=spectral", "train.instance_noise=0.2",
+                        "train.instance_noise_steps=12000"]),
 }
 KEYS = ("fid", "precision", "recall", "coverage", "min_class_acc", "mean_class_acc")
 

@@ -319,6 +319,70 @@ def test_ema_ramp_up():
     assert ema.model.weight.item() == pytest.approx(0.9 * (2 / 11) + (9 / 11))
 
 
+class _BNG(nn.Module):
+    """z (B, 2) -> linear -> batch norm -> (B, 3): G's shape for the statistics test."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin, self.bn = nn.Linear(2, 3), nn.BatchNorm1d(3)
+
+    def forward(self, z, y=None):
+        return self.bn(self.lin(z))
+
+
+def test_ema_batch_norm_statistics_are_its_own_weights_and_touch_nothing_else():
+    from ganforge.train.ema import EMA
+
+    torch.manual_seed(0)
+    G = _BNG()
+    ema = EMA(G, 0.5)
+    with torch.no_grad():
+        G.lin.weight.mul_(3.0).add_(1.0)  # G moves away from G_ema's weights
+        G(torch.randn(64, 2))  # G's own running statistics (train mode)
+    ema.update(G)
+    assert torch.equal(ema.model.bn.running_mean, G.bn.running_mean)  # copied: G's, not G_ema's
+    batches = [(torch.randn(16, 2), None) for _ in range(4)]
+    rng = torch.get_rng_state()
+    assert ema.refresh_stats(batches)
+    assert torch.equal(torch.get_rng_state(), rng)
+    with torch.no_grad():  # by hand: the plain average over the 4 batches of G_ema's pre-norm activations
+        h = [ema.model.lin(z) for z, _ in batches]
+    assert torch.allclose(ema.model.bn.running_mean, torch.stack([a.mean(0) for a in h]).mean(0), atol=1e-6)
+    assert torch.allclose(ema.model.bn.running_var, torch.stack([a.var(0) for a in h]).mean(0), atol=1e-5)
+    assert not ema.model.training and not ema.model.bn.training and ema.model.bn.momentum == 0.1
+    assert not ema.refresh_stats(batches)  # fresh: nothing to do until the next update
+    plain = EMA(nn.Linear(2, 3), 0.5)
+    plain.update(nn.Linear(2, 3))
+    assert not plain.refresh_stats(batches)  # no batch norm: nothing to re-estimate
+
+
+def test_a_run_saves_g_ema_with_its_own_statistics(tmp_path):
+    cfg = load_config("digits", ["data.resolution=8", "model.g_width=4", "model.d_width=4", "model.z_dim=8",
+                                 "train.batch_size=16", "train.steps=6", "train.ckpt_every=6", "train.ema_beta=0.9",
+                                 "eval.every=0", "eval.n_samples=20", "train.sample_every=0", "train.progress=false",
+                                 "train.tensorboard=false", "train.threads=1", "doctor.enabled=false"])
+    (tmp_path / "r").mkdir()
+    train(cfg, tmp_path / "r", callbacks=[])
+    ckpt = load_checkpoint(tmp_path / "r")
+    g, e = ckpt["G"], ckpt["G_ema"]["model"]
+    means = [k for k in g if k.endswith("running_mean")]
+    assert means and all(not torch.equal(g[k], e[k]) for k in means)  # not G's copied statistics
+    import types
+
+    from ganforge.train.ema import EMA
+    from ganforge.train.games.base import GameBase
+    from ganforge.trained import load_run
+
+    r = load_run(tmp_path / "r", ema=True)
+    ema = EMA(r.G, 0.9)
+    ema.model.load_state_dict({k: (g[k] if k in means or "running_var" in k or "num_batches" in k else v)
+                               for k, v in e.items()})  # G_ema's weights with G's statistics, as before saving
+    GameBase.ready_sampler(types.SimpleNamespace(players=types.SimpleNamespace(ema=ema), from_noise=True),
+                           r.prior, r.condition)
+    for k, v in ema.model.state_dict().items():  # re-estimated here exactly as the run did it
+        assert torch.equal(v, e[k]), k
+
+
 # ---------------------------------------------------------------- short runs and resume
 REMEDIES = [
     ["model.d_norm=layer"], ["model.d_norm=spectral", "model.g_spectral=true"], ["model.mbstd=4"],

@@ -132,7 +132,7 @@ class TrainConfig:
     seed: int = 0  # seeds weights, noise and data order: same seed on CPU, same numbers
     device: str = "cpu"  # cpu, cuda, cuda:N or auto
     threads: int = 0  # torch CPU threads; 0 = torch's default
-    ema_beta: float = 0.0  # EMA of G's weights (with ramp-up); 0 = off
+    ema_beta: float = 0.0  # EMA of G's weights (with ramp-up; batch-norm statistics re-estimated for its own weights); 0 = off
     d_ema_beta: float = 0.0  # EMA of D's weights, for a model whose D is the product (a classifier); 0 = off
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, in model units (Sonderby et al. 2016); 0 = off
     instance_noise_steps: int = 0  # ... annealed linearly to 0 over this many steps; 0 = over train.steps

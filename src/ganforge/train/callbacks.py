@@ -46,7 +46,9 @@ class RunState:
 
     @property
     def sampler(self) -> nn.Module:
-        """The generator to sample from: G_ema when the run keeps one, else G."""
+        """The generator to sample from: G_ema when the run keeps one (its batch-norm statistics
+        made its own first: ``GameBase.ready_sampler``), else G."""
+        self.game.ready_sampler(self.prior, self.condition)
         return self.game.players.sampler
 
     @property

@@ -24,6 +24,7 @@ from typing import Callable, ClassVar, Iterator, Optional, Protocol
 import torch
 from torch import Tensor, nn
 
+from ...conditions import draw
 from ...config import Config
 from ...errors import GanforgeError
 from ...registry import Registry
@@ -33,6 +34,10 @@ from ..runtime import Runtime
 
 # next_real(n) -> (x (n, *shape) in model space, labels (n,) or None): a fresh real batch
 NextReal = Callable[[int], tuple[Tensor, Optional[Tensor]]]
+
+# G_ema's batch-norm statistics (EMA.refresh_stats) come from this many batches of this many noise
+# vectors, drawn from a generator of their own with this seed: the run's random streams are untouched
+STAT_BATCHES, STAT_BATCH, STAT_SEED = 32, 64, 1234
 
 # ModelSpec.game -> the game's class (a subclass of GameBase); each game module adds its own
 GAMES: Registry = Registry("game")
@@ -186,6 +191,26 @@ class GameBase:
         if stats and out is not None:
             out[f"grad_{player.value}"] = rt.grad_norm(net, opt, player.value)
         rt.step(opt, player.value)
+
+    def ready_sampler(self, prior, condition) -> None:
+        """Before G_ema is sampled, evaluated or saved: its batch-norm statistics re-estimated for
+        its own weights (``EMA.refresh_stats``) from :data:`STAT_BATCHES` batches of noise from
+        ``prior`` and conditions drawn as the data's (``condition``: the run's spec, or None).
+        Nothing for a run without an EMA, a G without batch norm, fresh statistics, or a game
+        whose G takes data rather than noise (image-to-image: its statistics stay G's)."""
+        ema = self.players.ema
+        if ema is None or not self.from_noise or prior is None:
+            return
+        device = next(ema.model.parameters()).device
+        gen = torch.Generator().manual_seed(STAT_SEED)
+
+        def batches() -> Iterator[tuple]:
+            for _ in range(STAT_BATCHES):
+                z = prior.sample(STAT_BATCH, gen, device)  # (STAT_BATCH, z_dim)
+                y = draw(condition, STAT_BATCH, gen, empirical=True)
+                yield z, (y.to(device) if y is not None else None)
+
+        ema.refresh_stats(batches())
 
     # ------------------------------------------------------------------ checkpointed state
 
