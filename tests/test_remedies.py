@@ -377,8 +377,9 @@ def test_a_run_saves_g_ema_with_its_own_statistics(tmp_path):
     ema = EMA(r.G, 0.9)
     ema.model.load_state_dict({k: (g[k] if k in means or "running_var" in k or "num_batches" in k else v)
                                for k, v in e.items()})  # G_ema's weights with G's statistics, as before saving
-    GameBase.ready_sampler(types.SimpleNamespace(players=types.SimpleNamespace(ema=ema), from_noise=True),
-                           r.prior, r.condition)
+    shim = types.SimpleNamespace(players=types.SimpleNamespace(ema=ema), from_noise=True,
+                                 policy=types.SimpleNamespace(condition=r.condition))
+    GameBase.ready_sampler(shim, r.prior)
     for k, v in ema.model.state_dict().items():  # re-estimated here exactly as the run did it
         assert torch.equal(v, e[k]), k
 

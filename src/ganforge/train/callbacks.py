@@ -48,7 +48,7 @@ class RunState:
     def sampler(self) -> nn.Module:
         """The generator to sample from: G_ema when the run keeps one (its batch-norm statistics
         made its own first: ``GameBase.ready_sampler``), else G."""
-        self.game.ready_sampler(self.prior, self.condition)
+        self.game.ready_sampler(self.prior)
         return self.game.players.sampler
 
     @property

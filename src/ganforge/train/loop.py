@@ -257,7 +257,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, sinks: Sequence, data, call
                         log and not distributed.all_true(not stop.requested, d, device)
                     if due(step, T.ckpt_every, T.steps) or stopping:
                         finite_record(step, out, weights=True)  # never checkpoint NaN weights
-                        game.ready_sampler(run.prior, run.condition)  # G_ema saved with its own norm statistics
+                        game.ready_sampler(run.prior)  # G_ema saved with its own norm statistics
                         state = _state(game, data, step, cfg)
                         if d.main:
                             save_checkpoint(run_dir, step, {**state, "recovery": dict(recovery)}, T.keep_ckpts)

@@ -192,15 +192,16 @@ class GameBase:
             out[f"grad_{player.value}"] = rt.grad_norm(net, opt, player.value)
         rt.step(opt, player.value)
 
-    def ready_sampler(self, prior, condition) -> None:
+    def ready_sampler(self, prior) -> None:
         """Before G_ema is sampled, evaluated or saved: its batch-norm statistics re-estimated for
         its own weights (``EMA.refresh_stats``) from :data:`STAT_BATCHES` batches of noise from
-        ``prior`` and conditions drawn as the data's (``condition``: the run's spec, or None).
+        ``prior`` and conditions drawn as the data's (the game's condition spec, if any).
         Nothing for a run without an EMA, a G without batch norm, fresh statistics, or a game
         whose G takes data rather than noise (image-to-image: its statistics stay G's)."""
         ema = self.players.ema
         if ema is None or not self.from_noise or prior is None:
             return
+        condition = getattr(getattr(self, "policy", None), "condition", None)
         device = next(ema.model.parameters()).device
         gen = torch.Generator().manual_seed(STAT_SEED)
 
