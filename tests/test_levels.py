@@ -317,6 +317,7 @@ def test_gan_trains_samples_valid_tiles_and_resumes_exactly(tmp_path, user_level
         "000000.png", "000000.txt", "000001.png", "000001.txt", "manifest.json"]
     assert main(["sample", str(run), "--length", "60", "--out", str(tmp_path / "long.txt")]) == 0
     assert main(["sample", str(run), "--n", "2", "--out", str(tmp_path / "r.txt"), "--repair"]) == 2  # platformer
+    assert main(["sample", str(run), "--length", "60", "--out", str(tmp_path / "r.txt"), "--repair"]) == 2
     assert not (tmp_path / "r.txt").exists()
     rows = (tmp_path / "long.txt").read_text().splitlines()
     assert len(rows) == 14 and {len(r) for r in rows} == {60}

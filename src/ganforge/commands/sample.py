@@ -43,6 +43,8 @@ def run(args) -> int:
     from ..apps.synth import sample_target
     from ..errors import GanforgeError
 
+    if args.repair and (args.length is not None or args.objective or args.prompt is not None or args.prompts):
+        raise GanforgeError("--repair repairs --n sampled levels; it takes no --length, --objective or --prompt")
     if args.length is not None:
         from ..apps.level_search import write_long
 
